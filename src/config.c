@@ -1,0 +1,575 @@
+/* config.c - the config file, through inih, and the command-line overrides.
+ *
+ * inih tells us the line of a syntax error but not the line of the key its
+ * handler is called for; we feed it through our own line reader, which counts
+ * lines, so every error names FILE:LINE. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "macro.h"
+#include "naming.h"
+
+#define DEFAULT_QUEUE_SIZE 256
+#define DEFAULT_NAME_TEMPLATE "{stem}_thumbnail{ext}"
+#define QUEUE_SIZE_MAX 1000000
+#define WORKERS_MAX 1024
+/* inih's line buffer; Debian's build lets us raise it so that long paths fit. */
+#define LINE_MAX_CONFIG (PATH_MAX + 256)
+
+int config_parse_size(const char *s, ThumbSize *ret) {
+        unsigned long w, h;
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        w = strtoul(s, &end, 10);
+        if (errno || (*end != 'x' && *end != 'X') || end[1] < '0' || end[1] > '9')
+                return -EINVAL;
+        h = strtoul(end + 1, &end, 10);
+        if (errno || *end || w == 0 || h == 0 || w > CONFIG_DIMENSION_MAX || h > CONFIG_DIMENSION_MAX)
+                return -EINVAL;
+        ret->width = (unsigned) w;
+        ret->height = (unsigned) h;
+        return 0;
+}
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
+        unsigned long v;
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || *end || v < min || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_bool(const char *s, bool *ret) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcasecmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+/* Lexically normalizes an absolute path: no "//", ".", ".." or trailing '/'.
+ * The caller owns *ret. */
+static int normalize_path(const char *path, char **ret) {
+        size_t len = strlen(path), n = 0;
+        char *out;
+
+        if (path[0] != '/')
+                return -EINVAL;
+        out = malloc(len + 2);
+        if (!out)
+                return -ENOMEM;
+        for (const char *p = path; *p;) {
+                const char *seg;
+                size_t l;
+
+                while (*p == '/')
+                        p++;
+                seg = p;
+                while (*p && *p != '/')
+                        p++;
+                l = (size_t) (p - seg);
+                if (l == 0 || (l == 1 && seg[0] == '.'))
+                        continue;
+                if (l == 2 && seg[0] == '.' && seg[1] == '.') {
+                        while (n > 0 && out[n - 1] != '/')
+                                n--;
+                        if (n > 0)
+                                n--;
+                        continue;
+                }
+                out[n++] = '/';
+                memcpy(out + n, seg, l);
+                n += l;
+        }
+        if (n == 0)
+                out[n++] = '/';
+        out[n] = '\0';
+        *ret = out;
+        return 0;
+}
+
+/* Makes a command-line path absolute against the current directory. */
+static int absolute_path(const char *path, char **ret) {
+        _cleanup_free_ char *joined = NULL, *cwd = NULL;
+
+        if (path[0] == '/')
+                return normalize_path(path, ret);
+        cwd = getcwd(NULL, 0);
+        if (!cwd)
+                return -errno;
+        if (asprintf(&joined, "%s/%s", cwd, path) < 0)
+                return -ENOMEM;
+        return normalize_path(joined, ret);
+}
+
+static void drop_done(DropConfig *d) {
+        free(d->name);
+        free(d->source);
+        free(d->output);
+        free(d->name_template);
+        for (size_t i = 0; i < d->n_ignore; i++)
+                free(d->ignore[i]);
+        free(d->ignore);
+        *d = (DropConfig) {};
+}
+
+static int drop_init(DropConfig *d, const char *name, unsigned line) {
+        *d = (DropConfig) {
+                .sizes = { { 128, 128 } },
+                .n_sizes = 1,
+                .recursive = true,
+                .line = line,
+        };
+        d->name = strdup(name);
+        d->name_template = strdup(DEFAULT_NAME_TEMPLATE);
+        if (!d->name || !d->name_template) {
+                drop_done(d);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int config_new(ThumbwatchConfig **ret) {
+        ThumbwatchConfig *c = calloc(1, sizeof *c);
+
+        if (!c)
+                return -ENOMEM;
+        c->queue_size = DEFAULT_QUEUE_SIZE;
+        c->log_level = LOG_INFO;
+        *ret = c;
+        return 0;
+}
+
+ThumbwatchConfig *config_free(ThumbwatchConfig *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_drops; i++)
+                drop_done(&c->drops[i]);
+        free(c->drops);
+        free(c->path);
+        free(c);
+        return NULL;
+}
+
+static int error_message(char **reterr_message, const char *format, ...) _printf_(2, 3);
+static int error_message(char **reterr_message, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(reterr_message, format, ap) < 0)
+                *reterr_message = NULL;
+        va_end(ap);
+        return -EINVAL;
+}
+
+/* Sets a [thumbwatch] key. *reterr_reason is static. */
+static int set_global(ThumbwatchConfig *c, const char *key, const char *value, const char **reterr_reason) {
+        unsigned long v;
+        int r;
+
+        if (strcmp(key, "workers") == 0) {
+                if (strcmp(value, "auto") == 0) {
+                        c->workers = 0;
+                        return 0;
+                }
+                if (parse_uint(value, 1, WORKERS_MAX, &v) < 0) {
+                        *reterr_reason = "expected 'auto' or a whole number from 1 to " STRINGIFY(WORKERS_MAX);
+                        return -EINVAL;
+                }
+                c->workers = (unsigned) v;
+                return 0;
+        }
+        if (strcmp(key, "queue_size") == 0) {
+                if (parse_uint(value, 1, QUEUE_SIZE_MAX, &v) < 0) {
+                        *reterr_reason = "expected a whole number from 1 to " STRINGIFY(QUEUE_SIZE_MAX);
+                        return -EINVAL;
+                }
+                c->queue_size = v;
+                return 0;
+        }
+        if (strcmp(key, "log_level") == 0) {
+                r = log_level_from_string(value);
+                if (r < 0) {
+                        *reterr_reason = "expected err, warning, notice, info or debug";
+                        return -EINVAL;
+                }
+                c->log_level = r;
+                return 0;
+        }
+        *reterr_reason = "unknown key (known in [thumbwatch]: workers, queue_size, log_level)";
+        return -ENOENT;
+}
+
+int config_set_global(ThumbwatchConfig *c, const char *key, const char *value, char **reterr_message) {
+        const char *reason = NULL;
+
+        if (set_global(c, key, value, &reason) < 0)
+                return error_message(reterr_message, "%s '%s': %s", key, value, reason);
+        return 0;
+}
+
+/* Appends the whitespace- or comma-separated words of value to a drop key. */
+static int set_drop(DropConfig *d, const char *key, const char *value, bool first, const char **reterr_reason) {
+        int r;
+
+        if (strcmp(key, "source") == 0 || strcmp(key, "output") == 0) {
+                char **p = key[0] == 's' ? &d->source : &d->output;
+                char *n;
+
+                r = normalize_path(value, &n);
+                if (r == -EINVAL) {
+                        *reterr_reason = "expected an absolute path";
+                        return r;
+                }
+                if (r < 0)
+                        return r;
+                free(*p);
+                *p = n;
+                return 0;
+        }
+        if (strcmp(key, "name") == 0) {
+                char *t = strdup(value);
+
+                if (!t)
+                        return -ENOMEM;
+                free(d->name_template);
+                d->name_template = t;
+                return 0;
+        }
+        if (strcmp(key, "recursive") == 0) {
+                if (parse_bool(value, &d->recursive) < 0) {
+                        *reterr_reason = "expected yes or no";
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        if (strcmp(key, "sizes") == 0 || strcmp(key, "ignore") == 0) {
+                bool sizes = key[0] == 's';
+                _cleanup_free_ char *copy = strdup(value);
+                char *save = NULL;
+
+                if (!copy)
+                        return -ENOMEM;
+                if (sizes && first)
+                        d->n_sizes = 0;         /* the key replaces the default */
+                for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                        if (sizes) {
+                                if (d->n_sizes >= CONFIG_SIZES_MAX) {
+                                        *reterr_reason = "too many sizes (at most " STRINGIFY(CONFIG_SIZES_MAX) ")";
+                                        return -EINVAL;
+                                }
+                                if (config_parse_size(w, &d->sizes[d->n_sizes]) < 0) {
+                                        *reterr_reason = "expected sizes as WIDTHxHEIGHT, each from 1 to " STRINGIFY(CONFIG_DIMENSION_MAX);
+                                        return -EINVAL;
+                                }
+                                d->n_sizes++;
+                        } else {
+                                char **a = realloc(d->ignore, (d->n_ignore + 1) * sizeof *a);
+                                if (!a)
+                                        return -ENOMEM;
+                                d->ignore = a;
+                                a[d->n_ignore] = strdup(w);
+                                if (!a[d->n_ignore])
+                                        return -ENOMEM;
+                                d->n_ignore++;
+                        }
+                }
+                if (sizes && d->n_sizes == 0) {
+                        *reterr_reason = "expected at least one size";
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        *reterr_reason = "unknown key (known in [drop:NAME]: source, output, sizes, name, recursive, ignore)";
+        return -ENOENT;
+}
+
+typedef struct Parser {
+        ThumbwatchConfig *config;
+        const char *path;
+        FILE *file;
+        unsigned line;                  /* of the line inih is handling */
+        unsigned error_line;            /* of the first error we found, 0 if none */
+        char *error;                    /* owned: its message */
+        bool continuation;              /* the line is indented: it continues the previous value */
+        bool seen_global[3];            /* workers, queue_size, log_level set once each */
+} Parser;
+
+static void parser_error(Parser *p, unsigned line, const char *format, ...) _printf_(3, 4);
+static void parser_error(Parser *p, unsigned line, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        if (p->error)
+                return;         /* report the first error; the rest often follow from it */
+        va_start(ap, format);
+        if (vasprintf(&msg, format, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (asprintf(&p->error, "%s:%u: %s", p->path, line, msg ? msg : "out of memory") < 0)
+                p->error = NULL;
+        p->error_line = line;
+}
+
+static char *reader(char *str, int num, void *stream) {
+        Parser *p = stream;
+        char *s = fgets(str, num, p->file);
+        size_t l;
+
+        if (!s)
+                return NULL;
+        p->line++;
+        p->continuation = s[0] == ' ' || s[0] == '\t';
+        l = strlen(s);
+        if (l > 0 && s[l - 1] != '\n' && !feof(p->file)) {
+                int ch;
+
+                parser_error(p, p->line, "line longer than %d characters", num - 3);
+                while ((ch = fgetc(p->file)) != EOF && ch != '\n')
+                        ;
+                s[0] = '\0';
+        }
+        return s;
+}
+
+static DropConfig *find_drop(ThumbwatchConfig *c, const char *name) {
+        for (size_t i = 0; i < c->n_drops; i++)
+                if (strcmp(c->drops[i].name, name) == 0)
+                        return &c->drops[i];
+        return NULL;
+}
+
+static bool valid_drop_name(const char *name) {
+        return name[0] && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == strlen(name);
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value) {
+        static const char *const global_keys[] = { "workers", "queue_size", "log_level" };
+        /* "ignore" may be given several times: its globs accumulate. */
+        static const char *const drop_keys[] = { "source", "output", "sizes", "name", "recursive" };
+        Parser *p = user;
+        ThumbwatchConfig *c = p->config;
+        const char *reason = NULL;
+        bool first;
+        int r;
+
+        /* inih calls us again with the same key for an indented continuation line. */
+        first = !p->continuation;
+
+        if (strcmp(section, "thumbwatch") == 0) {
+                for (size_t i = 0; i < ELEMENTSOF(global_keys); i++)
+                        if (strcmp(key, global_keys[i]) == 0) {
+                                if (p->seen_global[i] || !first) {
+                                        parser_error(p, p->line, "[thumbwatch] %s: set twice", key);
+                                        return 0;
+                                }
+                                p->seen_global[i] = true;
+                        }
+                r = set_global(c, key, value, &reason);
+        } else if (strncmp(section, "drop:", 5) == 0) {
+                const char *name = section + 5;
+                DropConfig *d;
+
+                if (!valid_drop_name(name)) {
+                        parser_error(p, p->line, "[%s]: drop names may use only letters, digits, '_', '.' and '-'", section);
+                        return 0;
+                }
+                d = find_drop(c, name);
+                if (!d) {
+                        DropConfig *a = realloc(c->drops, (c->n_drops + 1) * sizeof *a);
+                        if (!a) {
+                                parser_error(p, p->line, "out of memory");
+                                return 0;
+                        }
+                        c->drops = a;
+                        d = &a[c->n_drops];
+                        if (drop_init(d, name, p->line) < 0) {
+                                parser_error(p, p->line, "out of memory");
+                                return 0;
+                        }
+                        c->n_drops++;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(drop_keys); i++)
+                        if (strcmp(key, drop_keys[i]) == 0) {
+                                /* Only sizes may continue on indented lines. */
+                                if ((d->seen_keys & (1U << i)) && (first || i != 2)) {
+                                        parser_error(p, p->line, "[%s] %s: set twice", section, key);
+                                        return 0;
+                                }
+                                d->seen_keys |= 1U << i;
+                        }
+                r = set_drop(d, key, value, first, &reason);
+        } else if (section[0] == '\0') {
+                parser_error(p, p->line, "%s: key outside any section (expected [thumbwatch] or [drop:NAME] first)", key);
+                return 0;
+        } else {
+                parser_error(p, p->line, "[%s]: unknown section (expected [thumbwatch] or [drop:NAME])", section);
+                return 0;
+        }
+
+        if (r == -ENOMEM)
+                parser_error(p, p->line, "out of memory");
+        else if (r < 0)
+                parser_error(p, p->line, "[%s] %s '%s': %s", section, key, value, reason ? reason : "invalid");
+        return r < 0 ? 0 : 1;
+}
+
+int config_load(ThumbwatchConfig *c, const char *path, char **reterr_message) {
+        Parser p = { .config = c, .path = path };
+        int r;
+
+        p.file = fopen(path, "re");
+        if (!p.file) {
+                r = -errno;
+                (void) error_message(reterr_message, "%s: cannot read the config file: %s", path, strerror(-r));
+                return r;
+        }
+#if HAVE_DECL_INI_MAX_LINE
+        ini_use_stack = false;
+        ini_max_line = LINE_MAX_CONFIG;
+#endif
+        r = ini_parse_stream(reader, &p, handler, &p);
+        (void) fclose(p.file);
+
+        if (r > 0 && (!p.error || (unsigned) r < p.error_line)) {
+                free(p.error);
+                p.error = NULL;
+                parser_error(&p, (unsigned) r, "syntax error: expected [section], key = value, or a comment");
+        } else if (r < 0 && !p.error)
+                (void) asprintf(&p.error, "%s: out of memory", path);
+        if (p.error) {
+                *reterr_message = p.error;
+                return -EINVAL;
+        }
+
+        free(c->path);
+        c->path = strdup(path);
+        return c->path ? 0 : -ENOMEM;
+}
+
+int config_set_single_drop(ThumbwatchConfig *c, const char *source, const char *output, char **reterr_message) {
+        DropConfig d;
+        int r;
+
+        r = drop_init(&d, "command-line", 0);
+        if (r < 0)
+                return r;
+        r = absolute_path(source, &d.source);
+        if (r >= 0)
+                r = absolute_path(output, &d.output);
+        if (r < 0) {
+                drop_done(&d);
+                return error_message(reterr_message, "cannot make '%s' or '%s' an absolute path: %s", source, output,
+                                     strerror(-r));
+        }
+        for (size_t i = 0; i < c->n_drops; i++)
+                drop_done(&c->drops[i]);
+        free(c->drops);
+        c->drops = malloc(sizeof *c->drops);
+        if (!c->drops) {
+                c->n_drops = 0;
+                drop_done(&d);
+                return -ENOMEM;
+        }
+        c->drops[0] = d;
+        c->n_drops = 1;
+        return 0;
+}
+
+/* "FILE:LINE: [drop:NAME]" or "command line" for messages about a whole drop. */
+static void drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf, size_t size) {
+        if (d->line > 0)
+                (void) snprintf(buf, size, "%s:%u: [drop:%s]", c->path ? c->path : "-", d->line, d->name);
+        else
+                (void) snprintf(buf, size, "command line");
+}
+
+int config_validate(const ThumbwatchConfig *c, char **reterr_message) {
+        char where[PATH_MAX + 300];
+
+        if (c->n_drops == 0)
+                return error_message(reterr_message, "%s: no [drop:NAME] section: nothing to watch",
+                                     c->path ? c->path : "config");
+        for (size_t i = 0; i < c->n_drops; i++) {
+                const DropConfig *d = &c->drops[i];
+                const char *reason;
+
+                drop_where(c, d, where, sizeof where);
+                if (!d->source)
+                        return error_message(reterr_message, "%s: 'source' is missing", where);
+                if (!d->output)
+                        return error_message(reterr_message, "%s: 'output' is missing", where);
+                if (strcmp(d->source, d->output) == 0)
+                        return error_message(reterr_message, "%s: output '%s' is the source itself; use a separate folder",
+                                             where, d->output);
+                if (naming_check_template(d->name_template, d->n_sizes > 1, &reason) < 0)
+                        return error_message(reterr_message, "%s: name '%s': %s", where, d->name_template, reason);
+                for (size_t j = 0; j < c->n_drops; j++) {
+                        const DropConfig *e = &c->drops[j];
+
+                        if (j != i && naming_path_is_under(d->source, e->source))
+                                return error_message(reterr_message,
+                                                     "%s: source '%s' is inside the source of [drop:%s]; drops must not overlap",
+                                                     where, d->source, e->name);
+                        if (naming_path_is_under(e->source, d->output))
+                                return error_message(reterr_message,
+                                                     "%s: output '%s' contains the source '%s' of [drop:%s]",
+                                                     where, d->output, e->source, e->name);
+                }
+        }
+        return 0;
+}
+
+void config_print(const ThumbwatchConfig *c, FILE *f) {
+        fprintf(f, "[thumbwatch]\n");
+        if (c->workers == 0)
+                fprintf(f, "workers = auto\n");
+        else
+                fprintf(f, "workers = %u\n", c->workers);
+        fprintf(f, "queue_size = %zu\n", c->queue_size);
+        fprintf(f, "log_level = %s\n", log_level_to_string(c->log_level));
+        for (size_t i = 0; i < c->n_drops; i++) {
+                const DropConfig *d = &c->drops[i];
+
+                fprintf(f, "\n[drop:%s]\n", d->name);
+                fprintf(f, "source = %s\n", d->source ? d->source : "");
+                fprintf(f, "output = %s\n", d->output ? d->output : "");
+                fprintf(f, "sizes =");
+                for (size_t j = 0; j < d->n_sizes; j++)
+                        fprintf(f, " %ux%u", d->sizes[j].width, d->sizes[j].height);
+                fprintf(f, "\nname = %s\n", d->name_template);
+                fprintf(f, "recursive = %s\n", d->recursive ? "yes" : "no");
+                fprintf(f, "ignore =");
+                for (size_t j = 0; j < d->n_ignore; j++)
+                        fprintf(f, " %s", d->ignore[j]);
+                fprintf(f, "\n");
+        }
+}

@@ -1,0 +1,65 @@
+/* config.h - ThumbwatchConfig from the INI file (parsed by inih) and the command
+ * line. Immutable after config_load()/config_validate(); no logging here: every
+ * error comes back as a message for the caller to print. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_SIZES_MAX 8
+#define CONFIG_DIMENSION_MAX 8192U
+
+typedef struct ThumbSize {
+        unsigned width, height;
+} ThumbSize;
+
+typedef struct DropConfig {
+        char *name;                     /* the NAME of [drop:NAME] */
+        char *source;                   /* absolute, normalized, no trailing slash */
+        char *output;                   /* likewise */
+        ThumbSize sizes[CONFIG_SIZES_MAX];
+        size_t n_sizes;
+        char *name_template;            /* "{stem}_thumbnail{ext}" */
+        bool recursive;
+        char **ignore;                  /* fnmatch(3) globs on base names */
+        size_t n_ignore;
+        unsigned line;                  /* of its first key in the file; 0 from the command line */
+        unsigned seen_keys;             /* config.c's bookkeeping: keys set so far */
+} DropConfig;
+
+typedef struct ThumbwatchConfig {
+        char *path;                     /* the file it came from, or NULL */
+        unsigned workers;               /* 0: one per online CPU */
+        size_t queue_size;
+        int log_level;                  /* syslog level */
+        DropConfig *drops;
+        size_t n_drops;
+} ThumbwatchConfig;
+
+/* A config with every default and no drop. Returns 0 or -ENOMEM. */
+int config_new(ThumbwatchConfig **ret);
+ThumbwatchConfig *config_free(ThumbwatchConfig *c);    /* NULL-safe; returns NULL */
+
+/* Reads path into c, on top of what c holds. On failure returns -errno and sets
+ * *reterr_message (caller owns it) to "FILE:LINE: ...": the first error found. */
+int config_load(ThumbwatchConfig *c, const char *path, char **reterr_message);
+
+/* Sets one [thumbwatch] key, as the file would (for command-line overrides).
+ * Returns 0 or -EINVAL with *reterr_message (caller owns it). */
+int config_set_global(ThumbwatchConfig *c, const char *key, const char *value, char **reterr_message);
+
+/* Replaces every drop with one for source and output (relative paths are taken
+ * from the current directory). Returns 0, -ENOMEM, or -EINVAL with a message. */
+int config_set_single_drop(ThumbwatchConfig *c, const char *source, const char *output, char **reterr_message);
+
+/* Checks what each key alone cannot: every drop has a source and an output, no
+ * source overlaps another, no output is a source, templates fit the sizes.
+ * Returns 0 or -EINVAL with *reterr_message (caller owns it). */
+int config_validate(const ThumbwatchConfig *c, char **reterr_message);
+
+/* The effective config, as an INI file that config_load() accepts. */
+void config_print(const ThumbwatchConfig *c, FILE *f);
+
+/* Parses "WxH" into a size; returns 0 or -EINVAL. */
+int config_parse_size(const char *s, ThumbSize *ret);

@@ -1,0 +1,143 @@
+/* log.c - the journal when running under systemd, plain lines on stderr otherwise.
+ * The only globals are the target and the level, written by main before threads start. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
+
+#include "log.h"
+
+static int log_max_level = LOG_INFO;
+static bool log_journal;
+static bool log_tty;
+
+static const char *const level_names[] = {
+        [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit", [LOG_ERR] = "err",
+        [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
+
+/* systemd.exec(5): $JOURNAL_STREAM is "DEV:INODE" of the stream our stderr was
+ * connected to; if stderr still is that stream, the journal is listening. */
+static bool stderr_is_journal(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+}
+
+void log_setup(LogTarget target) {
+        switch (target) {
+        case LOG_TARGET_JOURNAL:
+                log_journal = true;
+                break;
+        case LOG_TARGET_STDERR:
+                log_journal = false;
+                break;
+        default:
+                log_journal = stderr_is_journal();
+        }
+        log_tty = !log_journal && isatty(STDERR_FILENO);
+}
+
+bool log_to_journal(void) {
+        return log_journal;
+}
+
+void log_set_max_level(int level) {
+        log_max_level = level;
+}
+
+int log_get_max_level(void) {
+        return log_max_level;
+}
+
+int log_level_from_string(const char *s) {
+        if (strcasecmp(s, "error") == 0)
+                return LOG_ERR;
+        if (strcasecmp(s, "warn") == 0)
+                return LOG_WARNING;
+        for (size_t i = 0; i < ELEMENTSOF(level_names); i++)
+                if (strcasecmp(s, level_names[i]) == 0)
+                        return (int) i;
+        return -EINVAL;
+}
+
+const char *log_level_to_string(int level) {
+        if (level < 0 || (size_t) level >= ELEMENTSOF(level_names))
+                return "unknown";
+        return level_names[level];
+}
+
+static void log_to_journal_fields(int level, int error, const char *file, int line, const char *func,
+                                  const LogField *fields, size_t n_fields, const char *message) {
+        char code_file[512], code_line[32], priority[16], errno_field[32];
+        _cleanup_free_ char *msg = NULL;
+        size_t n = 0;
+        struct iovec iov[3 + LOG_FIELDS_MAX];
+        char *field_strings[LOG_FIELDS_MAX] = {};
+
+        if (n_fields > LOG_FIELDS_MAX)
+                n_fields = LOG_FIELDS_MAX;
+
+        (void) snprintf(code_file, sizeof code_file, "CODE_FILE=%s", file);
+        (void) snprintf(code_line, sizeof code_line, "CODE_LINE=%d", line);
+        (void) snprintf(priority, sizeof priority, "PRIORITY=%d", level);
+        if (asprintf(&msg, "MESSAGE=%s", message) < 0)
+                return;
+        iov[n++] = (struct iovec) { .iov_base = msg, .iov_len = strlen(msg) };
+        iov[n++] = (struct iovec) { .iov_base = priority, .iov_len = strlen(priority) };
+        if (error != 0) {
+                (void) snprintf(errno_field, sizeof errno_field, "ERRNO=%d", error);
+                iov[n++] = (struct iovec) { .iov_base = errno_field, .iov_len = strlen(errno_field) };
+        }
+        for (size_t i = 0; i < n_fields; i++) {
+                if (!fields[i].value || asprintf(&field_strings[i], "%s=%s", fields[i].name, fields[i].value) < 0)
+                        continue;
+                iov[n++] = (struct iovec) { .iov_base = field_strings[i], .iov_len = strlen(field_strings[i]) };
+        }
+        (void) sd_journal_sendv_with_location(code_file, code_line, func, iov, (int) n);
+        for (size_t i = 0; i < n_fields; i++)
+                free(field_strings[i]);
+}
+
+int log_internal(int level, int error, const char *file, int line, const char *func,
+                 const LogField *fields, size_t n_fields, const char *format, ...) {
+        char message[2048];
+        va_list ap;
+
+        error = error < 0 ? -error : error;
+        if (level > log_max_level)
+                return -error;
+
+        /* %m in the format refers to the error we were given, not to whatever errno is. */
+        errno = error;
+        va_start(ap, format);
+        (void) vsnprintf(message, sizeof message, format, ap);
+        va_end(ap);
+
+        if (log_journal)
+                log_to_journal_fields(level, error, file, line, func, fields, n_fields, message);
+        else
+                /* One fprintf per line: stdio locks the stream, so lines from threads never mix.
+                 * On a terminal, first clear a progress bar that may be on the line. */
+                (void) fprintf(stderr, "%sthumbwatch: %s%s\n", log_tty ? "\r\033[K" : "",
+                               level <= LOG_WARNING ? (level <= LOG_ERR ? "error: " : "warning: ") : "",
+                               message);
+        errno = error;
+        return -error;
+}

@@ -1,0 +1,224 @@
+/* naming.c - file-name rules and the output name template. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "macro.h"
+#include "naming.h"
+
+static const char *const image_extensions[] = {
+        ".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp",
+};
+
+const char *naming_extension(const char *name) {
+        const char *dot = strrchr(name, '.');
+
+        /* Leading dots belong to the stem: ".jpg" is a hidden file with no extension. */
+        if (!dot || strspn(name, ".") > (size_t) (dot - name))
+                return name + strlen(name);
+        return dot;
+}
+
+bool naming_is_image(const char *name) {
+        const char *ext = naming_extension(name);
+
+        for (size_t i = 0; i < ELEMENTSOF(image_extensions); i++)
+                if (strcasecmp(ext, image_extensions[i]) == 0)
+                        return true;
+        return false;
+}
+
+static bool has_suffix(const char *s, const char *suffix) {
+        size_t ls = strlen(s), lx = strlen(suffix);
+        return ls >= lx && strcasecmp(s + ls - lx, suffix) == 0;
+}
+
+bool naming_is_temporary(const char *name) {
+        size_t len = strlen(name);
+
+        if (name[0] == '~' || strcmp(name, ".DS_Store") == 0 || strncmp(name, "._", 2) == 0)
+                return true;
+        if (has_suffix(name, ".part") || has_suffix(name, ".crdownload") || has_suffix(name, ".tmp"))
+                return true;
+        /* rsync writes ".photo.jpg.Ab3xZ9" and renames it to "photo.jpg" when complete;
+         * thumbwatch's own temporaries have the same shape. */
+        if (name[0] == '.' && len >= 9 && name[len - 7] == '.') {
+                const char *suffix = name + len - 6;
+                return strspn(suffix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == 6;
+        }
+        return false;
+}
+
+bool naming_matches_any(const char *name, char *const *globs, size_t n_globs) {
+        for (size_t i = 0; i < n_globs; i++)
+                if (fnmatch(globs[i], name, FNM_PERIOD) == 0)
+                        return true;
+        return false;
+}
+
+typedef enum Token {
+        TOKEN_STEM,
+        TOKEN_EXT,
+        TOKEN_NAME,
+        TOKEN_SIZE,
+        TOKEN_WIDTH,
+        TOKEN_HEIGHT,
+        _TOKEN_MAX,
+        _TOKEN_INVALID = -1,
+} Token;
+
+static const char *const token_names[_TOKEN_MAX] = {
+        [TOKEN_STEM] = "{stem}", [TOKEN_EXT] = "{ext}", [TOKEN_NAME] = "{name}",
+        [TOKEN_SIZE] = "{size}", [TOKEN_WIDTH] = "{width}", [TOKEN_HEIGHT] = "{height}",
+};
+
+/* The token at s (which starts with '{'), and its length. */
+static Token token_at(const char *s, size_t *ret_len) {
+        for (int t = 0; t < _TOKEN_MAX; t++) {
+                size_t l = strlen(token_names[t]);
+                if (strncmp(s, token_names[t], l) == 0) {
+                        *ret_len = l;
+                        return (Token) t;
+                }
+        }
+        return _TOKEN_INVALID;
+}
+
+int naming_check_template(const char *tmpl, bool several_sizes, const char **reterr_reason) {
+        bool seen[_TOKEN_MAX] = {};
+
+        if (tmpl[0] == '\0') {
+                *reterr_reason = "the name template is empty";
+                return -EINVAL;
+        }
+        if (strchr(tmpl, '/')) {
+                *reterr_reason = "the name template must not contain '/'";
+                return -EINVAL;
+        }
+        for (const char *p = tmpl; *p; p++) {
+                size_t l;
+                Token t;
+
+                if (*p == '}') {
+                        *reterr_reason = "unmatched '}' in the name template";
+                        return -EINVAL;
+                }
+                if (*p != '{')
+                        continue;
+                t = token_at(p, &l);
+                if (t == _TOKEN_INVALID) {
+                        *reterr_reason = "unknown token in the name template (known: {stem} {ext} {name} {size} {width} {height})";
+                        return -EINVAL;
+                }
+                seen[t] = true;
+                p += l - 1;
+        }
+        if (!seen[TOKEN_STEM] && !seen[TOKEN_NAME]) {
+                *reterr_reason = "the name template must contain {stem} or {name}, or every file would get the same thumbnail";
+                return -EINVAL;
+        }
+        if (several_sizes && !seen[TOKEN_SIZE] && !seen[TOKEN_WIDTH] && !seen[TOKEN_HEIGHT]) {
+                *reterr_reason = "with several sizes the name template must contain {size}, {width} or {height}";
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int naming_expand(const char *tmpl, const char *name, unsigned width, unsigned height, char **ret) {
+        const char *ext = naming_extension(name);
+        size_t stem_len = (size_t) (ext - name);
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        for (const char *p = tmpl; *p; p++) {
+                size_t l;
+                Token t;
+
+                if (*p != '{') {
+                        (void) fputc(*p, f);
+                        continue;
+                }
+                t = token_at(p, &l);
+                switch (t) {
+                case TOKEN_STEM:
+                        (void) fwrite(name, 1, stem_len, f);
+                        break;
+                case TOKEN_EXT:
+                        (void) fputs(ext, f);
+                        break;
+                case TOKEN_NAME:
+                        (void) fputs(name, f);
+                        break;
+                case TOKEN_SIZE:
+                        (void) fprintf(f, "%ux%u", width, height);
+                        break;
+                case TOKEN_WIDTH:
+                        (void) fprintf(f, "%u", width);
+                        break;
+                case TOKEN_HEIGHT:
+                        (void) fprintf(f, "%u", height);
+                        break;
+                default:
+                        (void) fclose(f);
+                        free(buf);
+                        return -EINVAL;
+                }
+                p += l - 1;
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        if (size > NAME_MAX) {
+                free(buf);
+                return -ENAMETOOLONG;
+        }
+        *ret = buf;
+        return 0;
+}
+
+bool naming_path_is_under(const char *path, const char *root) {
+        size_t l = strlen(root);
+
+        if (l == 1 && root[0] == '/')
+                return path[0] == '/';
+        return strncmp(path, root, l) == 0 && (path[l] == '\0' || path[l] == '/');
+}
+
+int naming_output_path(const char *source_root, const char *output_root, const char *src_path,
+                       const char *tmpl, unsigned width, unsigned height, char **ret) {
+        _cleanup_free_ char *thumb_name = NULL;
+        const char *rel, *base;
+        size_t skip = strlen(source_root);
+        char *p;
+        int r;
+
+        if (!naming_path_is_under(src_path, source_root) || strcmp(src_path, source_root) == 0)
+                return -EINVAL;
+        if (skip == 1)                  /* the root is "/" */
+                skip = 0;
+        rel = src_path + skip + 1;      /* "a/b/photo.jpg" */
+        base = strrchr(rel, '/');
+        base = base ? base + 1 : rel;
+        if (base[0] == '\0')
+                return -EINVAL;
+
+        r = naming_expand(tmpl, base, width, height, &thumb_name);
+        if (r < 0)
+                return r;
+        if (asprintf(&p, "%s/%.*s%s", strcmp(output_root, "/") == 0 ? "" : output_root,
+                     (int) (base - rel), rel, thumb_name) < 0)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}

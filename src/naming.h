@@ -1,0 +1,41 @@
+/* naming.h - which file names are images, which are temporaries, and where a
+ * source's thumbnail goes. Pure string functions: no I/O, thread-safe. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The extension of a base name, including its dot, or "" (as Python's splitext:
+ * ".profile" has none, "a.tar.gz" has ".gz"). Borrowed from name. */
+const char *naming_extension(const char *name);
+
+/* Is this base name an image we thumbnail, by extension, case-insensitively? */
+bool naming_is_image(const char *name);
+
+/* Is this base name a temporary that a writer will rename or delete
+ * (rsync's .name.XXXXXX, *.part, *.crdownload, *.tmp, ~*, .DS_Store, ._*)? */
+bool naming_is_temporary(const char *name);
+
+/* Does the base name match one of the fnmatch(3) globs? */
+bool naming_matches_any(const char *name, char *const *globs, size_t n_globs);
+
+/* Validates a name template: only the tokens {stem} {ext} {name} {size}
+ * {width} {height}, no '/', and {stem} or {name} present; with several sizes,
+ * {size}, {width} or {height} too. Returns 0, or -EINVAL with *reterr_reason
+ * set to a static string. */
+int naming_check_template(const char *tmpl, bool several_sizes, const char **reterr_reason);
+
+/* Expands a template for a source base name and a size. On success the
+ * caller owns *ret. Returns -EINVAL for a bad template, -ENAMETOOLONG when the
+ * result exceeds NAME_MAX, -ENOMEM. */
+int naming_expand(const char *tmpl, const char *name, unsigned width, unsigned height, char **ret);
+
+/* The thumbnail path of src_path, a file under source_root: output_root, then
+ * the same sub-folders, then the expanded template. Both roots are absolute
+ * and have no trailing slash. On success the caller owns *ret. Returns
+ * -EINVAL when src_path is not under source_root, or as naming_expand(). */
+int naming_output_path(const char *source_root, const char *output_root, const char *src_path,
+                       const char *tmpl, unsigned width, unsigned height, char **ret);
+
+/* Is path equal to root, or inside it? Both absolute, no trailing slash. */
+bool naming_path_is_under(const char *path, const char *root);

@@ -1,0 +1,253 @@
+/* path-queue.c - a FIFO (singly linked through the entries) plus a hash table
+ * of the same entries, for coalescing. One mutex guards all of it.
+ *
+ * Threads: any number of producers call push, any number of consumers call
+ * pop/done. Producers wait on not_full, consumers on not_empty. Shutdown:
+ * close() wakes everyone; consumers drain what is queued, then get -EPIPE. */
+#include "build-config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "path-queue.h"
+
+typedef struct Entry Entry;
+struct Entry {
+        char *path;             /* owned */
+        uint64_t hash;
+        Entry *hash_next;       /* next in the same bucket */
+        Entry *fifo_next;       /* next in the FIFO, when queued */
+        bool queued;            /* in the FIFO */
+        bool in_flight;         /* popped, not yet done */
+        bool again;             /* pushed while in flight: queue it again when done */
+};
+
+struct PathQueue {
+        pthread_mutex_t lock;
+        pthread_cond_t not_empty;       /* signalled on push, re-queue and close */
+        pthread_cond_t not_full;        /* signalled on pop and close */
+        size_t capacity;                /* immutable after path_queue_new() */
+        size_t n_buckets;               /* immutable; a power of two */
+        Entry *head, *tail;             /* guarded by lock: the FIFO */
+        size_t len;                     /* guarded by lock: entries in the FIFO */
+        size_t pending_again;           /* guarded by lock: in flight with again set */
+        bool closed;                    /* guarded by lock */
+        Entry **buckets;                /* guarded by lock; owns every entry */
+};
+
+static uint64_t hash_path(const char *s) {
+        uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+
+        for (; *s; s++) {
+                h ^= (unsigned char) *s;
+                h *= 1099511628211ULL;
+        }
+        return h;
+}
+
+int path_queue_new(size_t capacity, PathQueue **ret) {
+        PathQueue *q;
+        size_t n = 64;
+
+        assert(ret);
+        if (capacity == 0)
+                return -EINVAL;
+        while (n < capacity * 2 && n < ((size_t) 1 << 24))
+                n <<= 1;
+
+        q = calloc(1, sizeof *q);
+        if (!q)
+                return -ENOMEM;
+        q->buckets = calloc(n, sizeof *q->buckets);
+        if (!q->buckets) {
+                free(q);
+                return -ENOMEM;
+        }
+        q->n_buckets = n;
+        q->capacity = capacity;
+        (void) pthread_mutex_init(&q->lock, NULL);
+        (void) pthread_cond_init(&q->not_empty, NULL);
+        (void) pthread_cond_init(&q->not_full, NULL);
+        *ret = q;
+        return 0;
+}
+
+PathQueue *path_queue_free(PathQueue *q) {
+        if (!q)
+                return NULL;
+        for (size_t i = 0; i < q->n_buckets; i++)
+                for (Entry *e = q->buckets[i], *next; e; e = next) {
+                        next = e->hash_next;
+                        free(e->path);
+                        free(e);
+                }
+        free(q->buckets);
+        (void) pthread_cond_destroy(&q->not_full);
+        (void) pthread_cond_destroy(&q->not_empty);
+        (void) pthread_mutex_destroy(&q->lock);
+        free(q);
+        return NULL;
+}
+
+/* Called with the lock held. */
+static Entry *find(PathQueue *q, const char *path, uint64_t hash) {
+        for (Entry *e = q->buckets[hash & (q->n_buckets - 1)]; e; e = e->hash_next)
+                if (e->hash == hash && strcmp(e->path, path) == 0)
+                        return e;
+        return NULL;
+}
+
+/* Called with the lock held. */
+static void remove_entry(PathQueue *q, Entry *entry) {
+        Entry **p = &q->buckets[entry->hash & (q->n_buckets - 1)];
+
+        while (*p != entry)
+                p = &(*p)->hash_next;
+        *p = entry->hash_next;
+        free(entry->path);
+        free(entry);
+}
+
+/* Called with the lock held. */
+static void append(PathQueue *q, Entry *e) {
+        e->queued = true;
+        e->fifo_next = NULL;
+        if (q->tail)
+                q->tail->fifo_next = e;
+        else
+                q->head = e;
+        q->tail = e;
+        q->len++;
+        (void) pthread_cond_signal(&q->not_empty);
+}
+
+static int push(PathQueue *q, char *path, bool block) {
+        uint64_t hash = hash_path(path);
+        Entry *e;
+        int r;
+
+        (void) pthread_mutex_lock(&q->lock);
+        for (;;) {
+                if (q->closed) {
+                        r = -EPIPE;
+                        goto out;
+                }
+                e = find(q, path, hash);
+                if (e) {
+                        /* Queued: the queued copy will see the file as it is then.
+                         * In flight: the worker may have read an older version. */
+                        if (e->in_flight && !e->again) {
+                                e->again = true;
+                                q->pending_again++;
+                        }
+                        free(path);
+                        r = 1;
+                        goto out;
+                }
+                if (q->len < q->capacity)
+                        break;
+                if (!block) {
+                        r = -EAGAIN;
+                        goto out;
+                }
+                /* Waiting releases the lock: look the path up again afterwards. */
+                (void) pthread_cond_wait(&q->not_full, &q->lock);
+        }
+
+        e = calloc(1, sizeof *e);
+        if (!e) {
+                r = -ENOMEM;
+                goto out;
+        }
+        e->path = path;
+        e->hash = hash;
+        e->hash_next = q->buckets[hash & (q->n_buckets - 1)];
+        q->buckets[hash & (q->n_buckets - 1)] = e;
+        append(q, e);
+        r = 0;
+out:
+        (void) pthread_mutex_unlock(&q->lock);
+        return r;
+}
+
+int path_queue_push(PathQueue *q, char *path) {
+        assert(q && path);
+        return push(q, path, true);
+}
+
+int path_queue_try_push(PathQueue *q, char *path) {
+        assert(q && path);
+        return push(q, path, false);
+}
+
+int path_queue_pop(PathQueue *q, const char **ret_path) {
+        Entry *e;
+
+        assert(q && ret_path);
+        (void) pthread_mutex_lock(&q->lock);
+        /* After close, paths in flight that were pushed again still come back:
+         * wait for them too, so nothing pushed before close() is lost. */
+        while (q->len == 0 && (!q->closed || q->pending_again > 0))
+                (void) pthread_cond_wait(&q->not_empty, &q->lock);
+        if (q->len == 0) {
+                (void) pthread_mutex_unlock(&q->lock);
+                return -EPIPE;
+        }
+        e = q->head;
+        q->head = e->fifo_next;
+        if (!q->head)
+                q->tail = NULL;
+        q->len--;
+        e->queued = false;
+        e->in_flight = true;
+        *ret_path = e->path;
+        (void) pthread_cond_signal(&q->not_full);
+        (void) pthread_mutex_unlock(&q->lock);
+        return 0;
+}
+
+void path_queue_done(PathQueue *q, const char *path) {
+        Entry *e;
+
+        assert(q && path);
+        (void) pthread_mutex_lock(&q->lock);
+        e = find(q, path, hash_path(path));
+        assert(e && e->in_flight);
+        if (e) {
+                e->in_flight = false;
+                if (e->again) {
+                        e->again = false;
+                        q->pending_again--;
+                        append(q, e);
+                } else
+                        remove_entry(q, e);
+        }
+        /* A consumer may be waiting for pending_again to reach zero after close(). */
+        if (q->closed)
+                (void) pthread_cond_broadcast(&q->not_empty);
+        (void) pthread_mutex_unlock(&q->lock);
+}
+
+void path_queue_close(PathQueue *q) {
+        assert(q);
+        (void) pthread_mutex_lock(&q->lock);
+        q->closed = true;
+        (void) pthread_cond_broadcast(&q->not_empty);
+        (void) pthread_cond_broadcast(&q->not_full);
+        (void) pthread_mutex_unlock(&q->lock);
+}
+
+size_t path_queue_length(PathQueue *q) {
+        size_t n;
+
+        assert(q);
+        (void) pthread_mutex_lock(&q->lock);
+        n = q->len;
+        (void) pthread_mutex_unlock(&q->lock);
+        return n;
+}

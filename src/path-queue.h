@@ -1,0 +1,47 @@
+/* path-queue.h - bounded FIFO of file paths from the producers (scanner, watcher)
+ * to the workers. Knows nothing of images or inotify. Every function is thread-safe.
+ *
+ * A path is in at most one of three states: queued, in flight (popped, not yet
+ * done), or absent. Pushing a queued path coalesces it with the queued one;
+ * pushing a path in flight marks it to be queued again once it is done, so a
+ * file that changed while being processed is processed again, and never by two
+ * workers at once. */
+#pragma once
+
+#include <stddef.h>
+
+typedef struct PathQueue PathQueue;
+
+/* capacity: how many paths may wait; pushes block (or fail with -EAGAIN) beyond it.
+ * Returns 0 or -ENOMEM / -EINVAL (capacity 0). */
+int path_queue_new(size_t capacity, PathQueue **ret);
+PathQueue *path_queue_free(PathQueue *q);     /* NULL-safe; returns NULL */
+
+/* Blocks while the queue is full. Takes ownership of path on success: returns 0
+ * when it was queued, 1 when it was coalesced with a queued or in-flight copy
+ * (and freed). Returns -EPIPE after path_queue_close(); on failure the caller
+ * still owns path. */
+int path_queue_push(PathQueue *q, char *path);
+
+/* As path_queue_push(), but returns -EAGAIN at once when full (caller still owns path). */
+int path_queue_try_push(PathQueue *q, char *path);
+
+/* Blocks until a path is available. On success *ret_path is borrowed until
+ * path_queue_done() is called with it, which the caller must do exactly once.
+ * Returns -EPIPE once the queue is closed and drained: the worker's cue to exit. */
+int path_queue_pop(PathQueue *q, const char **ret_path);
+
+/* Ends the processing of a path returned by path_queue_pop(). If it was pushed
+ * again meanwhile, it goes back on the queue at once; this never blocks, so the
+ * queue may exceed its capacity by the number of paths in flight. */
+void path_queue_done(PathQueue *q, const char *path);
+
+/* Refuses further pushes and wakes every waiter. Queued paths are still popped. */
+void path_queue_close(PathQueue *q);
+
+/* Paths queued (not counting those in flight). */
+size_t path_queue_length(PathQueue *q);
+
+static inline void path_queue_freep(PathQueue **q) {
+        path_queue_free(*q);
+}

@@ -1,0 +1,32 @@
+/* worker-pool.h - N threads that pop paths from a PathQueue and hand each to a
+ * process callback. Knows nothing of images or inotify. */
+#pragma once
+
+#include <stddef.h>
+
+#include "path-queue.h"
+
+typedef struct WorkerPool WorkerPool;
+
+/* Called on a worker thread for every path popped; path is borrowed for the
+ * duration of the call. Must be thread-safe: up to n_workers calls run at once,
+ * never two with the same path. */
+typedef void (*worker_process_fn)(const char *path, void *userdata);
+
+/* queue and userdata are borrowed until worker_pool_join() returns.
+ * Returns 0, -EINVAL (n_workers 0) or -ENOMEM. */
+int worker_pool_new(size_t n_workers, PathQueue *queue, worker_process_fn process, void *userdata,
+                    WorkerPool **ret);
+WorkerPool *worker_pool_free(WorkerPool *p);   /* NULL-safe; returns NULL; the pool must be joined */
+
+/* Starts the threads. They inherit the caller's signal mask: block signals first.
+ * Returns 0 or -errno; on failure the threads already started keep running
+ * until the queue is closed, and worker_pool_join() must still be called. */
+int worker_pool_start(WorkerPool *p);
+
+/* Waits until every worker has exited, which they do once the queue is closed
+ * and drained. */
+void worker_pool_join(WorkerPool *p);
+
+/* Online CPUs, at least 1: what `workers = auto` means. */
+size_t worker_pool_default_size(void);
