@@ -320,6 +320,7 @@ typedef struct Parser {
         unsigned error_line;            /* of the first error we found, 0 if none */
         char *error;                    /* owned: its message */
         bool continuation;              /* the line is indented: it continues the previous value */
+        unsigned section_line;          /* of the last [section] header */
         bool seen_global[3];            /* workers, queue_size, log_level set once each */
 } Parser;
 
@@ -348,6 +349,8 @@ static char *reader(char *str, int num, void *stream) {
                 return NULL;
         p->line++;
         p->continuation = s[0] == ' ' || s[0] == '\t';
+        if (s[strspn(s, " \t")] == '[')
+                p->section_line = p->line;
         l = strlen(s);
         if (l > 0 && s[l - 1] != '\n' && !feof(p->file)) {
                 int ch;
@@ -411,7 +414,7 @@ static int handler(void *user, const char *section, const char *key, const char 
                         }
                         c->drops = a;
                         d = &a[c->n_drops];
-                        if (drop_init(d, name, p->line) < 0) {
+                        if (drop_init(d, name, p->section_line) < 0) {
                                 parser_error(p, p->line, "out of memory");
                                 return 0;
                         }

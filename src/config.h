@@ -24,7 +24,7 @@ typedef struct DropConfig {
         bool recursive;
         char **ignore;                  /* fnmatch(3) globs on base names */
         size_t n_ignore;
-        unsigned line;                  /* of its first key in the file; 0 from the command line */
+        unsigned line;                  /* of its [drop:NAME] header; 0 from the command line */
         unsigned seen_keys;             /* config.c's bookkeeping: keys set so far */
 } DropConfig;
 

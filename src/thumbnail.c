@@ -202,23 +202,45 @@ static int open_source(const char *src, const char **ret_coder, FILE **ret_file,
         return 0;
 }
 
-static Image *read_source(FILE *f, const char *coder, unsigned hint_w, unsigned hint_h, ExceptionInfo *ex) {
-        char size[64];
-        ImageInfo *info;
-        Image *image;
+static ImageInfo *source_info(FILE *f, const char *coder) {
+        ImageInfo *info = CloneImageInfo(NULL);
 
-        info = CloneImageInfo(NULL);
         if (!info)
                 return NULL;
         info->file = f;
         info->subimage = 0;             /* the first frame only */
         info->subrange = 1;
-        /* The size hint lets libjpeg decode at 1/2, 1/4 or 1/8 scale. Twice the
-         * thumbnail keeps enough pixels for a good resize afterwards. */
-        (void) snprintf(size, sizeof size, "%ux%u", hint_w * 2, hint_h * 2);
-        (void) CloneString(&info->size, size);
         (void) snprintf(info->magick, sizeof info->magick, "%s", coder);
         (void) snprintf(info->filename, sizeof info->filename, "%s:" SOURCE_NAME, coder);
+        return info;
+}
+
+/* Reads the header only: dimensions and orientation, no pixels. */
+static Image *ping_source(FILE *f, const char *coder, ExceptionInfo *ex) {
+        ImageInfo *info = source_info(f, coder);
+        Image *image;
+
+        if (!info)
+                return NULL;
+        image = PingImage(info, ex);
+        info->file = NULL;              /* ours to close */
+        DestroyImageInfo(info);
+        return image;
+}
+
+/* hint_w x hint_h: 0x0 for a full decode. */
+static Image *read_source(FILE *f, const char *coder, unsigned long hint_w, unsigned long hint_h, ExceptionInfo *ex) {
+        ImageInfo *info = source_info(f, coder);
+        Image *image;
+
+        if (!info)
+                return NULL;
+        if (hint_w > 0 && hint_h > 0) {
+                char size[64];
+
+                (void) snprintf(size, sizeof size, "%lux%lu", hint_w, hint_h);
+                (void) CloneString(&info->size, size);
+        }
         image = ReadImage(info, ex);
         info->file = NULL;              /* ours to close */
         DestroyImageInfo(info);
@@ -251,8 +273,34 @@ static int encode_and_write(Image *thumb, const char *coder, const char *path, c
         return r;
 }
 
+/* The size hint for the decoder: twice the largest thumbnail, as it will be
+ * fitted to this image, so that libjpeg can decode at 1/2, 1/4 or 1/8 scale
+ * and the resize still has enough pixels. 0x0 (a full decode) when that would
+ * not shrink the image: GraphicsMagick's JPEG reader upscales to a hint that
+ * is larger than the image. */
+static void size_hint(const Image *header, const ThumbnailTarget *targets, size_t n_targets,
+                      unsigned long *ret_w, unsigned long *ret_h) {
+        /* Orientations 5-8 swap the axes: fit the box the way the pixels are stored. */
+        bool transposed = header->orientation >= LeftTopOrientation;
+        unsigned long w = 0, h = 0;
+
+        for (size_t i = 0; i < n_targets; i++) {
+                unsigned long fw, fh;
+
+                fit(header->columns, header->rows, transposed ? targets[i].height : targets[i].width,
+                    transposed ? targets[i].width : targets[i].height, &fw, &fh);
+                w = fw > w ? fw : w;
+                h = fh > h ? fh : h;
+        }
+        if (2 * w < header->columns && 2 * h < header->rows) {
+                *ret_w = 2 * w;
+                *ret_h = 2 * h;
+        } else
+                *ret_w = *ret_h = 0;
+}
+
 int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, char **reterr_reason) {
-        unsigned hint_w = 0, hint_h = 0;
+        unsigned long hint_w, hint_h;
         Image *image = NULL;
         const char *coder = NULL;
         ExceptionInfo ex;
@@ -260,16 +308,23 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         int r;
 
         *reterr_reason = NULL;
-        for (size_t i = 0; i < n_targets; i++) {
-                hint_w = targets[i].width > hint_w ? targets[i].width : hint_w;
-                hint_h = targets[i].height > hint_h ? targets[i].height : hint_h;
-        }
-
         r = open_source(src, &coder, &f, reterr_reason);
         if (r < 0)
                 return r;
 
         GetExceptionInfo(&ex);
+        image = ping_source(f, coder, &ex);
+        if (!image || ex.severity >= ErrorException || image->columns == 0 || image->rows == 0) {
+                exception_reason(&ex, reterr_reason);
+                (void) fclose(f);
+                r = -EBADMSG;
+                goto out;
+        }
+        size_hint(image, targets, n_targets, &hint_w, &hint_h);
+        DestroyImageList(image);
+        image = NULL;
+        rewind(f);
+
         image = read_source(f, coder, hint_w, hint_h, &ex);
         (void) fclose(f);
         /* A corrupt-image warning means pixels are missing (a truncated file

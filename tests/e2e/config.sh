@@ -1,0 +1,73 @@
+#!/bin/sh
+# The config file from the command line: --config FILE --once processes every
+# drop, --check-config validates and prints, errors name file and line.
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$T/in1/x" "$T/in2"
+gm convert -size 300x300 xc:red "$T/in1/x/one.jpg"
+gm convert -size 300x150 xc:blue "$T/in2/two.png"
+gm convert -size 300x150 xc:blue "$T/in2/skip-me.png"
+cat >"$T/tw.conf" <<CONF
+[thumbwatch]
+workers = 2
+queue_size = 4
+log_level = debug
+
+[drop:first]
+source = $T/in1
+output = $T/out1
+sizes = 64x64
+
+[drop:second]
+source = $T/in2
+output = $T/out2
+name = thumb-{stem}{ext}
+ignore = skip-*
+CONF
+
+"$THUMBWATCH" --config "$T/tw.conf" --once >"$T/stdout" 2>"$T/stderr"
+is "$?" 0 "--config FILE --once: exit 0"
+is "$(dims "$T/out1/x/one_thumbnail.jpg")" "64 64 JPEG" "first drop: its own size"
+is "$(dims "$T/out2/thumb-two.png")" "128 64 PNG" "second drop: its own name template"
+check "second drop: ignore glob honoured" test ! -e "$T/out2/thumb-skip-me.png"
+check "log_level = debug logs each thumbnail made" grep -q "one.jpg' -> '$T/out1/x/one_thumbnail.jpg'" "$T/stderr"
+diag "$T/stdout"
+
+"$THUMBWATCH" --check-config "$T/tw.conf" >"$T/check"
+is "$?" 0 "--check-config on a good file: exit 0"
+check "--check-config prints every key" grep -q "^queue_size = 4$" "$T/check"
+check "--check-config prints the drops" grep -q "^name = thumb-{stem}{ext}$" "$T/check"
+"$THUMBWATCH" --check-config "$T/check" >/dev/null
+is "$?" 0 "what --check-config prints is itself a valid config"
+
+"$THUMBWATCH" --check-config "$TOP_SRCDIR/etc/thumbwatch.conf" >/dev/null
+is "$?" 0 "the shipped etc/thumbwatch.conf is valid"
+
+printf '[thumbwatch]\nworkers = 2\nfrobnicate = yes\n' >"$T/bad.conf"
+"$THUMBWATCH" --check-config "$T/bad.conf" 2>"$T/err"
+is "$?" 2 "unknown key: exit 2"
+check "unknown key: file, line and key" grep -q "$T/bad.conf:3: \[thumbwatch\] frobnicate 'yes': unknown key" "$T/err"
+
+printf '[drop:a]\nsource = %s\noutput = %s\nsizes = big\n' "$T/in1" "$T/o" >"$T/bad2.conf"
+"$THUMBWATCH" --config "$T/bad2.conf" --once 2>"$T/err"
+is "$?" 2 "bad value with --once: exit 2, nothing done"
+check "bad value: file, line, key and value" grep -q "$T/bad2.conf:4: \[drop:a\] sizes 'big'" "$T/err"
+check "bad value: no output folder created" test ! -e "$T/o"
+
+"$THUMBWATCH" --config "$T/none.conf" --once 2>"$T/err"
+is "$?" 2 "missing config file: exit 2"
+check "missing config file: named" grep -q "$T/none.conf: cannot read the config file: No such file or directory" "$T/err"
+
+printf '[drop:a]\nsource = %s/missing\noutput = %s/o\n' "$T" "$T" >"$T/missing-src.conf"
+"$THUMBWATCH" --config "$T/missing-src.conf" --once 2>"$T/err"
+is "$?" 2 "a drop whose source is missing: exit 2"
+check "... with the file and line of the drop" grep -q "missing-src.conf:1: \[drop:a\] source '$T/missing': No such file" "$T/err"
+
+# SRC OUT replace the drops of the file but keep its [thumbwatch] settings.
+"$THUMBWATCH" --config "$T/tw.conf" --once "$T/in2" "$T/out3" >"$T/stdout" 2>"$T/stderr"
+is "$?" 0 "--config FILE with SRC OUT: exit 0"
+check "SRC OUT replace the file's drops (default name)" test -s "$T/out3/two_thumbnail.png"
+check "... and the file's drops are not run" test ! -e "$T/out1/x/one_thumbnail.jpg.x"
+check "... but its log_level still applies" grep -q "two.png' -> " "$T/stderr"
+
+done_testing

@@ -1,0 +1,42 @@
+# tests/e2e/lib.sh - sourced by every end-to-end scenario: a temporary tree,
+# TAP helpers, and a poll that never sleeps a fixed time.
+set -u
+: "${THUMBWATCH:?THUMBWATCH must name the binary under test}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/thumbwatch-e2e.XXXXXX") || exit 99
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null
+	chmod -R u+rwx "$T" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+mkdir "$T/in" "$T/out"
+n=0
+failed=0
+ok()   { n=$((n + 1)); echo "ok $n - $1"; }
+fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+check() { desc=$1; shift; if "$@"; then ok "$desc"; else fail "$desc"; fi; }
+# is GOT WANT DESC
+is() { if [ "$1" = "$2" ]; then ok "$3"; else fail "$3"; echo "#   got '$1', want '$2'"; fi; }
+done_testing() { echo "1..$n"; [ "$failed" -eq 0 ]; }
+diag() { sed 's/^/#   /' "$@"; }
+# Poll, never sleep a fixed time: inotify and the workers are asynchronous.
+wait_for() { i=0; while ! "$@"; do i=$((i + 1)); [ $i -gt 200 ] && return 1; sleep 0.05; done; }
+
+command -v gm >/dev/null || { echo "1..0 # SKIP gm (graphicsmagick) is not installed"; exit 0; }
+
+# dims FILE -> "W H FORMAT"
+dims() { gm identify -format '%w %h %m' "$1" 2>/dev/null; }
+
+# fits SRC THUMB BOXW BOXH: THUMB fits the box, is never larger than SRC, and
+# keeps SRC's aspect ratio to within one pixel.
+fits() {
+	set -- "$(dims "$1")" "$(dims "$2")" "$3" "$4"
+	sw=${1%% *}; r=${1#* }; sh=${r%% *}
+	tw=${2%% *}; r=${2#* }; th=${r%% *}
+	[ -n "$tw" ] && [ "$tw" -le "$3" ] && [ "$th" -le "$4" ] && [ "$tw" -le "$sw" ] && [ "$th" -le "$sh" ] || return 1
+	# |tw*sh - th*sw| <= max(sw, sh): within one pixel on the longer side
+	d=$((tw * sh - th * sw)); [ $d -lt 0 ] && d=$((-d))
+	m=$sw; [ "$sh" -gt "$m" ] && m=$sh
+	[ $d -le "$m" ]
+}

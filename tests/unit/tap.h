@@ -1,0 +1,42 @@
+/* tap.h - a minimal TAP producer for the unit tests: ok(), is_int(), is_str(),
+ * then done_testing() prints the plan and returns the exit status. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+static int tap_n, tap_failed;
+
+static inline bool tap_ok(bool pass, const char *file, int line, const char *name) {
+        tap_n++;
+        printf("%sok %d - %s\n", pass ? "" : "not ", tap_n, name);
+        if (!pass) {
+                tap_failed++;
+                printf("#   failed at %s:%d\n", file, line);
+        }
+        fflush(stdout);
+        return pass;
+}
+
+#define ok(cond, name) tap_ok(!!(cond), __FILE__, __LINE__, (name))
+
+#define is_int(got, want, name)                                                                          \
+        do {                                                                                             \
+                long long got_ = (long long) (got), want_ = (long long) (want);                          \
+                if (!tap_ok(got_ == want_, __FILE__, __LINE__, (name)))                                  \
+                        printf("#   got %lld, want %lld\n", got_, want_);                                \
+        } while (0)
+
+#define is_str(got, want, name)                                                                          \
+        do {                                                                                             \
+                const char *got_ = (got), *want_ = (want);                                               \
+                bool same_ = got_ && want_ ? strcmp(got_, want_) == 0 : got_ == want_;                   \
+                if (!tap_ok(same_, __FILE__, __LINE__, (name)))                                          \
+                        printf("#   got '%s', want '%s'\n", got_ ? got_ : "(null)", want_ ? want_ : "(null)"); \
+        } while (0)
+
+static inline int done_testing(void) {
+        printf("1..%d\n", tap_n);
+        return tap_failed > 0 ? 1 : 0;
+}

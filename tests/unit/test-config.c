@@ -1,0 +1,263 @@
+/* test-config.c - every key, every error with its line number, overrides. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/thumbwatch-test-config.XXXXXX";
+static char path[256];
+
+static void write_file(const char *text) {
+        FILE *f = fopen(path, "w");
+        if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+                abort();
+}
+
+/* Loads text and validates; returns the error message (caller frees) or NULL. */
+static char *load(const char *text, ThumbwatchConfig **ret) {
+        ThumbwatchConfig *c = NULL;
+        char *msg = NULL;
+
+        write_file(text);
+        if (config_new(&c) < 0)
+                abort();
+        if (config_load(c, path, &msg) < 0 || config_validate(c, &msg) < 0) {
+                config_free(c);
+                if (ret)
+                        *ret = NULL;
+                return msg ? msg : strdup("(no message)");
+        }
+        if (ret)
+                *ret = c;
+        else
+                config_free(c);
+        return NULL;
+}
+
+/* Asserts that text fails with a message that starts "FILE:LINE:" and contains needle. */
+static void fails_at(const char *text, unsigned line, const char *needle, const char *name) {
+        char *msg = load(text, NULL), prefix[300];
+
+        (void) snprintf(prefix, sizeof prefix, "%s:%u: ", path, line);
+        if (!tap_ok(msg && strncmp(msg, prefix, strlen(prefix)) == 0 && strstr(msg, needle), __FILE__, __LINE__, name))
+                printf("#   got '%s', want '%s...%s'\n", msg ? msg : "(none)", prefix, needle);
+        free(msg);
+}
+
+static void test_defaults(void) {
+        ThumbwatchConfig *c = NULL;
+        char *msg = load("[drop:photos]\nsource = /srv/in\noutput = /srv/out\n", &c);
+
+        ok(!msg && c, "a minimal config loads");
+        free(msg);
+        if (!c)
+                return;
+        is_int(c->workers, 0, "workers default: auto");
+        is_int(c->queue_size, 256, "queue_size default: 256");
+        is_int(c->log_level, LOG_INFO, "log_level default: info");
+        is_int(c->n_drops, 1, "one drop");
+        is_str(c->drops[0].name, "photos", "drop name");
+        is_str(c->drops[0].source, "/srv/in", "source");
+        is_str(c->drops[0].output, "/srv/out", "output");
+        is_int(c->drops[0].n_sizes, 1, "one size by default");
+        is_int(c->drops[0].sizes[0].width, 128, "default width 128");
+        is_int(c->drops[0].sizes[0].height, 128, "default height 128");
+        is_str(c->drops[0].name_template, "{stem}_thumbnail{ext}", "default name");
+        ok(c->drops[0].recursive, "recursive by default");
+        is_int(c->drops[0].n_ignore, 0, "no ignore globs by default");
+        is_int(c->drops[0].line, 1, "the drop remembers the line of its [drop:NAME] header");
+        config_free(c);
+}
+
+static void test_every_key(void) {
+        ThumbwatchConfig *c = NULL;
+        char *msg = load("; comment\n"
+                         "# another\n"
+                         "[thumbwatch]\n"
+                         "workers = 3\n"
+                         "queue_size = 4 ; inline comment\n"
+                         "log_level = debug\n"
+                         "\n"
+                         "[drop:a]\n"
+                         "source = /srv//a/./in/\n"
+                         "output = /srv/a/x/../out\n"
+                         "sizes = 128x128, 256x200\n"
+                         "  640x480\n"
+                         "name = {stem}-{size}{ext}\n"
+                         "recursive = no\n"
+                         "ignore = *.raw draft-*\n"
+                         "ignore = *.xcf\n"
+                         "[drop:b.2-x_y]\n"
+                         "source = /srv/b\n"
+                         "output = /srv/b-out\n"
+                         "recursive = yes\n",
+                         &c);
+
+        ok(!msg && c, "a config with every key loads");
+        if (msg)
+                printf("#   %s\n", msg);
+        free(msg);
+        if (!c)
+                return;
+        is_int(c->workers, 3, "workers");
+        is_int(c->queue_size, 4, "queue_size with an inline comment");
+        is_int(c->log_level, LOG_DEBUG, "log_level");
+        is_int(c->n_drops, 2, "two drops");
+        is_str(c->drops[0].source, "/srv/a/in", "source is normalized");
+        is_str(c->drops[0].output, "/srv/a/out", "output is normalized");
+        is_int(c->drops[0].n_sizes, 3, "sizes: three, one on a continuation line");
+        is_int(c->drops[0].sizes[1].width, 256, "second size width");
+        is_int(c->drops[0].sizes[1].height, 200, "second size height");
+        is_int(c->drops[0].sizes[2].width, 640, "continued size width");
+        is_str(c->drops[0].name_template, "{stem}-{size}{ext}", "name");
+        ok(!c->drops[0].recursive, "recursive = no");
+        is_int(c->drops[0].n_ignore, 3, "ignore globs accumulate");
+        is_str(c->drops[0].ignore[2], "*.xcf", "third glob");
+        is_str(c->drops[1].name, "b.2-x_y", "drop names may use . - _");
+        ok(c->drops[1].recursive, "recursive = yes");
+
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        config_print(c, f);
+        fclose(f);
+        write_file(buf);
+        ThumbwatchConfig *again = NULL;
+        char *msg2 = NULL;
+        (void) config_new(&again);
+        is_int(config_load(again, path, &msg2), 0, "the printed config loads again");
+        free(msg2);
+        is_int(again->drops[0].n_sizes, 3, "... with the same sizes");
+        is_int(again->drops[0].n_ignore, 3, "... and the same globs");
+        config_free(again);
+        free(buf);
+        config_free(c);
+}
+
+static void test_workers_auto(void) {
+        ThumbwatchConfig *c = NULL;
+        char *msg = load("[thumbwatch]\nworkers = auto\n[drop:a]\nsource=/a\noutput=/b\n", &c);
+
+        ok(!msg && c && c->workers == 0, "workers = auto");
+        free(msg);
+        config_free(c);
+}
+
+static void test_errors(void) {
+        const char *drop = "[drop:a]\nsource = /a\noutput = /b\n";
+        char text[512];
+
+        fails_at("[thumbwatch]\nworkers = 2\nbogus = 1\n", 3, "bogus", "unknown key in [thumbwatch], with its line");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\ncolour = red\n", 4, "colour", "unknown key in a drop");
+        fails_at("[nonsense]\nx = 1\n", 2, "unknown section", "unknown section");
+        fails_at("workers = 2\n", 1, "outside any section", "key before any section");
+        fails_at("[thumbwatch]\nworkers = many\n", 2, "workers 'many'", "bad workers");
+        fails_at("[thumbwatch]\nworkers = 0\n", 2, "workers", "workers 0");
+        fails_at("[thumbwatch]\nworkers = 99999\n", 2, "workers", "workers too large");
+        fails_at("[thumbwatch]\nqueue_size = -1\n", 2, "queue_size", "negative queue_size");
+        fails_at("[thumbwatch]\nqueue_size = 10x\n", 2, "queue_size", "queue_size with junk");
+        fails_at("[thumbwatch]\n\nlog_level = loud\n", 3, "log_level", "bad log_level");
+        fails_at("[thumbwatch]\nworkers = 1\nworkers = 2\n", 3, "set twice", "a key set twice");
+        fails_at("[drop:a]\nsource = relative/path\n", 2, "absolute path", "relative source");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nsizes = 128\n", 4, "WIDTHxHEIGHT", "size without x");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nsizes = 0x10\n", 4, "sizes", "zero size");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nsizes = 99999x10\n", 4, "sizes", "huge size");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nsizes = 10x10 abc\n", 4, "sizes", "junk in sizes");
+        fails_at("[drop:a]\nsource = /a\nsource = /c\n", 3, "set twice", "source twice");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nrecursive = maybe\n", 4, "yes or no", "bad boolean");
+        fails_at("[drop:a/b]\nsource = /a\n", 2, "drop names", "bad drop name");
+        fails_at("[drop:]\nsource = /a\n", 2, "drop names", "empty drop name");
+        fails_at("[thumbwatch]\nworkers = 1\nthis is not ini\n", 3, "syntax error", "syntax error");
+        fails_at("[thumbwatch\nworkers = 1\n", 1, "syntax error", "unclosed section");
+
+        (void) snprintf(text, sizeof text, "%s", "[drop:a]\nsource = /a\n");
+        fails_at(text, 1, "'output' is missing", "missing output, at the drop's line");
+        fails_at("[drop:a]\noutput = /b\n", 1, "'source' is missing", "missing source");
+        fails_at("[drop:a]\nsource = /a\noutput = /a\n", 1, "source itself", "output equal to source");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nname = thumb.jpg\n", 1, "{stem} or {name}", "bad template");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nsizes = 1x1 2x2\n", 1, "several sizes",
+                 "several sizes without a size token");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\n[drop:b]\nsource = /a/sub\noutput = /c\n", 4,
+                 "must not overlap", "overlapping sources");
+        fails_at("[drop:a]\nsource = /a/in\noutput = /a\n", 1, "contains the source", "output containing a source");
+
+        /* A line longer than the reader's buffer is an error, not a silent truncation. */
+        char *longline = malloc(20000);
+        strcpy(longline, "[drop:a]\nsource = /");
+        memset(longline + strlen(longline), 'x', 10000);
+        strcpy(longline + strlen("[drop:a]\nsource = /") + 10000, "\n");
+        fails_at(longline, 2, "longer than", "an over-long line");
+        free(longline);
+
+        ThumbwatchConfig *c = NULL;
+        char *msg = load("", &c);
+        ok(msg && strstr(msg, "no [drop:NAME]"), "an empty config has nothing to watch");
+        free(msg);
+        (void) drop;
+}
+
+static void test_missing_file(void) {
+        ThumbwatchConfig *c = NULL;
+        char *msg = NULL;
+
+        (void) config_new(&c);
+        is_int(config_load(c, "/nonexistent/thumbwatch.conf", &msg), -ENOENT, "a missing file: -ENOENT");
+        ok(msg && strstr(msg, "/nonexistent/thumbwatch.conf") && strstr(msg, "No such file"),
+           "the message names the file and the reason");
+        free(msg);
+        config_free(c);
+}
+
+static void test_overrides(void) {
+        ThumbwatchConfig *c = NULL;
+        char *msg = NULL;
+
+        (void) config_new(&c);
+        is_int(config_set_global(c, "workers", "7", &msg), 0, "override workers");
+        is_int(c->workers, 7, "workers overridden");
+        is_int(config_set_global(c, "queue_size", "nope", &msg), -EINVAL, "bad override refused");
+        ok(msg && strstr(msg, "queue_size"), "... naming the key");
+        free(msg);
+        msg = NULL;
+        is_int(config_set_single_drop(c, "rel/src", "/abs/out/", &msg), 0, "single drop from the command line");
+        ok(c->n_drops == 1 && c->drops[0].source[0] == '/' && strstr(c->drops[0].source, "/rel/src"),
+           "a relative SRC is made absolute");
+        is_str(c->drops[0].output, "/abs/out", "trailing slash removed");
+        is_int(config_validate(c, &msg), 0, "and it validates");
+        config_free(c);
+}
+
+static void test_parse_size(void) {
+        ThumbSize s;
+
+        is_int(config_parse_size("128x96", &s), 0, "128x96");
+        ok(s.width == 128 && s.height == 96, "parsed");
+        is_int(config_parse_size("128X96", &s), 0, "capital X");
+        is_int(config_parse_size("x96", &s), -EINVAL, "no width");
+        is_int(config_parse_size("128x", &s), -EINVAL, "no height");
+        is_int(config_parse_size("-1x5", &s), -EINVAL, "negative");
+        is_int(config_parse_size("12x+5", &s), -EINVAL, "sign");
+}
+
+int main(void) {
+        if (!mkdtemp(dir))
+                return 99;
+        (void) snprintf(path, sizeof path, "%s/thumbwatch.conf", dir);
+        test_defaults();
+        test_every_key();
+        test_workers_auto();
+        test_errors();
+        test_missing_file();
+        test_overrides();
+        test_parse_size();
+        (void) unlink(path);
+        (void) rmdir(dir);
+        return done_testing();
+}

@@ -1,0 +1,118 @@
+/* test-naming.c - image and temporary names, templates, output paths. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "naming.h"
+#include "tap.h"
+
+static void test_extensions(void) {
+        is_str(naming_extension("photo.jpg"), ".jpg", "extension of photo.jpg");
+        is_str(naming_extension("a.tar.gz"), ".gz", "extension is the last one");
+        is_str(naming_extension(".profile"), "", "a leading dot is not an extension");
+        is_str(naming_extension("..jpg"), "", "leading dots only: no extension");
+        is_str(naming_extension("noext"), "", "no dot: no extension");
+
+        static const char *const images[] = { "a.jpg", "a.JPG", "a.jpeg", "a.JpEg", "a.png", "a.gif", "a.webp",
+                                              "a.tif", "a.TIFF", "a.bmp", ".hidden.jpg", "sp ace.jpg",
+                                              "ünïcödé.png" };
+        static const char *const others[] = { "a.txt", "a", "jpg", ".jpg", "a.jpg.txt", "a.jp", "a.svg",
+                                              "a.pdf", "a.jpgx" };
+        for (size_t i = 0; i < sizeof images / sizeof images[0]; i++)
+                ok(naming_is_image(images[i]), images[i]);
+        for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+                ok(!naming_is_image(others[i]), others[i]);
+}
+
+static void test_temporary(void) {
+        static const char *const temporary[] = { ".photo.jpg.Ab3xZ9", ".x.123456", "photo.jpg.part", "a.crdownload",
+                                                 "a.TMP", "~photo.jpg", ".DS_Store", "._photo.jpg" };
+        static const char *const real[] = { "photo.jpg", ".hidden.jpg", "partial.jpg", "tmp.jpg",
+                                            "photo~.jpg", ".a.b", ".photo.jpg.Ab3xZ", "DS_Store.jpg" };
+
+        for (size_t i = 0; i < sizeof temporary / sizeof temporary[0]; i++)
+                ok(naming_is_temporary(temporary[i]), temporary[i]);
+        for (size_t i = 0; i < sizeof real / sizeof real[0]; i++)
+                ok(!naming_is_temporary(real[i]), real[i]);
+
+        char raw[] = "*.raw", draft[] = "draft-*";
+        char *globs[] = { raw, draft };
+        ok(naming_matches_any("x.raw", globs, 2), "ignore glob *.raw matches");
+        ok(naming_matches_any("draft-1.jpg", globs, 2), "ignore glob draft-* matches");
+        ok(!naming_matches_any("final.jpg", globs, 2), "ignore globs do not match other names");
+        ok(!naming_matches_any(".x.raw", globs, 2), "a glob's * does not match a leading dot");
+}
+
+static void test_templates(void) {
+        const char *reason = NULL;
+        char *s = NULL;
+
+        is_int(naming_check_template("{stem}_thumbnail{ext}", false, &reason), 0, "default template is valid");
+        is_int(naming_check_template("{name}.{size}.png", true, &reason), 0, "{name} with {size} is valid");
+        is_int(naming_check_template("", false, &reason), -EINVAL, "empty template refused");
+        is_int(naming_check_template("thumb{ext}", false, &reason), -EINVAL, "template without {stem} or {name} refused");
+        is_int(naming_check_template("a/{stem}{ext}", false, &reason), -EINVAL, "template with '/' refused");
+        is_int(naming_check_template("{stem}{bogus}", false, &reason), -EINVAL, "unknown token refused");
+        is_int(naming_check_template("{stem", false, &reason), -EINVAL, "unclosed brace refused");
+        is_int(naming_check_template("{stem}}", false, &reason), -EINVAL, "stray } refused");
+        is_int(naming_check_template("{stem}{ext}", true, &reason), -EINVAL, "several sizes need a size token");
+        is_int(naming_check_template("{stem}_{width}w{ext}", true, &reason), 0, "{width} is a size token");
+
+        is_int(naming_expand("{stem}_thumbnail{ext}", "photo.jpg", 128, 128, &s), 0, "expand default");
+        is_str(s, "photo_thumbnail.jpg", "photo.jpg -> photo_thumbnail.jpg");
+        free(s);
+        is_int(naming_expand("{stem}_thumbnail{ext}", "Photo.JPEG", 128, 128, &s), 0, "expand keeps case");
+        is_str(s, "Photo_thumbnail.JPEG", "extension case is kept");
+        free(s);
+        is_int(naming_expand("{name}-{size}-{width}x{height}", "a b.png", 256, 100, &s), 0, "expand all tokens");
+        is_str(s, "a b.png-256x100-256x100", "every token");
+        free(s);
+        is_int(naming_expand("{stem}_thumbnail{ext}", "фото 1.png", 1, 1, &s), 0, "expand UTF-8");
+        is_str(s, "фото 1_thumbnail.png", "UTF-8 and spaces are kept");
+        free(s);
+
+        char long_name[NAME_MAX + 1];
+        memset(long_name, 'a', NAME_MAX - 4);
+        strcpy(long_name + NAME_MAX - 4, ".jpg");
+        s = NULL;
+        is_int(naming_expand("{stem}_thumbnail{ext}", long_name, 1, 1, &s), -ENAMETOOLONG,
+               "a result over NAME_MAX is refused");
+        ok(s == NULL, "... and nothing is returned");
+}
+
+static void test_output_paths(void) {
+        char *s = NULL;
+
+        is_int(naming_output_path("/src", "/out", "/src/photo.jpg", "{stem}_thumbnail{ext}", 128, 128, &s), 0, "top level");
+        is_str(s, "/out/photo_thumbnail.jpg", "top level goes to the output root");
+        free(s);
+        is_int(naming_output_path("/src", "/out", "/src/a/b/photo.jpg", "{stem}_thumbnail{ext}", 128, 128, &s), 0, "nested");
+        is_str(s, "/out/a/b/photo_thumbnail.jpg", "nested keeps the sub-folders");
+        free(s);
+        is_int(naming_output_path("/s rc", "/o ut", "/s rc/d ir/ph oto.png", "{stem}_thumbnail{ext}", 1, 1, &s), 0,
+               "spaces");
+        is_str(s, "/o ut/d ir/ph oto_thumbnail.png", "spaces are kept");
+        free(s);
+        is_int(naming_output_path("/", "/out", "/a/p.jpg", "{stem}_t{ext}", 1, 1, &s), 0, "source root /");
+        is_str(s, "/out/a/p_t.jpg", "source root / works");
+        free(s);
+        is_int(naming_output_path("/src", "/out", "/srcx/p.jpg", "{stem}{ext}", 1, 1, &s), -EINVAL,
+               "a sibling with the root as prefix is not under it");
+        is_int(naming_output_path("/src", "/out", "/src", "{stem}{ext}", 1, 1, &s), -EINVAL, "the root itself has no output");
+
+        ok(naming_path_is_under("/a/b", "/a"), "/a/b is under /a");
+        ok(naming_path_is_under("/a", "/a"), "/a is under /a");
+        ok(!naming_path_is_under("/ab", "/a"), "/ab is not under /a");
+        ok(naming_path_is_under("/x", "/"), "everything is under /");
+}
+
+int main(void) {
+        test_extensions();
+        test_temporary();
+        test_templates();
+        test_output_paths();
+        return done_testing();
+}

@@ -1,0 +1,185 @@
+/* test-thumbnail.c - the GraphicsMagick pipeline on images made at test time
+ * with the gm command, read back with `gm identify`. */
+#include "build-config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "thumbnail.h"
+
+static char dir[] = "/tmp/thumbwatch-test-thumbnail.XXXXXX";
+
+static int run(const char *cmd) {
+        int r = system(cmd);
+        return r == 0 ? 0 : -1;
+}
+
+static void make_image(const char *spec, const char *name) {
+        char cmd[1024];
+
+        (void) snprintf(cmd, sizeof cmd, "gm convert %s '%s/%s'", spec, dir, name);
+        if (run(cmd) < 0) {
+                printf("Bail out! cannot run: %s\n", cmd);
+                exit(99);
+        }
+}
+
+/* "W H FORMAT" of an image, or "" */
+static void identify(const char *path, char *buf, size_t size) {
+        char cmd[1024];
+        FILE *p;
+
+        buf[0] = '\0';
+        (void) snprintf(cmd, sizeof cmd, "gm identify -format '%%w %%h %%m' '%s' 2>/dev/null", path);
+        p = popen(cmd, "r");
+        if (!p)
+                return;
+        if (!fgets(buf, (int) size, p))
+                buf[0] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        (void) pclose(p);
+}
+
+static char *at(const char *name) {
+        static char bufs[4][1024];
+        static int i;
+        char *b = bufs[i++ % 4];
+
+        (void) snprintf(b, 1024, "%s/%s", dir, name);
+        return b;
+}
+
+/* Files in dir whose names start with '.', i.e. leftover temporaries. */
+static int count_hidden(void) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        int n = 0;
+
+        while (d && (e = readdir(d)))
+                if (e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                        n++;
+        if (d)
+                closedir(d);
+        return n;
+}
+
+static void check(const char *src, unsigned w, unsigned h, const char *want, const char *name) {
+        char out[1100], got[128], *reason = NULL;
+        ThumbnailTarget t = { out, w, h };
+        int r;
+
+        (void) snprintf(out, sizeof out, "%s.thumb", src);
+        r = thumbnail_make(src, &t, 1, &reason);
+        if (!tap_ok(r == 0, __FILE__, __LINE__, name))
+                printf("#   error %d: %s\n", r, reason ? reason : "");
+        identify(out, got, sizeof got);
+        is_str(got, want, name);
+        free(reason);
+}
+
+static void check_fails(const char *src, int want_r, const char *want_reason, const char *name) {
+        char out[1100], *reason = NULL;
+        ThumbnailTarget t = { out, 128, 128 };
+        int r;
+
+        (void) snprintf(out, sizeof out, "%s.thumb", src);
+        r = thumbnail_make(src, &t, 1, &reason);
+        is_int(r, want_r, name);
+        if (!tap_ok(reason && strstr(reason, want_reason), __FILE__, __LINE__, name))
+                printf("#   reason '%s', want '%s'\n", reason ? reason : "(null)", want_reason);
+        ok(access(out, F_OK) < 0, "... and no thumbnail is written");
+        free(reason);
+}
+
+int main(void) {
+        if (!mkdtemp(dir) || thumbnail_init("test-thumbnail") < 0)
+                return 99;
+
+        make_image("-size 640x480 gradient:red-blue", "landscape.jpg");
+        make_image("-size 300x900 gradient:white-black", "portrait.png");
+        make_image("-size 50x40 xc:green", "small.gif");
+        make_image("-size 3000x200 xc:red", "wide.bmp");
+        make_image("-size 1x1 xc:white", "dot.png");
+        make_image("-size 200x100 xc:red", "a.webp");
+        make_image("-size 200x100 xc:red -orient RightTop", "rotated.tif");
+        make_image("-size 128x128 xc:blue", "exact.jpg");
+
+        check(at("landscape.jpg"), 128, 128, "128 96 JPEG", "640x480 JPEG fits 128x96, stays JPEG");
+        check(at("portrait.png"), 128, 128, "43 128 PNG", "300x900 PNG fits 43x128, stays PNG");
+        check(at("small.gif"), 128, 128, "50 40 GIF", "smaller than the box: never upscaled");
+        check(at("wide.bmp"), 128, 128, "128 9 BMP", "3000x200 BMP fits 128x9 (rounded)");
+        check(at("dot.png"), 128, 128, "1 1 PNG", "1x1 stays 1x1");
+        check(at("a.webp"), 128, 128, "128 64 WEBP", "WebP");
+        check(at("rotated.tif"), 128, 128, "64 128 TIFF", "TIFF with RightTop orientation stands upright");
+        check(at("exact.jpg"), 128, 128, "128 128 JPEG", "exactly the box: kept");
+        check(at("landscape.jpg"), 100, 20, "27 20 JPEG", "height-limited box");
+
+        /* Several sizes from one decode. */
+        {
+                char *reason = NULL, got[128];
+                ThumbnailTarget t[] = { { at("multi-big.jpg"), 256, 256 }, { at("multi-small.jpg"), 64, 64 } };
+
+                is_int(thumbnail_make(at("landscape.jpg"), t, 2, &reason), 0, "two sizes at once");
+                identify(at("multi-big.jpg"), got, sizeof got);
+                is_str(got, "256 192 JPEG", "the larger size");
+                identify(at("multi-small.jpg"), got, sizeof got);
+                is_str(got, "64 48 JPEG", "the smaller size");
+                free(reason);
+        }
+
+        /* The format is taken from the content, not the name. */
+        {
+                char cmd[1200];
+                (void) snprintf(cmd, sizeof cmd, "cp '%s' '%s'", at("portrait.png"), at("png-named.jpg"));
+                (void) run(cmd);
+                check(at("png-named.jpg"), 128, 128, "43 128 PNG", "a PNG named .jpg is read as PNG");
+        }
+
+        /* Refusals. */
+        {
+                FILE *f = fopen(at("svg.jpg"), "w");
+                fputs("<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>", f);
+                fclose(f);
+                f = fopen(at("text.png"), "w");
+                fputs("just some text\n", f);
+                fclose(f);
+                f = fopen(at("empty.jpg"), "w");
+                fclose(f);
+        }
+        check_fails(at("svg.jpg"), -EMEDIUMTYPE, "not an allowed image format", "SVG named .jpg is refused");
+        check_fails(at("text.png"), -EMEDIUMTYPE, "not an allowed image format", "text named .png is refused");
+        check_fails(at("empty.jpg"), -EBADMSG, "empty", "an empty file is refused");
+        check_fails(at("missing.jpg"), -ENOENT, "No such file", "a missing file: -ENOENT");
+        {
+                char cmd[1200];
+                make_image("-size 2000x1500 plasma:", "big.jpg");
+                (void) snprintf(cmd, sizeof cmd, "head -c 60000 '%s' > '%s'", at("big.jpg"), at("truncated.jpg"));
+                (void) run(cmd);
+        }
+        check_fails(at("truncated.jpg"), -EBADMSG, "Premature end", "a truncated JPEG is refused, not half-made");
+
+        /* A target in a folder that does not exist: an error, nothing written. */
+        {
+                char *reason = NULL;
+                ThumbnailTarget t = { at("no-such-dir/x.jpg"), 128, 128 };
+
+                is_int(thumbnail_make(at("landscape.jpg"), &t, 1, &reason), -ENOENT, "unwritable output: error");
+                ok(reason && strstr(reason, "temporary"), "... saying it cannot create the temporary");
+                free(reason);
+        }
+        is_int(count_hidden(), 0, "no temporary file is left behind");
+
+        thumbnail_shutdown();
+        {
+                char cmd[200];
+                (void) snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+                (void) run(cmd);
+        }
+        return done_testing();
+}
