@@ -27,14 +27,24 @@ typedef struct Excluded {
 } Excluded;
 
 /* Is this directory one of the drops' output trees? Compared by path and,
- * where the output exists, by device and inode, so symlinked spellings of
- * the same folder match too. */
+ * where the output exists, by device and inode, so other spellings of the
+ * same folder match too. With FTS_NOSTAT glibc leaves fts_statp unset for
+ * directories it recognised by d_type, so we stat them here: once each. */
 static bool is_excluded(const FTSENT *e, const Excluded *ex, size_t n) {
+        struct stat st;
+        bool have_stat = false;
+
         for (size_t i = 0; i < n; i++) {
                 if (strcmp(e->fts_path, ex[i].path) == 0)
                         return true;
-                if (ex[i].exists && e->fts_statp && e->fts_statp->st_dev == ex[i].dev &&
-                    e->fts_statp->st_ino == ex[i].ino)
+                if (!ex[i].exists)
+                        continue;
+                if (!have_stat) {
+                        if (lstat(e->fts_accpath, &st) < 0)
+                                return false;
+                        have_stat = true;
+                }
+                if (st.st_dev == ex[i].dev && st.st_ino == ex[i].ino)
                         return true;
         }
         return false;

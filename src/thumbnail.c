@@ -88,6 +88,18 @@ int thumbnail_init(const char *argv0) {
         return 0;
 }
 
+/* OpenMP's thread count is per thread: the limit set in thumbnail_init()
+ * holds for the main thread only, and every worker would start a team of its
+ * own for each decode. Set it once on each thread that decodes. */
+static void limit_threads(void) {
+        static __thread bool limited;
+
+        if (!limited) {
+                (void) SetMagickResourceLimit(ThreadsResource, 1);
+                limited = true;
+        }
+}
+
 void thumbnail_shutdown(void) {
         DestroyMagick();
 }
@@ -308,6 +320,7 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         int r;
 
         *reterr_reason = NULL;
+        limit_threads();
         r = open_source(src, &coder, &f, reterr_reason);
         if (r < 0)
                 return r;
