@@ -24,6 +24,9 @@
 #define DEFAULT_NAME_TEMPLATE "{stem}_thumbnail{ext}"
 #define QUEUE_SIZE_MAX 1000000
 #define WORKERS_MAX 1024
+#define DEFAULT_STOP_TIMEOUT 30
+#define DEFAULT_JOB_TIMEOUT 60
+#define TIMEOUT_MAX 86400
 /* inih's line buffer; Debian's build lets us raise it so that long paths fit. */
 #define LINE_MAX_CONFIG (PATH_MAX + 256)
 
@@ -57,6 +60,19 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max, unsig
                 return -EINVAL;
         *ret = v;
         return 0;
+}
+
+/* Whole seconds, with an optional "s". */
+static int parse_seconds(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
+        _cleanup_free_ char *copy = strdup(s);
+        size_t l;
+
+        if (!copy)
+                return -ENOMEM;
+        l = strlen(copy);
+        if (l > 1 && copy[l - 1] == 's')
+                copy[l - 1] = '\0';
+        return parse_uint(copy, min, max, ret);
 }
 
 static int parse_bool(const char *s, bool *ret) {
@@ -146,6 +162,7 @@ static int drop_init(DropConfig *d, const char *name, unsigned line) {
                 .sizes = { { 128, 128 } },
                 .n_sizes = 1,
                 .recursive = true,
+                .delete_with_source = true,
                 .line = line,
         };
         d->name = strdup(name);
@@ -162,10 +179,24 @@ int config_new(ThumbwatchConfig **ret) {
 
         if (!c)
                 return -ENOMEM;
+        c->n_ref = 1;
         c->queue_size = DEFAULT_QUEUE_SIZE;
         c->log_level = LOG_INFO;
+        c->stop_timeout = DEFAULT_STOP_TIMEOUT;
+        c->job_timeout = DEFAULT_JOB_TIMEOUT;
         *ret = c;
         return 0;
+}
+
+ThumbwatchConfig *config_ref(ThumbwatchConfig *c) {
+        __atomic_add_fetch(&c->n_ref, 1, __ATOMIC_RELAXED);
+        return c;
+}
+
+ThumbwatchConfig *config_unref(ThumbwatchConfig *c) {
+        if (c && __atomic_sub_fetch(&c->n_ref, 1, __ATOMIC_ACQ_REL) == 0)
+                config_free(c);
+        return NULL;
 }
 
 ThumbwatchConfig *config_free(ThumbwatchConfig *c) {
@@ -224,7 +255,18 @@ static int set_global(ThumbwatchConfig *c, const char *key, const char *value, c
                 c->log_level = r;
                 return 0;
         }
-        *reterr_reason = "unknown key (known in [thumbwatch]: workers, queue_size, log_level)";
+        if (strcmp(key, "stop_timeout") == 0 || strcmp(key, "job_timeout") == 0) {
+                if (parse_seconds(value, 1, TIMEOUT_MAX, &v) < 0) {
+                        *reterr_reason = "expected whole seconds from 1 to " STRINGIFY(TIMEOUT_MAX) ", like 30 or 30s";
+                        return -EINVAL;
+                }
+                if (key[0] == 's')
+                        c->stop_timeout = (unsigned) v;
+                else
+                        c->job_timeout = (unsigned) v;
+                return 0;
+        }
+        *reterr_reason = "unknown key (known in [thumbwatch]: workers, queue_size, log_level, stop_timeout, job_timeout)";
         return -ENOENT;
 }
 
@@ -264,8 +306,8 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                 d->name_template = t;
                 return 0;
         }
-        if (strcmp(key, "recursive") == 0) {
-                if (parse_bool(value, &d->recursive) < 0) {
+        if (strcmp(key, "recursive") == 0 || strcmp(key, "delete_with_source") == 0) {
+                if (parse_bool(value, key[0] == 'r' ? &d->recursive : &d->delete_with_source) < 0) {
                         *reterr_reason = "expected yes or no";
                         return -EINVAL;
                 }
@@ -308,7 +350,8 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                 }
                 return 0;
         }
-        *reterr_reason = "unknown key (known in [drop:NAME]: source, output, sizes, name, recursive, ignore)";
+        *reterr_reason = "unknown key (known in [drop:NAME]: source, output, sizes, name, recursive, "
+                         "delete_with_source, ignore)";
         return -ENOENT;
 }
 
@@ -321,7 +364,7 @@ typedef struct Parser {
         char *error;                    /* owned: its message */
         bool continuation;              /* the line is indented: it continues the previous value */
         unsigned section_line;          /* of the last [section] header */
-        bool seen_global[3];            /* workers, queue_size, log_level set once each */
+        bool seen_global[5];            /* each global key is set once at most */
 } Parser;
 
 static void parser_error(Parser *p, unsigned line, const char *format, ...) _printf_(3, 4);
@@ -375,9 +418,9 @@ static bool valid_drop_name(const char *name) {
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value) {
-        static const char *const global_keys[] = { "workers", "queue_size", "log_level" };
+        static const char *const global_keys[] = { "workers", "queue_size", "log_level", "stop_timeout", "job_timeout" };
         /* "ignore" may be given several times: its globs accumulate. */
-        static const char *const drop_keys[] = { "source", "output", "sizes", "name", "recursive" };
+        static const char *const drop_keys[] = { "source", "output", "sizes", "name", "recursive", "delete_with_source" };
         Parser *p = user;
         ThumbwatchConfig *c = p->config;
         const char *reason = NULL;
@@ -559,6 +602,8 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
                 fprintf(f, "workers = %u\n", c->workers);
         fprintf(f, "queue_size = %zu\n", c->queue_size);
         fprintf(f, "log_level = %s\n", log_level_to_string(c->log_level));
+        fprintf(f, "stop_timeout = %us\n", c->stop_timeout);
+        fprintf(f, "job_timeout = %us\n", c->job_timeout);
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
 
@@ -570,6 +615,7 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
                         fprintf(f, " %ux%u", d->sizes[j].width, d->sizes[j].height);
                 fprintf(f, "\nname = %s\n", d->name_template);
                 fprintf(f, "recursive = %s\n", d->recursive ? "yes" : "no");
+                fprintf(f, "delete_with_source = %s\n", d->delete_with_source ? "yes" : "no");
                 fprintf(f, "ignore =");
                 for (size_t j = 0; j < d->n_ignore; j++)
                         fprintf(f, " %s", d->ignore[j]);

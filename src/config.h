@@ -22,6 +22,7 @@ typedef struct DropConfig {
         size_t n_sizes;
         char *name_template;            /* "{stem}_thumbnail{ext}" */
         bool recursive;
+        bool delete_with_source;        /* a source deleted or moved out takes its thumbnails along */
         char **ignore;                  /* fnmatch(3) globs on base names */
         size_t n_ignore;
         unsigned line;                  /* of its [drop:NAME] header; 0 from the command line */
@@ -29,17 +30,25 @@ typedef struct DropConfig {
 } DropConfig;
 
 typedef struct ThumbwatchConfig {
+        unsigned n_ref;                 /* config_ref()/config_unref(); atomic */
         char *path;                     /* the file it came from, or NULL */
         unsigned workers;               /* 0: one per online CPU */
         size_t queue_size;
         int log_level;                  /* syslog level */
+        unsigned stop_timeout;          /* seconds the workers get to drain the queue on stop */
+        unsigned job_timeout;           /* seconds one file may take before the watchdog stops */
         DropConfig *drops;
         size_t n_drops;
 } ThumbwatchConfig;
 
 /* A config with every default and no drop. Returns 0 or -ENOMEM. */
 int config_new(ThumbwatchConfig **ret);
-ThumbwatchConfig *config_free(ThumbwatchConfig *c);    /* NULL-safe; returns NULL */
+ThumbwatchConfig *config_free(ThumbwatchConfig *c);    /* NULL-safe; returns NULL; ignores references */
+
+/* A config is shared read-only between threads by reference: config_new()
+ * returns one reference, config_unref() frees it with the last. Thread-safe. */
+ThumbwatchConfig *config_ref(ThumbwatchConfig *c);
+ThumbwatchConfig *config_unref(ThumbwatchConfig *c);   /* NULL-safe; returns NULL */
 
 /* Reads path into c, on top of what c holds. On failure returns -errno and sets
  * *reterr_message (caller owns it) to "FILE:LINE: ...": the first error found. */

@@ -4,17 +4,48 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
 #include "thumbnail.h"
+
+void job_context_init(JobContext *ctx, ThumbwatchConfig *c) {
+        *ctx = (JobContext) { .config = config_ref(c) };
+        (void) pthread_mutex_init(&ctx->lock, NULL);
+}
+
+void job_context_done(JobContext *ctx) {
+        ctx->config = config_unref(ctx->config);
+        (void) pthread_mutex_destroy(&ctx->lock);
+}
+
+void job_context_set_config(JobContext *ctx, ThumbwatchConfig *c) {
+        ThumbwatchConfig *old;
+
+        (void) pthread_mutex_lock(&ctx->lock);
+        old = ctx->config;
+        ctx->config = config_ref(c);
+        (void) pthread_mutex_unlock(&ctx->lock);
+        config_unref(old);
+}
+
+static ThumbwatchConfig *get_config(JobContext *ctx) {
+        ThumbwatchConfig *c;
+
+        (void) pthread_mutex_lock(&ctx->lock);
+        c = config_ref(ctx->config);
+        (void) pthread_mutex_unlock(&ctx->lock);
+        return c;
+}
 
 const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path) {
         /* Sources never overlap (config_validate()), so the first match is the only one. */
@@ -42,6 +73,71 @@ int job_mkdir_p(const char *dir) {
         if (mkdir(p, 0755) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
+}
+
+void job_remove_tree(const char *dir) {
+        _cleanup_free_ char *copy = strdup(dir);
+        char *roots[] = { copy, NULL };
+        FTSENT *e;
+        FTS *fts;
+
+        if (!copy)
+                return;
+        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+        if (!fts)
+                return;
+        while ((e = fts_read(fts)))
+                if (e->fts_info == FTS_DP)
+                        (void) rmdir(e->fts_accpath);
+                else if (e->fts_info != FTS_D)
+                        (void) unlink(e->fts_accpath);
+        (void) fts_close(fts);
+}
+
+long job_clean_temporaries(const char *output) {
+        _cleanup_free_ char *copy = strdup(output);
+        char *roots[] = { copy, NULL };
+        long n = 0;
+        FTSENT *e;
+        FTS *fts;
+
+        if (!copy)
+                return -ENOMEM;
+        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | FTS_NOSTAT, NULL);
+        if (!fts)
+                return -errno;
+        while ((e = fts_read(fts)))
+                if ((e->fts_info == FTS_F || e->fts_info == FTS_NSOK) && e->fts_name[0] == '.' &&
+                    naming_is_temporary(e->fts_name) && unlink(e->fts_accpath) == 0)
+                        n++;
+        (void) fts_close(fts);
+        return n;
+}
+
+/* The source is gone: so are its thumbnails (when the drop says so), and
+ * their folder if the source's folder went too. */
+static void remove_thumbnails(const DropConfig *d, const char *path) {
+        _cleanup_free_ char *src_dir = strdup(path);
+        char *out = NULL;
+
+        if (!src_dir)
+                return;
+        for (size_t i = 0; i < d->n_sizes; i++) {
+                free(out);
+                out = NULL;
+                if (naming_output_path(d->source, d->output, path, d->name_template, d->sizes[i].width,
+                                       d->sizes[i].height, &out) < 0)
+                        continue;
+                if (unlink(out) == 0)
+                        log_debug("'%s' is gone: removed '%s'", path, out);
+        }
+        *strrchr(src_dir, '/') = '\0';
+        if (out && access(src_dir, F_OK) < 0 && errno == ENOENT) {
+                *strrchr(out, '/') = '\0';
+                if (strcmp(out, d->output) != 0)
+                        (void) rmdir(out);
+        }
+        free(out);
 }
 
 static bool timespec_before(const struct timespec *a, const struct timespec *b) {
@@ -76,8 +172,20 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
+static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path);
+
 void job_process(const char *path, void *userdata) {
         JobContext *ctx = userdata;
+        ThumbwatchConfig *config;
+
+        if (atomic_load(&ctx->stopping))
+                return;
+        config = get_config(ctx);
+        process(ctx, config, path);
+        config_unref(config);
+}
+
+static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path) {
         ThumbnailTarget targets[CONFIG_SIZES_MAX] = {};
         char *outputs[CONFIG_SIZES_MAX] = {};
         _cleanup_free_ char *reason = NULL;
@@ -89,9 +197,7 @@ void job_process(const char *path, void *userdata) {
         size_t n = 0;
         int r;
 
-        if (atomic_load(&ctx->stopping))
-                return;
-        d = job_find_drop(ctx->config, path);
+        d = job_find_drop(config, path);
         if (!d) {
                 log_debug("'%s' is in no drop folder, skipping", path);
                 return;
@@ -100,6 +206,8 @@ void job_process(const char *path, void *userdata) {
                 if (errno == ENOENT) {
                         atomic_fetch_add(&ctx->stats.vanished, 1);
                         log_debug("'%s' is gone, skipping", path);
+                        if (d->delete_with_source)
+                                remove_thumbnails(d, path);
                 } else {
                         atomic_fetch_add(&ctx->stats.failed, 1);
                         log_error_errno(errno, "'%s': cannot stat: %m", path);

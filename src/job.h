@@ -3,6 +3,7 @@
  * This is the process callback main hands to the worker pool. */
 #pragma once
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,10 +18,19 @@ typedef struct JobStats {
 } JobStats;
 
 typedef struct JobContext {
-        const ThumbwatchConfig *config;         /* borrowed; immutable while workers run */
+        pthread_mutex_t lock;
+        ThumbwatchConfig *config;               /* guarded by lock; one reference owned */
         JobStats stats;
         atomic_bool stopping;                   /* set: skip what is still queued */
 } JobContext;
+
+/* Takes a reference to c. */
+void job_context_init(JobContext *ctx, ThumbwatchConfig *c);
+void job_context_done(JobContext *ctx);
+
+/* Swaps in a new config (taking a reference); jobs already running finish
+ * with the one they started with. Thread-safe. */
+void job_context_set_config(JobContext *ctx, ThumbwatchConfig *c);
 
 /* The drop whose source tree holds path, or NULL. */
 const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path);
@@ -30,3 +40,11 @@ void job_process(const char *path, void *userdata);
 
 /* Creates dir and its missing parents (mode 0755). Returns 0 or -errno. */
 int job_mkdir_p(const char *dir);
+
+/* Removes thumbwatch's own temporaries (".name.XXXXXX") left under an
+ * output tree by a crash. Call before any worker starts. Returns how many. */
+long job_clean_temporaries(const char *output);
+
+/* Removes dir and everything below it, without following symlinks. Errors
+ * are ignored: what remains is found by the next --gc. */
+void job_remove_tree(const char *dir);

@@ -25,9 +25,12 @@ typedef struct LogField {
 #define LOG_FIELDS_MAX 8
 
 /* MESSAGE_ID= values, one per event class, so `journalctl MESSAGE_ID=...` finds them. */
-#define LOG_MESSAGE_MADE     "5f1d0c3a8e5e4b53a3f0a54c2b6d7e01"
-#define LOG_MESSAGE_FAILED   "9a7e4c1b2d3f4e5a8b6c7d8e9f0a1b02"
-#define LOG_MESSAGE_SUMMARY  "3c2b1a0f9e8d4c7b8a6f5e4d3c2b1a03"
+#define LOG_MESSAGE_MADE     "64b89ddc8f124aca8cf3edd13cc753e0"
+#define LOG_MESSAGE_FAILED   "75686cd52ba54ff8ba8c28fa9c37a503"
+#define LOG_MESSAGE_SUMMARY  "c2945a30f51e4317b2c9c03d73f15bed"
+#define LOG_MESSAGE_OVERFLOW "9e647968129e4d689c81694fb417920f"
+#define LOG_MESSAGE_RELOAD   "855b009eded74948b5d31d1ebc6396c7"
+#define LOG_MESSAGE_WATCH_LIMIT "0708edb9bbaa426186b2811bd7a73bab"
 
 /* Chooses where messages go; call once from main before any thread starts. */
 void log_setup(LogTarget target);

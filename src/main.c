@@ -1,42 +1,21 @@
-/* main.c - command line, config, and wiring: config -> scan/queue -> workers
- * -> thumbnail. Only main() decides the exit status.
- *
- * Threads (--once): the main thread handles signals and draws the progress
- * bar; the feeder thread walks the trees, pushes paths (blocking when the
- * queue is full), closes the queue and joins the workers; N workers run
- * job_process(). Shutdown: SIGINT/SIGTERM set job.stopping, the feeder stops
- * pushing, the workers skip what is queued and finish the file in hand. */
+/* main.c - the command line and the config; run.c does the rest. */
 #include "build-config.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "config.h"
-#include "job.h"
 #include "log.h"
 #include "macro.h"
-#include "path-queue.h"
-#include "scan.h"
+#include "run.h"
 #include "thumbnail.h"
-#include "worker-pool.h"
 
 #define DEFAULT_CONFIG_FILE SYSCONFDIR "/thumbwatch/thumbwatch.conf"
-
-enum {
-        EXIT_OK = 0,
-        EXIT_SOME_FAILED = 1,
-        EXIT_USAGE = 2,
-        EXIT_INTERRUPTED = 130,
-};
 
 static const char *arg_config;
 static bool arg_once;
@@ -174,205 +153,20 @@ fail:
         return log_error_errno(r, "cannot load the config: %m");
 }
 
-/* Where a drop was defined, for messages. */
-static void drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf, size_t size) {
-        if (d->line > 0)
-                (void) snprintf(buf, size, "%s:%u: [drop:%s] ", c->path, d->line, d->name);
-        else
-                buf[0] = '\0';
-}
-
-/* Checks that every source is a readable folder and creates every output. */
-static int prepare_drops(const ThumbwatchConfig *c) {
-        char where[4352];
-
-        for (size_t i = 0; i < c->n_drops; i++) {
-                const DropConfig *d = &c->drops[i];
-                struct stat st;
-                int r;
-
-                drop_where(c, d, where, sizeof where);
-                if (stat(d->source, &st) < 0)
-                        return log_error_errno(errno, "%ssource '%s': %m", where, d->source);
-                if (!S_ISDIR(st.st_mode))
-                        return log_error_errno(ENOTDIR, "%ssource '%s': %m", where, d->source);
-                if (access(d->source, R_OK | X_OK) < 0)
-                        return log_error_errno(errno, "%ssource '%s' cannot be read: %m", where, d->source);
-                r = job_mkdir_p(d->output);
-                if (r < 0)
-                        return log_error_errno(r, "%scannot create output folder '%s': %m", where, d->output);
-                if (stat(d->output, &st) < 0 || !S_ISDIR(st.st_mode))
-                        return log_error_errno(ENOTDIR, "%soutput '%s': %m", where, d->output);
-                if (access(d->output, W_OK | X_OK) < 0)
-                        return log_error_errno(errno, "%soutput folder '%s' is not writable: %m", where, d->output);
-        }
-        return 0;
-}
-
-typedef struct Feeder {
-        const ThumbwatchConfig *config;
-        PathQueue *queue;
-        WorkerPool *pool;
-        JobContext *job;
-        atomic_bool finished;
-        atomic_bool scan_failed;
-        atomic_long found;
-        pthread_t main_thread;          /* woken with SIGUSR1 when all is done */
-} Feeder;
-
-static int feed(char *path, void *userdata) {
-        Feeder *f = userdata;
-        int r;
-
-        if (atomic_load(&f->job->stopping)) {
-                free(path);
-                return -ECANCELED;
-        }
-        r = path_queue_push(f->queue, path);
-        if (r < 0) {
-                free(path);
-                return r;
-        }
-        atomic_fetch_add(&f->found, 1);
-        return 0;
-}
-
-static void *feeder_thread(void *arg) {
-        Feeder *f = arg;
-
-        for (size_t i = 0; i < f->config->n_drops; i++) {
-                const DropConfig *d = &f->config->drops[i];
-                long r = scan_drop(f->config, d, feed, f);
-
-                if (r == -ECANCELED)
-                        break;
-                if (r < 0) {
-                        atomic_store(&f->scan_failed, true);
-                        log_error_errno((int) r, "cannot scan '%s': %m", d->source);
-                }
-        }
-        path_queue_close(f->queue);
-        worker_pool_join(f->pool);
-        atomic_store(&f->finished, true);
-        (void) pthread_kill(f->main_thread, SIGUSR1);
-        return NULL;
-}
-
-static int count_one(char *path, void *userdata) {
-        free(path);
-        (*(long *) userdata)++;
-        return 0;
-}
-
-static double now_sec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static uint64_t done_count(const JobStats *s) {
-        return atomic_load(&s->made) + atomic_load(&s->up_to_date) + atomic_load(&s->failed) +
-               atomic_load(&s->vanished);
-}
-
-static void draw_progress(const JobStats *s, long total, double elapsed) {
-        uint64_t done = done_count(s);
-        int width = 30, filled = total > 0 ? (int) ((double) width * (double) done / (double) total) : 0;
-
-        if (filled > width)
-                filled = width;
-        fprintf(stderr, "\r\033[K[%.*s%*s] %llu/%ld  %.1f/s", filled, "##############################",
-                width - filled, "", (unsigned long long) done, total,
-                elapsed > 0 ? (double) atomic_load(&s->made) / elapsed : 0.0);
-        fflush(stderr);
-}
-
-static int run_once(const ThumbwatchConfig *c) {
-        _cleanup_(path_queue_freep) PathQueue *queue = NULL;
-        bool progress = isatty(STDERR_FILENO) && !log_to_journal();
-        JobContext job = { .config = c };
-        WorkerPool *pool = NULL;
-        Feeder feeder = {};
-        pthread_t feeder_tid;
-        bool interrupted = false;
-        double start = now_sec(), elapsed;
-        long total = 0;
-        size_t workers = c->workers > 0 ? c->workers : worker_pool_default_size();
+int main(int argc, char *argv[]) {
+        ThumbwatchConfig *config = NULL;
         sigset_t mask;
-        int r;
+        int r, status;
 
-        r = prepare_drops(c);
-        if (r < 0)
-                return EXIT_USAGE;
-        if (progress)
-                for (size_t i = 0; i < c->n_drops; i++)
-                        (void) scan_drop(c, &c->drops[i], count_one, &total);
-
-        /* Signals are taken synchronously by the main thread; every thread
-         * started from here inherits the blocked mask. */
+        /* Signals are taken synchronously (run.c); block them before anything
+         * else, so that a SIGTERM during start-up stops us cleanly instead of
+         * killing us. Every thread inherits the mask. */
         (void) sigemptyset(&mask);
         (void) sigaddset(&mask, SIGINT);
         (void) sigaddset(&mask, SIGTERM);
+        (void) sigaddset(&mask, SIGHUP);
         (void) sigaddset(&mask, SIGUSR1);
         (void) pthread_sigmask(SIG_BLOCK, &mask, NULL);
-
-        r = path_queue_new(c->queue_size, &queue);
-        if (r >= 0)
-                r = worker_pool_new(workers, queue, job_process, &job, &pool);
-        if (r < 0) {
-                log_error_errno(r, "cannot set up the workers: %m");
-                return EXIT_SOME_FAILED;
-        }
-        feeder = (Feeder) { .config = c, .queue = queue, .pool = pool, .job = &job, .main_thread = pthread_self() };
-        r = worker_pool_start(pool);
-        if (r >= 0) {
-                r = -pthread_create(&feeder_tid, NULL, feeder_thread, &feeder);
-        }
-        if (r < 0) {
-                log_error_errno(r, "cannot start threads: %m");
-                path_queue_close(queue);
-                worker_pool_join(pool);
-                worker_pool_free(pool);
-                return EXIT_SOME_FAILED;
-        }
-
-        while (!atomic_load(&feeder.finished)) {
-                struct timespec tick = { 0, 100 * 1000 * 1000 };
-                int sig = sigtimedwait(&mask, NULL, &tick);
-
-                if ((sig == SIGINT || sig == SIGTERM) && !interrupted) {
-                        interrupted = true;
-                        atomic_store(&job.stopping, true);
-                        log_notice("interrupted: finishing the files in hand, then stopping");
-                }
-                if (progress)
-                        draw_progress(&job.stats, total > feeder.found ? total : atomic_load(&feeder.found),
-                                      now_sec() - start);
-        }
-        (void) pthread_join(feeder_tid, NULL);
-        worker_pool_free(pool);
-        if (progress)
-                fprintf(stderr, "\r\033[K");
-
-        elapsed = now_sec() - start;
-        printf("made %llu, up to date %llu, failed %llu, gone %llu in %.2f s, %.1f images/s\n",
-               (unsigned long long) atomic_load(&job.stats.made),
-               (unsigned long long) atomic_load(&job.stats.up_to_date),
-               (unsigned long long) atomic_load(&job.stats.failed),
-               (unsigned long long) atomic_load(&job.stats.vanished), elapsed,
-               elapsed > 0 ? (double) atomic_load(&job.stats.made) / elapsed : 0.0);
-        (void) fflush(stdout);
-        if (interrupted)
-                return EXIT_INTERRUPTED;
-        if (atomic_load(&job.stats.failed) > 0 || atomic_load(&feeder.scan_failed))
-                return EXIT_SOME_FAILED;
-        return EXIT_OK;
-}
-
-int main(int argc, char *argv[]) {
-        ThumbwatchConfig *config = NULL;
-        int r, status;
 
         log_setup(LOG_TARGET_AUTO);
         r = parse_argv(argc, argv);
@@ -391,23 +185,18 @@ int main(int argc, char *argv[]) {
 
         if (arg_check_config) {
                 config_print(config, stdout);
-                config_free(config);
+                config_unref(config);
                 return EXIT_OK;
         }
-        if (!arg_once) {
-                log_error("watching drop folders is not in this build yet; use --once");
-                config_free(config);
-                return EXIT_USAGE;
-        }
-
+        /* Before any thread starts, as GraphicsMagick requires. */
         r = thumbnail_init(argv[0]);
         if (r < 0) {
                 log_error_errno(r, "cannot initialise GraphicsMagick: %m");
-                config_free(config);
+                config_unref(config);
                 return EXIT_SOME_FAILED;
         }
-        status = run_once(config);
+        status = arg_once ? run_once(config) : run_daemon(config, load_config);
         thumbnail_shutdown();
-        config_free(config);
+        config_unref(config);
         return status;
 }

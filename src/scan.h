@@ -1,21 +1,60 @@
-/* scan.h - walks a drop's source tree (with fts(3)) and hands every image
- * path to a callback, skipping temporaries, ignored names, symlinks and every
- * drop's output tree. Runs on the caller's thread; no state of its own. */
+/* scan.h - walks a drop's tree (with fts(3)), skipping temporaries, ignored
+ * names, symlinks and every drop's output tree; and the scanner thread, which
+ * turns directory scan requests into file paths on the work queue.
+ * Knows nothing of inotify or images. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
+#include "path-queue.h"
 
-/* Takes ownership of path. A negative return stops the scan and is returned
- * by scan_drop(). A blocking queue push here gives the walk backpressure. */
-typedef int (*scan_fn)(char *path, void *userdata);
+typedef struct ScanCallbacks {
+        /* Called for root and every sub-folder not skipped, before its files.
+         * Returns <0 to stop the walk (returned by scan_tree()), 0 to go on,
+         * 1 to skip this folder's contents. May be NULL. */
+        int (*dir)(const char *path, void *userdata);
+        /* Called for every image; takes ownership of path. Returns <0 to stop
+         * the walk. A blocking queue push here gives the walk backpressure.
+         * May be NULL: folders only. */
+        int (*file)(char *path, void *userdata);
+} ScanCallbacks;
 
-/* Walks d->source. Unreadable sub-folders are logged and skipped. Returns the
- * number of images found (>= 0), or -errno when the source itself cannot be
- * read, or the callback's error. */
-long scan_drop(const ThumbwatchConfig *c, const DropConfig *d, scan_fn fn, void *userdata);
+/* Walks root, a folder inside (or equal to) d->source; into sub-folders only
+ * if recursive and d->recursive. Unreadable sub-folders are logged and
+ * skipped. Returns the number of images found (>= 0), -errno when root
+ * cannot be read, or a callback's error. */
+long scan_tree(const ThumbwatchConfig *c, const DropConfig *d, const char *root, bool recursive,
+               const ScanCallbacks *cb, void *userdata);
 
 /* Should a directory entry with this base name be passed over, for drop d? */
 bool scan_ignored_name(const DropConfig *d, const char *name);
+
+/* Is dir (absolute, no trailing slash) one of the drops' output folders? */
+bool scan_is_output(const ThumbwatchConfig *c, const char *dir);
+
+typedef struct Scanner Scanner;
+
+/* The scanner thread: pops folder requests, walks them, and pushes every
+ * image it finds onto work (blocking while it is full). c and work are
+ * borrowed until scanner_join() returns. */
+int scanner_new(const ThumbwatchConfig *c, PathQueue *work, Scanner **ret);
+Scanner *scanner_free(Scanner *s);             /* NULL-safe; returns NULL; must be joined */
+int scanner_start(Scanner *s);
+
+/* Asks for dir to be scanned (its whole subtree if recursive). Never blocks:
+ * when too many requests are waiting, a full rescan of every root is done
+ * instead. Thread-safe. */
+void scanner_request(Scanner *s, const char *dir, bool recursive);
+
+/* Asks for every root to be scanned again. Thread-safe, never blocks. */
+void scanner_request_all(Scanner *s);
+
+/* True while requests are waiting or being scanned. */
+bool scanner_busy(Scanner *s);
+
+/* Stops the thread: the scan in progress is abandoned, waiting requests are
+ * dropped. */
+void scanner_stop(Scanner *s);
+void scanner_join(Scanner *s);

@@ -9,6 +9,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,6 +22,9 @@ struct WorkerPool {
         void *userdata;                 /* borrowed; immutable */
         size_t n_workers;               /* immutable */
         size_t n_started;               /* written by the owner thread only */
+        size_t n_joined;                /* written by the owner thread only */
+        atomic_uint_fast64_t *busy_since; /* per worker: start of its job, 0 when idle */
+        atomic_size_t next_index;       /* hands each thread its slot */
         pthread_t threads[];
 };
 
@@ -33,6 +38,11 @@ int worker_pool_new(size_t n_workers, PathQueue *queue, worker_process_fn proces
         p = calloc(1, sizeof *p + n_workers * sizeof p->threads[0]);
         if (!p)
                 return -ENOMEM;
+        p->busy_since = calloc(n_workers, sizeof *p->busy_since);
+        if (!p->busy_since) {
+                free(p);
+                return -ENOMEM;
+        }
         p->queue = queue;
         p->process = process;
         p->userdata = userdata;
@@ -42,19 +52,64 @@ int worker_pool_new(size_t n_workers, PathQueue *queue, worker_process_fn proces
 }
 
 WorkerPool *worker_pool_free(WorkerPool *p) {
+        if (p)
+                free(p->busy_since);
         free(p);
         return NULL;
 }
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
 static void *worker_thread(void *arg) {
         WorkerPool *p = arg;
+        size_t me = atomic_fetch_add(&p->next_index, 1);
         const char *path;
 
         while (path_queue_pop(p->queue, &path) >= 0) {
+                atomic_store(&p->busy_since[me], now_usec());
                 p->process(path, p->userdata);
+                atomic_store(&p->busy_since[me], 0);
                 path_queue_done(p->queue, path);
         }
         return NULL;
+}
+
+uint64_t worker_pool_longest_job(WorkerPool *p) {
+        uint64_t now = now_usec(), longest = 0;
+
+        for (size_t i = 0; i < p->n_workers; i++) {
+                uint64_t since = atomic_load(&p->busy_since[i]);
+                if (since > 0 && now > since && now - since > longest)
+                        longest = now - since;
+        }
+        return longest;
+}
+
+int worker_pool_join_until(WorkerPool *p, uint64_t deadline) {
+        while (p->n_joined < p->n_started) {
+                uint64_t now = now_usec();
+                struct timespec ts;
+
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                (void) clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += (time_t) ((deadline - now) / 1000000);
+                ts.tv_nsec += (long) ((deadline - now) % 1000000) * 1000;
+                if (ts.tv_nsec >= 1000000000) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000;
+                }
+                if (pthread_timedjoin_np(p->threads[p->n_joined], NULL, &ts) != 0)
+                        return -ETIMEDOUT;
+                p->n_joined++;
+        }
+        p->n_started = p->n_joined = 0;
+        return 0;
 }
 
 int worker_pool_start(WorkerPool *p) {
@@ -70,9 +125,9 @@ int worker_pool_start(WorkerPool *p) {
 
 void worker_pool_join(WorkerPool *p) {
         assert(p);
-        for (size_t i = 0; i < p->n_started; i++)
-                (void) pthread_join(p->threads[i], NULL);
-        p->n_started = 0;
+        for (; p->n_joined < p->n_started; p->n_joined++)
+                (void) pthread_join(p->threads[p->n_joined], NULL);
+        p->n_started = p->n_joined = 0;
 }
 
 size_t worker_pool_default_size(void) {

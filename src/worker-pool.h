@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "path-queue.h"
 
@@ -27,6 +28,14 @@ int worker_pool_start(WorkerPool *p);
 /* Waits until every worker has exited, which they do once the queue is closed
  * and drained. */
 void worker_pool_join(WorkerPool *p);
+
+/* Microseconds (CLOCK_MONOTONIC) the longest-running current job has taken
+ * so far, or 0 when every worker is idle. Thread-safe. */
+uint64_t worker_pool_longest_job(WorkerPool *p);
+
+/* As worker_pool_join(), but gives up at deadline (CLOCK_MONOTONIC
+ * microseconds) with -ETIMEDOUT, leaving the remaining workers running. */
+int worker_pool_join_until(WorkerPool *p, uint64_t deadline);
 
 /* Online CPUs, at least 1: what `workers = auto` means. */
 size_t worker_pool_default_size(void);

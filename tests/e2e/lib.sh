@@ -40,3 +40,31 @@ fits() {
 	m=$sw; [ "$sh" -gt "$m" ] && m=$sh
 	[ $d -le "$m" ]
 }
+
+# start_daemon [ARGS...]: runs the daemon in the background; its stderr goes
+# to a log of its own, $LOG (every log is also appended to $T/log at the end).
+starts=0
+LOG=$T/log
+start_daemon() {
+	starts=$((starts + 1))
+	LOG=$T/log.$starts
+	"$THUMBWATCH" "$@" 2>"$LOG" &
+	PID=$!
+}
+# stop_daemon: SIGTERM, then waits; the exit status is in $STATUS.
+stop_daemon() {
+	kill -TERM "$PID" 2>/dev/null
+	wait "$PID"
+	STATUS=$?
+	PID=
+	cat "$LOG" >>"$T/log"
+}
+log_has() { grep -q -- "$1" "$LOG"; }
+is_file() { [ -s "$1" ]; }
+is_gone() { [ ! -e "$1" ]; }
+# The daemon's inotify watches, as the kernel counts them.
+kernel_watches() { cat /proc/"$PID"/fdinfo/* 2>/dev/null | grep -c '^inotify wd:'; }
+# wait_ready: the daemon logged that every root is watched.
+wait_ready() { wait_for log_has "ready:"; }
+# A small JPEG to copy around: cheap to thumbnail.
+gm convert -size 320x240 gradient:red-blue "$T/sample.jpg"

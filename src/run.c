@@ -1,0 +1,477 @@
+/* run.c - once mode and the daemon: threads, signals, progress and
+ * sd_notify. The only place (with main) that decides an exit status.
+ *
+ * Threads (--once): the main thread takes signals and draws the progress
+ * bar; the feeder thread walks the trees, pushes paths (blocking when the
+ * queue is full), closes the queue and joins the workers; N workers run
+ * job_process(). SIGINT/SIGTERM set job.stopping: the feeder stops, the
+ * workers skip what is queued and finish the file in hand.
+ *
+ * Threads (daemon): the main thread takes signals (sigtimedwait, no
+ * asynchronous handlers) and sends STATUS= and WATCHDOG=; the watcher
+ * thread turns events into paths; the scanner thread turns folder requests
+ * into paths; N workers make thumbnails. Shutdown order: STOPPING=1, stop
+ * the watcher and the scanner, close the queue, let the workers drain it
+ * for up to stop_timeout, then skip the rest. A reload stops the watcher and
+ * the scanner, swaps the config, and starts both again on the new one: watch
+ * first, then a catch-up scan, so nothing that happened meanwhile is lost. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "job.h"
+#include "log.h"
+#include "macro.h"
+#include "notify.h"
+#include "path-queue.h"
+#include "run.h"
+#include "scan.h"
+#include "watcher.h"
+#include "worker-pool.h"
+
+#define STATUS_INTERVAL_USEC (2 * 1000000ULL)
+/* The watcher passes through its loop every second; allow for a long walk. */
+#define WATCHER_STALL_USEC (30 * 1000000ULL)
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static size_t n_workers(const ThumbwatchConfig *c) {
+        return c->workers > 0 ? c->workers : worker_pool_default_size();
+}
+
+/* "FILE:LINE: [drop:NAME] " for messages about a drop, or "". */
+static void drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf, size_t size) {
+        if (d->line > 0)
+                (void) snprintf(buf, size, "%s:%u: [drop:%s] ", c->path, d->line, d->name);
+        else
+                buf[0] = '\0';
+}
+
+int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources) {
+        char where[4352];
+
+        for (size_t i = 0; i < c->n_drops; i++) {
+                const DropConfig *d = &c->drops[i];
+                struct stat st;
+                long n;
+                int r;
+
+                drop_where(c, d, where, sizeof where);
+                if (require_sources) {
+                        if (stat(d->source, &st) < 0)
+                                return log_error_errno(errno, "%ssource '%s': %m", where, d->source);
+                        if (!S_ISDIR(st.st_mode))
+                                return log_error_errno(ENOTDIR, "%ssource '%s': %m", where, d->source);
+                        if (access(d->source, R_OK | X_OK) < 0)
+                                return log_error_errno(errno, "%ssource '%s' cannot be read: %m", where, d->source);
+                }
+                r = job_mkdir_p(d->output);
+                if (r < 0)
+                        return log_error_errno(r, "%scannot create output folder '%s': %m", where, d->output);
+                if (stat(d->output, &st) < 0 || !S_ISDIR(st.st_mode))
+                        return log_error_errno(ENOTDIR, "%soutput '%s': %m", where, d->output);
+                if (access(d->output, W_OK | X_OK) < 0)
+                        return log_error_errno(errno, "%soutput folder '%s' is not writable: %m", where, d->output);
+                /* Invariant 5: a crash may leave temporaries; no worker runs yet. */
+                n = job_clean_temporaries(d->output);
+                if (n > 0)
+                        log_notice("removed %ld stale temporary files under '%s'", n, d->output);
+        }
+        return 0;
+}
+
+/* The signals we take synchronously. main() blocked them before anything
+ * else; block again in case we were called otherwise. Threads started later
+ * inherit the mask. */
+static void block_signals(sigset_t *mask, bool daemon) {
+        (void) sigemptyset(mask);
+        (void) sigaddset(mask, SIGINT);
+        (void) sigaddset(mask, SIGTERM);
+        (void) sigaddset(mask, SIGUSR1);
+        (void) sigaddset(mask, SIGHUP);
+        (void) pthread_sigmask(SIG_BLOCK, mask, NULL);
+        /* --once ignores SIGHUP: there is nothing to reload. */
+        if (!daemon)
+                (void) sigdelset(mask, SIGHUP);
+}
+
+/* Waits up to timeout for one of mask's signals; returns it, or 0. */
+static int wait_signal(const sigset_t *mask, uint64_t timeout) {
+        struct timespec ts = { (time_t) (timeout / 1000000), (long) (timeout % 1000000) * 1000 };
+        int sig = sigtimedwait(mask, NULL, &ts);
+
+        return sig > 0 ? sig : 0;
+}
+
+/* --once */
+
+typedef struct Feeder {
+        const ThumbwatchConfig *config;
+        PathQueue *queue;
+        WorkerPool *pool;
+        JobContext *job;
+        atomic_bool finished;
+        atomic_bool scan_failed;
+        atomic_long found;
+        pthread_t main_thread;          /* woken with SIGUSR1 when all is done */
+} Feeder;
+
+static int feed(char *path, void *userdata) {
+        Feeder *f = userdata;
+        int r;
+
+        if (atomic_load(&f->job->stopping)) {
+                free(path);
+                return -ECANCELED;
+        }
+        r = path_queue_push(f->queue, path);
+        if (r < 0) {
+                free(path);
+                return r;
+        }
+        atomic_fetch_add(&f->found, 1);
+        return 0;
+}
+
+static void *feeder_thread(void *arg) {
+        static const ScanCallbacks cb = { .file = feed };
+        Feeder *f = arg;
+
+        for (size_t i = 0; i < f->config->n_drops; i++) {
+                const DropConfig *d = &f->config->drops[i];
+                long r = scan_tree(f->config, d, d->source, true, &cb, f);
+
+                if (r == -ECANCELED)
+                        break;
+                if (r < 0) {
+                        atomic_store(&f->scan_failed, true);
+                        log_error_errno((int) r, "cannot scan '%s': %m", d->source);
+                }
+        }
+        path_queue_close(f->queue);
+        worker_pool_join(f->pool);
+        atomic_store(&f->finished, true);
+        (void) pthread_kill(f->main_thread, SIGUSR1);
+        return NULL;
+}
+
+static int count_one(char *path, void *userdata) {
+        free(path);
+        (*(long *) userdata)++;
+        return 0;
+}
+
+static uint64_t done_count(const JobStats *s) {
+        return atomic_load(&s->made) + atomic_load(&s->up_to_date) + atomic_load(&s->failed) +
+               atomic_load(&s->vanished);
+}
+
+static void draw_progress(const JobStats *s, long total, double elapsed) {
+        static const char bar[] = "##############################";
+        uint64_t done = done_count(s);
+        int width = (int) sizeof bar - 1;
+        int filled = total > 0 ? (int) ((double) width * (double) done / (double) total) : 0;
+
+        if (filled > width)
+                filled = width;
+        fprintf(stderr, "\r\033[K[%.*s%*s] %llu/%ld  %.1f images/s", filled, bar, width - filled, "",
+                (unsigned long long) done, total, elapsed > 0 ? (double) atomic_load(&s->made) / elapsed : 0.0);
+        fflush(stderr);
+}
+
+int run_once(ThumbwatchConfig *c) {
+        static const ScanCallbacks count_cb = { .file = count_one };
+        bool progress = isatty(STDERR_FILENO) && !log_to_journal();
+        PathQueue *queue = NULL;
+        WorkerPool *pool = NULL;
+        JobContext job;
+        Feeder feeder;
+        pthread_t feeder_tid;
+        bool interrupted = false;
+        uint64_t start = now_usec();
+        double elapsed;
+        long total = 0;
+        sigset_t mask;
+        int r, status;
+
+        if (run_prepare_drops(c, true) < 0)
+                return EXIT_USAGE;
+        /* A bar needs a total: count first (names only, no stat) when someone is watching. */
+        if (progress)
+                for (size_t i = 0; i < c->n_drops; i++)
+                        (void) scan_tree(c, &c->drops[i], c->drops[i].source, true, &count_cb, &total);
+
+        block_signals(&mask, false);
+        job_context_init(&job, c);
+        r = path_queue_new(c->queue_size, &queue);
+        if (r >= 0)
+                r = worker_pool_new(n_workers(c), queue, job_process, &job, &pool);
+        if (r >= 0)
+                r = worker_pool_start(pool);
+        feeder = (Feeder) { .config = c, .queue = queue, .pool = pool, .job = &job, .main_thread = pthread_self() };
+        if (r >= 0)
+                r = -pthread_create(&feeder_tid, NULL, feeder_thread, &feeder);
+        if (r < 0) {
+                log_error_errno(r, "cannot start the workers: %m");
+                if (pool) {
+                        path_queue_close(queue);
+                        worker_pool_join(pool);
+                }
+                worker_pool_free(pool);
+                path_queue_free(queue);
+                job_context_done(&job);
+                return EXIT_SOME_FAILED;
+        }
+
+        while (!atomic_load(&feeder.finished)) {
+                int sig = wait_signal(&mask, 100 * 1000);
+
+                if ((sig == SIGINT || sig == SIGTERM) && !interrupted) {
+                        interrupted = true;
+                        atomic_store(&job.stopping, true);
+                        log_notice("interrupted: finishing the files in hand, then stopping");
+                }
+                if (progress)
+                        draw_progress(&job.stats, total > atomic_load(&feeder.found) ? total : atomic_load(&feeder.found),
+                                      (double) (now_usec() - start) / 1e6);
+        }
+        (void) pthread_join(feeder_tid, NULL);
+        if (progress)
+                fprintf(stderr, "\r\033[K");
+
+        elapsed = (double) (now_usec() - start) / 1e6;
+        printf("made %llu, up to date %llu, failed %llu, gone %llu in %.2f s, %.1f images/s\n",
+               (unsigned long long) atomic_load(&job.stats.made),
+               (unsigned long long) atomic_load(&job.stats.up_to_date),
+               (unsigned long long) atomic_load(&job.stats.failed),
+               (unsigned long long) atomic_load(&job.stats.vanished), elapsed,
+               elapsed > 0 ? (double) atomic_load(&job.stats.made) / elapsed : 0.0);
+        (void) fflush(stdout);
+
+        if (interrupted)
+                status = EXIT_INTERRUPTED;
+        else if (atomic_load(&job.stats.failed) > 0 || atomic_load(&feeder.scan_failed))
+                status = EXIT_SOME_FAILED;
+        else
+                status = EXIT_OK;
+        worker_pool_free(pool);
+        path_queue_free(queue);
+        job_context_done(&job);
+        return status;
+}
+
+/* The daemon */
+
+typedef struct Services {
+        Scanner *scanner;
+        Watcher *watcher;
+} Services;
+
+static void services_stop(Services *s) {
+        if (s->watcher)
+                watcher_stop(s->watcher);
+        if (s->scanner)
+                scanner_stop(s->scanner);
+}
+
+/* The scanner may be blocked on a full queue: the workers must still be
+ * draining it, or the queue closed, for this to return. */
+static void services_join(Services *s) {
+        if (s->watcher)
+                watcher_join(s->watcher);
+        if (s->scanner)
+                scanner_join(s->scanner);
+        s->watcher = watcher_free(s->watcher);
+        s->scanner = scanner_free(s->scanner);
+}
+
+static int services_start(Services *s, const ThumbwatchConfig *c, PathQueue *queue) {
+        int r;
+
+        *s = (Services) {};
+        r = scanner_new(c, queue, &s->scanner);
+        if (r >= 0)
+                r = scanner_start(s->scanner);
+        if (r >= 0)
+                r = watcher_new(c, queue, s->scanner, &s->watcher);
+        if (r >= 0)
+                r = watcher_start(s->watcher);
+        if (r < 0) {
+                services_stop(s);
+                services_join(s);
+        }
+        return r;
+}
+
+/* Waits for the watcher to have tried every root, taking signals meanwhile.
+ * Returns the signal that interrupted the wait (SIGTERM/SIGINT), or 0. */
+static int wait_ready(Services *s, const sigset_t *mask) {
+        while (!watcher_ready(s->watcher)) {
+                int sig = wait_signal(mask, 50 * 1000);
+                if (sig == SIGTERM || sig == SIGINT)
+                        return sig;
+        }
+        return 0;
+}
+
+static void send_status(const JobStats *st, PathQueue *queue, Services *s) {
+        notify_status("queued %zu, made %llu, failed %llu, up to date %llu, watches %u", path_queue_length(queue),
+                      (unsigned long long) atomic_load(&st->made), (unsigned long long) atomic_load(&st->failed),
+                      (unsigned long long) atomic_load(&st->up_to_date), watcher_watches(s->watcher));
+}
+
+/* WATCHDOG=1 only while the watcher loops and no worker is stuck on one file. */
+static bool healthy(const ThumbwatchConfig *c, WorkerPool *pool, Services *s) {
+        uint64_t now = now_usec(), longest = worker_pool_longest_job(pool);
+
+        if (longest > (uint64_t) c->job_timeout * 1000000) {
+                log_warning("a worker has been on one file for %llu s (job_timeout is %u s): not pinging the watchdog",
+                            (unsigned long long) (longest / 1000000), c->job_timeout);
+                return false;
+        }
+        if (now - watcher_heartbeat(s->watcher) > WATCHER_STALL_USEC) {
+                log_warning("the watcher has not made progress for %llu s: not pinging the watchdog",
+                            (unsigned long long) ((now - watcher_heartbeat(s->watcher)) / 1000000));
+                return false;
+        }
+        return true;
+}
+
+static void reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue, Services *s, run_reload_fn fn,
+                   const sigset_t *mask) {
+        ThumbwatchConfig *next = NULL;
+        int r;
+
+        notify_reloading();
+        log_info("reloading the config");
+        r = fn(&next);
+        if (r >= 0 && run_prepare_drops(next, false) < 0)
+                r = -EINVAL;
+        if (r < 0) {
+                config_unref(next);
+                log_full_errno_fields(LOG_ERR, r, ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_RELOAD } }), 1,
+                                      "reload failed, still running the previous config");
+                notify_ready();
+                return;
+        }
+        services_stop(s);
+        services_join(s);
+        log_set_max_level(next->log_level);
+        job_context_set_config(job, next);
+        config_unref(*config);
+        *config = next;
+        r = services_start(s, next, queue);
+        if (r < 0) {
+                /* Nothing watches now; the supervisor's restart is the way back. */
+                log_error_errno(r, "cannot restart the watcher after a reload: %m");
+                return;
+        }
+        (void) wait_ready(s, mask);
+        log_full_errno_fields(LOG_INFO, 0, ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_RELOAD } }), 1,
+                              "reloaded: drops %zu, folders watched %u", next->n_drops, watcher_watches(s->watcher));
+        notify_ready();
+}
+
+int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
+        uint64_t watchdog = notify_watchdog_usec(), tick, last_status = 0;
+        PathQueue *queue = NULL;
+        WorkerPool *pool = NULL;
+        Services services = {};
+        JobContext job;
+        sigset_t mask;
+        int r, sig;
+
+        config = config_ref(config);
+        if (run_prepare_drops(config, false) < 0) {
+                config_unref(config);
+                return EXIT_USAGE;
+        }
+        block_signals(&mask, true);
+        job_context_init(&job, config);
+        r = path_queue_new(config->queue_size, &queue);
+        if (r >= 0)
+                r = worker_pool_new(n_workers(config), queue, job_process, &job, &pool);
+        if (r >= 0)
+                r = worker_pool_start(pool);
+        if (r >= 0)
+                r = services_start(&services, config, queue);
+        if (r < 0) {
+                log_error_errno(r, "cannot start: %m");
+                if (queue)
+                        path_queue_close(queue);
+                if (pool)
+                        worker_pool_join(pool);
+                worker_pool_free(pool);
+                path_queue_free(queue);
+                job_context_done(&job);
+                config_unref(config);
+                return EXIT_SOME_FAILED;
+        }
+
+        /* READY=1 once every root is watched (or known to be missing). */
+        sig = wait_ready(&services, &mask);
+        if (sig == 0) {
+                notify_ready();
+                log_info("ready: drops %zu, folders watched %u, workers %zu", config->n_drops,
+                         watcher_watches(services.watcher), n_workers(config));
+        }
+
+        tick = watchdog > 0 && watchdog / 2 < STATUS_INTERVAL_USEC ? watchdog / 2 : STATUS_INTERVAL_USEC;
+        while (sig != SIGTERM && sig != SIGINT) {
+                uint64_t now;
+
+                sig = wait_signal(&mask, tick);
+                if (sig == SIGHUP)
+                        reload(&config, &job, queue, &services, reload_fn, &mask);
+                now = now_usec();
+                if (now - last_status >= STATUS_INTERVAL_USEC || sig == SIGHUP) {
+                        send_status(&job.stats, queue, &services);
+                        last_status = now;
+                }
+                if (watchdog > 0 && healthy(config, pool, &services))
+                        notify_watchdog();
+        }
+
+        notify_stopping();
+        log_info("stopping: finishing %zu queued files (at most %u s)", path_queue_length(queue),
+                 config->stop_timeout);
+        services_stop(&services);
+        if (services.watcher)
+                watcher_join(services.watcher);
+        path_queue_close(queue);
+        services_join(&services);
+        r = worker_pool_join_until(pool, now_usec() + (uint64_t) config->stop_timeout * 1000000);
+        if (r == -ETIMEDOUT) {
+                atomic_store(&job.stopping, true);
+                log_warning("stop_timeout (%u s) passed: skipping %zu queued files (the next start catches up)",
+                            config->stop_timeout, path_queue_length(queue));
+                r = worker_pool_join_until(pool, now_usec() + (uint64_t) config->job_timeout * 1000000);
+                if (r == -ETIMEDOUT) {
+                        log_error("a worker is stuck on one file; exiting without waiting for it");
+                        _exit(EXIT_SOME_FAILED);
+                }
+        }
+        log_info("stopped: made %llu, failed %llu, up to date %llu",
+                 (unsigned long long) atomic_load(&job.stats.made),
+                 (unsigned long long) atomic_load(&job.stats.failed),
+                 (unsigned long long) atomic_load(&job.stats.up_to_date));
+        worker_pool_free(pool);
+        path_queue_free(queue);
+        job_context_done(&job);
+        config_unref(config);
+        return EXIT_OK;
+}

@@ -1,0 +1,28 @@
+/* run.h - the two ways thumbwatch runs: once over the trees, or as the
+ * daemon. Both own their threads from start to end; main only wires. */
+#pragma once
+
+#include "config.h"
+
+/* Exit statuses. */
+enum {
+        EXIT_OK = 0,
+        EXIT_SOME_FAILED = 1,
+        EXIT_USAGE = 2,
+        EXIT_INTERRUPTED = 130,
+};
+
+/* Creates every output folder and removes stale temporaries in it. With
+ * require_sources, every source must be a readable folder too. Logs and
+ * returns -errno on the first problem. */
+int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources);
+
+/* Thumbnails what is there now, prints a summary, returns an exit status. */
+int run_once(ThumbwatchConfig *c);
+
+/* Loads the config anew for a reload; returns 0 and a reference, or -errno
+ * after logging why. */
+typedef int (*run_reload_fn)(ThumbwatchConfig **ret);
+
+/* Runs the daemon until SIGTERM or SIGINT; returns an exit status. */
+int run_daemon(ThumbwatchConfig *c, run_reload_fn reload);

@@ -1,0 +1,536 @@
+/* watcher.c - turns inotify events into paths on the queue. Owns all
+ * libinotifytools state; no other file may call into it.
+ *
+ * Threads: everything here runs on the watcher thread, except the atomics
+ * that main reads (ready, watches, heartbeat) and the stopping flag it sets.
+ * libinotifytools keeps global state and returns events in static storage,
+ * so this is its only thread, and paths are copied before they leave it.
+ * Shutdown: watcher_stop() sets stopping; the thread notices within the
+ * one-second event timeout, drops its watches and exits.
+ *
+ * Events are hints, the tree is the truth: whatever the watcher cannot hand
+ * on at once (a full work queue, an overflowed kernel queue, a root that was
+ * away) becomes a rescan, never a lost file. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <inotifytools/inotifytools.h>
+
+#include "job.h"
+#include "log.h"
+#include "macro.h"
+#include "naming.h"
+#include "watcher.h"
+
+#define WATCH_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | \
+                      IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+#define RETRY_MIN_USEC (1 * 1000000ULL)
+#define RETRY_MAX_USEC (60 * 1000000ULL)
+
+typedef struct Watch {
+        int wd;
+        char *path;             /* owned; no trailing slash */
+} Watch;
+
+typedef struct Root {
+        const DropConfig *drop;
+        bool armed;             /* its tree is watched */
+        int wd;                 /* of the root folder, while armed */
+        uint64_t retry_at;      /* when to try again, while not armed */
+        uint64_t retry_delay;
+        bool reported;          /* its absence has been logged */
+} Root;
+
+struct Watcher {
+        const ThumbwatchConfig *config; /* borrowed; immutable */
+        PathQueue *work;                /* borrowed */
+        Scanner *scanner;               /* borrowed */
+        pthread_t thread;
+        bool started;                   /* owner thread only */
+        atomic_bool stopping;
+        atomic_bool ready;
+        atomic_uint n_watches;          /* mirrors n_watch_list, for other threads */
+        atomic_uint_fast64_t heartbeat;
+
+        /* Watcher thread only from here. libinotifytools cannot list its
+         * watches, so we keep our own list to drop a moved-out subtree. */
+        Watch *watch_list;
+        size_t n_watch_list, watch_list_size;
+        Root *roots;
+        size_t n_roots;
+        /* A folder moved away: if the next event is its IN_MOVED_TO, it was
+         * renamed inside the tree; otherwise it left. */
+        uint32_t moved_cookie;
+        char *moved_from;
+        bool limit_reported;            /* the watch-limit warning has been logged */
+};
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Watcher **ret) {
+        Watcher *w = calloc(1, sizeof *w);
+
+        if (!w)
+                return -ENOMEM;
+        w->roots = calloc(c->n_drops, sizeof *w->roots);
+        if (!w->roots) {
+                free(w);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < c->n_drops; i++)
+                w->roots[i] = (Root) { .drop = &c->drops[i], .wd = -1, .retry_delay = RETRY_MIN_USEC };
+        w->n_roots = c->n_drops;
+        w->config = c;
+        w->work = work;
+        w->scanner = scanner;
+        *ret = w;
+        return 0;
+}
+
+Watcher *watcher_free(Watcher *w) {
+        if (!w)
+                return NULL;
+        for (size_t i = 0; i < w->n_watch_list; i++)
+                free(w->watch_list[i].path);
+        free(w->watch_list);
+        free(w->roots);
+        free(w->moved_from);
+        free(w);
+        return NULL;
+}
+
+bool watcher_ready(Watcher *w) {
+        return atomic_load(&w->ready);
+}
+
+unsigned watcher_watches(Watcher *w) {
+        return atomic_load(&w->n_watches);
+}
+
+uint64_t watcher_heartbeat(Watcher *w) {
+        return atomic_load(&w->heartbeat);
+}
+
+static int watch_list_add(Watcher *w, int wd, const char *path) {
+        char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        /* The kernel hands out the same wd for a folder watched twice (after an overflow). */
+        for (size_t i = 0; i < w->n_watch_list; i++)
+                if (w->watch_list[i].wd == wd) {
+                        free(w->watch_list[i].path);
+                        w->watch_list[i].path = p;
+                        return 0;
+                }
+        if (w->n_watch_list == w->watch_list_size) {
+                size_t n = w->watch_list_size ? w->watch_list_size * 2 : 64;
+                Watch *a = realloc(w->watch_list, n * sizeof *a);
+                if (!a) {
+                        free(p);
+                        return -ENOMEM;
+                }
+                w->watch_list = a;
+                w->watch_list_size = n;
+        }
+        w->watch_list[w->n_watch_list++] = (Watch) { wd, p };
+        atomic_store(&w->n_watches, (unsigned) w->n_watch_list);
+        return 0;
+}
+
+static void watch_list_remove_at(Watcher *w, size_t i) {
+        free(w->watch_list[i].path);
+        w->watch_list[i] = w->watch_list[--w->n_watch_list];
+        atomic_store(&w->n_watches, (unsigned) w->n_watch_list);
+}
+
+static void disarm_root(Root *root) {
+        root->armed = false;
+        root->wd = -1;
+        root->retry_at = now_usec();
+        root->retry_delay = RETRY_MIN_USEC;
+        root->reported = false;
+        log_warning("source '%s' is gone; watching for it to come back", root->drop->source);
+}
+
+/* The kernel dropped a watch (its folder was deleted, or unmounted). */
+static void forget_wd(Watcher *w, int wd) {
+        for (size_t i = 0; i < w->n_watch_list; i++)
+                if (w->watch_list[i].wd == wd) {
+                        watch_list_remove_at(w, i);
+                        break;
+                }
+        for (size_t i = 0; i < w->n_roots; i++)
+                if (w->roots[i].armed && w->roots[i].wd == wd)
+                        disarm_root(&w->roots[i]);
+}
+
+/* Stops watching path and everything below it. */
+static void unwatch_tree(Watcher *w, const char *path) {
+        for (size_t i = 0; i < w->n_watch_list;) {
+                if (naming_path_is_under(w->watch_list[i].path, path)) {
+                        (void) inotifytools_remove_watch_by_wd(w->watch_list[i].wd);
+                        watch_list_remove_at(w, i);
+                } else
+                        i++;
+        }
+}
+
+/* A folder was renamed inside the tree: its watches follow. */
+static void rename_tree(Watcher *w, const char *from, const char *to) {
+        _cleanup_free_ char *from_slash = NULL, *to_slash = NULL;
+        size_t lf = strlen(from);
+
+        if (asprintf(&from_slash, "%s/", from) < 0 || asprintf(&to_slash, "%s/", to) < 0)
+                return;
+        inotifytools_replace_filename(from_slash, to_slash);
+        for (size_t i = 0; i < w->n_watch_list; i++) {
+                char *p;
+
+                if (!naming_path_is_under(w->watch_list[i].path, from))
+                        continue;
+                if (asprintf(&p, "%s%s", to, w->watch_list[i].path + lf) < 0)
+                        continue;
+                free(w->watch_list[i].path);
+                w->watch_list[i].path = p;
+        }
+}
+
+typedef struct WalkState {
+        Watcher *watcher;
+        const DropConfig *drop;
+        long dirs;
+        int root_wd;
+} WalkState;
+
+static int count_dir(const char *path, void *userdata) {
+        (void) path;
+        ((WalkState *) userdata)->dirs++;
+        return 0;
+}
+
+static int watch_dir(const char *path, void *userdata) {
+        WalkState *st = userdata;
+        Watcher *w = st->watcher;
+        _cleanup_free_ char *slashed = NULL;
+        int wd;
+
+        if (atomic_load(&w->stopping))
+                return -ECANCELED;
+        errno = 0;
+        if (!inotifytools_watch_file(path, WATCH_EVENTS)) {
+                int r = errno ? -errno : -EIO;
+
+                if (r == -ENOSPC) {
+                        log_full_errno_fields(LOG_WARNING, 0,
+                                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_WATCH_LIMIT },
+                                                                    { "THUMBWATCH_SOURCE", path } }), 2,
+                                    "watch limit reached: '%s' and the folders below it are not watched "
+                                    "(their files are found only by rescans); raise it with: "
+                                    "sysctl fs.inotify.max_user_watches=%d",
+                                    path, inotifytools_get_max_user_watches() * 2);
+                        return 1;
+                }
+                if (r == -ENOENT || r == -ENOTDIR)
+                        return 1;       /* gone already: nothing to watch */
+                log_warning_errno(r, "cannot watch '%s', skipping it and the folders below: %m", path);
+                return 1;
+        }
+        if (asprintf(&slashed, "%s/", path) < 0)
+                return -ENOMEM;
+        wd = inotifytools_wd_from_filename(slashed);
+        if (wd < 0)
+                return 0;
+        if (st->root_wd < 0)
+                st->root_wd = wd;
+        return watch_list_add(w, wd, path) < 0 ? -ENOMEM : 0;
+}
+
+/* Watch first, then scan: every folder under dir is watched before the
+ * scanner looks at it, so a file created meanwhile is seen by one or the
+ * other. Returns the wd of dir, or -errno. */
+static int watch_tree(Watcher *w, const DropConfig *d, const char *dir, bool scan) {
+        static const ScanCallbacks cb = { .dir = watch_dir };
+        WalkState st = { .watcher = w, .drop = d, .root_wd = -1 };
+        long r;
+
+        r = scan_tree(w->config, d, dir, true, &cb, &st);
+        if (r < 0)
+                return (int) r;
+        if (scan)
+                scanner_request(w->scanner, dir, true);
+        return st.root_wd >= 0 ? st.root_wd : -ENOENT;
+}
+
+/* Compares the folders to watch with fs.inotify.max_user_watches, once. */
+static void check_watch_limit(Watcher *w) {
+        static const ScanCallbacks cb = { .dir = count_dir };
+        WalkState st = { .watcher = w };
+        int max = inotifytools_get_max_user_watches();
+
+        for (size_t i = 0; i < w->n_roots; i++)
+                (void) scan_tree(w->config, w->roots[i].drop, w->roots[i].drop->source, true, &cb, &st);
+        if (max > 0 && st.dirs >= max) {
+                w->limit_reported = true;
+                log_full_errno_fields(LOG_WARNING, 0,
+                                      ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_WATCH_LIMIT } }), 1,
+                                      "%ld folders to watch, but fs.inotify.max_user_watches is %d: some will not be "
+                            "watched. Raise it with: sysctl fs.inotify.max_user_watches=%ld",
+                            st.dirs, max, st.dirs * 2);
+        }
+}
+
+static void arm_root(Watcher *w, Root *root) {
+        struct stat stbuf;
+        int r;
+
+        if (stat(root->drop->source, &stbuf) < 0)
+                r = -errno;
+        else if (!S_ISDIR(stbuf.st_mode))
+                r = -ENOTDIR;
+        else
+                r = watch_tree(w, root->drop, root->drop->source, true);
+        if (r >= 0) {
+                root->armed = true;
+                root->wd = r;
+                root->retry_delay = RETRY_MIN_USEC;
+                if (root->reported)
+                        log_notice("source '%s' is back: watching it and catching up", root->drop->source);
+                else
+                        log_info("watching '%s' -> '%s'", root->drop->source, root->drop->output);
+                root->reported = false;
+                return;
+        }
+        if (!root->reported)
+                log_warning_errno(r, "source '%s' of [drop:%s] is not available, retrying: %m",
+                                  root->drop->source, root->drop->name);
+        root->reported = true;
+        root->retry_at = now_usec() + root->retry_delay;
+        root->retry_delay = root->retry_delay * 2 > RETRY_MAX_USEC ? RETRY_MAX_USEC : root->retry_delay * 2;
+}
+
+/* Hands a file to the workers without blocking: when the queue is full, the
+ * folder is rescanned later instead. */
+static void queue_file(Watcher *w, const char *path, const char *dir) {
+        char *p = strdup(path);
+
+        if (p && path_queue_try_push(w->work, p) >= 0)
+                return;
+        free(p);
+        scanner_request(w->scanner, dir, false);
+}
+
+/* A removal must reach a worker (a rescan would not see a file that is
+ * gone), so it waits for room; removals are rare next to arrivals. */
+static void queue_removal(Watcher *w, const char *path) {
+        char *p = strdup(path);
+
+        if (p && path_queue_push(w->work, p) >= 0)
+                return;
+        free(p);
+}
+
+/* The output folder that mirrors a source folder. Caller owns the result. */
+static char *mirror_of(const DropConfig *d, const char *dir) {
+        char *p;
+
+        if (!naming_path_is_under(dir, d->source))
+                return NULL;
+        if (asprintf(&p, "%s%s", d->output, dir + strlen(d->source)) < 0)
+                return NULL;
+        return p;
+}
+
+/* The folder moved away earlier was not renamed inside the tree: it left. */
+static void flush_moved_from(Watcher *w) {
+        const DropConfig *d;
+
+        if (!w->moved_from)
+                return;
+        d = job_find_drop(w->config, w->moved_from);
+        unwatch_tree(w, w->moved_from);
+        if (d && d->delete_with_source) {
+                _cleanup_free_ char *out = mirror_of(d, w->moved_from);
+                if (out) {
+                        log_debug("'%s' left the tree: removing its thumbnails '%s'", w->moved_from, out);
+                        job_remove_tree(out);
+                }
+        }
+        free(w->moved_from);
+        w->moved_from = NULL;
+}
+
+static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inotify_event *ev, const char *path) {
+        if (ev->mask & IN_MOVED_FROM) {
+                flush_moved_from(w);
+                w->moved_from = strdup(path);
+                w->moved_cookie = ev->cookie;
+                return;
+        }
+        if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+                bool renamed = (ev->mask & IN_MOVED_TO) && w->moved_from && ev->cookie == w->moved_cookie &&
+                               job_find_drop(w->config, w->moved_from) == d;
+
+                if (renamed) {
+                        _cleanup_free_ char *old_out = mirror_of(d, w->moved_from), *new_out = mirror_of(d, path);
+
+                        rename_tree(w, w->moved_from, path);
+                        /* The thumbnails move with their folder; what fails to move is remade. */
+                        if (old_out && new_out && rename(old_out, new_out) < 0 && errno != ENOENT)
+                                job_remove_tree(old_out);
+                        free(w->moved_from);
+                        w->moved_from = NULL;
+                }
+                if (scan_ignored_name(d, ev->name) || scan_is_output(w->config, path) || !d->recursive)
+                        return;
+                /* New or moved in: watch it, then scan it. A renamed folder is scanned too, as
+                 * files may have landed in it between the two events. */
+                (void) watch_tree(w, d, path, true);
+                return;
+        }
+        if (ev->mask & IN_DELETE) {
+                /* Its files were deleted first, each removing its thumbnail: drop the empty mirror. */
+                _cleanup_free_ char *out = mirror_of(d, path);
+                if (out && d->delete_with_source)
+                        (void) rmdir(out);
+        }
+}
+
+static void handle_event(Watcher *w, const struct inotify_event *ev) {
+        _cleanup_free_ char *path = NULL, *dir = NULL;
+        const char *watched;
+        const DropConfig *d;
+        size_t l;
+
+        if (ev->mask & IN_Q_OVERFLOW) {
+                log_full_errno_fields(LOG_WARNING, 0,
+                                      ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_OVERFLOW } }), 1,
+                                      "the kernel's inotify queue overflowed: events were lost; rescanning "
+                                      "every drop folder (raise fs.inotify.max_queued_events to make this rarer)");
+                flush_moved_from(w);
+                /* Folders created meanwhile may be unwatched: watch again (the kernel
+                 * returns the existing watch for those already watched), then rescan. */
+                for (size_t i = 0; i < w->n_roots; i++)
+                        if (w->roots[i].armed)
+                                (void) watch_tree(w, w->roots[i].drop, w->roots[i].drop->source, false);
+                scanner_request_all(w->scanner);
+                return;
+        }
+        if (w->moved_from && !((ev->mask & IN_MOVED_TO) && ev->cookie == w->moved_cookie))
+                flush_moved_from(w);
+        if (ev->mask & IN_IGNORED) {
+                forget_wd(w, ev->wd);
+                return;
+        }
+        if (ev->mask & IN_MOVE_SELF) {
+                /* A root renamed away: its watches would report paths that no longer exist. */
+                for (size_t i = 0; i < w->n_roots; i++)
+                        if (w->roots[i].armed && w->roots[i].wd == ev->wd) {
+                                unwatch_tree(w, w->roots[i].drop->source);
+                                disarm_root(&w->roots[i]);
+                        }
+                return;
+        }
+        if (ev->mask & (IN_DELETE_SELF | IN_UNMOUNT))
+                return;         /* IN_IGNORED follows */
+
+        watched = inotifytools_filename_from_wd(ev->wd);
+        if (!watched || ev->len == 0 || ev->name[0] == '\0')
+                return;
+        dir = strdup(watched);
+        if (!dir)
+                return;
+        l = strlen(dir);
+        if (l > 1 && dir[l - 1] == '/')
+                dir[l - 1] = '\0';
+        if (asprintf(&path, "%s/%s", dir, ev->name) < 0)
+                return;
+        d = job_find_drop(w->config, dir);
+        if (!d)
+                return;
+
+        if (ev->mask & IN_ISDIR) {
+                handle_dir_event(w, d, ev, path);
+                return;
+        }
+        /* Files: only complete ones. IN_CREATE is never enough: a file being
+         * copied in is complete only when its writer closes it. */
+        if (!naming_is_image(ev->name) || scan_ignored_name(d, ev->name))
+                return;
+        if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+                queue_file(w, path, dir);
+        else if ((ev->mask & (IN_DELETE | IN_MOVED_FROM)) && d->delete_with_source)
+                queue_removal(w, path);
+}
+
+static void *watcher_thread(void *arg) {
+        Watcher *w = arg;
+        uint64_t now;
+
+        if (!inotifytools_initialize()) {
+                log_error_errno(errno, "cannot start inotify: %m");
+                atomic_store(&w->ready, true);
+                return NULL;
+        }
+        check_watch_limit(w);
+        for (size_t i = 0; i < w->n_roots && !atomic_load(&w->stopping); i++)
+                arm_root(w, &w->roots[i]);
+        atomic_store(&w->ready, true);
+
+        while (!atomic_load(&w->stopping)) {
+                struct inotify_event *ev;
+
+                now = now_usec();
+                atomic_store(&w->heartbeat, now);
+                for (size_t i = 0; i < w->n_roots; i++)
+                        if (!w->roots[i].armed && w->roots[i].retry_at <= now)
+                                arm_root(w, &w->roots[i]);
+
+                ev = inotifytools_next_events(1, 1);
+                if (!ev) {
+                        /* A quiet second: a folder moved away and not back has left. */
+                        flush_moved_from(w);
+                        continue;
+                }
+                handle_event(w, ev);
+        }
+        inotifytools_cleanup();
+        return NULL;
+}
+
+int watcher_start(Watcher *w) {
+        int r;
+
+        atomic_store(&w->heartbeat, now_usec());
+        r = pthread_create(&w->thread, NULL, watcher_thread, w);
+        if (r != 0)
+                return -r;
+        w->started = true;
+        return 0;
+}
+
+void watcher_stop(Watcher *w) {
+        atomic_store(&w->stopping, true);
+}
+
+void watcher_join(Watcher *w) {
+        if (w->started)
+                (void) pthread_join(w->thread, NULL);
+        w->started = false;
+}

@@ -1,0 +1,36 @@
+/* watcher.h - the watcher thread: watches every drop's source tree with
+ * inotify (through libinotifytools) and turns events into work: finished
+ * files onto the work queue, new folders into scan requests. The only
+ * module that includes libinotifytools. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "path-queue.h"
+#include "scan.h"
+
+typedef struct Watcher Watcher;
+
+/* c, work and scanner are borrowed until watcher_join() returns. */
+int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Watcher **ret);
+Watcher *watcher_free(Watcher *w);             /* NULL-safe; returns NULL; must be joined */
+
+/* Starts the thread. It watches every root (watch first, then asks the
+ * scanner for a catch-up scan), then reports ready. Returns 0 or -errno. */
+int watcher_start(Watcher *w);
+
+/* Has every root been tried once (watched, or logged as unavailable)? */
+bool watcher_ready(Watcher *w);
+
+/* Folders watched now. */
+unsigned watcher_watches(Watcher *w);
+
+/* CLOCK_MONOTONIC microseconds of the thread's last pass through its loop,
+ * which it makes at least once a second. */
+uint64_t watcher_heartbeat(Watcher *w);
+
+/* Asks the thread to stop; it does within about a second. */
+void watcher_stop(Watcher *w);
+void watcher_join(Watcher *w);

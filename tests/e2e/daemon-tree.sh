@@ -1,0 +1,67 @@
+#!/bin/sh
+# The live daemon and folders: mkdir -p then cp in one line, a whole tree
+# moved in, a folder renamed and written to, a folder moved out (its watches
+# freed), and the catch-up of files that arrived while it was stopped.
+. "$(dirname "$0")/lib.sh"
+
+# Catch-up: these arrive while the daemon is not running.
+mkdir -p "$T/in/before/x"
+for i in 1 2 3; do cp "$T/sample.jpg" "$T/in/before/x/b$i.jpg"; done
+cp "$T/sample.jpg" "$T/in/top.jpg"
+
+start_daemon "$T/in" "$T/out"
+check "ready" wait_ready
+for f in before/x/b1 before/x/b2 before/x/b3 top; do
+	check "catch-up: $f.jpg, there before the start, gets its thumbnail" wait_for is_file "$T/out/${f}_thumbnail.jpg"
+done
+
+mkdir -p "$T/in/a/b/c" && cp "$T/sample.jpg" "$T/in/a/b/c/deep.jpg"
+check "mkdir -p a/b/c && cp: the file gets its thumbnail" wait_for is_file "$T/out/a/b/c/deep_thumbnail.jpg"
+
+mkdir -p "$T/staging/tree/one" "$T/staging/tree/two/three"
+for d in one two two/three; do for i in 1 2; do cp "$T/sample.jpg" "$T/staging/tree/$d/p$i.jpg"; done; done
+mv "$T/staging/tree" "$T/in/tree"
+for d in one two two/three; do for i in 1 2; do
+	check "tree moved in: $d/p$i.jpg" wait_for is_file "$T/out/tree/$d/p${i}_thumbnail.jpg"
+done; done
+
+mv "$T/in/tree" "$T/in/renamed"
+check "renamed folder: its thumbnails move with it" wait_for is_file "$T/out/renamed/two/three/p1_thumbnail.jpg"
+check "... and are gone from the old name" wait_for is_gone "$T/out/tree"
+cp "$T/sample.jpg" "$T/in/renamed/two/three/after.jpg"
+check "a renamed folder is still watched: a new file in it gets its thumbnail" wait_for is_file "$T/out/renamed/two/three/after_thumbnail.jpg"
+cp "$T/sample.jpg" "$T/in/renamed/one/after.jpg"
+check "... in every sub-folder" wait_for is_file "$T/out/renamed/one/after_thumbnail.jpg"
+
+before=$(kernel_watches)
+mv "$T/in/renamed" "$T/staging/gone"
+check "a folder moved out takes its thumbnails along" wait_for is_gone "$T/out/renamed"
+watches_freed() { [ "$(kernel_watches)" -eq $((before - 4)) ]; }
+check "a folder moved out frees its watches ($before before, 4 fewer expected)" wait_for watches_freed
+cp "$T/sample.jpg" "$T/staging/gone/one/outside.jpg"
+cp "$T/sample.jpg" "$T/in/barrier.jpg"
+check "barrier" wait_for is_file "$T/out/barrier_thumbnail.jpg"
+is "$(find "$T/out" -name 'outside*' | wc -l)" 0 "files written to a moved-out folder are not ours"
+
+rm -r "$T/in/a"
+check "a deleted folder takes its thumbnails along" wait_for is_gone "$T/out/a/b/c/deep_thumbnail.jpg"
+
+stop_daemon
+is "$STATUS" 0 "SIGTERM: exit 0"
+
+# Stopped again: a burst arrives, then SIGTERM with work queued: the queue drains.
+mkdir "$T/in/later"
+i=0; while [ $i -lt 60 ]; do cp "$T/sample.jpg" "$T/in/later/l$i.jpg"; i=$((i + 1)); done
+start_daemon --workers 1 --queue-size 4 "$T/in" "$T/out"
+check "ready again" wait_ready
+stop_daemon
+is "$STATUS" 0 "SIGTERM with work queued: exit 0"
+is "$(find "$T/out" -name '.*' | wc -l)" 0 "no temporary files left behind"
+made=$(find "$T/out/later" -type f 2>/dev/null | wc -l)
+check "the queued work was drained ($made made before exiting)" test "$made" -ge 1
+start_daemon "$T/in" "$T/out"
+all_later() { [ "$(find "$T/out/later" -type f | wc -l)" -eq 60 ]; }
+check "the next start catches up on the rest" wait_for all_later
+stop_daemon
+diag "$T/log" | grep -v ' -> ' | tail -n 15
+done_testing
