@@ -1,9 +1,11 @@
 /* log.c - the journal when running under systemd, plain lines on stderr otherwise.
- * The only globals are the target and the level, written by main before threads start. */
+ * The only globals are the target, written by main before threads start, and
+ * the level, which a reload may change while workers log (hence atomic). */
 #include "build-config.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,7 @@
 
 #include "log.h"
 
-static int log_max_level = LOG_INFO;
+static atomic_int log_max_level = LOG_INFO;
 static bool log_journal;
 static bool log_tty;
 
@@ -59,11 +61,11 @@ bool log_to_journal(void) {
 }
 
 void log_set_max_level(int level) {
-        log_max_level = level;
+        atomic_store_explicit(&log_max_level, level, memory_order_relaxed);
 }
 
 int log_get_max_level(void) {
-        return log_max_level;
+        return atomic_load_explicit(&log_max_level, memory_order_relaxed);
 }
 
 int log_level_from_string(const char *s) {
@@ -121,7 +123,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         va_list ap;
 
         error = error < 0 ? -error : error;
-        if (level > log_max_level)
+        if (level > log_get_max_level())
                 return -error;
 
         /* %m in the format refers to the error we were given, not to whatever errno is. */

@@ -1,7 +1,7 @@
 /* scan.c - the tree walk behind --once, the daemon's catch-up, new folders
  * and overflow rescans, and the scanner thread that runs them.
  *
- * fts with FTS_NOSTAT: files are not stat()ed here, only folders; the
+ * fts with FTS_NOSTAT for files walks: files are not stat()ed here; the
  * worker's stat is the one that decides whether a file needs work.
  *
  * Threads: scanner_request() is called by the watcher thread (and main);
@@ -92,7 +92,14 @@ long scan_tree(const ThumbwatchConfig *c, const DropConfig *d, const char *root,
         }
         recursive = recursive && d->recursive;
 
-        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOSTAT | FTS_NOCHDIR, NULL);
+        /* FTS_NOSTAT spares a stat per file, but with FTS_PHYSICAL glibc then
+         * trusts the parent's link count, taken before its entries are read:
+         * a folder created in between comes back as FTS_NSOK and is never
+         * entered. A walk that sets up watches must see every folder, so a
+         * folders-only walk stats everything. A files walk may miss such a
+         * folder: it is new since its parent was watched, so its own creation
+         * event brings it to the watcher. */
+        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | (cb->file ? FTS_NOSTAT : 0), NULL);
         if (!fts)
                 return -errno;
         while ((errno = 0, e = fts_read(fts))) {
@@ -189,6 +196,16 @@ Scanner *scanner_free(Scanner *s) {
         return NULL;
 }
 
+void scanner_request_all(Scanner *s) {
+        char *req = strdup("R");
+
+        /* The flag makes the next request popped a full rescan, whatever it
+         * says; the "R" request wakes the thread if the queue was empty. */
+        atomic_store(&s->rescan_all, true);
+        if (req && path_queue_try_push(s->requests, req) < 0)
+                free(req);
+}
+
 void scanner_request(Scanner *s, const char *dir, bool recursive) {
         char *req;
 
@@ -199,16 +216,8 @@ void scanner_request(Scanner *s, const char *dir, bool recursive) {
         if (path_queue_try_push(s->requests, req) < 0) {
                 free(req);
                 /* Too many requests waiting (or closed): one full rescan covers them all. */
-                atomic_store(&s->rescan_all, true);
-                (void) path_queue_try_push(s->requests, strdup("R"));
+                scanner_request_all(s);
         }
-}
-
-void scanner_request_all(Scanner *s) {
-        atomic_store(&s->rescan_all, true);
-        char *req = strdup("R");
-        if (req && path_queue_try_push(s->requests, req) < 0)
-                free(req);
 }
 
 bool scanner_busy(Scanner *s) {

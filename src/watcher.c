@@ -169,8 +169,23 @@ static void disarm_root(Root *root) {
         log_warning("source '%s' is gone; watching for it to come back", root->drop->source);
 }
 
-/* The kernel dropped a watch (its folder was deleted, or unmounted). */
+/* The kernel dropped a watch (its folder was deleted, or unmounted).
+ * libinotifytools 3.22 keeps its entry (removing it fails, as the kernel's
+ * watch is gone) and would hand out its wd for a new folder of the same
+ * name. So the entry is renamed out of the way, with replace_filename(),
+ * which keeps the library's name index in order (set_filename_by_wd() does
+ * not). What remains is a small entry per deleted folder. */
 static void forget_wd(Watcher *w, int wd) {
+        const char *name = inotifytools_filename_from_wd(wd);
+
+        if (name) {
+                _cleanup_free_ char *old = strdup(name);
+                char stale[64];
+
+                (void) snprintf(stale, sizeof stale, "//thumbwatch-dropped-watch/%d/", wd);
+                if (old)
+                        inotifytools_replace_filename(old, stale);
+        }
         for (size_t i = 0; i < w->n_watch_list; i++)
                 if (w->watch_list[i].wd == wd) {
                         watch_list_remove_at(w, i);
@@ -233,6 +248,18 @@ static int watch_dir(const char *path, void *userdata) {
 
         if (atomic_load(&w->stopping))
                 return -ECANCELED;
+        atomic_store(&w->heartbeat, now_usec());
+        if (asprintf(&slashed, "%s/", path) < 0)
+                return -ENOMEM;
+        /* Watched already (a rescan after an overflow): libinotifytools would
+         * leak a second entry for the same wd. */
+        wd = inotifytools_wd_from_filename(slashed);
+        if (wd >= 0) {
+                log_debug("'%s' is watched already (wd %d)", path, wd);
+                if (st->root_wd < 0)
+                        st->root_wd = wd;
+                return 0;
+        }
         errno = 0;
         if (!inotifytools_watch_file(path, WATCH_EVENTS)) {
                 int r = errno ? -errno : -EIO;
@@ -252,9 +279,8 @@ static int watch_dir(const char *path, void *userdata) {
                 log_warning_errno(r, "cannot watch '%s', skipping it and the folders below: %m", path);
                 return 1;
         }
-        if (asprintf(&slashed, "%s/", path) < 0)
-                return -ENOMEM;
         wd = inotifytools_wd_from_filename(slashed);
+        log_debug("watching '%s' (wd %d)", path, wd);
         if (wd < 0)
                 return 0;
         if (st->root_wd < 0)
@@ -399,8 +425,13 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                 }
                 if (scan_ignored_name(d, ev->name) || scan_is_output(w->config, path) || !d->recursive)
                         return;
-                /* New or moved in: watch it, then scan it. A renamed folder is scanned too, as
-                 * files may have landed in it between the two events. */
+                if (renamed) {
+                        /* Its watches followed it (they are on the inodes); files may have
+                         * landed in it between the two events: scan it. */
+                        scanner_request(w->scanner, path, true);
+                        return;
+                }
+                /* New or moved in: watch it, then scan it. */
                 (void) watch_tree(w, d, path, true);
                 return;
         }
@@ -417,6 +448,10 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
         const char *watched;
         const DropConfig *d;
         size_t l;
+
+        if (log_get_max_level() >= LOG_DEBUG && (ev->mask & IN_ISDIR))
+                log_debug("event %s on '%s%s'", inotifytools_event_to_str(ev->mask),
+                          inotifytools_filename_from_wd(ev->wd) ?: "?", ev->len ? ev->name : "");
 
         if (ev->mask & IN_Q_OVERFLOW) {
                 log_full_errno_fields(LOG_WARNING, 0,

@@ -10,6 +10,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 mkdir "$T/in" "$T/out"
 n=0
 failed=0
@@ -21,7 +22,15 @@ is() { if [ "$1" = "$2" ]; then ok "$3"; else fail "$3"; echo "#   got '$1', wan
 done_testing() { echo "1..$n"; [ "$failed" -eq 0 ]; }
 diag() { sed 's/^/#   /' "$@"; }
 # Poll, never sleep a fixed time: inotify and the workers are asynchronous.
-wait_for() { i=0; while ! "$@"; do i=$((i + 1)); [ $i -gt 200 ] && return 1; sleep 0.05; done; }
+# Gives up after $WAIT_SECONDS (default 20; sanitizer builds are slow).
+wait_for() {
+	i=0
+	while ! "$@"; do
+		i=$((i + 1))
+		[ $i -gt $(( ${WAIT_SECONDS:-20} * 20 )) ] && return 1
+		sleep 0.05
+	done
+}
 
 command -v gm >/dev/null || { echo "1..0 # SKIP gm (graphicsmagick) is not installed"; exit 0; }
 
