@@ -174,12 +174,28 @@ static uint64_t now_usec(void) {
 
 static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path);
 
+#if THUMBWATCH_TEST_HOOKS
+/* Test builds only (--enable-test-hooks): a worker hangs on the file whose
+ * base name $THUMBWATCH_TEST_HANG names. */
+static void test_hooks(const char *path) {
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        const char *hang = getenv("THUMBWATCH_TEST_HANG");
+
+        if (hang && strcmp(base, hang) == 0)
+                for (;;)
+                        (void) sleep(3600);
+}
+#endif
+
 void job_process(const char *path, void *userdata) {
         JobContext *ctx = userdata;
         ThumbwatchConfig *config;
 
         if (atomic_load(&ctx->stopping))
                 return;
+#if THUMBWATCH_TEST_HOOKS
+        test_hooks(path);
+#endif
         config = get_config(ctx);
         process(ctx, config, path);
         config_unref(config);

@@ -86,7 +86,11 @@ static int parse_argv(int argc, char *argv[]) {
                         help();
                         return 0;
                 case 'V':
+#if THUMBWATCH_TEST_HOOKS
+                        printf("thumbwatch %s (test hooks)\n", PACKAGE_VERSION);
+#else
                         printf("thumbwatch %s\n", PACKAGE_VERSION);
+#endif
                         return 0;
                 default:
                         fprintf(stderr, "Try 'thumbwatch --help'.\n");

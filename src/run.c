@@ -334,21 +334,27 @@ static void send_status(const JobStats *st, PathQueue *queue, Services *s) {
                       (unsigned long long) atomic_load(&st->up_to_date), watcher_watches(s->watcher));
 }
 
-/* WATCHDOG=1 only while the watcher loops and no worker is stuck on one file. */
-static bool healthy(const ThumbwatchConfig *c, WorkerPool *pool, Services *s) {
-        uint64_t now = now_usec(), longest = worker_pool_longest_job(pool);
+/* WATCHDOG=1 only while the watcher loops and no worker is stuck on one
+ * file. Logs when that changes, not at every tick. */
+static bool healthy(const ThumbwatchConfig *c, WorkerPool *pool, Services *s, bool *was_healthy) {
+        uint64_t now = now_usec(), longest = worker_pool_longest_job(pool), beat = watcher_heartbeat(s->watcher);
+        bool ok = true;
 
         if (longest > (uint64_t) c->job_timeout * 1000000) {
-                log_warning("a worker has been on one file for %llu s (job_timeout is %u s): not pinging the watchdog",
-                            (unsigned long long) (longest / 1000000), c->job_timeout);
-                return false;
-        }
-        if (now - watcher_heartbeat(s->watcher) > WATCHER_STALL_USEC) {
-                log_warning("the watcher has not made progress for %llu s: not pinging the watchdog",
-                            (unsigned long long) ((now - watcher_heartbeat(s->watcher)) / 1000000));
-                return false;
-        }
-        return true;
+                if (*was_healthy)
+                        log_warning("a worker has been on one file for %llu s (job_timeout is %u s): "
+                                    "not pinging the watchdog", (unsigned long long) (longest / 1000000),
+                                    c->job_timeout);
+                ok = false;
+        } else if (now > beat && now - beat > WATCHER_STALL_USEC) {
+                if (*was_healthy)
+                        log_warning("the watcher has not made progress for %llu s: not pinging the watchdog",
+                                    (unsigned long long) ((now - beat) / 1000000));
+                ok = false;
+        } else if (!*was_healthy)
+                log_notice("workers and watcher make progress again: pinging the watchdog");
+        *was_healthy = ok;
+        return ok;
 }
 
 static void reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue, Services *s, run_reload_fn fn,
@@ -391,6 +397,7 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
         PathQueue *queue = NULL;
         WorkerPool *pool = NULL;
         Services services = {};
+        bool was_healthy = true;
         JobContext job;
         sigset_t mask;
         int r, sig;
@@ -442,7 +449,7 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                         send_status(&job.stats, queue, &services);
                         last_status = now;
                 }
-                if (watchdog > 0 && healthy(config, pool, &services))
+                if (watchdog > 0 && healthy(config, pool, &services, &was_healthy))
                         notify_watchdog();
         }
 

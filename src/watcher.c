@@ -35,6 +35,7 @@
 
 #define WATCH_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | \
                       IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+#define UNWATCHED_REPORT_MAX 10
 #define RETRY_MIN_USEC (1 * 1000000ULL)
 #define RETRY_MAX_USEC (60 * 1000000ULL)
 
@@ -73,7 +74,7 @@ struct Watcher {
          * renamed inside the tree; otherwise it left. */
         uint32_t moved_cookie;
         char *moved_from;
-        bool limit_reported;            /* the watch-limit warning has been logged */
+        unsigned n_unwatched;           /* subtrees left unwatched for the watch limit */
 };
 
 static uint64_t now_usec(void) {
@@ -265,6 +266,13 @@ static int watch_dir(const char *path, void *userdata) {
                 int r = errno ? -errno : -EIO;
 
                 if (r == -ENOSPC) {
+                        /* Name the first few subtrees; a huge tree would flood the log. */
+                        if (++w->n_unwatched > UNWATCHED_REPORT_MAX) {
+                                if (w->n_unwatched == UNWATCHED_REPORT_MAX + 1)
+                                        log_warning("watch limit reached: more subtrees are not watched; "
+                                                    "not naming each");
+                                return 1;
+                        }
                         log_full_errno_fields(LOG_WARNING, 0,
                                               ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_WATCH_LIMIT },
                                                                     { "THUMBWATCH_SOURCE", path } }), 2,
@@ -313,7 +321,6 @@ static void check_watch_limit(Watcher *w) {
         for (size_t i = 0; i < w->n_roots; i++)
                 (void) scan_tree(w->config, w->roots[i].drop, w->roots[i].drop->source, true, &cb, &st);
         if (max > 0 && st.dirs >= max) {
-                w->limit_reported = true;
                 log_full_errno_fields(LOG_WARNING, 0,
                                       ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_WATCH_LIMIT } }), 1,
                                       "%ld folders to watch, but fs.inotify.max_user_watches is %d: some will not be "
