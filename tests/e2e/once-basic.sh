@@ -48,6 +48,7 @@ is "$(dims "$T/out/a/b/tall_thumbnail.PNG")" "9 128 PNG" "200x3000 becomes 9x128
 is "$(find "$T/out" -type f | wc -l)" "$images" "exactly one thumbnail per image, nothing else"
 is "$(find "$T/out" -name '.*' | wc -l)" 0 "no temporary files left"
 check "non-images are untouched" test "$(cat "$T/in/notes.txt")" = "not an image"
+check "no progress bar when stderr is not a terminal" test -z "$(grep -c '\[#' "$T/stderr" | grep -v '^0$')"
 
 "$THUMBWATCH" --once "$T/in" "$T/out" >"$T/stdout2" 2>&1
 is "$?" 0 "second run exits 0"
@@ -61,6 +62,16 @@ touch -d '+1 second' "$T/in/photo.jpg"
 "$THUMBWATCH" --once "$T/in" "$T/out" >"$T/stdout3" 2>&1
 check "a changed source is made again" grep -q "^made 1, up to date $((images - 1))," "$T/stdout3"
 is "$(dims "$T/out/photo_thumbnail.jpg")" "100 50 JPEG" "... with its new content"
+
+# On a terminal: a progress bar on stderr (script(1) gives us one).
+if command -v script >/dev/null; then
+	rm -rf "$T/out-tty"
+	script -qec "'$THUMBWATCH' --once '$T/in' '$T/out-tty'" /dev/null >"$T/tty" 2>&1
+	check "on a terminal, a progress bar" grep -q "\[[# ]*\] [0-9]*/$images" "$T/tty"
+	check "... and the summary" grep -q "made $images, up to date 0, failed 0" "$T/tty"
+else
+	ok "# SKIP script(1) is not installed: no terminal to test the progress bar"
+fi
 
 # A corrupt file among them: reported, counted, exit 1, the rest still made.
 rm -rf "$T/out"
