@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "naming.h"
 #include "thumbnail.h"
+#include "time-util.h"
 
 void job_context_init(JobContext *ctx, ThumbwatchConfig *c) {
         *ctx = (JobContext) { .config = config_ref(c) };
@@ -163,13 +164,6 @@ static const char *error_class(int r) {
         default:
                 return "io";
         }
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path);

@@ -37,17 +37,11 @@
 #include "scan.h"
 #include "watcher.h"
 #include "worker-pool.h"
+#include "time-util.h"
 
 #define STATUS_INTERVAL_USEC (2 * 1000000ULL)
 /* The watcher passes through its loop every second; allow for a long walk. */
 #define WATCHER_STALL_USEC (30 * 1000000ULL)
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static size_t n_workers(const ThumbwatchConfig *c) {
         return c->workers > 0 ? c->workers : worker_pool_default_size();
@@ -115,6 +109,41 @@ static int wait_signal(const sigset_t *mask, uint64_t timeout) {
         int sig = sigtimedwait(mask, NULL, &ts);
 
         return sig > 0 ? sig : 0;
+}
+
+/* The queue, the job context and the worker threads both modes share.
+ * On failure everything is undone and -errno returned. */
+static int workers_start(ThumbwatchConfig *c, JobContext *job, PathQueue **ret_queue, WorkerPool **ret_pool) {
+        PathQueue *queue = NULL;
+        WorkerPool *pool = NULL;
+        int r;
+
+        job_context_init(job, c);
+        r = path_queue_new(c->queue_size, &queue);
+        if (r >= 0)
+                r = worker_pool_new(n_workers(c), queue, job_process, job, &pool);
+        if (r >= 0)
+                r = worker_pool_start(pool);
+        if (r < 0) {
+                if (pool) {
+                        path_queue_close(queue);
+                        worker_pool_join(pool);
+                }
+                worker_pool_free(pool);
+                path_queue_free(queue);
+                job_context_done(job);
+                return r;
+        }
+        *ret_queue = queue;
+        *ret_pool = pool;
+        return 0;
+}
+
+/* After the pool is joined. */
+static void workers_free(JobContext *job, PathQueue *queue, WorkerPool *pool) {
+        worker_pool_free(pool);
+        path_queue_free(queue);
+        job_context_done(job);
 }
 
 /* --once */
@@ -216,24 +245,18 @@ int run_once(ThumbwatchConfig *c) {
                         (void) scan_tree(c, &c->drops[i], c->drops[i].source, true, &count_cb, &total);
 
         block_signals(&mask, false);
-        job_context_init(&job, c);
-        r = path_queue_new(c->queue_size, &queue);
-        if (r >= 0)
-                r = worker_pool_new(n_workers(c), queue, job_process, &job, &pool);
-        if (r >= 0)
-                r = worker_pool_start(pool);
-        feeder = (Feeder) { .config = c, .queue = queue, .pool = pool, .job = &job, .main_thread = pthread_self() };
-        if (r >= 0)
-                r = -pthread_create(&feeder_tid, NULL, feeder_thread, &feeder);
+        r = workers_start(c, &job, &queue, &pool);
         if (r < 0) {
                 log_error_errno(r, "cannot start the workers: %m");
-                if (pool) {
-                        path_queue_close(queue);
-                        worker_pool_join(pool);
-                }
-                worker_pool_free(pool);
-                path_queue_free(queue);
-                job_context_done(&job);
+                return EXIT_SOME_FAILED;
+        }
+        feeder = (Feeder) { .config = c, .queue = queue, .pool = pool, .job = &job, .main_thread = pthread_self() };
+        r = -pthread_create(&feeder_tid, NULL, feeder_thread, &feeder);
+        if (r < 0) {
+                log_error_errno(r, "cannot start the feeder thread: %m");
+                path_queue_close(queue);
+                worker_pool_join(pool);
+                workers_free(&job, queue, pool);
                 return EXIT_SOME_FAILED;
         }
 
@@ -268,9 +291,7 @@ int run_once(ThumbwatchConfig *c) {
                 status = EXIT_SOME_FAILED;
         else
                 status = EXIT_OK;
-        worker_pool_free(pool);
-        path_queue_free(queue);
-        job_context_done(&job);
+        workers_free(&job, queue, pool);
         return status;
 }
 
@@ -408,23 +429,18 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                 return EXIT_USAGE;
         }
         block_signals(&mask, true);
-        job_context_init(&job, config);
-        r = path_queue_new(config->queue_size, &queue);
-        if (r >= 0)
-                r = worker_pool_new(n_workers(config), queue, job_process, &job, &pool);
-        if (r >= 0)
-                r = worker_pool_start(pool);
-        if (r >= 0)
-                r = services_start(&services, config, queue);
+        r = workers_start(config, &job, &queue, &pool);
         if (r < 0) {
-                log_error_errno(r, "cannot start: %m");
-                if (queue)
-                        path_queue_close(queue);
-                if (pool)
-                        worker_pool_join(pool);
-                worker_pool_free(pool);
-                path_queue_free(queue);
-                job_context_done(&job);
+                log_error_errno(r, "cannot start the workers: %m");
+                config_unref(config);
+                return EXIT_SOME_FAILED;
+        }
+        r = services_start(&services, config, queue);
+        if (r < 0) {
+                log_error_errno(r, "cannot start the watcher: %m");
+                path_queue_close(queue);
+                worker_pool_join(pool);
+                workers_free(&job, queue, pool);
                 config_unref(config);
                 return EXIT_SOME_FAILED;
         }
@@ -476,9 +492,7 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                  (unsigned long long) atomic_load(&job.stats.made),
                  (unsigned long long) atomic_load(&job.stats.failed),
                  (unsigned long long) atomic_load(&job.stats.up_to_date));
-        worker_pool_free(pool);
-        path_queue_free(queue);
-        job_context_done(&job);
+        workers_free(&job, queue, pool);
         config_unref(config);
         return EXIT_OK;
 }

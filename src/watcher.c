@@ -32,6 +32,7 @@
 #include "macro.h"
 #include "naming.h"
 #include "watcher.h"
+#include "time-util.h"
 
 #define WATCH_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | \
                       IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
@@ -76,13 +77,6 @@ struct Watcher {
         char *moved_from;
         unsigned n_unwatched;           /* subtrees left unwatched for the watch limit */
 };
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Watcher **ret) {
         Watcher *w = calloc(1, sizeof *w);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "worker-pool.h"
+#include "time-util.h"
 
 struct WorkerPool {
         PathQueue *queue;               /* borrowed; immutable */
@@ -56,13 +57,6 @@ WorkerPool *worker_pool_free(WorkerPool *p) {
                 free(p->busy_since);
         free(p);
         return NULL;
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 static void *worker_thread(void *arg) {
