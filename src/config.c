@@ -6,6 +6,7 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -19,13 +20,18 @@
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
+#include "thumbnail.h"
 
 #define DEFAULT_QUEUE_SIZE 256
 #define DEFAULT_NAME_TEMPLATE "{stem}_thumbnail{ext}"
 #define QUEUE_SIZE_MAX 1000000
 #define WORKERS_MAX 1024
 #define DEFAULT_STOP_TIMEOUT 30
-#define DEFAULT_JOB_TIMEOUT 60
+#define DEFAULT_JOB_TIMEOUT_USEC (60 * 1000000ULL)
+#define DEFAULT_TRUNCATED_GRACE_USEC (60 * 1000000ULL)
+#define DEFAULT_MAX_FILE_SIZE (256ULL << 20)
+#define DEFAULT_MAX_PIXELS 100000000ULL
+#define DEFAULT_MAX_SIDE 30000U
 #define TIMEOUT_MAX 86400
 /* inih's line buffer; Debian's build lets us raise it so that long paths fit. */
 #define LINE_MAX_CONFIG (PATH_MAX + 256)
@@ -62,17 +68,47 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max, unsig
         return 0;
 }
 
-/* Whole seconds, with an optional "s". */
-static int parse_seconds(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
-        _cleanup_free_ char *copy = strdup(s);
-        size_t l;
+/* A whole number with an optional unit from units (each a suffix and a
+ * multiplier); the first unit is the default. */
+typedef struct Unit {
+        const char *suffix;
+        uint64_t multiplier;
+} Unit;
 
-        if (!copy)
-                return -ENOMEM;
-        l = strlen(copy);
-        if (l > 1 && copy[l - 1] == 's')
-                copy[l - 1] = '\0';
-        return parse_uint(copy, min, max, ret);
+static int parse_with_unit(const char *s, const Unit *units, size_t n_units, uint64_t min, uint64_t max,
+                           uint64_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno)
+                return -EINVAL;
+        for (size_t i = 0; i < n_units; i++)
+                if (strcasecmp(end, units[i].suffix) == 0 || (i == 0 && *end == '\0')) {
+                        if (v > UINT64_MAX / units[i].multiplier)
+                                return -EINVAL;
+                        v *= units[i].multiplier;
+                        if (v < min || v > max)
+                                return -EINVAL;
+                        *ret = v;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/* Seconds ("30", "30s") or milliseconds ("500ms"), in microseconds. */
+static int parse_duration(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        static const Unit units[] = { { "s", 1000000 }, { "ms", 1000 } };
+        return parse_with_unit(s, units, ELEMENTSOF(units), min, max, ret);
+}
+
+/* Bytes, or with K, M or G (powers of 1024). */
+static int parse_bytes(const char *s, uint64_t *ret) {
+        static const Unit units[] = { { "", 1 }, { "K", 1ULL << 10 }, { "M", 1ULL << 20 }, { "G", 1ULL << 30 } };
+        return parse_with_unit(s, units, ELEMENTSOF(units), 1, UINT64_MAX, ret);
 }
 
 static int parse_bool(const char *s, bool *ret) {
@@ -163,6 +199,8 @@ static int drop_init(DropConfig *d, const char *name, unsigned line) {
                 .n_sizes = 1,
                 .recursive = true,
                 .delete_with_source = true,
+                .formats = THUMBNAIL_ALL_FORMATS,
+                .strip = true,
                 .line = line,
         };
         d->name = strdup(name);
@@ -183,7 +221,11 @@ int config_new(ThumbwatchConfig **ret) {
         c->queue_size = DEFAULT_QUEUE_SIZE;
         c->log_level = LOG_INFO;
         c->stop_timeout = DEFAULT_STOP_TIMEOUT;
-        c->job_timeout = DEFAULT_JOB_TIMEOUT;
+        c->job_timeout_usec = DEFAULT_JOB_TIMEOUT_USEC;
+        c->truncated_grace_usec = DEFAULT_TRUNCATED_GRACE_USEC;
+        c->max_file_size = DEFAULT_MAX_FILE_SIZE;
+        c->max_pixels = DEFAULT_MAX_PIXELS;
+        c->max_width = c->max_height = DEFAULT_MAX_SIDE;
         *ret = c;
         return 0;
 }
@@ -255,18 +297,50 @@ static int set_global(ThumbwatchConfig *c, const char *key, const char *value, c
                 c->log_level = r;
                 return 0;
         }
-        if (strcmp(key, "stop_timeout") == 0 || strcmp(key, "job_timeout") == 0) {
-                if (parse_seconds(value, 1, TIMEOUT_MAX, &v) < 0) {
+        if (strcmp(key, "stop_timeout") == 0) {
+                uint64_t usec;
+
+                if (parse_duration(value, 1000000, TIMEOUT_MAX * 1000000ULL, &usec) < 0) {
                         *reterr_reason = "expected whole seconds from 1 to " STRINGIFY(TIMEOUT_MAX) ", like 30 or 30s";
                         return -EINVAL;
                 }
-                if (key[0] == 's')
-                        c->stop_timeout = (unsigned) v;
-                else
-                        c->job_timeout = (unsigned) v;
+                c->stop_timeout = (unsigned) (usec / 1000000);
                 return 0;
         }
-        *reterr_reason = "unknown key (known in [thumbwatch]: workers, queue_size, log_level, stop_timeout, job_timeout)";
+        if (strcmp(key, "job_timeout") == 0 || strcmp(key, "truncated_grace") == 0) {
+                uint64_t *p = key[0] == 'j' ? &c->job_timeout_usec : &c->truncated_grace_usec;
+
+                if (parse_duration(value, key[0] == 'j' ? 1000 : 0, TIMEOUT_MAX * 1000000ULL, p) < 0) {
+                        *reterr_reason = "expected a duration up to " STRINGIFY(TIMEOUT_MAX) " s, like 60, 60s or 500ms";
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        if (strcmp(key, "max_file_size") == 0) {
+                if (parse_bytes(value, &c->max_file_size) < 0) {
+                        *reterr_reason = "expected a size in bytes, or with K, M or G, like 256M";
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        if (strcmp(key, "max_pixels") == 0) {
+                if (parse_uint(value, 1, (unsigned long) 1e12, &v) < 0) {
+                        *reterr_reason = "expected a whole number of pixels, like 100000000";
+                        return -EINVAL;
+                }
+                c->max_pixels = v;
+                return 0;
+        }
+        if (strcmp(key, "max_width") == 0 || strcmp(key, "max_height") == 0) {
+                if (parse_uint(value, 1, 1000000, &v) < 0) {
+                        *reterr_reason = "expected a whole number of pixels from 1 to 1000000";
+                        return -EINVAL;
+                }
+                *(key[4] == 'w' ? &c->max_width : &c->max_height) = (unsigned) v;
+                return 0;
+        }
+        *reterr_reason = "unknown key (known in [thumbwatch]: workers, queue_size, log_level, stop_timeout, "
+                         "job_timeout, truncated_grace, max_file_size, max_pixels, max_width, max_height)";
         return -ENOENT;
 }
 
@@ -306,9 +380,35 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                 d->name_template = t;
                 return 0;
         }
-        if (strcmp(key, "recursive") == 0 || strcmp(key, "delete_with_source") == 0) {
-                if (parse_bool(value, key[0] == 'r' ? &d->recursive : &d->delete_with_source) < 0) {
+        if (strcmp(key, "recursive") == 0 || strcmp(key, "delete_with_source") == 0 || strcmp(key, "strip") == 0 ||
+            strcmp(key, "follow_symlinks") == 0) {
+                bool *p = key[0] == 'r' ? &d->recursive : key[0] == 'd' ? &d->delete_with_source :
+                          key[0] == 's' ? &d->strip : &d->follow_symlinks;
+
+                if (parse_bool(value, p) < 0) {
                         *reterr_reason = "expected yes or no";
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        if (strcmp(key, "formats") == 0) {
+                _cleanup_free_ char *copy = strdup(value);
+                char *save = NULL;
+
+                if (!copy)
+                        return -ENOMEM;
+                d->formats = 0;
+                for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                        int f = thumbnail_format_from_name(w);
+
+                        if (f < 0) {
+                                *reterr_reason = "expected formats from: jpeg png gif webp tiff bmp";
+                                return -EINVAL;
+                        }
+                        d->formats |= (unsigned) f;
+                }
+                if (d->formats == 0) {
+                        *reterr_reason = "expected at least one format";
                         return -EINVAL;
                 }
                 return 0;
@@ -351,7 +451,7 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                 return 0;
         }
         *reterr_reason = "unknown key (known in [drop:NAME]: source, output, sizes, name, recursive, "
-                         "delete_with_source, ignore)";
+                         "delete_with_source, formats, strip, follow_symlinks, ignore)";
         return -ENOENT;
 }
 
@@ -364,7 +464,7 @@ typedef struct Parser {
         char *error;                    /* owned: its message */
         bool continuation;              /* the line is indented: it continues the previous value */
         unsigned section_line;          /* of the last [section] header */
-        bool seen_global[5];            /* each global key is set once at most */
+        bool seen_global[10];           /* each global key is set once at most */
 } Parser;
 
 static void parser_error(Parser *p, unsigned line, const char *format, ...) _printf_(3, 4);
@@ -418,9 +518,12 @@ static bool valid_drop_name(const char *name) {
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value) {
-        static const char *const global_keys[] = { "workers", "queue_size", "log_level", "stop_timeout", "job_timeout" };
+        static const char *const global_keys[] = { "workers", "queue_size", "log_level", "stop_timeout", "job_timeout",
+                                                   "truncated_grace", "max_file_size", "max_pixels", "max_width",
+                                                   "max_height" };
         /* "ignore" may be given several times: its globs accumulate. */
-        static const char *const drop_keys[] = { "source", "output", "sizes", "name", "recursive", "delete_with_source" };
+        static const char *const drop_keys[] = { "source", "output", "sizes", "name", "recursive", "delete_with_source",
+                                                 "formats", "strip", "follow_symlinks" };
         Parser *p = user;
         ThumbwatchConfig *c = p->config;
         const char *reason = NULL;
@@ -603,7 +706,18 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
         fprintf(f, "queue_size = %zu\n", c->queue_size);
         fprintf(f, "log_level = %s\n", log_level_to_string(c->log_level));
         fprintf(f, "stop_timeout = %us\n", c->stop_timeout);
-        fprintf(f, "job_timeout = %us\n", c->job_timeout);
+        if (c->job_timeout_usec % 1000000 == 0)
+                fprintf(f, "job_timeout = %" PRIu64 "s\n", c->job_timeout_usec / 1000000);
+        else
+                fprintf(f, "job_timeout = %" PRIu64 "ms\n", c->job_timeout_usec / 1000);
+        if (c->truncated_grace_usec % 1000000 == 0)
+                fprintf(f, "truncated_grace = %" PRIu64 "s\n", c->truncated_grace_usec / 1000000);
+        else
+                fprintf(f, "truncated_grace = %" PRIu64 "ms\n", c->truncated_grace_usec / 1000);
+        fprintf(f, "max_file_size = %" PRIu64 "\n", c->max_file_size);
+        fprintf(f, "max_pixels = %" PRIu64 "\n", c->max_pixels);
+        fprintf(f, "max_width = %u\n", c->max_width);
+        fprintf(f, "max_height = %u\n", c->max_height);
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
 
@@ -616,6 +730,12 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
                 fprintf(f, "\nname = %s\n", d->name_template);
                 fprintf(f, "recursive = %s\n", d->recursive ? "yes" : "no");
                 fprintf(f, "delete_with_source = %s\n", d->delete_with_source ? "yes" : "no");
+                fprintf(f, "formats =");
+                for (unsigned bit = 1; bit & THUMBNAIL_ALL_FORMATS; bit <<= 1)
+                        if (d->formats & bit)
+                                fprintf(f, " %s", thumbnail_format_name(bit));
+                fprintf(f, "\nstrip = %s\n", d->strip ? "yes" : "no");
+                fprintf(f, "follow_symlinks = %s\n", d->follow_symlinks ? "yes" : "no");
                 fprintf(f, "ignore =");
                 for (size_t j = 0; j < d->n_ignore; j++)
                         fprintf(f, " %s", d->ignore[j]);

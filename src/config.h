@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define CONFIG_SIZES_MAX 8
@@ -23,6 +24,9 @@ typedef struct DropConfig {
         char *name_template;            /* "{stem}_thumbnail{ext}" */
         bool recursive;
         bool delete_with_source;        /* a source deleted or moved out takes its thumbnails along */
+        unsigned formats;               /* THUMBNAIL_* bits: the decoders allowed */
+        bool strip;                     /* drop metadata from thumbnails */
+        bool follow_symlinks;           /* symlinks to files are thumbnailed as their targets */
         char **ignore;                  /* fnmatch(3) globs on base names */
         size_t n_ignore;
         unsigned line;                  /* of its [drop:NAME] header; 0 from the command line */
@@ -36,7 +40,11 @@ typedef struct ThumbwatchConfig {
         size_t queue_size;
         int log_level;                  /* syslog level */
         unsigned stop_timeout;          /* seconds the workers get to drain the queue on stop */
-        unsigned job_timeout;           /* seconds one file may take before the watchdog stops */
+        uint64_t job_timeout_usec;      /* one file longer than this is abandoned */
+        uint64_t truncated_grace_usec;  /* a truncated file younger than this may still be arriving */
+        uint64_t max_file_size;         /* bytes */
+        uint64_t max_pixels;
+        unsigned max_width, max_height;
         DropConfig *drops;
         size_t n_drops;
 } ThumbwatchConfig;

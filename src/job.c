@@ -1,10 +1,16 @@
 /* job.c - one source file, start to end. Runs on worker threads: touches only
- * its arguments, the immutable config and the atomic counters. */
+ * its arguments, the config it took a reference to, the atomic counters and
+ * (under the context's lock) the retry list.
+ *
+ * Outputs are written through folder descriptors opened one component at a
+ * time with O_NOFOLLOW from the output root, so a symlink planted anywhere in
+ * an output tree cannot send a write outside it. */
 #include "build-config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +25,50 @@
 #include "thumbnail.h"
 #include "time-util.h"
 
-void job_context_init(JobContext *ctx, ThumbwatchConfig *c) {
-        *ctx = (JobContext) { .config = config_ref(c) };
+/* Where failures are remembered, under each output root. */
+#define STATE_DIR ".thumbwatch"
+#define FAILED_DIR STATE_DIR "/failed"
+
+struct Retry {
+        char *path;             /* owned */
+        uint64_t due;           /* CLOCK_MONOTONIC us */
+        Retry *next;
+};
+
+void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, ThumbnailOptions *ret) {
+        *ret = (ThumbnailOptions) {
+                .formats = d ? d->formats : THUMBNAIL_ALL_FORMATS,
+                .max_file_size = c->max_file_size,
+                .max_pixels = c->max_pixels,
+                .max_width = c->max_width,
+                .max_height = c->max_height,
+                .timeout_usec = c->job_timeout_usec,
+                .strip = d ? d->strip : true,
+                .follow_symlinks = d ? d->follow_symlinks : false,
+        };
+}
+
+static void apply_limits(const ThumbwatchConfig *c) {
+        ThumbnailOptions o;
+
+        job_thumbnail_options(c, NULL, &o);
+        if (thumbnail_set_limits(&o) < 0)
+                log_warning("cannot set GraphicsMagick's resource limits; the header checks still apply");
+}
+
+void job_context_init(JobContext *ctx, ThumbwatchConfig *c, bool once) {
+        *ctx = (JobContext) { .config = config_ref(c), .once = once };
         (void) pthread_mutex_init(&ctx->lock, NULL);
+        apply_limits(c);
 }
 
 void job_context_done(JobContext *ctx) {
+        while (ctx->retries) {
+                Retry *r = ctx->retries;
+                ctx->retries = r->next;
+                free(r->path);
+                free(r);
+        }
         ctx->config = config_unref(ctx->config);
         (void) pthread_mutex_destroy(&ctx->lock);
 }
@@ -32,6 +76,7 @@ void job_context_done(JobContext *ctx) {
 void job_context_set_config(JobContext *ctx, ThumbwatchConfig *c) {
         ThumbwatchConfig *old;
 
+        apply_limits(c);
         (void) pthread_mutex_lock(&ctx->lock);
         old = ctx->config;
         ctx->config = config_ref(c);
@@ -46,6 +91,41 @@ static ThumbwatchConfig *get_config(JobContext *ctx) {
         c = config_ref(ctx->config);
         (void) pthread_mutex_unlock(&ctx->lock);
         return c;
+}
+
+static void schedule_retry(JobContext *ctx, const char *path, uint64_t due) {
+        Retry *r = calloc(1, sizeof *r);
+
+        if (!r || !(r->path = strdup(path))) {
+                free(r);
+                return;
+        }
+        r->due = due;
+        (void) pthread_mutex_lock(&ctx->lock);
+        r->next = ctx->retries;
+        ctx->retries = r;
+        (void) pthread_mutex_unlock(&ctx->lock);
+        atomic_fetch_add(&ctx->stats.retrying, 1);
+}
+
+size_t job_push_due_retries(JobContext *ctx, PathQueue *queue, uint64_t now) {
+        size_t waiting = 0;
+
+        (void) pthread_mutex_lock(&ctx->lock);
+        for (Retry **p = &ctx->retries; *p;) {
+                Retry *r = *p;
+
+                if (r->due <= now && path_queue_try_push(queue, r->path) >= 0) {
+                        *p = r->next;
+                        free(r);        /* the queue owns the path now */
+                        atomic_fetch_sub(&ctx->stats.retrying, 1);
+                        continue;
+                }
+                waiting++;
+                p = &r->next;
+        }
+        (void) pthread_mutex_unlock(&ctx->lock);
+        return waiting;
 }
 
 const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path) {
@@ -115,30 +195,151 @@ long job_clean_temporaries(const char *output) {
         return n;
 }
 
-/* The source is gone: so are its thumbnails (when the drop says so), and
- * their folder if the source's folder went too. */
-static void remove_thumbnails(const DropConfig *d, const char *path) {
-        _cleanup_free_ char *src_dir = strdup(path);
-        char *out = NULL;
+/* Opens the folder rel (a relative path, "" for the root itself) under
+ * root, creating what is missing, and never through a symlink: each
+ * component is opened with O_NOFOLLOW. Returns a descriptor or -errno. */
+static int open_output_dir(const char *root, const char *rel, bool create) {
+        _cleanup_free_ char *copy = strdup(rel);
+        char *save = NULL;
+        int fd;
 
-        if (!src_dir)
+        if (!copy)
+                return -ENOMEM;
+        fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                int next;
+
+                if (create && mkdirat(fd, c, 0755) < 0 && errno != EEXIST) {
+                        int r = -errno;
+                        (void) close(fd);
+                        return r;
+                }
+                next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                (void) close(fd);
+                if (next < 0)
+                        return errno == ELOOP ? -ENOTDIR : -errno;
+                fd = next;
+        }
+        return fd;
+}
+
+/* The folder part and the name part of a path under root ("a/b", "x.jpg"). */
+static int split_under(const char *root, const char *path, char **ret_dir, const char **ret_name) {
+        const char *rel = path + strlen(root) + (strcmp(root, "/") == 0 ? 0 : 1);
+        const char *slash = strrchr(rel, '/');
+
+        *ret_dir = strndup(rel, slash ? (size_t) (slash - rel) : 0);
+        *ret_name = slash ? slash + 1 : rel;
+        return *ret_dir ? 0 : -ENOMEM;
+}
+
+/* Failure memory: OUTPUT/.thumbwatch/failed/<folders>/<source name> holds the
+ * source's size and mtime and the class of its failure. A source that failed
+ * is not tried again until its size or mtime changes. */
+typedef struct FailureRecord {
+        long long size, sec, nsec;
+        char class[32];
+} FailureRecord;
+
+static int failure_dir(const DropConfig *d, const char *src, bool create, const char **ret_name) {
+        _cleanup_free_ char *dir = NULL, *rel = NULL;
+        int r;
+
+        r = split_under(d->source, src, &dir, ret_name);
+        if (r < 0)
+                return r;
+        if (asprintf(&rel, "%s%s%s", FAILED_DIR, dir[0] ? "/" : "", dir) < 0)
+                return -ENOMEM;
+        return open_output_dir(d->output, rel, create);
+}
+
+static bool failed_before(const DropConfig *d, const char *src, const struct stat *st, char *class, size_t size) {
+        FailureRecord rec = {};
+        const char *name;
+        bool same = false;
+        int dfd, fd;
+        FILE *f;
+
+        dfd = failure_dir(d, src, false, &name);
+        if (dfd < 0)
+                return false;
+        fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        (void) close(dfd);
+        if (fd < 0)
+                return false;
+        f = fdopen(fd, "r");
+        if (!f) {
+                (void) close(fd);
+                return false;
+        }
+        if (fscanf(f, "%lld %lld.%lld %31s", &rec.size, &rec.sec, &rec.nsec, rec.class) == 4)
+                same = rec.size == (long long) st->st_size && rec.sec == (long long) st->st_mtim.tv_sec &&
+                       rec.nsec == (long long) st->st_mtim.tv_nsec;
+        (void) fclose(f);
+        if (same)
+                (void) snprintf(class, size, "%s", rec.class);
+        return same;
+}
+
+static void remember_failure(const DropConfig *d, const char *src, const struct stat *st, const char *class) {
+        char line[128];
+        const char *name;
+        int dfd, fd;
+
+        dfd = failure_dir(d, src, true, &name);
+        if (dfd < 0)
+                return;
+        fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+                int n = snprintf(line, sizeof line, "%lld %lld.%09ld %s\n", (long long) st->st_size,
+                                 (long long) st->st_mtim.tv_sec, st->st_mtim.tv_nsec, class);
+                if (write(fd, line, (size_t) n) != n)
+                        (void) ftruncate(fd, 0);
+                (void) close(fd);
+        }
+        (void) close(dfd);
+}
+
+static void forget_failure(const DropConfig *d, const char *src) {
+        const char *name;
+        int dfd = failure_dir(d, src, false, &name);
+
+        if (dfd < 0)
+                return;
+        (void) unlinkat(dfd, name, 0);
+        (void) close(dfd);
+}
+
+/* The source is gone: so are its thumbnails (when the drop says so), its
+ * failure record, and the thumbnails' folder if the source's folder went too. */
+static void remove_thumbnails(const DropConfig *d, const char *path) {
+        _cleanup_free_ char *src_dir = strdup(path), *out_dir = NULL;
+        const char *src_name;
+        int dfd;
+
+        forget_failure(d, path);
+        if (!src_dir || split_under(d->source, path, &out_dir, &src_name) < 0)
+                return;
+        dfd = open_output_dir(d->output, out_dir, false);
+        if (dfd < 0)
                 return;
         for (size_t i = 0; i < d->n_sizes; i++) {
-                free(out);
-                out = NULL;
-                if (naming_output_path(d->source, d->output, path, d->name_template, d->sizes[i].width,
-                                       d->sizes[i].height, &out) < 0)
+                _cleanup_free_ char *name = NULL;
+
+                if (naming_expand(d->name_template, src_name, d->sizes[i].width, d->sizes[i].height, &name) < 0)
                         continue;
-                if (unlink(out) == 0)
-                        log_debug("'%s' is gone: removed '%s'", path, out);
+                if (unlinkat(dfd, name, 0) == 0)
+                        log_debug("'%s' is gone: removed its thumbnail '%s/%s'", path, d->output, name);
         }
+        (void) close(dfd);
         *strrchr(src_dir, '/') = '\0';
-        if (out && access(src_dir, F_OK) < 0 && errno == ENOENT) {
-                *strrchr(out, '/') = '\0';
-                if (strcmp(out, d->output) != 0)
-                        (void) rmdir(out);
+        if (out_dir[0] && access(src_dir, F_OK) < 0 && errno == ENOENT) {
+                _cleanup_free_ char *full = NULL;
+                if (asprintf(&full, "%s/%s", d->output, out_dir) >= 0)
+                        (void) rmdir(full);
         }
-        free(out);
 }
 
 static bool timespec_before(const struct timespec *a, const struct timespec *b) {
@@ -146,10 +347,10 @@ static bool timespec_before(const struct timespec *a, const struct timespec *b) 
 }
 
 /* Up to date: exists, not empty, not older than the source (design.md, invariant 6). */
-static bool is_up_to_date(const char *thumb, const struct stat *src) {
+static bool is_up_to_date(int dirfd, const char *thumb, const struct stat *src) {
         struct stat st;
 
-        return stat(thumb, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        return fstatat(dirfd, thumb, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
                !timespec_before(&st.st_mtim, &src->st_mtim);
 }
 
@@ -159,11 +360,27 @@ static const char *error_class(int r) {
                 return "unsupported";
         case -EBADMSG:
                 return "corrupt";
+        case -ENODATA:
+                return "truncated";
+        case -EFBIG:
         case -ENOMEM:
                 return "too-large";
+        case -ETIMEDOUT:
+                return "timeout";
         default:
                 return "io";
         }
+}
+
+static void log_failure(const char *path, const char *out, const char *class, const char *duration, int r,
+                        const char *reason) {
+        log_full_errno_fields(LOG_ERR, r,
+                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_FAILED },
+                                                    { "THUMBWATCH_SOURCE", path },
+                                                    { "THUMBWATCH_OUTPUT", out },
+                                                    { "THUMBWATCH_ERROR", class },
+                                                    { "THUMBWATCH_DURATION_US", duration } }),
+                              5, "'%s' failed (%s): %s", path, class, reason ? reason : strerror(-r));
 }
 
 static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path);
@@ -197,22 +414,24 @@ void job_process(const char *path, void *userdata) {
 
 static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path) {
         ThumbnailTarget targets[CONFIG_SIZES_MAX] = {};
-        char *outputs[CONFIG_SIZES_MAX] = {};
-        _cleanup_free_ char *reason = NULL;
-        char duration[32];
+        char *names[CONFIG_SIZES_MAX] = {};
+        _cleanup_free_ char *reason = NULL, *out_dir = NULL, *out_path = NULL;
+        char duration[32] = "0", class_before[32];
+        const char *src_name;
+        ThumbnailOptions opts;
         const DropConfig *d;
         struct stat st;
         bool current = true;
         uint64_t start;
-        size_t n = 0;
-        int r;
+        int dfd = -1, r;
+        size_t n;
 
         d = job_find_drop(config, path);
         if (!d) {
                 log_debug("'%s' is in no drop folder, skipping", path);
                 return;
         }
-        if (lstat(path, &st) < 0) {
+        if ((d->follow_symlinks ? stat(path, &st) : lstat(path, &st)) < 0) {
                 if (errno == ENOENT) {
                         atomic_fetch_add(&ctx->stats.vanished, 1);
                         log_debug("'%s' is gone, skipping", path);
@@ -225,82 +444,109 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                 return;
         }
         if (!S_ISREG(st.st_mode)) {
-                log_debug("'%s' is not a regular file, skipping", path);
+                log_debug("'%s' is %s, skipping", path, S_ISLNK(st.st_mode) ? "a symlink (not followed)" : "not a regular file");
                 return;
         }
 
+        r = split_under(d->source, path, &out_dir, &src_name);
+        if (r >= 0 && asprintf(&out_path, "%s%s%s", d->output, out_dir[0] ? "/" : "", out_dir) < 0)
+                r = -ENOMEM;
+        if (r < 0)
+                goto out;
+        /* Every size goes into the same folder, the mirror of the source's. */
+        dfd = open_output_dir(d->output, out_dir, false);
         for (n = 0; n < d->n_sizes; n++) {
-                r = naming_output_path(d->source, d->output, path, d->name_template, d->sizes[n].width,
-                                       d->sizes[n].height, &outputs[n]);
+                r = naming_expand(d->name_template, src_name, d->sizes[n].width, d->sizes[n].height, &names[n]);
                 if (r < 0) {
                         atomic_fetch_add(&ctx->stats.failed, 1);
                         log_error_errno(r, "'%s': cannot name its thumbnail: %m", path);
                         goto out;
                 }
-                targets[n] = (ThumbnailTarget) { outputs[n], d->sizes[n].width, d->sizes[n].height };
-                current = current && is_up_to_date(outputs[n], &st);
+                current = current && dfd >= 0 && is_up_to_date(dfd, names[n], &st);
         }
         if (current) {
                 atomic_fetch_add(&ctx->stats.up_to_date, 1);
                 goto out;
         }
-
-        /* Every size goes into the same folder, the mirror of the source's. */
-        *strrchr(outputs[0], '/') = '\0';
-        r = job_mkdir_p(outputs[0]);
-        if (r < 0) {
+        /* Failed before and unchanged since: it would fail again. Logged once, when it failed. */
+        if (failed_before(d, path, &st, class_before, sizeof class_before)) {
                 atomic_fetch_add(&ctx->stats.failed, 1);
-                log_full_errno_fields(LOG_ERR, r,
-                                      ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_FAILED },
-                                                            { "THUMBWATCH_SOURCE", path },
-                                                            { "THUMBWATCH_ERROR", "io" } }),
-                                      3, "'%s' failed (io): cannot create folder '%s': %m", path, outputs[0]);
+                log_debug("'%s' failed before (%s) and has not changed, skipping", path, class_before);
                 goto out;
         }
-        outputs[0][strlen(outputs[0])] = '/';
 
+        if (dfd < 0)
+                dfd = open_output_dir(d->output, out_dir, true);
+        if (dfd < 0) {
+                r = dfd;
+                atomic_fetch_add(&ctx->stats.failed, 1);
+                log_failure(path, out_path, "io", duration, r, NULL);
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+                targets[i] = (ThumbnailTarget) { dfd, names[i], d->sizes[i].width, d->sizes[i].height };
+
+        job_thumbnail_options(config, d, &opts);
         start = now_usec();
-        r = thumbnail_make(path, targets, n, &reason);
-        (void) snprintf(duration, sizeof duration, "%llu", (unsigned long long) (now_usec() - start));
+        r = thumbnail_make(path, targets, n, &opts, &reason);
+        (void) snprintf(duration, sizeof duration, "%" PRIu64, now_usec() - start);
         if (r == -ENOENT) {
                 atomic_fetch_add(&ctx->stats.vanished, 1);
                 log_debug("'%s' is gone, skipping", path);
                 goto out;
         }
+        if (r == -ENODATA && !ctx->once) {
+                struct timespec now;
+                uint64_t age;
+
+                /* Cut short, and young: its writer may still be at work (a copy
+                 * that closes and reopens, a download that pauses). Try again
+                 * when the grace period is over; a close or rename sooner wins. */
+                (void) clock_gettime(CLOCK_REALTIME, &now);
+                age = now.tv_sec > st.st_mtim.tv_sec ? (uint64_t) (now.tv_sec - st.st_mtim.tv_sec) * 1000000 : 0;
+                if (age < config->truncated_grace_usec) {
+                        log_info("'%s' looks truncated (%s), perhaps still arriving: trying again in %.1f s", path,
+                                 reason ? reason : "", (double) (config->truncated_grace_usec - age) / 1e6);
+                        schedule_retry(ctx, path, now_usec() + config->truncated_grace_usec - age);
+                        goto out;
+                }
+        }
         if (r < 0) {
                 const char *class = error_class(r);
 
                 atomic_fetch_add(&ctx->stats.failed, 1);
-                log_full_errno_fields(LOG_ERR, r,
-                                      ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_FAILED },
-                                                            { "THUMBWATCH_SOURCE", path },
-                                                            { "THUMBWATCH_OUTPUT", outputs[0] },
-                                                            { "THUMBWATCH_ERROR", class },
-                                                            { "THUMBWATCH_DURATION_US", duration } }),
-                                      5, "'%s' failed (%s): %s", path, class, reason ? reason : strerror(-r));
+                log_failure(path, out_path, class, duration, r, reason);
+                /* A fault of the file is remembered; one of ours (io: a full or
+                 * read-only disk) is not, so the file is tried again. */
+                if (strcmp(class, "io") != 0)
+                        remember_failure(d, path, &st, class);
                 goto out;
         }
 
         /* A source stamped in the future (a camera's clock, a copy that kept
          * times) would make its thumbnail look stale forever: give the
          * thumbnail the source's time instead. */
-        for (size_t i = 0; i < n; i++) {
+        {
                 struct timespec now;
 
                 (void) clock_gettime(CLOCK_REALTIME, &now);
                 if (timespec_before(&now, &st.st_mtim)) {
                         struct timespec times[2] = { st.st_mtim, st.st_mtim };
-                        (void) utimensat(AT_FDCWD, outputs[i], times, AT_SYMLINK_NOFOLLOW);
+                        for (size_t i = 0; i < n; i++)
+                                (void) utimensat(dfd, names[i], times, AT_SYMLINK_NOFOLLOW);
                 }
         }
+        forget_failure(d, path);
         atomic_fetch_add(&ctx->stats.made, 1);
         log_full_errno_fields(LOG_DEBUG, 0,
                               ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_MADE },
                                                     { "THUMBWATCH_SOURCE", path },
-                                                    { "THUMBWATCH_OUTPUT", outputs[0] },
+                                                    { "THUMBWATCH_OUTPUT", out_path },
                                                     { "THUMBWATCH_DURATION_US", duration } }),
-                              4, "'%s' -> '%s' (%s us)", path, outputs[0], duration);
+                              4, "'%s' -> '%s/%s' (%s us)", path, out_path, names[0], duration);
 out:
-        for (size_t i = 0; i < ELEMENTSOF(outputs); i++)
-                free(outputs[i]);
+        if (dfd >= 0)
+                (void) close(dfd);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                free(names[i]);
 }

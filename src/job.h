@@ -10,27 +10,42 @@
 
 #include "config.h"
 
+#include "path-queue.h"
+#include "thumbnail.h"
+
 typedef struct JobStats {
         atomic_uint_fast64_t made;              /* sources thumbnailed */
         atomic_uint_fast64_t up_to_date;        /* sources skipped: thumbnails current */
         atomic_uint_fast64_t failed;            /* sources that could not be thumbnailed */
         atomic_uint_fast64_t vanished;          /* sources gone before a worker got to them */
+        atomic_uint_fast64_t retrying;          /* truncated, young: waiting to be tried again */
 } JobStats;
+
+typedef struct Retry Retry;
 
 typedef struct JobContext {
         pthread_mutex_t lock;
         ThumbwatchConfig *config;               /* guarded by lock; one reference owned */
+        Retry *retries;                         /* guarded by lock; owned: due for another try */
         JobStats stats;
         atomic_bool stopping;                   /* set: skip what is still queued */
+        bool once;                              /* immutable: no later, so no grace for truncated files */
 } JobContext;
 
-/* Takes a reference to c. */
-void job_context_init(JobContext *ctx, ThumbwatchConfig *c);
+/* Takes a reference to c and applies its limits to the decoder. */
+void job_context_init(JobContext *ctx, ThumbwatchConfig *c, bool once);
 void job_context_done(JobContext *ctx);
 
 /* Swaps in a new config (taking a reference); jobs already running finish
  * with the one they started with. Thread-safe. */
 void job_context_set_config(JobContext *ctx, ThumbwatchConfig *c);
+
+/* Hands every retry that is due by now to queue (without blocking; what
+ * does not fit waits for the next call). Returns how many are still waiting. */
+size_t job_push_due_retries(JobContext *ctx, PathQueue *queue, uint64_t now);
+
+/* The decoder options for a drop (or, with d NULL, the global limits). */
+void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, ThumbnailOptions *ret);
 
 /* The drop whose source tree holds path, or NULL. */
 const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path);

@@ -113,12 +113,13 @@ static int wait_signal(const sigset_t *mask, uint64_t timeout) {
 
 /* The queue, the job context and the worker threads both modes share.
  * On failure everything is undone and -errno returned. */
-static int workers_start(ThumbwatchConfig *c, JobContext *job, PathQueue **ret_queue, WorkerPool **ret_pool) {
+static int workers_start(ThumbwatchConfig *c, bool once, JobContext *job, PathQueue **ret_queue,
+                         WorkerPool **ret_pool) {
         PathQueue *queue = NULL;
         WorkerPool *pool = NULL;
         int r;
 
-        job_context_init(job, c);
+        job_context_init(job, c, once);
         r = path_queue_new(c->queue_size, &queue);
         if (r >= 0)
                 r = worker_pool_new(n_workers(c), queue, job_process, job, &pool);
@@ -245,7 +246,7 @@ int run_once(ThumbwatchConfig *c) {
                         (void) scan_tree(c, &c->drops[i], c->drops[i].source, true, &count_cb, &total);
 
         block_signals(&mask, false);
-        r = workers_start(c, &job, &queue, &pool);
+        r = workers_start(c, true, &job, &queue, &pool);
         if (r < 0) {
                 log_error_errno(r, "cannot start the workers: %m");
                 return EXIT_SOME_FAILED;
@@ -350,9 +351,10 @@ static int wait_ready(Services *s, const sigset_t *mask) {
 }
 
 static void send_status(const JobStats *st, PathQueue *queue, Services *s) {
-        notify_status("queued %zu, made %llu, failed %llu, up to date %llu, watches %u", path_queue_length(queue),
-                      (unsigned long long) atomic_load(&st->made), (unsigned long long) atomic_load(&st->failed),
-                      (unsigned long long) atomic_load(&st->up_to_date), watcher_watches(s->watcher));
+        notify_status("queued %zu, made %llu, failed %llu, up to date %llu, retrying %llu, watches %u",
+                      path_queue_length(queue), (unsigned long long) atomic_load(&st->made),
+                      (unsigned long long) atomic_load(&st->failed), (unsigned long long) atomic_load(&st->up_to_date),
+                      (unsigned long long) atomic_load(&st->retrying), watcher_watches(s->watcher));
 }
 
 /* WATCHDOG=1 only while the watcher loops and no worker is stuck on one
@@ -361,11 +363,13 @@ static bool healthy(const ThumbwatchConfig *c, WorkerPool *pool, Services *s, bo
         uint64_t now = now_usec(), longest = worker_pool_longest_job(pool), beat = watcher_heartbeat(s->watcher);
         bool ok = true;
 
-        if (longest > (uint64_t) c->job_timeout * 1000000) {
+        /* A decode is abandoned at job_timeout; a worker still busy at twice
+         * that is stuck where the abandoning cannot reach it. */
+        if (longest > 2 * c->job_timeout_usec) {
                 if (*was_healthy)
-                        log_warning("a worker has been on one file for %llu s (job_timeout is %u s): "
-                                    "not pinging the watchdog", (unsigned long long) (longest / 1000000),
-                                    c->job_timeout);
+                        log_warning("a worker has been on one file for %.1f s (twice job_timeout is %.1f s): "
+                                    "not pinging the watchdog", (double) longest / 1e6,
+                                    2 * (double) c->job_timeout_usec / 1e6);
                 ok = false;
         } else if (now > beat && now - beat > WATCHER_STALL_USEC) {
                 if (*was_healthy)
@@ -429,7 +433,7 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                 return EXIT_USAGE;
         }
         block_signals(&mask, true);
-        r = workers_start(config, &job, &queue, &pool);
+        r = workers_start(config, false, &job, &queue, &pool);
         if (r < 0) {
                 log_error_errno(r, "cannot start the workers: %m");
                 config_unref(config);
@@ -461,6 +465,7 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                 if (sig == SIGHUP)
                         reload(&config, &job, queue, &services, reload_fn, &mask);
                 now = now_usec();
+                (void) job_push_due_retries(&job, queue, now);
                 if (now - last_status >= STATUS_INTERVAL_USEC || sig == SIGHUP) {
                         send_status(&job.stats, queue, &services);
                         last_status = now;
@@ -482,7 +487,7 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                 atomic_store(&job.stopping, true);
                 log_warning("stop_timeout (%u s) passed: skipping %zu queued files (the next start catches up)",
                             config->stop_timeout, path_queue_length(queue));
-                r = worker_pool_join_until(pool, now_usec() + (uint64_t) config->job_timeout * 1000000);
+                r = worker_pool_join_until(pool, now_usec() + 2 * config->job_timeout_usec);
                 if (r == -ETIMEDOUT) {
                         log_error("a worker is stuck on one file; exiting without waiting for it");
                         _exit(EXIT_SOME_FAILED);

@@ -9,11 +9,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,11 +25,13 @@
 
 #include "macro.h"
 #include "thumbnail.h"
+#include "time-util.h"
 
 #define JPEG_QUALITY 85
 
 typedef struct Magic {
-        const char *coder;
+        unsigned format;        /* THUMBNAIL_* */
+        const char *coder;      /* GraphicsMagick's name for the decoder */
         size_t offset;
         const char *bytes;
         size_t len;
@@ -33,29 +39,83 @@ typedef struct Magic {
 
 /* What a file starts with decides its coder. RIFF....WEBP needs two checks. */
 static const Magic magics[] = {
-        { "JPEG", 0, "\xff\xd8\xff", 3 },
-        { "PNG", 0, "\x89PNG\r\n\x1a\n", 8 },
-        { "GIF", 0, "GIF87a", 6 },
-        { "GIF", 0, "GIF89a", 6 },
-        { "WEBP", 8, "WEBP", 4 },
-        { "TIFF", 0, "II*\0", 4 },
-        { "TIFF", 0, "MM\0*", 4 },
-        { "TIFF", 0, "II+\0", 4 },
-        { "TIFF", 0, "MM\0+", 4 },
-        { "BMP", 0, "BM", 2 },
+        { THUMBNAIL_JPEG, "JPEG", 0, "\xff\xd8\xff", 3 },
+        { THUMBNAIL_PNG, "PNG", 0, "\x89PNG\r\n\x1a\n", 8 },
+        { THUMBNAIL_GIF, "GIF", 0, "GIF87a", 6 },
+        { THUMBNAIL_GIF, "GIF", 0, "GIF89a", 6 },
+        { THUMBNAIL_WEBP, "WEBP", 8, "WEBP", 4 },
+        { THUMBNAIL_TIFF, "TIFF", 0, "II*\0", 4 },
+        { THUMBNAIL_TIFF, "TIFF", 0, "MM\0*", 4 },
+        { THUMBNAIL_TIFF, "TIFF", 0, "II+\0", 4 },
+        { THUMBNAIL_TIFF, "TIFF", 0, "MM\0+", 4 },
+        { THUMBNAIL_BMP, "BMP", 0, "BM", 2 },
 };
 
-static const char *sniff(const unsigned char *head, size_t len) {
+static const struct {
+        const char *name;
+        unsigned format;
+} format_names[] = {
+        { "jpeg", THUMBNAIL_JPEG }, { "jpg", THUMBNAIL_JPEG }, { "png", THUMBNAIL_PNG },
+        { "gif", THUMBNAIL_GIF },   { "webp", THUMBNAIL_WEBP }, { "tiff", THUMBNAIL_TIFF },
+        { "tif", THUMBNAIL_TIFF },  { "bmp", THUMBNAIL_BMP },
+};
+
+int thumbnail_format_from_name(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(format_names); i++)
+                if (strcasecmp(name, format_names[i].name) == 0)
+                        return (int) format_names[i].format;
+        return -EINVAL;
+}
+
+const char *thumbnail_format_name(unsigned bit) {
+        for (size_t i = 0; i < ELEMENTSOF(format_names); i++)
+                if (format_names[i].format == bit)
+                        return format_names[i].name;
+        return NULL;
+}
+
+static const Magic *sniff(const unsigned char *head, size_t len) {
         for (size_t i = 0; i < ELEMENTSOF(magics); i++) {
                 const Magic *m = &magics[i];
 
                 if (len < m->offset + m->len || memcmp(head + m->offset, m->bytes, m->len) != 0)
                         continue;
-                if (strcmp(m->coder, "WEBP") == 0 && memcmp(head, "RIFF", 4) != 0)
+                if (m->format == THUMBNAIL_WEBP && memcmp(head, "RIFF", 4) != 0)
                         continue;
-                return m->coder;
+                return m;
         }
         return NULL;
+}
+
+/* Does the file end before its image does? Asked only of files that failed
+ * to decode, to tell "still arriving, or cut short" from "corrupt". */
+static bool looks_truncated(int fd, unsigned format, uint64_t size) {
+        unsigned char buf[4096], head[12];
+        size_t n = size < sizeof buf ? (size_t) size : sizeof buf;
+        ssize_t got;
+
+        if (pread(fd, head, sizeof head, 0) != (ssize_t) sizeof head)
+                return true;
+        got = pread(fd, buf, n, (off_t) (size - n));
+        if (got != (ssize_t) n)
+                return true;
+        switch (format) {
+        case THUMBNAIL_JPEG:            /* an end-of-image marker near the end */
+                for (size_t i = 0; i + 1 < n; i++)
+                        if (buf[i] == 0xff && buf[i + 1] == 0xd9)
+                                return false;
+                return true;
+        case THUMBNAIL_PNG:             /* the IEND chunk last */
+                return n < 8 || memcmp(buf + n - 8, "IEND", 4) != 0;
+        case THUMBNAIL_GIF:             /* the trailer byte last */
+                return buf[n - 1] != 0x3b;
+        case THUMBNAIL_WEBP:            /* RIFF's own length */
+                return (uint64_t) (head[4] | head[5] << 8 | head[6] << 16 | (uint32_t) head[7] << 24) + 8 > size;
+        case THUMBNAIL_BMP:             /* the header's file size */
+                return (uint64_t) (head[2] | head[3] << 8 | head[4] << 16 | (uint32_t) head[5] << 24) > size;
+        default:
+                return false;
+        }
 }
 
 static int reason(char **reterr_reason, const char *format, ...) __attribute__((format(printf, 2, 3)));
@@ -79,11 +139,37 @@ static void exception_reason(const ExceptionInfo *ex, char **reterr_reason) {
                       describe ? ex->description : "", describe ? ")" : "");
 }
 
+/* The decode deadline of the job on this thread (CLOCK_MONOTONIC us), 0: none. */
+static __thread uint64_t deadline;
+
+/* GraphicsMagick calls this as decoding and resizing progress, on the thread
+ * doing the work; returning MagickFail abandons the operation. */
+static MagickPassFail monitor(const char *text, const magick_int64_t quantum, const magick_uint64_t span,
+                              ExceptionInfo *exception) {
+        (void) text;
+        (void) quantum;
+        (void) span;
+        if (deadline == 0 || now_usec() < deadline)
+                return MagickPass;
+        ThrowException(exception, MonitorError, "timeout", "the job ran past job_timeout");
+        return MagickFail;
+}
+
 int thumbnail_init(const char *argv0) {
         /* Signals are the daemon's business: GraphicsMagick must not install handlers. */
         InitializeMagickEx(argv0, MAGICK_OPT_NO_SIGNAL_HANDER, NULL);
-        /* One thread per decode: N workers use N cores without oversubscription. */
-        if (!SetMagickResourceLimit(ThreadsResource, 1))
+        (void) SetMonitorHandler(monitor);
+        /* One thread per decode: N workers use N cores without oversubscription.
+         * No pixel cache on disk: an image too large for memory fails fast. */
+        if (!SetMagickResourceLimit(ThreadsResource, 1) || !SetMagickResourceLimit(DiskResource, 0))
+                return -EIO;
+        return 0;
+}
+
+int thumbnail_set_limits(const ThumbnailOptions *opts) {
+        if (!SetMagickResourceLimit(PixelsResource, (magick_int64_t) opts->max_pixels) ||
+            !SetMagickResourceLimit(WidthResource, opts->max_width) ||
+            !SetMagickResourceLimit(HeightResource, opts->max_height))
                 return -EIO;
         return 0;
 }
@@ -140,56 +226,71 @@ static int write_all(int fd, const unsigned char *p, size_t len) {
         return 0;
 }
 
-/* Writes data to a hidden temporary next to path and renames it into place. */
-static int write_atomically(const char *path, const void *data, size_t len, char **reterr_reason) {
-        _cleanup_free_ char *tmp = NULL;
-        const char *slash = strrchr(path, '/');
-        int fd, r;
+/* Writes data to a hidden temporary in dirfd and renames it to name. Never
+ * through a symlink: the temporary is created with O_EXCL|O_NOFOLLOW, and
+ * renameat() replaces whatever is at name, a planted link included. */
+static int write_atomically(int dirfd, const char *name, const void *data, size_t len, char **reterr_reason) {
+        static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        char tmp[NAME_MAX + 1];
+        int fd = -1, r;
 
-        if (!slash)
-                return -EINVAL;
         /* ".name.XXXXXX": a dot-file that our own scanner and watcher ignore. */
-        if (asprintf(&tmp, "%.*s/.%s.XXXXXX", (int) (slash - path), path, slash + 1) < 0)
-                return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);
+        if (strlen(name) + 9 > NAME_MAX)
+                return -ENAMETOOLONG;
+        for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+                unsigned char rnd[6];
+
+                if (getrandom(rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
+                        return -EIO;
+                (void) snprintf(tmp, sizeof tmp, ".%s.%c%c%c%c%c%c", name, chars[rnd[0] % 62], chars[rnd[1] % 62],
+                                chars[rnd[2] % 62], chars[rnd[3] % 62], chars[rnd[4] % 62], chars[rnd[5] % 62]);
+                fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (fd < 0 && errno != EEXIST)
+                        break;
+        }
         if (fd < 0) {
                 r = -errno;
                 (void) reason(reterr_reason, "cannot create a temporary in the output folder: %s", strerror(-r));
                 return r;
         }
         r = write_all(fd, data, len);
-        if (r >= 0 && fchmod(fd, 0644) < 0)
-                r = -errno;
         if (close(fd) < 0 && r >= 0)
                 r = -errno;
-        if (r >= 0 && rename(tmp, path) < 0)
+        if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
                 r = -errno;
         if (r < 0) {
-                (void) unlink(tmp);
-                (void) reason(reterr_reason, "cannot write '%s': %s", path, strerror(-r));
+                (void) unlinkat(dirfd, tmp, 0);
+                (void) reason(reterr_reason, "cannot write '%s': %s", name, strerror(-r));
         }
         return r;
 }
 
-static int open_source(const char *src, const char **ret_coder, FILE **ret_file, char **reterr_reason) {
+static int open_source(const char *src, const ThumbnailOptions *opts, const Magic **ret_magic, FILE **ret_file,
+                       struct stat *ret_st, char **reterr_reason) {
         unsigned char head[16];
-        struct stat st;
-        const char *coder;
+        const Magic *magic;
         ssize_t n;
         FILE *f;
         int fd, r;
 
         /* O_NONBLOCK: a FIFO planted in a drop folder must not hang a worker. */
-        fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (opts->follow_symlinks ? 0 : O_NOFOLLOW));
         if (fd < 0) {
-                r = -errno;
-                (void) reason(reterr_reason, "cannot open: %s", strerror(-r));
+                r = errno == ELOOP ? -EMEDIUMTYPE : -errno;
+                (void) reason(reterr_reason, r == -EMEDIUMTYPE ? "a symlink, not followed" : "cannot open: %s",
+                              strerror(-r));
                 return r;
         }
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode)) {
                 (void) close(fd);
                 (void) reason(reterr_reason, "not a regular file");
                 return -EMEDIUMTYPE;
+        }
+        if (opts->max_file_size > 0 && (uint64_t) ret_st->st_size > opts->max_file_size) {
+                (void) close(fd);
+                (void) reason(reterr_reason, "file is %" PRIu64 " bytes, over max_file_size %" PRIu64,
+                              (uint64_t) ret_st->st_size, opts->max_file_size);
+                return -EFBIG;
         }
         n = pread(fd, head, sizeof head, 0);
         if (n < 0) {
@@ -198,18 +299,23 @@ static int open_source(const char *src, const char **ret_coder, FILE **ret_file,
                 (void) reason(reterr_reason, "cannot read: %s", strerror(-r));
                 return r;
         }
-        coder = sniff(head, (size_t) n);
-        if (!coder) {
+        if (n == 0) {
                 (void) close(fd);
-                (void) reason(reterr_reason, n == 0 ? "empty file" : "not an allowed image format");
-                return n == 0 ? -EBADMSG : -EMEDIUMTYPE;
+                (void) reason(reterr_reason, "empty file");
+                return -ENODATA;
+        }
+        magic = sniff(head, (size_t) n);
+        if (!magic || !(magic->format & opts->formats)) {
+                (void) close(fd);
+                (void) reason(reterr_reason, "not an allowed image format");
+                return -EMEDIUMTYPE;
         }
         f = fdopen(fd, "rb");
         if (!f) {
                 (void) close(fd);
                 return -ENOMEM;
         }
-        *ret_coder = coder;
+        *ret_magic = magic;
         *ret_file = f;
         return 0;
 }
@@ -259,7 +365,7 @@ static Image *read_source(FILE *f, const char *coder, unsigned long hint_w, unsi
         return image;
 }
 
-static int encode_and_write(Image *thumb, const char *coder, const char *path, char **reterr_reason) {
+static int encode_and_write(Image *thumb, const char *coder, int dirfd, const char *name, char **reterr_reason) {
         ExceptionInfo ex;
         ImageInfo *info;
         size_t len = 0;
@@ -278,7 +384,7 @@ static int encode_and_write(Image *thumb, const char *coder, const char *path, c
                 exception_reason(&ex, reterr_reason);
                 r = -EIO;
         } else
-                r = write_atomically(path, blob, len, reterr_reason);
+                r = write_atomically(dirfd, name, blob, len, reterr_reason);
         MagickFree(blob);
         DestroyExceptionInfo(&ex);
         DestroyImageInfo(info);
@@ -311,40 +417,70 @@ static void size_hint(const Image *header, const ThumbnailTarget *targets, size_
                 *ret_w = *ret_h = 0;
 }
 
-int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, char **reterr_reason) {
+/* The header against the limits, with the numbers in the message. */
+static int check_limits(const Image *header, const ThumbnailOptions *opts, char **reterr_reason) {
+        uint64_t pixels = (uint64_t) header->columns * header->rows;
+
+        if (header->columns > opts->max_width || header->rows > opts->max_height) {
+                (void) reason(reterr_reason, "%lux%lu is over max_width x max_height %ux%u", header->columns,
+                              header->rows, opts->max_width, opts->max_height);
+                return -EFBIG;
+        }
+        if (pixels > opts->max_pixels) {
+                (void) reason(reterr_reason, "%lux%lu is %" PRIu64 " pixels, over max_pixels %" PRIu64,
+                              header->columns, header->rows, pixels, opts->max_pixels);
+                return -EFBIG;
+        }
+        return 0;
+}
+
+/* What went wrong in a read, as one of our errors. */
+static int read_error(const ExceptionInfo *ex, int fd, const Magic *magic, const struct stat *st) {
+        if (ex->severity == MonitorError)
+                return -ETIMEDOUT;
+        if (ex->severity == ResourceLimitError)
+                return -EFBIG;
+        return looks_truncated(fd, magic->format, (uint64_t) st->st_size) ? -ENODATA : -EBADMSG;
+}
+
+int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
+                   char **reterr_reason) {
         unsigned long hint_w, hint_h;
+        const Magic *magic = NULL;
         Image *image = NULL;
-        const char *coder = NULL;
         ExceptionInfo ex;
+        struct stat st;
         FILE *f = NULL;
         int r;
 
         *reterr_reason = NULL;
         limit_threads();
-        r = open_source(src, &coder, &f, reterr_reason);
+        r = open_source(src, opts, &magic, &f, &st, reterr_reason);
         if (r < 0)
                 return r;
 
         GetExceptionInfo(&ex);
-        image = ping_source(f, coder, &ex);
+        deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
+        image = ping_source(f, magic->coder, &ex);
         if (!image || ex.severity >= ErrorException || image->columns == 0 || image->rows == 0) {
+                r = read_error(&ex, fileno(f), magic, &st);
                 exception_reason(&ex, reterr_reason);
-                (void) fclose(f);
-                r = -EBADMSG;
                 goto out;
         }
+        r = check_limits(image, opts, reterr_reason);
+        if (r < 0)
+                goto out;
         size_hint(image, targets, n_targets, &hint_w, &hint_h);
         DestroyImageList(image);
         image = NULL;
         rewind(f);
 
-        image = read_source(f, coder, hint_w, hint_h, &ex);
-        (void) fclose(f);
+        image = read_source(f, magic->coder, hint_w, hint_h, &ex);
         /* A corrupt-image warning means pixels are missing (a truncated file
          * decodes with a grey bottom): no thumbnail is better than a wrong one. */
         if (!image || ex.severity >= CorruptImageWarning) {
+                r = read_error(&ex, fileno(f), magic, &st);
                 exception_reason(&ex, reterr_reason);
-                r = -EBADMSG;
                 goto out;
         }
 
@@ -358,6 +494,12 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                 DestroyImage(image);
                 image = oriented;
         }
+        /* Thumbnails are for screens: CMYK and other print spaces become RGB. */
+        if (image->colorspace == CMYKColorspace && !TransformColorspace(image, RGBColorspace)) {
+                (void) reason(reterr_reason, "cannot convert CMYK to RGB");
+                r = -EBADMSG;
+                goto out;
+        }
 
         for (size_t i = 0; i < n_targets; i++) {
                 unsigned long w, h;
@@ -370,22 +512,25 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                         thumb = ResizeImage(image, w, h, LanczosFilter, 1.0, &ex);
                 if (!thumb) {
                         exception_reason(&ex, reterr_reason);
-                        r = ex.severity == ResourceLimitError ? -ENOMEM : -EBADMSG;
+                        r = ex.severity == MonitorError ? -ETIMEDOUT : ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
                         goto out;
                 }
-                (void) StripImage(thumb);
+                if (opts->strip)
+                        (void) StripImage(thumb);
                 /* 16 bits a channel is wasted on a thumbnail. */
                 if (thumb->depth > 8)
                         (void) SetImageDepth(thumb, 8);
-                r = encode_and_write(thumb, coder, targets[i].path, reterr_reason);
+                r = encode_and_write(thumb, magic->coder, targets[i].dirfd, targets[i].name, reterr_reason);
                 DestroyImage(thumb);
                 if (r < 0)
                         goto out;
         }
         r = 0;
 out:
+        deadline = 0;
         if (image)
                 DestroyImageList(image);
         DestroyExceptionInfo(&ex);
+        (void) fclose(f);
         return r;
 }

@@ -3,31 +3,71 @@
  * may run on many threads at once. No logging: errors come back to the caller. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* The decoders thumbwatch may use, chosen from a file's magic bytes. */
+enum {
+        THUMBNAIL_JPEG = 1 << 0,
+        THUMBNAIL_PNG = 1 << 1,
+        THUMBNAIL_GIF = 1 << 2,
+        THUMBNAIL_WEBP = 1 << 3,
+        THUMBNAIL_TIFF = 1 << 4,
+        THUMBNAIL_BMP = 1 << 5,
+        THUMBNAIL_ALL_FORMATS = (1 << 6) - 1,
+};
+
+/* "jpeg", "png", "gif", "webp", "tiff", "bmp" (any case; "jpg", "tif" too)
+ * to its bit, or -EINVAL. */
+int thumbnail_format_from_name(const char *name);
+const char *thumbnail_format_name(unsigned bit);
+
+typedef struct ThumbnailOptions {
+        unsigned formats;               /* THUMBNAIL_* bits: what may be decoded */
+        uint64_t max_file_size;         /* bytes; larger files are refused unread */
+        uint64_t max_pixels;            /* width x height from the header */
+        unsigned max_width, max_height;
+        uint64_t timeout_usec;          /* a decode running longer is abandoned; 0: none */
+        bool strip;                     /* drop metadata (EXIF, ICC, comments) */
+        bool follow_symlinks;           /* src may be a symlink to a regular file */
+} ThumbnailOptions;
 
 typedef struct ThumbnailTarget {
-        const char *path;               /* final name; its directory must exist */
+        int dirfd;                      /* folder to write into; borrowed */
+        const char *name;               /* file name in it */
         unsigned width, height;         /* fit inside, keep the aspect ratio, never upscale */
 } ThumbnailTarget;
 
-/* Starts GraphicsMagick. Call once from the main thread before any worker
- * starts. Returns 0 or -EIO. */
+/* Starts GraphicsMagick: one thread per decode, no disk pixel cache. Call
+ * once from the main thread before any worker starts. Returns 0 or -EIO. */
 int thumbnail_init(const char *argv0);
+
+/* Sets GraphicsMagick's process-wide pixel, width and height limits from
+ * opts, so that what the header check lets through is bounded while decoding
+ * too. Thread-safe. Returns 0 or -EIO. */
+int thumbnail_set_limits(const ThumbnailOptions *opts);
 
 /* Stops GraphicsMagick. Call after every worker has been joined. */
 void thumbnail_shutdown(void);
 
 /* Decodes src once and writes every target in src's own format, each to a
- * hidden temporary in the target's directory renamed into place, so a
- * reader never sees a partial thumbnail. The decoder is chosen from the
- * file's magic bytes, never from its name.
+ * hidden temporary in its folder renamed into place (openat/renameat, never
+ * through a symlink), so a reader never sees a partial thumbnail. The decoder
+ * is chosen from the file's magic bytes, never from its name, and only from
+ * opts->formats; only the first frame is read.
  *
  * Returns 0, or:
  *   -ENOENT, -EACCES, ...  src cannot be opened (errno from open(2));
- *   -EMEDIUMTYPE           src is not an allowed image format;
- *   -EBADMSG               src is corrupt or truncated;
- *   -EIO / -ENOSPC / ...   a thumbnail could not be written;
+ *   -EMEDIUMTYPE           not an allowed image format (or not a regular file);
+ *   -EFBIG                 over a size limit (file size, pixels, width, height);
+ *   -ENODATA               truncated: the file ends before the image does;
+ *   -EBADMSG               otherwise corrupt;
+ *   -ETIMEDOUT             the decode ran past opts->timeout_usec;
+ *   -EIO, -ENOSPC, ...     a thumbnail could not be written;
  *   -ENOMEM.
- * On failure *reterr_reason (caller owns it, may be NULL on -ENOMEM) says why,
- * and no file is left at a target path or as a temporary. */
-int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, char **reterr_reason);
+ * On failure *reterr_reason (caller owns it; NULL on -ENOMEM) says why; each
+ * target is either written completely or not at all, and no temporary is
+ * left behind. */
+int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
+                   char **reterr_reason);

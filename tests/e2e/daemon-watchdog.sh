@@ -1,5 +1,5 @@
 #!/bin/sh
-# The watchdog stops while a worker is stuck on one file past job_timeout, the
+# The watchdog stops while a worker is stuck on one file past twice job_timeout, the
 # other workers go on, and SIGTERM still ends the process when a worker never
 # comes back. Needs a test build (--enable-test-hooks) for the hang.
 . "$(dirname "$0")/lib.sh"
@@ -13,7 +13,7 @@ notified() { grep -q -- "$1" "$T/notify.log" 2>/dev/null; }
 count() { grep -c -- "$1" "$T/notify.log"; }
 check "the listener is up" wait_for notified LISTENING
 
-printf '[thumbwatch]\nworkers = 2\njob_timeout = 1\nstop_timeout = 1\n[drop:d]\nsource = %s\noutput = %s\n' \
+printf '[thumbwatch]\nworkers = 2\njob_timeout = 500ms\nstop_timeout = 1\n[drop:d]\nsource = %s\noutput = %s\n' \
 	"$T/in" "$T/out" >"$T/tw.conf"
 NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=200000 THUMBWATCH_TEST_HANG=hang.jpg start_daemon --config "$T/tw.conf"
 check "WATCHDOG=1 while healthy" wait_for notified '^WATCHDOG=1$'

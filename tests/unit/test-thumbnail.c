@@ -10,8 +10,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include "tap.h"
 #include "thumbnail.h"
+
+static ThumbnailOptions opts = {
+        .formats = THUMBNAIL_ALL_FORMATS,
+        .max_file_size = 1 << 30,
+        .max_pixels = 100000000,
+        .max_width = 30000,
+        .max_height = 30000,
+        .strip = true,
+};
+static int dirfd_out = -1;
 
 static char dir[] = "/tmp/thumbwatch-test-thumbnail.XXXXXX";
 
@@ -71,11 +83,12 @@ static int count_hidden(void) {
 
 static void check(const char *src, unsigned w, unsigned h, const char *want, const char *name) {
         char out[1100], got[128], *reason = NULL;
-        ThumbnailTarget t = { out, w, h };
+        ThumbnailTarget t = { dirfd_out, NULL, w, h };
         int r;
 
         (void) snprintf(out, sizeof out, "%s.thumb", src);
-        r = thumbnail_make(src, &t, 1, &reason);
+        t.name = strrchr(out, '/') + 1;
+        r = thumbnail_make(src, &t, 1, &opts, &reason);
         if (!tap_ok(r == 0, __FILE__, __LINE__, name))
                 printf("#   error %d: %s\n", r, reason ? reason : "");
         identify(out, got, sizeof got);
@@ -85,11 +98,13 @@ static void check(const char *src, unsigned w, unsigned h, const char *want, con
 
 static void check_fails(const char *src, int want_r, const char *want_reason, const char *name) {
         char out[1100], *reason = NULL;
-        ThumbnailTarget t = { out, 128, 128 };
+        ThumbnailTarget t = { dirfd_out, NULL, 128, 128 };
         int r;
 
-        (void) snprintf(out, sizeof out, "%s.thumb", src);
-        r = thumbnail_make(src, &t, 1, &reason);
+        (void) snprintf(out, sizeof out, "%s.refused", src);
+        (void) unlink(out);
+        t.name = strrchr(out, '/') + 1;
+        r = thumbnail_make(src, &t, 1, &opts, &reason);
         is_int(r, want_r, name);
         if (!tap_ok(reason && strstr(reason, want_reason), __FILE__, __LINE__, name))
                 printf("#   reason '%s', want '%s'\n", reason ? reason : "(null)", want_reason);
@@ -98,8 +113,9 @@ static void check_fails(const char *src, int want_r, const char *want_reason, co
 }
 
 int main(void) {
-        if (!mkdtemp(dir) || thumbnail_init("test-thumbnail") < 0)
+        if (!mkdtemp(dir) || thumbnail_init("test-thumbnail") < 0 || thumbnail_set_limits(&opts) < 0)
                 return 99;
+        dirfd_out = open(dir, O_RDONLY | O_DIRECTORY);
 
         make_image("-size 640x480 gradient:red-blue", "landscape.jpg");
         make_image("-size 300x900 gradient:white-black", "portrait.png");
@@ -123,9 +139,9 @@ int main(void) {
         /* Several sizes from one decode. */
         {
                 char *reason = NULL, got[128];
-                ThumbnailTarget t[] = { { at("multi-big.jpg"), 256, 256 }, { at("multi-small.jpg"), 64, 64 } };
+                ThumbnailTarget t[] = { { dirfd_out, "multi-big.jpg", 256, 256 }, { dirfd_out, "multi-small.jpg", 64, 64 } };
 
-                is_int(thumbnail_make(at("landscape.jpg"), t, 2, &reason), 0, "two sizes at once");
+                is_int(thumbnail_make(at("landscape.jpg"), t, 2, &opts, &reason), 0, "two sizes at once");
                 identify(at("multi-big.jpg"), got, sizeof got);
                 is_str(got, "256 192 JPEG", "the larger size");
                 identify(at("multi-small.jpg"), got, sizeof got);
@@ -154,7 +170,7 @@ int main(void) {
         }
         check_fails(at("svg.jpg"), -EMEDIUMTYPE, "not an allowed image format", "SVG named .jpg is refused");
         check_fails(at("text.png"), -EMEDIUMTYPE, "not an allowed image format", "text named .png is refused");
-        check_fails(at("empty.jpg"), -EBADMSG, "empty", "an empty file is refused");
+        check_fails(at("empty.jpg"), -ENODATA, "empty", "an empty file is refused (as truncated)");
         check_fails(at("missing.jpg"), -ENOENT, "No such file", "a missing file: -ENOENT");
         {
                 char cmd[1200];
@@ -162,17 +178,74 @@ int main(void) {
                 (void) snprintf(cmd, sizeof cmd, "head -c 60000 '%s' > '%s'", at("big.jpg"), at("truncated.jpg"));
                 (void) run(cmd);
         }
-        check_fails(at("truncated.jpg"), -EBADMSG, "Premature end", "a truncated JPEG is refused, not half-made");
-
-        /* A target in a folder that does not exist: an error, nothing written. */
+        check_fails(at("truncated.jpg"), -ENODATA, "Premature end", "a truncated JPEG is refused as truncated, not half-made");
         {
-                char *reason = NULL;
-                ThumbnailTarget t = { at("no-such-dir/x.jpg"), 128, 128 };
+                /* Corrupt, not truncated: the end is there, the middle is garbage. */
+                char cmd[1200];
+                (void) snprintf(cmd, sizeof cmd, "cp '%s' '%s' && printf 'garbage!garbage!garbage!' | dd of='%s' bs=1 seek=400 conv=notrunc 2>/dev/null",
+                                at("landscape.jpg"), at("corrupt.jpg"), at("corrupt.jpg"));
+                (void) run(cmd);
+        }
 
-                is_int(thumbnail_make(at("landscape.jpg"), &t, 1, &reason), -ENOENT, "unwritable output: error");
-                ok(reason && strstr(reason, "temporary"), "... saying it cannot create the temporary");
+        /* Limits, from the header, before any pixel is decoded. */
+        opts.max_pixels = 1000;
+        check_fails(at("landscape.jpg"), -EFBIG, "640x480 is 307200 pixels, over max_pixels 1000", "over max_pixels: refused with the numbers");
+        opts.max_pixels = 100000000;
+        opts.max_width = 600;
+        check_fails(at("landscape.jpg"), -EFBIG, "640x480 is over max_width x max_height 600x30000", "over max_width: refused with the numbers");
+        opts.max_width = 30000;
+        opts.max_file_size = 100;
+        check_fails(at("landscape.jpg"), -EFBIG, "over max_file_size 100", "over max_file_size: refused unread");
+        opts.max_file_size = 1 << 30;
+
+        /* The allow-list: a format left out is refused like any other. */
+        opts.formats = THUMBNAIL_ALL_FORMATS & ~THUMBNAIL_PNG;
+        check_fails(at("portrait.png"), -EMEDIUMTYPE, "not an allowed image format", "a format left out of the allow-list is refused");
+        opts.formats = THUMBNAIL_ALL_FORMATS;
+
+        /* Symlinks are not followed unless asked. */
+        if (symlink(at("landscape.jpg"), at("link.jpg")) == 0) {
+                check_fails(at("link.jpg"), -EMEDIUMTYPE, "symlink", "a symlink is not followed");
+                opts.follow_symlinks = true;
+                check(at("link.jpg"), 128, 128, "128 96 JPEG", "... unless follow_symlinks");
+                opts.follow_symlinks = false;
+        }
+
+        /* A target whose name is taken by a symlink: the link is replaced, its target untouched. */
+        {
+                char *reason = NULL, got[128];
+                ThumbnailTarget t = { dirfd_out, "planted.jpg", 128, 128 };
+                FILE *f = fopen(at("victim.txt"), "w");
+
+                fputs("precious\n", f);
+                fclose(f);
+                (void) symlink(at("victim.txt"), at("planted.jpg"));
+                is_int(thumbnail_make(at("landscape.jpg"), &t, 1, &opts, &reason), 0, "a target name held by a symlink");
+                identify(at("planted.jpg"), got, sizeof got);
+                is_str(got, "128 96 JPEG", "... is replaced by the thumbnail");
+                f = fopen(at("victim.txt"), "r");
+                ok(f && fgets(got, sizeof got, f) && strcmp(got, "precious\n") == 0, "... and the link's target is untouched");
+                if (f)
+                        fclose(f);
                 free(reason);
         }
+
+        /* A target folder that is gone: an error, nothing written. */
+        {
+                char *reason = NULL;
+                int gone;
+                ThumbnailTarget t = { -1, "x.jpg", 128, 128 };
+
+                (void) mkdir(at("gone"), 0755);
+                gone = open(at("gone"), O_RDONLY | O_DIRECTORY);
+                (void) rmdir(at("gone"));
+                t.dirfd = gone;
+                is_int(thumbnail_make(at("landscape.jpg"), &t, 1, &opts, &reason), -ENOENT, "output folder removed: error");
+                ok(reason && strstr(reason, "temporary"), "... saying it cannot create the temporary");
+                free(reason);
+                close(gone);
+        }
+        check_fails(at("corrupt.jpg"), -EBADMSG, "", "a corrupt JPEG (end intact) is refused as corrupt");
         is_int(count_hidden(), 0, "no temporary file is left behind");
 
         thumbnail_shutdown();
