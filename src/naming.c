@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,9 +180,27 @@ int naming_expand(const char *tmpl, const char *name, unsigned width, unsigned h
                 free(buf);
                 return -ENOMEM;
         }
-        if (size > NAME_MAX) {
+        if (size > NAMING_NAME_MAX) {
+                const char *tail = naming_extension(buf);
+                size_t ext_len = strlen(tail), keep;
+                uint32_t h = 2166136261U;       /* FNV-1a of the full name */
+                char *shorter;
+
+                for (const char *c = buf; *c; c++)
+                        h = (h ^ (unsigned char) *c) * 16777619U;
+                if (ext_len > 32) {             /* an "extension" that long is part of the name */
+                        tail = buf + size;
+                        ext_len = 0;
+                }
+                keep = NAMING_NAME_MAX - 9 - ext_len;
+                while (keep > 0 && ((unsigned char) buf[keep] & 0xc0) == 0x80)
+                        keep--;                 /* not inside a UTF-8 sequence */
+                if (asprintf(&shorter, "%.*s~%08x%s", (int) keep, buf, h, tail) < 0) {
+                        free(buf);
+                        return -ENOMEM;
+                }
                 free(buf);
-                return -ENAMETOOLONG;
+                buf = shorter;
         }
         *ret = buf;
         return 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stddef.h>
 
 /* The extension of a base name, including its dot, or "" (as Python's splitext:
@@ -25,9 +26,14 @@ bool naming_matches_any(const char *name, char *const *globs, size_t n_globs);
  * set to a static string. */
 int naming_check_template(const char *tmpl, bool several_sizes, const char **reterr_reason);
 
-/* Expands a template for a source base name and a size. On success the
- * caller owns *ret. Returns -EINVAL for a bad template, -ENAMETOOLONG when the
- * result exceeds NAME_MAX, -ENOMEM. */
+/* The longest thumbnail name: its temporary (".NAME.XXXXXX") must fit NAME_MAX too. */
+#define NAMING_NAME_MAX (NAME_MAX - 8)
+
+/* Expands a template for a source base name and a size. A result longer
+ * than NAMING_NAME_MAX is shortened: as much of it as fits (cut at a UTF-8
+ * character boundary), "~", 8 hex digits of a hash of the full result, and
+ * its extension; so it is still unique and the same every time. On success
+ * the caller owns *ret. Returns -EINVAL for a bad template, -ENOMEM. */
 int naming_expand(const char *tmpl, const char *name, unsigned width, unsigned height, char **ret);
 
 /* The thumbnail path of src_path, a file under source_root: output_root, then

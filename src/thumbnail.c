@@ -235,8 +235,10 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
         int fd = -1, r;
 
         /* ".name.XXXXXX": a dot-file that our own scanner and watcher ignore. */
-        if (strlen(name) + 9 > NAME_MAX)
+        if (strlen(name) + 8 > NAME_MAX) {
+                (void) reason(reterr_reason, "the name '%s' leaves no room for its temporary", name);
                 return -ENAMETOOLONG;
+        }
         for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
                 unsigned char rnd[6];
 
@@ -265,9 +267,27 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
         return r;
 }
 
+/* The header against the limits, with the numbers in the message. */
+static int check_limits(unsigned long width, unsigned long height, const ThumbnailOptions *opts,
+                        char **reterr_reason) {
+        uint64_t pixels = (uint64_t) width * height;
+
+        if (width > opts->max_width || height > opts->max_height) {
+                (void) reason(reterr_reason, "%lux%lu is over max_width x max_height %ux%u", width, height,
+                              opts->max_width, opts->max_height);
+                return -EFBIG;
+        }
+        if (pixels > opts->max_pixels) {
+                (void) reason(reterr_reason, "%lux%lu is %" PRIu64 " pixels, over max_pixels %" PRIu64, width,
+                              height, pixels, opts->max_pixels);
+                return -EFBIG;
+        }
+        return 0;
+}
+
 static int open_source(const char *src, const ThumbnailOptions *opts, const Magic **ret_magic, FILE **ret_file,
                        struct stat *ret_st, char **reterr_reason) {
-        unsigned char head[16];
+        unsigned char head[32];
         const Magic *magic;
         ssize_t n;
         FILE *f;
@@ -309,6 +329,19 @@ static int open_source(const char *src, const ThumbnailOptions *opts, const Magi
                 (void) close(fd);
                 (void) reason(reterr_reason, "not an allowed image format");
                 return -EMEDIUMTYPE;
+        }
+        /* libpng applies GraphicsMagick's width limit itself and calls a larger
+         * image "Invalid IHDR data"; read PNG's dimensions here to say what
+         * is really wrong. The IHDR chunk always comes first. */
+        if (magic->format == THUMBNAIL_PNG && n >= 24 && memcmp(head + 12, "IHDR", 4) == 0) {
+                unsigned long w = (unsigned long) head[16] << 24 | head[17] << 16 | head[18] << 8 | head[19];
+                unsigned long h = (unsigned long) head[20] << 24 | head[21] << 16 | head[22] << 8 | head[23];
+
+                r = check_limits(w, h, opts, reterr_reason);
+                if (r < 0) {
+                        (void) close(fd);
+                        return r;
+                }
         }
         f = fdopen(fd, "rb");
         if (!f) {
@@ -417,23 +450,6 @@ static void size_hint(const Image *header, const ThumbnailTarget *targets, size_
                 *ret_w = *ret_h = 0;
 }
 
-/* The header against the limits, with the numbers in the message. */
-static int check_limits(const Image *header, const ThumbnailOptions *opts, char **reterr_reason) {
-        uint64_t pixels = (uint64_t) header->columns * header->rows;
-
-        if (header->columns > opts->max_width || header->rows > opts->max_height) {
-                (void) reason(reterr_reason, "%lux%lu is over max_width x max_height %ux%u", header->columns,
-                              header->rows, opts->max_width, opts->max_height);
-                return -EFBIG;
-        }
-        if (pixels > opts->max_pixels) {
-                (void) reason(reterr_reason, "%lux%lu is %" PRIu64 " pixels, over max_pixels %" PRIu64,
-                              header->columns, header->rows, pixels, opts->max_pixels);
-                return -EFBIG;
-        }
-        return 0;
-}
-
 /* What went wrong in a read, as one of our errors. */
 static int read_error(const ExceptionInfo *ex, int fd, const Magic *magic, const struct stat *st) {
         if (ex->severity == MonitorError)
@@ -467,7 +483,7 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                 exception_reason(&ex, reterr_reason);
                 goto out;
         }
-        r = check_limits(image, opts, reterr_reason);
+        r = check_limits(image->columns, image->rows, opts, reterr_reason);
         if (r < 0)
                 goto out;
         size_hint(image, targets, n_targets, &hint_w, &hint_h);

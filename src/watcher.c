@@ -511,6 +511,13 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
                 return;
         if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
                 queue_file(w, path, dir);
+        else if ((ev->mask & IN_CREATE) && d->follow_symlinks) {
+                /* A symlink is complete when created: it is never written or closed. */
+                struct stat st;
+
+                if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+                        queue_file(w, path, dir);
+        }
         else if ((ev->mask & (IN_DELETE | IN_MOVED_FROM)) && d->delete_with_source)
                 queue_removal(w, path);
 }

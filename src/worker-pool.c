@@ -11,7 +11,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "worker-pool.h"
@@ -23,7 +25,7 @@ struct WorkerPool {
         void *userdata;                 /* borrowed; immutable */
         size_t n_workers;               /* immutable */
         size_t n_started;               /* written by the owner thread only */
-        size_t n_joined;                /* written by the owner thread only */
+        bool *joined;                   /* per worker; written by the owner thread only */
         atomic_uint_fast64_t *busy_since; /* per worker: start of its job, 0 when idle */
         atomic_size_t next_index;       /* hands each thread its slot */
         pthread_t threads[];
@@ -40,7 +42,10 @@ int worker_pool_new(size_t n_workers, PathQueue *queue, worker_process_fn proces
         if (!p)
                 return -ENOMEM;
         p->busy_since = calloc(n_workers, sizeof *p->busy_since);
-        if (!p->busy_since) {
+        p->joined = calloc(n_workers, sizeof *p->joined);
+        if (!p->busy_since || !p->joined) {
+                free(p->busy_since);
+                free(p->joined);
                 free(p);
                 return -ENOMEM;
         }
@@ -53,8 +58,10 @@ int worker_pool_new(size_t n_workers, PathQueue *queue, worker_process_fn proces
 }
 
 WorkerPool *worker_pool_free(WorkerPool *p) {
-        if (p)
+        if (p) {
                 free(p->busy_since);
+                free(p->joined);
+        }
         free(p);
         return NULL;
 }
@@ -85,25 +92,39 @@ uint64_t worker_pool_longest_job(WorkerPool *p) {
 }
 
 int worker_pool_join_until(WorkerPool *p, uint64_t deadline) {
-        while (p->n_joined < p->n_started) {
-                uint64_t now = now_usec();
+        for (;;) {
+                size_t waiting;
+                uint64_t now, until;
                 struct timespec ts;
 
+                /* Reap every worker that has finished, not only the first ones:
+                 * one stuck worker must not keep the others unjoined. */
+                for (size_t i = 0; i < p->n_started; i++) {
+                        if (!p->joined[i] && pthread_tryjoin_np(p->threads[i], NULL) == 0)
+                                p->joined[i] = true;
+                }
+                for (waiting = 0; waiting < p->n_started && p->joined[waiting]; waiting++)
+                        ;
+                if (waiting == p->n_started) {
+                        memset(p->joined, 0, p->n_workers * sizeof *p->joined);
+                        p->n_started = 0;
+                        return 0;
+                }
+                now = now_usec();
                 if (now >= deadline)
                         return -ETIMEDOUT;
+                /* Wait on the first unfinished worker, a little at a time. */
+                until = deadline - now < 50000 ? deadline - now : 50000;
                 (void) clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += (time_t) ((deadline - now) / 1000000);
-                ts.tv_nsec += (long) ((deadline - now) % 1000000) * 1000;
+                ts.tv_sec += (time_t) (until / 1000000);
+                ts.tv_nsec += (long) (until % 1000000) * 1000;
                 if (ts.tv_nsec >= 1000000000) {
                         ts.tv_sec++;
                         ts.tv_nsec -= 1000000000;
                 }
-                if (pthread_timedjoin_np(p->threads[p->n_joined], NULL, &ts) != 0)
-                        return -ETIMEDOUT;
-                p->n_joined++;
+                if (pthread_timedjoin_np(p->threads[waiting], NULL, &ts) == 0)
+                        p->joined[waiting] = true;
         }
-        p->n_started = p->n_joined = 0;
-        return 0;
 }
 
 int worker_pool_start(WorkerPool *p) {
@@ -119,9 +140,11 @@ int worker_pool_start(WorkerPool *p) {
 
 void worker_pool_join(WorkerPool *p) {
         assert(p);
-        for (; p->n_joined < p->n_started; p->n_joined++)
-                (void) pthread_join(p->threads[p->n_joined], NULL);
-        p->n_started = p->n_joined = 0;
+        for (size_t i = 0; i < p->n_started; i++)
+                if (!p->joined[i])
+                        (void) pthread_join(p->threads[i], NULL);
+        memset(p->joined, 0, p->n_workers * sizeof *p->joined);
+        p->n_started = 0;
 }
 
 size_t worker_pool_default_size(void) {

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "tap.h"
+#include "thumbnail.h"
 
 static char dir[] = "/tmp/thumbwatch-test-config.XXXXXX";
 static char path[256];
@@ -141,6 +142,54 @@ static void test_every_key(void) {
         config_free(c);
 }
 
+static void test_limits_and_safety_keys(void) {
+        ThumbwatchConfig *c = NULL;
+        char *msg = load("[thumbwatch]\n"
+                         "job_timeout = 500ms\n"
+                         "truncated_grace = 0\n"
+                         "stop_timeout = 5s\n"
+                         "max_file_size = 64M\n"
+                         "max_pixels = 5000000\n"
+                         "max_width = 4000\n"
+                         "max_height = 3000\n"
+                         "[drop:a]\nsource = /a\noutput = /b\n"
+                         "formats = JPEG png, tif\n"
+                         "strip = no\n"
+                         "follow_symlinks = yes\n"
+                         "delete_with_source = no\n",
+                         &c);
+
+        ok(!msg && c, "limits and safety keys load");
+        if (msg)
+                printf("#   %s\n", msg);
+        free(msg);
+        if (!c)
+                return;
+        is_int(c->job_timeout_usec, 500000, "job_timeout in ms");
+        is_int(c->truncated_grace_usec, 0, "truncated_grace 0 (no grace)");
+        is_int(c->stop_timeout, 5, "stop_timeout with s");
+        is_int(c->max_file_size, 64 << 20, "max_file_size with M");
+        is_int(c->max_pixels, 5000000, "max_pixels");
+        is_int(c->max_width, 4000, "max_width");
+        is_int(c->max_height, 3000, "max_height");
+        is_int(c->drops[0].formats, THUMBNAIL_JPEG | THUMBNAIL_PNG | THUMBNAIL_TIFF, "formats, any case, with aliases");
+        ok(!c->drops[0].strip, "strip = no");
+        ok(c->drops[0].follow_symlinks, "follow_symlinks = yes");
+        ok(!c->drops[0].delete_with_source, "delete_with_source = no");
+        config_free(c);
+
+        msg = load("[drop:a]\nsource = /a\noutput = /b\n", &c);
+        free(msg);
+        if (!c)
+                return;
+        is_int(c->drops[0].formats, THUMBNAIL_ALL_FORMATS, "formats default: all six");
+        ok(c->drops[0].strip && !c->drops[0].follow_symlinks && c->drops[0].delete_with_source,
+           "defaults: strip, no symlinks, delete with source");
+        is_int(c->max_pixels, 100000000, "max_pixels default: 100 megapixels");
+        is_int(c->job_timeout_usec, 60000000, "job_timeout default: 60 s");
+        config_free(c);
+}
+
 static void test_workers_auto(void) {
         ThumbwatchConfig *c = NULL;
         char *msg = load("[thumbwatch]\nworkers = auto\n[drop:a]\nsource=/a\noutput=/b\n", &c);
@@ -176,6 +225,16 @@ static void test_errors(void) {
         fails_at("[drop:]\nsource = /a\n", 2, "drop names", "empty drop name");
         fails_at("[thumbwatch]\nworkers = 1\nthis is not ini\n", 3, "syntax error", "syntax error");
         fails_at("[thumbwatch\nworkers = 1\n", 1, "syntax error", "unclosed section");
+        fails_at("[thumbwatch]\njob_timeout = soon\n", 2, "job_timeout 'soon'", "bad duration");
+        fails_at("[thumbwatch]\njob_timeout = 10h\n", 2, "job_timeout", "unknown duration unit");
+        fails_at("[thumbwatch]\nstop_timeout = 0\n", 2, "stop_timeout", "stop_timeout 0");
+        fails_at("[thumbwatch]\nmax_file_size = 12T\n", 2, "max_file_size '12T'", "unknown size unit");
+        fails_at("[thumbwatch]\nmax_pixels = -5\n", 2, "max_pixels", "negative max_pixels");
+        fails_at("[thumbwatch]\nmax_width = 0\n", 2, "max_width", "max_width 0");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nformats = jpeg svg\n", 4, "formats 'jpeg svg'",
+                 "a format beyond the compiled-in allow-list");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nformats = ,\n", 4, "at least one format", "no format");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nstrip = perhaps\n", 4, "yes or no", "bad strip");
 
         (void) snprintf(text, sizeof text, "%s", "[drop:a]\nsource = /a\n");
         fails_at(text, 1, "'output' is missing", "missing output, at the drop's line");
@@ -252,6 +311,7 @@ int main(void) {
         (void) snprintf(path, sizeof path, "%s/thumbwatch.conf", dir);
         test_defaults();
         test_every_key();
+        test_limits_and_safety_keys();
         test_workers_auto();
         test_errors();
         test_missing_file();

@@ -74,13 +74,32 @@ static void test_templates(void) {
         is_str(s, "фото 1_thumbnail.png", "UTF-8 and spaces are kept");
         free(s);
 
-        char long_name[NAME_MAX + 1];
+        char long_name[NAME_MAX + 1], other[NAME_MAX + 1], *s2 = NULL, *s3 = NULL;
         memset(long_name, 'a', NAME_MAX - 4);
         strcpy(long_name + NAME_MAX - 4, ".jpg");
-        s = NULL;
-        is_int(naming_expand("{stem}_thumbnail{ext}", long_name, 1, 1, &s), -ENAMETOOLONG,
-               "a result over NAME_MAX is refused");
-        ok(s == NULL, "... and nothing is returned");
+        strcpy(other, long_name);
+        other[100] = 'b';
+        is_int(naming_expand("{stem}_thumbnail{ext}", long_name, 1, 1, &s), 0, "a 255-byte source name");
+        ok(strlen(s) <= NAMING_NAME_MAX, "... gets a thumbnail name that fits, with room for its temporary");
+        ok(strcmp(s + strlen(s) - 4, ".jpg") == 0 && strchr(s, '~'), "... ending in ~HASH.jpg");
+        (void) naming_expand("{stem}_thumbnail{ext}", long_name, 1, 1, &s2);
+        is_str(s2, s, "... the same every time");
+        (void) naming_expand("{stem}_thumbnail{ext}", other, 1, 1, &s3);
+        ok(strcmp(s3, s) != 0, "... and different for a different long name");
+        free(s);
+        free(s2);
+        free(s3);
+        {
+                /* 2-byte UTF-8 characters: the cut must not split one. */
+                char utf[NAME_MAX + 1] = "";
+                for (int i = 0; i < 125; i++)
+                        strcat(utf, "é");
+                strcat(utf, ".png");
+                is_int(naming_expand("{stem}_thumbnail{ext}", utf, 1, 1, &s), 0, "a long UTF-8 name");
+                size_t tilde = (size_t) (strchr(s, '~') - s);
+                ok(tilde % 2 == 0, "... is cut at a character boundary");
+                free(s);
+        }
 }
 
 static void test_output_paths(void) {
