@@ -201,6 +201,8 @@ static int drop_init(DropConfig *d, const char *name, unsigned line) {
                 .delete_with_source = true,
                 .formats = THUMBNAIL_ALL_FORMATS,
                 .strip = true,
+                .quality = 85,
+                .background = 0xffffff,
                 .line = line,
         };
         d->name = strdup(name);
@@ -391,6 +393,39 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                 }
                 return 0;
         }
+        if (strcmp(key, "format") == 0) {
+                int f = strcasecmp(value, "same") == 0 ? 0 : thumbnail_format_from_name(value);
+
+                if (f < 0 || (f != 0 && !thumbnail_format_extension((unsigned) f))) {
+                        *reterr_reason = "expected same, jpeg, png or webp";
+                        return -EINVAL;
+                }
+                d->output_format = (unsigned) f;
+                return 0;
+        }
+        if (strcmp(key, "quality") == 0) {
+                unsigned long q;
+
+                if (parse_uint(value, 1, 100, &q) < 0) {
+                        *reterr_reason = "expected a whole number from 1 to 100";
+                        return -EINVAL;
+                }
+                d->quality = (unsigned) q;
+                return 0;
+        }
+        if (strcmp(key, "background") == 0) {
+                unsigned long rgb;
+                char *end;
+
+                errno = 0;
+                rgb = value[0] == '#' && strlen(value) == 7 ? strtoul(value + 1, &end, 16) : 0;
+                if (value[0] != '#' || strlen(value) != 7 || errno || *end) {
+                        *reterr_reason = "expected a colour as #RRGGBB";
+                        return -EINVAL;
+                }
+                d->background = (uint32_t) rgb;
+                return 0;
+        }
         if (strcmp(key, "formats") == 0) {
                 _cleanup_free_ char *copy = strdup(value);
                 char *save = NULL;
@@ -451,7 +486,7 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                 return 0;
         }
         *reterr_reason = "unknown key (known in [drop:NAME]: source, output, sizes, name, recursive, "
-                         "delete_with_source, formats, strip, follow_symlinks, ignore)";
+                         "delete_with_source, formats, strip, follow_symlinks, format, quality, background, ignore)";
         return -ENOENT;
 }
 
@@ -523,7 +558,8 @@ static int handler(void *user, const char *section, const char *key, const char 
                                                    "max_height" };
         /* "ignore" may be given several times: its globs accumulate. */
         static const char *const drop_keys[] = { "source", "output", "sizes", "name", "recursive", "delete_with_source",
-                                                 "formats", "strip", "follow_symlinks" };
+                                                 "formats", "strip", "follow_symlinks", "format", "quality",
+                                                 "background" };
         Parser *p = user;
         ThumbwatchConfig *c = p->config;
         const char *reason = NULL;
@@ -736,6 +772,9 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
                                 fprintf(f, " %s", thumbnail_format_name(bit));
                 fprintf(f, "\nstrip = %s\n", d->strip ? "yes" : "no");
                 fprintf(f, "follow_symlinks = %s\n", d->follow_symlinks ? "yes" : "no");
+                fprintf(f, "format = %s\n", d->output_format ? thumbnail_format_name(d->output_format) : "same");
+                fprintf(f, "quality = %u\n", d->quality);
+                fprintf(f, "background = #%06x\n", (unsigned) d->background);
                 fprintf(f, "ignore =");
                 for (size_t j = 0; j < d->n_ignore; j++)
                         fprintf(f, " %s", d->ignore[j]);

@@ -26,6 +26,9 @@ typedef struct DropConfig {
         bool delete_with_source;        /* a source deleted or moved out takes its thumbnails along */
         unsigned formats;               /* THUMBNAIL_* bits: the decoders allowed */
         bool strip;                     /* drop metadata from thumbnails */
+        unsigned output_format;         /* THUMBNAIL_JPEG, _PNG, _WEBP; 0: the source's */
+        unsigned quality;               /* 1-100, JPEG and WebP */
+        uint32_t background;            /* 0xRRGGBB, for alpha written as JPEG */
         bool follow_symlinks;           /* symlinks to files are thumbnailed as their targets */
         char **ignore;                  /* fnmatch(3) globs on base names */
         size_t n_ignore;

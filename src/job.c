@@ -45,6 +45,9 @@ void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, Thumb
                 .timeout_usec = c->job_timeout_usec,
                 .strip = d ? d->strip : true,
                 .follow_symlinks = d ? d->follow_symlinks : false,
+                .output_format = d ? d->output_format : 0,
+                .quality = d ? d->quality : 85,
+                .background = d ? d->background : 0xffffff,
         };
 }
 
@@ -328,7 +331,8 @@ static void remove_thumbnails(const DropConfig *d, const char *path) {
         for (size_t i = 0; i < d->n_sizes; i++) {
                 _cleanup_free_ char *name = NULL;
 
-                if (naming_expand(d->name_template, src_name, d->sizes[i].width, d->sizes[i].height, &name) < 0)
+                if (naming_expand_ext(d->name_template, src_name, thumbnail_format_extension(d->output_format),
+                                      d->sizes[i].width, d->sizes[i].height, &name) < 0)
                         continue;
                 if (unlinkat(dfd, name, 0) == 0)
                         log_debug("'%s' is gone: removed its thumbnail '%s/%s'", path, d->output, name);
@@ -456,7 +460,8 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
         /* Every size goes into the same folder, the mirror of the source's. */
         dfd = open_output_dir(d->output, out_dir, false);
         for (n = 0; n < d->n_sizes; n++) {
-                r = naming_expand(d->name_template, src_name, d->sizes[n].width, d->sizes[n].height, &names[n]);
+                r = naming_expand_ext(d->name_template, src_name, thumbnail_format_extension(d->output_format),
+                                      d->sizes[n].width, d->sizes[n].height, &names[n]);
                 if (r < 0) {
                         atomic_fetch_add(&ctx->stats.failed, 1);
                         log_error_errno(r, "'%s': cannot name its thumbnail: %m", path);

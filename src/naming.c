@@ -132,6 +132,11 @@ int naming_check_template(const char *tmpl, bool several_sizes, const char **ret
 }
 
 int naming_expand(const char *tmpl, const char *name, unsigned width, unsigned height, char **ret) {
+        return naming_expand_ext(tmpl, name, NULL, width, height, ret);
+}
+
+int naming_expand_ext(const char *tmpl, const char *name, const char *ext_override, unsigned width, unsigned height,
+                      char **ret) {
         const char *ext = naming_extension(name);
         size_t stem_len = (size_t) (ext - name);
         char *buf = NULL;
@@ -155,7 +160,7 @@ int naming_expand(const char *tmpl, const char *name, unsigned width, unsigned h
                         (void) fwrite(name, 1, stem_len, f);
                         break;
                 case TOKEN_EXT:
-                        (void) fputs(ext, f);
+                        (void) fputs(ext_override ? ext_override : ext, f);
                         break;
                 case TOKEN_NAME:
                         (void) fputs(name, f);

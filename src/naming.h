@@ -36,6 +36,11 @@ int naming_check_template(const char *tmpl, bool several_sizes, const char **ret
  * the caller owns *ret. Returns -EINVAL for a bad template, -ENOMEM. */
 int naming_expand(const char *tmpl, const char *name, unsigned width, unsigned height, char **ret);
 
+/* As naming_expand(), but {ext} is ext (with its dot) instead of the source's,
+ * for thumbnails written in another format. ext NULL: the source's. */
+int naming_expand_ext(const char *tmpl, const char *name, const char *ext, unsigned width, unsigned height,
+                      char **ret);
+
 /* The thumbnail path of src_path, a file under source_root: output_root, then
  * the same sub-folders, then the expanded template. Both roots are absolute
  * and have no trailing slash. On success the caller owns *ret. Returns

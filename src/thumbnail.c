@@ -74,6 +74,26 @@ const char *thumbnail_format_name(unsigned bit) {
         return NULL;
 }
 
+const char *thumbnail_format_extension(unsigned bit) {
+        switch (bit) {
+        case THUMBNAIL_JPEG:
+                return ".jpg";
+        case THUMBNAIL_PNG:
+                return ".png";
+        case THUMBNAIL_WEBP:
+                return ".webp";
+        default:
+                return NULL;
+        }
+}
+
+static const char *coder_of(unsigned bit) {
+        for (size_t i = 0; i < ELEMENTSOF(magics); i++)
+                if (magics[i].format == bit)
+                        return magics[i].coder;
+        return NULL;
+}
+
 static const Magic *sniff(const unsigned char *head, size_t len) {
         for (size_t i = 0; i < ELEMENTSOF(magics); i++) {
                 const Magic *m = &magics[i];
@@ -398,7 +418,8 @@ static Image *read_source(FILE *f, const char *coder, unsigned long hint_w, unsi
         return image;
 }
 
-static int encode_and_write(Image *thumb, const char *coder, int dirfd, const char *name, char **reterr_reason) {
+static int encode_and_write(Image *thumb, const char *coder, const ThumbnailOptions *opts, int dirfd,
+                            const char *name, char **reterr_reason) {
         ExceptionInfo ex;
         ImageInfo *info;
         size_t len = 0;
@@ -408,7 +429,9 @@ static int encode_and_write(Image *thumb, const char *coder, int dirfd, const ch
         info = CloneImageInfo(NULL);
         if (!info)
                 return -ENOMEM;
-        info->quality = JPEG_QUALITY;
+        /* PNG's "quality" is zlib level 9 with adaptive filtering: small files
+         * for small images, where the time it costs is nothing. */
+        info->quality = strcmp(coder, "PNG") == 0 ? 95 : opts->quality ? opts->quality : JPEG_QUALITY;
         (void) snprintf(info->magick, sizeof info->magick, "%s", coder);
         (void) snprintf(thumb->magick, sizeof thumb->magick, "%s", coder);
         GetExceptionInfo(&ex);
@@ -463,6 +486,7 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                    char **reterr_reason) {
         unsigned long hint_w, hint_h;
         const Magic *magic = NULL;
+        const char *out_coder;
         Image *image = NULL;
         ExceptionInfo ex;
         struct stat st;
@@ -517,6 +541,7 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                 goto out;
         }
 
+        out_coder = opts->output_format ? coder_of(opts->output_format) : magic->coder;
         for (size_t i = 0; i < n_targets; i++) {
                 unsigned long w, h;
                 Image *thumb;
@@ -531,12 +556,30 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                         r = ex.severity == MonitorError ? -ETIMEDOUT : ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
                         goto out;
                 }
+                /* JPEG has no alpha: flatten on the background rather than let
+                 * transparent pixels come out as whatever colour they hide. */
+                if (strcmp(out_coder, "JPEG") == 0 && thumb->matte) {
+                        Image *flat;
+
+                        thumb->background_color.red = ScaleCharToQuantum((opts->background >> 16) & 0xff);
+                        thumb->background_color.green = ScaleCharToQuantum((opts->background >> 8) & 0xff);
+                        thumb->background_color.blue = ScaleCharToQuantum(opts->background & 0xff);
+                        thumb->background_color.opacity = OpaqueOpacity;
+                        flat = FlattenImages(thumb, &ex);
+                        DestroyImage(thumb);
+                        if (!flat) {
+                                exception_reason(&ex, reterr_reason);
+                                r = -EBADMSG;
+                                goto out;
+                        }
+                        thumb = flat;
+                }
                 if (opts->strip)
                         (void) StripImage(thumb);
                 /* 16 bits a channel is wasted on a thumbnail. */
                 if (thumb->depth > 8)
                         (void) SetImageDepth(thumb, 8);
-                r = encode_and_write(thumb, magic->coder, targets[i].dirfd, targets[i].name, reterr_reason);
+                r = encode_and_write(thumb, out_coder, opts, targets[i].dirfd, targets[i].name, reterr_reason);
                 DestroyImage(thumb);
                 if (r < 0)
                         goto out;

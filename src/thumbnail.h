@@ -30,6 +30,9 @@ typedef struct ThumbnailOptions {
         unsigned max_width, max_height;
         uint64_t timeout_usec;          /* a decode running longer is abandoned; 0: none */
         bool strip;                     /* drop metadata (EXIF, ICC, comments) */
+        unsigned output_format;         /* THUMBNAIL_JPEG, _PNG or _WEBP; 0: the source's */
+        unsigned quality;               /* 1-100, for JPEG and WebP */
+        uint32_t background;            /* 0xRRGGBB: alpha is flattened on it when written as JPEG */
         bool follow_symlinks;           /* src may be a symlink to a regular file */
 } ThumbnailOptions;
 
@@ -51,7 +54,11 @@ int thumbnail_set_limits(const ThumbnailOptions *opts);
 /* Stops GraphicsMagick. Call after every worker has been joined. */
 void thumbnail_shutdown(void);
 
-/* Decodes src once and writes every target in src's own format, each to a
+/* The extension (with its dot) thumbnails get in an output format. */
+const char *thumbnail_format_extension(unsigned bit);
+
+/* Decodes src once and writes every target in opts->output_format (or src's
+ * own format), each to a
  * hidden temporary in its folder renamed into place (openat/renameat, never
  * through a symlink), so a reader never sees a partial thumbnail. The decoder
  * is chosen from the file's magic bytes, never from its name, and only from

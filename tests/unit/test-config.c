@@ -154,6 +154,9 @@ static void test_limits_and_safety_keys(void) {
                          "max_height = 3000\n"
                          "[drop:a]\nsource = /a\noutput = /b\n"
                          "formats = JPEG png, tif\n"
+                         "format = webp\n"
+                         "quality = 60\n"
+                         "background = #102030\n"
                          "strip = no\n"
                          "follow_symlinks = yes\n"
                          "delete_with_source = no\n",
@@ -174,6 +177,9 @@ static void test_limits_and_safety_keys(void) {
         is_int(c->max_height, 3000, "max_height");
         is_int(c->drops[0].formats, THUMBNAIL_JPEG | THUMBNAIL_PNG | THUMBNAIL_TIFF, "formats, any case, with aliases");
         ok(!c->drops[0].strip, "strip = no");
+        is_int(c->drops[0].output_format, THUMBNAIL_WEBP, "format = webp");
+        is_int(c->drops[0].quality, 60, "quality");
+        is_int(c->drops[0].background, 0x102030, "background #RRGGBB");
         ok(c->drops[0].follow_symlinks, "follow_symlinks = yes");
         ok(!c->drops[0].delete_with_source, "delete_with_source = no");
         config_free(c);
@@ -235,6 +241,10 @@ static void test_errors(void) {
                  "a format beyond the compiled-in allow-list");
         fails_at("[drop:a]\nsource = /a\noutput = /b\nformats = ,\n", 4, "at least one format", "no format");
         fails_at("[drop:a]\nsource = /a\noutput = /b\nstrip = perhaps\n", 4, "yes or no", "bad strip");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nformat = tiff\n", 4, "same, jpeg, png or webp", "format tiff");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nquality = 101\n", 4, "quality '101'", "quality over 100");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nbackground = white\n", 4, "#RRGGBB", "background by name");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nbackground = #12345g\n", 4, "#RRGGBB", "background not hex");
 
         (void) snprintf(text, sizeof text, "%s", "[drop:a]\nsource = /a\n");
         fails_at(text, 1, "'output' is missing", "missing output, at the drop's line");
