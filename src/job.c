@@ -52,9 +52,15 @@ void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, Thumb
 }
 
 static void apply_limits(const ThumbwatchConfig *c) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        uint64_t workers = c->workers > 0 ? c->workers : cpus > 0 ? (uint64_t) cpus : 1;
         ThumbnailOptions o;
 
         job_thumbnail_options(c, NULL, &o);
+        /* Every worker may hold an image at the pixel limit (8 bytes a pixel
+         * at GraphicsMagick's 16 bits a channel); beyond that, fail rather
+         * than swap. */
+        o.max_memory = workers * c->max_pixels * 8;
         if (thumbnail_set_limits(&o) < 0)
                 log_warning("cannot set GraphicsMagick's resource limits; the header checks still apply");
 }

@@ -159,19 +159,24 @@ static void exception_reason(const ExceptionInfo *ex, char **reterr_reason) {
                       describe ? ex->description : "", describe ? ")" : "");
 }
 
-/* The decode deadline of the job on this thread (CLOCK_MONOTONIC us), 0: none. */
+/* The decode deadline of the job on this thread (CLOCK_MONOTONIC us), 0:
+ * none, and whether it passed. */
 static __thread uint64_t deadline;
+static __thread bool timed_out;
 
 /* GraphicsMagick calls this as decoding and resizing progress, on the thread
- * doing the work; returning MagickFail abandons the operation. */
+ * doing the work; returning MagickFail abandons the operation. The exception
+ * it is given must be left alone: the coders report the abandon themselves,
+ * and writing into it from here trips their assertions. */
 static MagickPassFail monitor(const char *text, const magick_int64_t quantum, const magick_uint64_t span,
                               ExceptionInfo *exception) {
         (void) text;
         (void) quantum;
         (void) span;
+        (void) exception;
         if (deadline == 0 || now_usec() < deadline)
                 return MagickPass;
-        ThrowException(exception, MonitorError, "timeout", "the job ran past job_timeout");
+        timed_out = true;
         return MagickFail;
 }
 
@@ -190,6 +195,9 @@ int thumbnail_set_limits(const ThumbnailOptions *opts) {
         if (!SetMagickResourceLimit(PixelsResource, (magick_int64_t) opts->max_pixels) ||
             !SetMagickResourceLimit(WidthResource, opts->max_width) ||
             !SetMagickResourceLimit(HeightResource, opts->max_height))
+                return -EIO;
+        if (opts->max_memory > 0 && (!SetMagickResourceLimit(MemoryResource, (magick_int64_t) opts->max_memory) ||
+                                     !SetMagickResourceLimit(MapResource, (magick_int64_t) opts->max_memory)))
                 return -EIO;
         return 0;
 }
@@ -475,7 +483,7 @@ static void size_hint(const Image *header, const ThumbnailTarget *targets, size_
 
 /* What went wrong in a read, as one of our errors. */
 static int read_error(const ExceptionInfo *ex, int fd, const Magic *magic, const struct stat *st) {
-        if (ex->severity == MonitorError)
+        if (timed_out || ex->severity == MonitorError)
                 return -ETIMEDOUT;
         if (ex->severity == ResourceLimitError)
                 return -EFBIG;
@@ -501,10 +509,15 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
 
         GetExceptionInfo(&ex);
         deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
+        timed_out = false;
         image = ping_source(f, magic->coder, &ex);
-        if (!image || ex.severity >= ErrorException || image->columns == 0 || image->rows == 0) {
+        if (!image || ex.severity >= ErrorException || image->columns == 0 || image->rows == 0 || timed_out) {
                 r = read_error(&ex, fileno(f), magic, &st);
-                exception_reason(&ex, reterr_reason);
+                if (r == -ETIMEDOUT)
+                        (void) reason(reterr_reason, "abandoned after job_timeout (%.3f s)",
+                                      (double) opts->timeout_usec / 1e6);
+                else
+                        exception_reason(&ex, reterr_reason);
                 goto out;
         }
         r = check_limits(image->columns, image->rows, opts, reterr_reason);
@@ -517,10 +530,15 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
 
         image = read_source(f, magic->coder, hint_w, hint_h, &ex);
         /* A corrupt-image warning means pixels are missing (a truncated file
-         * decodes with a grey bottom): no thumbnail is better than a wrong one. */
-        if (!image || ex.severity >= CorruptImageWarning) {
+         * decodes with a grey bottom): no thumbnail is better than a wrong one.
+         * An image cut short by the deadline is no better. */
+        if (!image || ex.severity >= CorruptImageWarning || timed_out) {
                 r = read_error(&ex, fileno(f), magic, &st);
-                exception_reason(&ex, reterr_reason);
+                if (r == -ETIMEDOUT)
+                        (void) reason(reterr_reason, "abandoned after job_timeout (%.3f s)",
+                                      (double) opts->timeout_usec / 1e6);
+                else
+                        exception_reason(&ex, reterr_reason);
                 goto out;
         }
 
@@ -551,9 +569,15 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                         thumb = CloneImage(image, 0, 0, MagickTrue, &ex);
                 else
                         thumb = ResizeImage(image, w, h, LanczosFilter, 1.0, &ex);
-                if (!thumb) {
-                        exception_reason(&ex, reterr_reason);
-                        r = ex.severity == MonitorError ? -ETIMEDOUT : ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
+                if (!thumb || timed_out) {
+                        if (thumb)
+                                DestroyImage(thumb);
+                        r = timed_out ? -ETIMEDOUT : ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
+                        if (r == -ETIMEDOUT)
+                                (void) reason(reterr_reason, "abandoned after job_timeout (%.3f s)",
+                                              (double) opts->timeout_usec / 1e6);
+                        else
+                                exception_reason(&ex, reterr_reason);
                         goto out;
                 }
                 /* JPEG has no alpha: flatten on the background rather than let

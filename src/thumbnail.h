@@ -28,6 +28,7 @@ typedef struct ThumbnailOptions {
         uint64_t max_file_size;         /* bytes; larger files are refused unread */
         uint64_t max_pixels;            /* width x height from the header */
         unsigned max_width, max_height;
+        uint64_t max_memory;            /* bytes of pixels, all decodes together (process-wide) */
         uint64_t timeout_usec;          /* a decode running longer is abandoned; 0: none */
         bool strip;                     /* drop metadata (EXIF, ICC, comments) */
         unsigned output_format;         /* THUMBNAIL_JPEG, _PNG or _WEBP; 0: the source's */
@@ -46,9 +47,9 @@ typedef struct ThumbnailTarget {
  * once from the main thread before any worker starts. Returns 0 or -EIO. */
 int thumbnail_init(const char *argv0);
 
-/* Sets GraphicsMagick's process-wide pixel, width and height limits from
- * opts, so that what the header check lets through is bounded while decoding
- * too. Thread-safe. Returns 0 or -EIO. */
+/* Sets GraphicsMagick's process-wide pixel, width, height, memory and map
+ * limits from opts, so that what the header check lets through is bounded
+ * while decoding too. Thread-safe. Returns 0 or -EIO. */
 int thumbnail_set_limits(const ThumbnailOptions *opts);
 
 /* Stops GraphicsMagick. Call after every worker has been joined. */

@@ -35,6 +35,19 @@ check "--version prints the version" grep -Eq "^thumbwatch [0-9]+\.[0-9]+" "$T/v
 is "$?" 2 "--workers 0: exit 2"
 check "--workers 0: names the option" grep -q "workers '0'" "$T/err"
 
+# job_timeout: a decode running longer is abandoned, failed as "timeout" and remembered.
+mkdir "$T/slow"
+gm convert -size 3000x3000 gradient:red-blue "$T/slow/big.png"
+printf '[thumbwatch]\njob_timeout = 1ms\n[drop:s]\nsource = %s\noutput = %s\n' "$T/slow" "$T/slow-out" >"$T/slow.conf"
+"$THUMBWATCH" --config "$T/slow.conf" --once >/dev/null 2>"$T/err"
+is "$?" 1 "a decode past job_timeout: exit 1"
+check "... failed as timeout, with the path" grep -q "big.png' failed (timeout): abandoned after job_timeout" "$T/err"
+check "... nothing written" test -z "$(find "$T/slow-out" -name '*big*' -not -path '*/.thumbwatch/*')"
+check "... and remembered" grep -q timeout "$T/slow-out/.thumbwatch/failed/big.png"
+printf '[drop:s]\nsource = %s\noutput = %s\n' "$T/slow" "$T/slow-out2" >"$T/slow2.conf"
+"$THUMBWATCH" --config "$T/slow2.conf" --once >/dev/null 2>&1
+is "$?" 0 "with the default job_timeout the same file is made"
+
 # Permissions, as an unprivileged user (root bypasses them).
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
