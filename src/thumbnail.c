@@ -481,6 +481,14 @@ static void size_hint(const Image *header, const ThumbnailTarget *targets, size_
                 *ret_w = *ret_h = 0;
 }
 
+/* The reason for a failure: ours for a timeout, GraphicsMagick's otherwise. */
+static void failure_reason(int r, const ExceptionInfo *ex, const ThumbnailOptions *opts, char **reterr_reason) {
+        if (r == -ETIMEDOUT)
+                (void) reason(reterr_reason, "abandoned after job_timeout (%.3f s)", (double) opts->timeout_usec / 1e6);
+        else
+                exception_reason(ex, reterr_reason);
+}
+
 /* What went wrong in a read, as one of our errors. */
 static int read_error(const ExceptionInfo *ex, int fd, const Magic *magic, const struct stat *st) {
         if (timed_out || ex->severity == MonitorError)
@@ -513,11 +521,7 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         image = ping_source(f, magic->coder, &ex);
         if (!image || ex.severity >= ErrorException || image->columns == 0 || image->rows == 0 || timed_out) {
                 r = read_error(&ex, fileno(f), magic, &st);
-                if (r == -ETIMEDOUT)
-                        (void) reason(reterr_reason, "abandoned after job_timeout (%.3f s)",
-                                      (double) opts->timeout_usec / 1e6);
-                else
-                        exception_reason(&ex, reterr_reason);
+                failure_reason(r, &ex, opts, reterr_reason);
                 goto out;
         }
         r = check_limits(image->columns, image->rows, opts, reterr_reason);
@@ -534,11 +538,7 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
          * An image cut short by the deadline is no better. */
         if (!image || ex.severity >= CorruptImageWarning || timed_out) {
                 r = read_error(&ex, fileno(f), magic, &st);
-                if (r == -ETIMEDOUT)
-                        (void) reason(reterr_reason, "abandoned after job_timeout (%.3f s)",
-                                      (double) opts->timeout_usec / 1e6);
-                else
-                        exception_reason(&ex, reterr_reason);
+                failure_reason(r, &ex, opts, reterr_reason);
                 goto out;
         }
 
@@ -573,11 +573,7 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                         if (thumb)
                                 DestroyImage(thumb);
                         r = timed_out ? -ETIMEDOUT : ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
-                        if (r == -ETIMEDOUT)
-                                (void) reason(reterr_reason, "abandoned after job_timeout (%.3f s)",
-                                              (double) opts->timeout_usec / 1e6);
-                        else
-                                exception_reason(&ex, reterr_reason);
+                        failure_reason(r, &ex, opts, reterr_reason);
                         goto out;
                 }
                 /* JPEG has no alpha: flatten on the background rather than let
