@@ -36,6 +36,23 @@
 /* inih's line buffer; Debian's build lets us raise it so that long paths fit. */
 #define LINE_MAX_CONFIG (PATH_MAX + 256)
 
+static const char *const global_keys[CONFIG_GLOBAL_KEYS] = {
+        "workers", "queue_size", "log_level", "log_target", "stop_timeout", "job_timeout",
+        "truncated_grace", "max_file_size", "max_pixels", "max_width", "max_height",
+};
+/* "ignore" may be given several times: its globs accumulate. */
+static const char *const drop_keys[CONFIG_DROP_KEYS] = {
+        "source", "output", "sizes", "name", "recursive", "delete_with_source",
+        "formats", "strip", "follow_symlinks", "format", "quality", "background", "ignore",
+};
+
+static int key_index(const char *const *keys, size_t n, const char *key) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(keys[i], key) == 0)
+                        return (int) i;
+        return -1;
+}
+
 int config_parse_size(const char *s, ThumbSize *ret) {
         unsigned long w, h;
         char *end;
@@ -299,6 +316,15 @@ static int set_global(ThumbwatchConfig *c, const char *key, const char *value, c
                 c->log_level = r;
                 return 0;
         }
+        if (strcmp(key, "log_target") == 0) {
+                r = log_target_from_string(value);
+                if (r < 0) {
+                        *reterr_reason = "expected auto, journal or stderr";
+                        return -EINVAL;
+                }
+                c->log_target = r;
+                return 0;
+        }
         if (strcmp(key, "stop_timeout") == 0) {
                 uint64_t usec;
 
@@ -341,16 +367,20 @@ static int set_global(ThumbwatchConfig *c, const char *key, const char *value, c
                 *(key[4] == 'w' ? &c->max_width : &c->max_height) = (unsigned) v;
                 return 0;
         }
-        *reterr_reason = "unknown key (known in [thumbwatch]: workers, queue_size, log_level, stop_timeout, "
-                         "job_timeout, truncated_grace, max_file_size, max_pixels, max_width, max_height)";
+        *reterr_reason = "unknown key (known in [thumbwatch]: workers, queue_size, log_level, log_target, "
+                         "stop_timeout, job_timeout, truncated_grace, max_file_size, max_pixels, max_width, max_height)";
         return -ENOENT;
 }
 
 int config_set_global(ThumbwatchConfig *c, const char *key, const char *value, char **reterr_message) {
         const char *reason = NULL;
+        int k;
 
         if (set_global(c, key, value, &reason) < 0)
                 return error_message(reterr_message, "%s '%s': %s", key, value, reason);
+        k = key_index(global_keys, ELEMENTSOF(global_keys), key);
+        if (k >= 0)
+                c->key_lines[k] = CONFIG_LINE_COMMAND_LINE;
         return 0;
 }
 
@@ -499,7 +529,6 @@ typedef struct Parser {
         char *error;                    /* owned: its message */
         bool continuation;              /* the line is indented: it continues the previous value */
         unsigned section_line;          /* of the last [section] header */
-        bool seen_global[10];           /* each global key is set once at most */
 } Parser;
 
 static void parser_error(Parser *p, unsigned line, const char *format, ...) _printf_(3, 4);
@@ -553,13 +582,6 @@ static bool valid_drop_name(const char *name) {
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value) {
-        static const char *const global_keys[] = { "workers", "queue_size", "log_level", "stop_timeout", "job_timeout",
-                                                   "truncated_grace", "max_file_size", "max_pixels", "max_width",
-                                                   "max_height" };
-        /* "ignore" may be given several times: its globs accumulate. */
-        static const char *const drop_keys[] = { "source", "output", "sizes", "name", "recursive", "delete_with_source",
-                                                 "formats", "strip", "follow_symlinks", "format", "quality",
-                                                 "background" };
         Parser *p = user;
         ThumbwatchConfig *c = p->config;
         const char *reason = NULL;
@@ -570,14 +592,15 @@ static int handler(void *user, const char *section, const char *key, const char 
         first = !p->continuation;
 
         if (strcmp(section, "thumbwatch") == 0) {
-                for (size_t i = 0; i < ELEMENTSOF(global_keys); i++)
-                        if (strcmp(key, global_keys[i]) == 0) {
-                                if (p->seen_global[i] || !first) {
-                                        parser_error(p, p->line, "[thumbwatch] %s: set twice", key);
-                                        return 0;
-                                }
-                                p->seen_global[i] = true;
+                int k = key_index(global_keys, ELEMENTSOF(global_keys), key);
+
+                if (k >= 0) {
+                        if (c->key_lines[k] != 0 || !first) {
+                                parser_error(p, p->line, "[thumbwatch] %s: set twice", key);
+                                return 0;
                         }
+                        c->key_lines[k] = p->line;
+                }
                 r = set_global(c, key, value, &reason);
         } else if (strncmp(section, "drop:", 5) == 0) {
                 const char *name = section + 5;
@@ -602,15 +625,18 @@ static int handler(void *user, const char *section, const char *key, const char 
                         }
                         c->n_drops++;
                 }
-                for (size_t i = 0; i < ELEMENTSOF(drop_keys); i++)
-                        if (strcmp(key, drop_keys[i]) == 0) {
-                                /* Only sizes may continue on indented lines. */
-                                if ((d->seen_keys & (1U << i)) && (first || i != 2)) {
-                                        parser_error(p, p->line, "[%s] %s: set twice", section, key);
-                                        return 0;
-                                }
-                                d->seen_keys |= 1U << i;
+                {
+                        int k = key_index(drop_keys, ELEMENTSOF(drop_keys), key);
+
+                        /* Only sizes may continue on indented lines; ignore may repeat. */
+                        if (k >= 0 && d->key_lines[k] != 0 && strcmp(key, "ignore") != 0 &&
+                            (first || strcmp(key, "sizes") != 0)) {
+                                parser_error(p, p->line, "[%s] %s: set twice", section, key);
+                                return 0;
                         }
+                        if (k >= 0)
+                                d->key_lines[k] = p->line;
+                }
                 r = set_drop(d, key, value, first, &reason);
         } else if (section[0] == '\0') {
                 parser_error(p, p->line, "%s: key outside any section (expected [thumbwatch] or [drop:NAME] first)", key);
@@ -733,51 +759,91 @@ int config_validate(const ThumbwatchConfig *c, char **reterr_message) {
         return 0;
 }
 
+/* " ; FILE:LINE", " ; default" or " ; command line" after a key. */
+static void origin(const ThumbwatchConfig *c, unsigned line, FILE *f) {
+        if (line == CONFIG_LINE_COMMAND_LINE)
+                fprintf(f, "    ; command line\n");
+        else if (line == 0)
+                fprintf(f, "    ; default\n");
+        else
+                fprintf(f, "    ; %s:%u\n", c->path ? c->path : "-", line);
+}
+
+static void print_duration(FILE *f, const char *key, uint64_t usec) {
+        if (usec % 1000000 == 0)
+                fprintf(f, "%s = %" PRIu64 "s", key, usec / 1000000);
+        else
+                fprintf(f, "%s = %" PRIu64 "ms", key, usec / 1000);
+}
+
 void config_print(const ThumbwatchConfig *c, FILE *f) {
+        const unsigned *g = c->key_lines;
+
         fprintf(f, "[thumbwatch]\n");
         if (c->workers == 0)
-                fprintf(f, "workers = auto\n");
+                fprintf(f, "workers = auto");
         else
-                fprintf(f, "workers = %u\n", c->workers);
-        fprintf(f, "queue_size = %zu\n", c->queue_size);
-        fprintf(f, "log_level = %s\n", log_level_to_string(c->log_level));
-        fprintf(f, "stop_timeout = %us\n", c->stop_timeout);
-        if (c->job_timeout_usec % 1000000 == 0)
-                fprintf(f, "job_timeout = %" PRIu64 "s\n", c->job_timeout_usec / 1000000);
-        else
-                fprintf(f, "job_timeout = %" PRIu64 "ms\n", c->job_timeout_usec / 1000);
-        if (c->truncated_grace_usec % 1000000 == 0)
-                fprintf(f, "truncated_grace = %" PRIu64 "s\n", c->truncated_grace_usec / 1000000);
-        else
-                fprintf(f, "truncated_grace = %" PRIu64 "ms\n", c->truncated_grace_usec / 1000);
-        fprintf(f, "max_file_size = %" PRIu64 "\n", c->max_file_size);
-        fprintf(f, "max_pixels = %" PRIu64 "\n", c->max_pixels);
-        fprintf(f, "max_width = %u\n", c->max_width);
-        fprintf(f, "max_height = %u\n", c->max_height);
+                fprintf(f, "workers = %u", c->workers);
+        origin(c, g[0], f);
+        fprintf(f, "queue_size = %zu", c->queue_size);
+        origin(c, g[1], f);
+        fprintf(f, "log_level = %s", log_level_to_string(c->log_level));
+        origin(c, g[2], f);
+        fprintf(f, "log_target = %s", log_target_to_string(c->log_target));
+        origin(c, g[3], f);
+        fprintf(f, "stop_timeout = %us", c->stop_timeout);
+        origin(c, g[4], f);
+        print_duration(f, "job_timeout", c->job_timeout_usec);
+        origin(c, g[5], f);
+        print_duration(f, "truncated_grace", c->truncated_grace_usec);
+        origin(c, g[6], f);
+        fprintf(f, "max_file_size = %" PRIu64, c->max_file_size);
+        origin(c, g[7], f);
+        fprintf(f, "max_pixels = %" PRIu64, c->max_pixels);
+        origin(c, g[8], f);
+        fprintf(f, "max_width = %u", c->max_width);
+        origin(c, g[9], f);
+        fprintf(f, "max_height = %u", c->max_height);
+        origin(c, g[10], f);
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
+                const unsigned *l = d->key_lines;
+                /* A drop from the command line: its source and output came from there. */
+                unsigned cmd = d->line == 0 ? CONFIG_LINE_COMMAND_LINE : 0;
 
                 fprintf(f, "\n[drop:%s]\n", d->name);
-                fprintf(f, "source = %s\n", d->source ? d->source : "");
-                fprintf(f, "output = %s\n", d->output ? d->output : "");
+                fprintf(f, "source = %s", d->source ? d->source : "");
+                origin(c, cmd ? cmd : l[0], f);
+                fprintf(f, "output = %s", d->output ? d->output : "");
+                origin(c, cmd ? cmd : l[1], f);
                 fprintf(f, "sizes =");
                 for (size_t j = 0; j < d->n_sizes; j++)
                         fprintf(f, " %ux%u", d->sizes[j].width, d->sizes[j].height);
-                fprintf(f, "\nname = %s\n", d->name_template);
-                fprintf(f, "recursive = %s\n", d->recursive ? "yes" : "no");
-                fprintf(f, "delete_with_source = %s\n", d->delete_with_source ? "yes" : "no");
+                origin(c, l[2], f);
+                fprintf(f, "name = %s", d->name_template);
+                origin(c, l[3], f);
+                fprintf(f, "recursive = %s", d->recursive ? "yes" : "no");
+                origin(c, l[4], f);
+                fprintf(f, "delete_with_source = %s", d->delete_with_source ? "yes" : "no");
+                origin(c, l[5], f);
                 fprintf(f, "formats =");
                 for (unsigned bit = 1; bit & THUMBNAIL_ALL_FORMATS; bit <<= 1)
                         if (d->formats & bit)
                                 fprintf(f, " %s", thumbnail_format_name(bit));
-                fprintf(f, "\nstrip = %s\n", d->strip ? "yes" : "no");
-                fprintf(f, "follow_symlinks = %s\n", d->follow_symlinks ? "yes" : "no");
-                fprintf(f, "format = %s\n", d->output_format ? thumbnail_format_name(d->output_format) : "same");
-                fprintf(f, "quality = %u\n", d->quality);
-                fprintf(f, "background = #%06x\n", (unsigned) d->background);
+                origin(c, l[6], f);
+                fprintf(f, "strip = %s", d->strip ? "yes" : "no");
+                origin(c, l[7], f);
+                fprintf(f, "follow_symlinks = %s", d->follow_symlinks ? "yes" : "no");
+                origin(c, l[8], f);
+                fprintf(f, "format = %s", d->output_format ? thumbnail_format_name(d->output_format) : "same");
+                origin(c, l[9], f);
+                fprintf(f, "quality = %u", d->quality);
+                origin(c, l[10], f);
+                fprintf(f, "background = #%06x", (unsigned) d->background);
+                origin(c, l[11], f);
                 fprintf(f, "ignore =");
                 for (size_t j = 0; j < d->n_ignore; j++)
                         fprintf(f, " %s", d->ignore[j]);
-                fprintf(f, "\n");
+                origin(c, l[12], f);
         }
 }

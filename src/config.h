@@ -9,6 +9,10 @@
 #include <stdio.h>
 
 #define CONFIG_SIZES_MAX 8
+#define CONFIG_GLOBAL_KEYS 11
+#define CONFIG_DROP_KEYS 13
+/* Where a key's value came from: 0 its default, a line of the file, or this. */
+#define CONFIG_LINE_COMMAND_LINE (~0U)
 #define CONFIG_DIMENSION_MAX 8192U
 
 typedef struct ThumbSize {
@@ -33,7 +37,7 @@ typedef struct DropConfig {
         char **ignore;                  /* fnmatch(3) globs on base names */
         size_t n_ignore;
         unsigned line;                  /* of its [drop:NAME] header; 0 from the command line */
-        unsigned seen_keys;             /* config.c's bookkeeping: keys set so far */
+        unsigned key_lines[CONFIG_DROP_KEYS]; /* where each key was set (see CONFIG_LINE_*) */
 } DropConfig;
 
 typedef struct ThumbwatchConfig {
@@ -42,6 +46,7 @@ typedef struct ThumbwatchConfig {
         unsigned workers;               /* 0: one per online CPU */
         size_t queue_size;
         int log_level;                  /* syslog level */
+        int log_target;                 /* LogTarget */
         unsigned stop_timeout;          /* seconds the workers get to drain the queue on stop */
         uint64_t job_timeout_usec;      /* one file longer than this is abandoned */
         uint64_t truncated_grace_usec;  /* a truncated file younger than this may still be arriving */
@@ -50,6 +55,7 @@ typedef struct ThumbwatchConfig {
         unsigned max_width, max_height;
         DropConfig *drops;
         size_t n_drops;
+        unsigned key_lines[CONFIG_GLOBAL_KEYS]; /* where each [thumbwatch] key was set */
 } ThumbwatchConfig;
 
 /* A config with every default and no drop. Returns 0 or -ENOMEM. */
@@ -78,7 +84,8 @@ int config_set_single_drop(ThumbwatchConfig *c, const char *source, const char *
  * Returns 0 or -EINVAL with *reterr_message (caller owns it). */
 int config_validate(const ThumbwatchConfig *c, char **reterr_message);
 
-/* The effective config, as an INI file that config_load() accepts. */
+/* The effective config, as an INI file that config_load() accepts; each key
+ * is followed by a comment saying where its value came from. */
 void config_print(const ThumbwatchConfig *c, FILE *f);
 
 /* Parses "WxH" into a size; returns 0 or -EINVAL. */

@@ -42,6 +42,21 @@ static bool stderr_is_journal(void) {
         return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
 }
 
+static const char *const target_names[_LOG_TARGET_MAX] = {
+        [LOG_TARGET_AUTO] = "auto", [LOG_TARGET_JOURNAL] = "journal", [LOG_TARGET_STDERR] = "stderr",
+};
+
+int log_target_from_string(const char *s) {
+        for (int i = 0; i < _LOG_TARGET_MAX; i++)
+                if (strcasecmp(s, target_names[i]) == 0)
+                        return i;
+        return -EINVAL;
+}
+
+const char *log_target_to_string(LogTarget t) {
+        return t >= 0 && t < _LOG_TARGET_MAX ? target_names[t] : "unknown";
+}
+
 void log_setup(LogTarget target) {
         switch (target) {
         case LOG_TARGET_JOURNAL:

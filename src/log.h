@@ -32,7 +32,11 @@ typedef struct LogField {
 #define LOG_MESSAGE_RELOAD   "855b009eded74948b5d31d1ebc6396c7"
 #define LOG_MESSAGE_WATCH_LIMIT "0708edb9bbaa426186b2811bd7a73bab"
 
-/* Chooses where messages go; call once from main before any thread starts. */
+/* "auto", "journal", "stderr" to a LogTarget, or -EINVAL. */
+int log_target_from_string(const char *s);
+const char *log_target_to_string(LogTarget t);
+
+/* Chooses where messages go; call from main before any thread starts. */
 void log_setup(LogTarget target);
 bool log_to_journal(void);
 void log_set_max_level(int level);

@@ -21,7 +21,7 @@ static const char *arg_config;
 static bool arg_once;
 static bool arg_check_config;
 static const char *arg_source, *arg_output;
-static const char *arg_workers, *arg_queue_size, *arg_log_level;
+static const char *arg_workers, *arg_queue_size, *arg_log_level, *arg_log_target;
 
 static void help(void) {
         printf("Usage:\n"
@@ -41,6 +41,7 @@ static void help(void) {
                "  -w, --workers N|auto  worker threads (overrides [thumbwatch] workers)\n"
                "  -q, --queue-size N    paths waiting for a worker (overrides queue_size)\n"
                "  -l, --log-level L     err, warning, notice, info or debug (overrides log_level)\n"
+               "      --log-target T    auto, journal or stderr (overrides log_target)\n"
                "  -h, --help            show this help\n"
                "  -V, --version         show the version\n",
                DEFAULT_CONFIG_FILE);
@@ -48,7 +49,7 @@ static void help(void) {
 
 /* Returns 1 to go on, 0 to exit successfully, -EINVAL for a usage error. */
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_CHECK_CONFIG = 0x100 };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_LOG_TARGET };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "once", no_argument, NULL, '1' },
@@ -56,6 +57,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "workers", required_argument, NULL, 'w' },
                 { "queue-size", required_argument, NULL, 'q' },
                 { "log-level", required_argument, NULL, 'l' },
+                { "log-target", required_argument, NULL, ARG_LOG_TARGET },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
@@ -81,6 +83,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'l':
                         arg_log_level = optarg;
+                        break;
+                case ARG_LOG_TARGET:
+                        arg_log_target = optarg;
                         break;
                 case 'h':
                         help();
@@ -118,6 +123,7 @@ static int load_config(ThumbwatchConfig **ret) {
         _cleanup_free_ char *msg = NULL;
         const char *overrides[][2] = {
                 { "workers", arg_workers }, { "queue_size", arg_queue_size }, { "log_level", arg_log_level },
+                { "log_target", arg_log_target },
         };
         const char *path = arg_config;
         int r;
@@ -186,6 +192,7 @@ int main(int argc, char *argv[]) {
         if (r < 0 || !config)
                 return EXIT_USAGE;
         log_set_max_level(config->log_level);
+        log_setup(config->log_target);
 
         if (arg_check_config) {
                 config_print(config, stdout);

@@ -35,8 +35,11 @@ diag "$T/stdout"
 
 "$THUMBWATCH" --check-config "$T/tw.conf" >"$T/check"
 is "$?" 0 "--check-config on a good file: exit 0"
-check "--check-config prints every key" grep -q "^queue_size = 4$" "$T/check"
-check "--check-config prints the drops" grep -q "^name = thumb-{stem}{ext}$" "$T/check"
+check "--check-config prints every key, with the file and line it came from" grep -q "^queue_size = 4 *; $T/tw.conf:3$" "$T/check"
+check "--check-config prints the drops' keys, with their lines" grep -q "^name = thumb-{stem}{ext} *; $T/tw.conf:14$" "$T/check"
+check "--check-config says which values are defaults" grep -q "^max_pixels = 100000000 *; default$" "$T/check"
+"$THUMBWATCH" --check-config "$T/tw.conf" --workers 7 >"$T/check2"
+check "--check-config says which values came from the command line" grep -q "^workers = 7 *; command line$" "$T/check2"
 "$THUMBWATCH" --check-config "$T/check" >/dev/null
 is "$?" 0 "what --check-config prints is itself a valid config"
 
