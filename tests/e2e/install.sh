@@ -1,0 +1,64 @@
+#!/bin/sh
+# make install DESTDIR=...: binary, unit, config, sysusers file and man pages
+# where an admin expects them; the installed config passes --check-config; the
+# man pages render; the unit passes systemd-analyze verify and its exposure
+# score is at most 1.5.
+. "$(dirname "$0")/lib.sh"
+
+: "${TOP_BUILDDIR:?}" "${BINDIR:?}" "${SYSCONFDIR:?}" "${UNITDIR:?}" "${MANDIR:?}" "${SYSUSERSDIR:?}"
+R=$T/root
+${MAKE:-make} -s -C "$TOP_BUILDDIR" install DESTDIR="$R" >"$T/install.log" 2>&1
+is "$?" 0 "make install DESTDIR=... succeeds"
+diag "$T/install.log"
+check "the binary: $BINDIR/thumbwatch" test -x "$R$BINDIR/thumbwatch"
+check "the unit: $UNITDIR/thumbwatch.service" test -s "$R$UNITDIR/thumbwatch.service"
+check "the config: $SYSCONFDIR/thumbwatch/thumbwatch.conf" test -s "$R$SYSCONFDIR/thumbwatch/thumbwatch.conf"
+check "the sysusers.d file: $SYSUSERSDIR/thumbwatch.conf" grep -q '^u thumbwatch' "$R$SYSUSERSDIR/thumbwatch.conf"
+check "the man pages: thumbwatch(8) and thumbwatch.conf(5)" test -s "$R$MANDIR/man8/thumbwatch.8" -a -s "$R$MANDIR/man5/thumbwatch.conf.5"
+check "the unit runs the installed binary with the installed config" \
+	grep -q "^ExecStart=$BINDIR/thumbwatch --config $SYSCONFDIR/thumbwatch/thumbwatch.conf$" "$R$UNITDIR/thumbwatch.service"
+"$R$BINDIR/thumbwatch" --check-config "$R$SYSCONFDIR/thumbwatch/thumbwatch.conf" >/dev/null
+is "$?" 0 "the installed config passes --check-config"
+
+echo "workers = 1" >>"$R$SYSCONFDIR/thumbwatch/thumbwatch.conf"
+${MAKE:-make} -s -C "$TOP_BUILDDIR" install DESTDIR="$R" >/dev/null 2>&1
+check "installing again keeps the admin's config" grep -q "^workers = 1$" "$R$SYSCONFDIR/thumbwatch/thumbwatch.conf"
+
+if command -v man >/dev/null; then
+	for page in man8/thumbwatch.8 man5/thumbwatch.conf.5; do
+		out=$(MANWIDTH=80 man -l "$R$MANDIR/$page" 2>"$T/man.err")
+		check "man -l $page renders" test -n "$out"
+		check "... without warnings" test ! -s "$T/man.err"
+		check "... with the configured paths" sh -c "echo \"\$0\" | grep -q '$SYSCONFDIR/thumbwatch/thumbwatch.conf'" "$out"
+	done
+	for word in --once --check-config --workers --queue-size --log-level --log-target SIGTERM SIGHUP \
+		THUMBWATCH_SOURCE THUMBWATCH_OUTPUT THUMBWATCH_ERROR THUMBWATCH_DURATION_US MESSAGE_ID 'STATUS=' 130; do
+		check "thumbwatch(8) covers $word" sh -c "MANWIDTH=200 man -l '$R$MANDIR/man8/thumbwatch.8' 2>/dev/null | grep -q -- '$word'"
+	done
+	for key in workers queue_size log_level log_target stop_timeout job_timeout truncated_grace max_file_size \
+		max_pixels max_width max_height source output sizes name recursive delete_with_source formats format \
+		quality background strip follow_symlinks ignore; do
+		check "thumbwatch.conf(5) covers $key" sh -c "MANWIDTH=200 man -l '$R$MANDIR/man5/thumbwatch.conf.5' 2>/dev/null | grep -q '^ *$key '"
+		check "etc/thumbwatch.conf documents $key" grep -q "^;\{0,1\}$key =" "$TOP_SRCDIR/etc/thumbwatch.conf"
+	done
+else
+	ok "# SKIP man is not installed"
+fi
+
+if command -v systemd-analyze >/dev/null; then
+	# The unit as installed, with its binary found inside DESTDIR.
+	sed "s|^ExecStart=$BINDIR/|ExecStart=$R$BINDIR/|" "$R$UNITDIR/thumbwatch.service" >"$T/thumbwatch.service"
+	systemd-analyze verify --man=no "$T/thumbwatch.service" >"$T/verify" 2>&1
+	is "$?" 0 "systemd-analyze verify passes"
+	diag "$T/verify"
+	if systemd-analyze security --offline=yes "$T/thumbwatch.service" >"$T/security" 2>&1; then
+		score=$(sed -n 's/.*Overall exposure level for thumbwatch.service: \([0-9.]*\).*/\1/p' "$T/security")
+		echo "#   systemd-analyze security exposure level: $score"
+		check "exposure level $score is at most 1.5" awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 1.5) }'
+	else
+		ok "# SKIP systemd-analyze security --offline is not supported here"
+	fi
+else
+	ok "# SKIP systemd-analyze is not installed"
+fi
+done_testing
