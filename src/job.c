@@ -7,7 +7,10 @@
  * an output tree cannot send a write outside it. */
 #include "build-config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <fts.h>
 #include <inttypes.h>
@@ -28,6 +31,8 @@
 /* Where failures are remembered, under each output root. */
 #define STATE_DIR ".thumbwatch"
 #define FAILED_DIR STATE_DIR "/failed"
+/* What each worker is decoding, so that a crash points at the file that caused it. */
+#define INFLIGHT_DIR STATE_DIR "/inflight"
 
 struct Retry {
         char *path;             /* owned */
@@ -264,6 +269,7 @@ static int failure_dir(const DropConfig *d, const char *src, bool create, const 
         return open_output_dir(d->output, rel, create);
 }
 
+/* Is there a record for src's current size and mtime? Its class goes to class. */
 static bool failed_before(const DropConfig *d, const char *src, const struct stat *st, char *class, size_t size) {
         FailureRecord rec = {};
         const char *name;
@@ -319,6 +325,116 @@ static void forget_failure(const DropConfig *d, const char *src) {
                 return;
         (void) unlinkat(dfd, name, 0);
         (void) close(dfd);
+}
+
+/* In-flight records: OUTPUT/.thumbwatch/inflight/worker-TID holds the path the
+ * thread TID is decoding, from before the decode to after it. If the thread
+ * crashes, the fatal-signal handler renames its record to crashed-TID: that
+ * file caused it. A record left as worker-TID was interrupted from outside
+ * (a kill, a power cut) and is innocent until it happens again. */
+static __thread int inflight_dfd = -1;          /* open while this thread decodes */
+static __thread char inflight_file[32];         /* "worker-TID" */
+static __thread char crashed_file[32];          /* "crashed-TID" */
+
+static void inflight_begin(const DropConfig *d, const char *path) {
+        int fd;
+
+        (void) snprintf(inflight_file, sizeof inflight_file, "worker-%ld", (long) gettid());
+        (void) snprintf(crashed_file, sizeof crashed_file, "crashed-%ld", (long) gettid());
+        inflight_dfd = open_output_dir(d->output, INFLIGHT_DIR, true);
+        if (inflight_dfd < 0)
+                return;
+        fd = openat(inflight_dfd, inflight_file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+                size_t len = strlen(path);
+                if (write(fd, path, len) != (ssize_t) len)
+                        (void) unlinkat(inflight_dfd, inflight_file, 0);
+                (void) close(fd);
+        }
+}
+
+static void inflight_end(void) {
+        if (inflight_dfd < 0)
+                return;
+        (void) unlinkat(inflight_dfd, inflight_file, 0);
+        (void) close(inflight_dfd);
+        inflight_dfd = -1;
+}
+
+/* A fatal signal on a thread that is decoding: the file it decodes is the
+ * likely cause. Only signals the kernel raised (a fault) or the process
+ * raised itself (abort()) count: a kill from outside, such as systemd's
+ * watchdog, blames no file. Async-signal-safe: renameat() and raise() only. */
+static void crash_handler(int sig, siginfo_t *si, void *ucontext) {
+        (void) ucontext;
+        if (inflight_dfd >= 0 && (si->si_code > 0 || si->si_pid == getpid()))
+                (void) renameat(inflight_dfd, inflight_file, inflight_dfd, crashed_file);
+        (void) raise(sig);      /* SA_RESETHAND: now the default action */
+}
+
+void job_install_crash_handler(void) {
+        static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+        struct sigaction sa = { .sa_sigaction = crash_handler, .sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER };
+
+        (void) sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                (void) sigaction(sigs[i], &sa, NULL);
+}
+
+static void log_failure(const char *path, const char *out, const char *class, const char *duration, int r,
+                        const char *reason);
+
+long job_recover_inflight(const DropConfig *d) {
+        _cleanup_free_ char *dir = NULL;
+        struct dirent *e;
+        long n = 0;
+        DIR *dp;
+        int dfd;
+
+        dfd = open_output_dir(d->output, INFLIGHT_DIR, false);
+        if (dfd < 0)
+                return 0;
+        dp = fdopendir(dfd);
+        if (!dp) {
+                (void) close(dfd);
+                return -errno;
+        }
+        while ((e = readdir(dp))) {
+                char path[PATH_MAX + 1], class[32];
+                struct stat st;
+                ssize_t len;
+                int fd;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                len = fd >= 0 ? read(fd, path, PATH_MAX) : -1;
+                if (fd >= 0)
+                        (void) close(fd);
+                (void) unlinkat(dfd, e->d_name, 0);
+                if (len <= 0)
+                        continue;
+                path[len] = '\0';
+                if (!naming_path_is_under(path, d->source) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                n++;
+                /* Crashed on it: its fault. Interrupted from outside: once may be
+                 * chance, twice in a row is the file (a hang the watchdog ends). */
+                if (strncmp(e->d_name, "crashed-", 8) == 0) {
+                        remember_failure(d, path, &st, "crashed");
+                        log_failure(path, d->output, "crashed", "0", 0,
+                                    "thumbwatch crashed while decoding it: not tried again until it changes");
+                } else if (failed_before(d, path, &st, class, sizeof class) && strcmp(class, "suspect") == 0) {
+                        remember_failure(d, path, &st, "crashed");
+                        log_failure(path, d->output, "crashed", "0", 0,
+                                    "thumbwatch stopped abruptly while decoding it, twice: not tried again until it changes");
+                } else {
+                        remember_failure(d, path, &st, "suspect");
+                        log_warning("'%s' was being decoded when thumbwatch stopped abruptly: trying it once more", path);
+                }
+        }
+        (void) closedir(dp);
+        return n;
 }
 
 /* The source is gone: so are its thumbnails (when the drop says so), its
@@ -395,13 +511,16 @@ static void log_failure(const char *path, const char *out, const char *class, co
 
 static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path);
 
-#if THUMBWATCH_TEST_HOOKS
+#ifdef THUMBWATCH_TEST_HOOKS
 /* Test builds only (--enable-test-hooks): a worker hangs on the file whose
- * base name $THUMBWATCH_TEST_HANG names. */
+ * base name $THUMBWATCH_TEST_HANG names, or the process crashes (SIGABRT) on
+ * the one $THUMBWATCH_TEST_CRASH names, as a decoder bug would. */
 static void test_hooks(const char *path) {
         const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-        const char *hang = getenv("THUMBWATCH_TEST_HANG");
+        const char *hang = getenv("THUMBWATCH_TEST_HANG"), *crash = getenv("THUMBWATCH_TEST_CRASH");
 
+        if (crash && strcmp(base, crash) == 0)
+                abort();
         if (hang && strcmp(base, hang) == 0)
                 for (;;)
                         (void) sleep(3600);
@@ -414,9 +533,6 @@ void job_process(const char *path, void *userdata) {
 
         if (atomic_load(&ctx->stopping))
                 return;
-#if THUMBWATCH_TEST_HOOKS
-        test_hooks(path);
-#endif
         config = get_config(ctx);
         process(ctx, config, path);
         config_unref(config);
@@ -480,7 +596,7 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                 goto out;
         }
         /* Failed before and unchanged since: it would fail again. Logged once, when it failed. */
-        if (failed_before(d, path, &st, class_before, sizeof class_before)) {
+        if (failed_before(d, path, &st, class_before, sizeof class_before) && strcmp(class_before, "suspect") != 0) {
                 atomic_fetch_add(&ctx->stats.failed, 1);
                 log_debug("'%s' failed before (%s) and has not changed, skipping", path, class_before);
                 goto out;
@@ -498,8 +614,13 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                 targets[i] = (ThumbnailTarget) { dfd, names[i], d->sizes[i].width, d->sizes[i].height };
 
         job_thumbnail_options(config, d, &opts);
+        inflight_begin(d, path);
+#ifdef THUMBWATCH_TEST_HOOKS
+        test_hooks(path);
+#endif
         start = now_usec();
         r = thumbnail_make(path, targets, n, &opts, &reason);
+        inflight_end();
         (void) snprintf(duration, sizeof duration, "%" PRIu64, now_usec() - start);
         if (r == -ENOENT) {
                 atomic_fetch_add(&ctx->stats.vanished, 1);

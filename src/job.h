@@ -60,6 +60,18 @@ int job_mkdir_p(const char *dir);
  * output tree by a crash. Call before any worker starts. Returns how many. */
 long job_clean_temporaries(const char *output);
 
+/* Installs the handler that, when a worker thread crashes (SIGSEGV, SIGBUS,
+ * SIGILL, SIGFPE, SIGABRT), marks the file it was decoding before the
+ * process dies as the signal says. Call once from main. */
+void job_install_crash_handler(void);
+
+/* Reads the in-flight records a crash left under d's output: a file a
+ * worker crashed on fails as "crashed" and is not tried until it changes; a
+ * file interrupted from outside (a kill) is tried once more, and fails as
+ * "crashed" only if it is interrupted again. Call at start-up
+ * before any worker runs. Returns how many files were in flight. */
+long job_recover_inflight(const DropConfig *d);
+
 /* Removes dir and everything below it, without following symlinks. Errors
  * are ignored: what remains is found by the next --gc. */
 void job_remove_tree(const char *dir);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "run.h"
@@ -91,7 +92,7 @@ static int parse_argv(int argc, char *argv[]) {
                         help();
                         return 0;
                 case 'V':
-#if THUMBWATCH_TEST_HOOKS
+#ifdef THUMBWATCH_TEST_HOOKS
                         printf("thumbwatch %s (test hooks)\n", PACKAGE_VERSION);
 #else
                         printf("thumbwatch %s\n", PACKAGE_VERSION);
@@ -206,6 +207,7 @@ int main(int argc, char *argv[]) {
                 config_unref(config);
                 return EXIT_SOME_FAILED;
         }
+        job_install_crash_handler();
         status = arg_once ? run_once(config) : run_daemon(config, load_config);
         thumbnail_shutdown();
         config_unref(config);

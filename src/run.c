@@ -55,7 +55,7 @@ static void drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf
                 buf[0] = '\0';
 }
 
-int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources) {
+int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool starting) {
         char where[4352];
 
         for (size_t i = 0; i < c->n_drops; i++) {
@@ -80,10 +80,15 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources) {
                         return log_error_errno(ENOTDIR, "%soutput '%s': %m", where, d->output);
                 if (access(d->output, W_OK | X_OK) < 0)
                         return log_error_errno(errno, "%soutput folder '%s' is not writable: %m", where, d->output);
-                /* Invariant 5: a crash may leave temporaries; no worker runs yet. */
+                /* What a crash left behind: temporaries (invariant 5) and the
+                 * files the workers were decoding. Only before any worker runs:
+                 * on a reload these are the live ones. */
+                if (!starting)
+                        continue;
                 n = job_clean_temporaries(d->output);
                 if (n > 0)
                         log_notice("removed %ld stale temporary files under '%s'", n, d->output);
+                (void) job_recover_inflight(d);
         }
         return 0;
 }
@@ -238,7 +243,7 @@ int run_once(ThumbwatchConfig *c) {
         sigset_t mask;
         int r, status;
 
-        if (run_prepare_drops(c, true) < 0)
+        if (run_prepare_drops(c, true, true) < 0)
                 return EXIT_USAGE;
         /* A bar needs a total: count first (names only, no stat) when someone is watching. */
         if (progress)
@@ -390,7 +395,7 @@ static void reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue,
         notify_reloading();
         log_info("reloading the config");
         r = fn(&next);
-        if (r >= 0 && run_prepare_drops(next, false) < 0)
+        if (r >= 0 && run_prepare_drops(next, false, false) < 0)
                 r = -EINVAL;
         if (r < 0) {
                 config_unref(next);
@@ -428,7 +433,7 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
         int r, sig;
 
         config = config_ref(config);
-        if (run_prepare_drops(config, false) < 0) {
+        if (run_prepare_drops(config, false, true) < 0) {
                 config_unref(config);
                 return EXIT_USAGE;
         }

@@ -12,10 +12,11 @@ enum {
         EXIT_INTERRUPTED = 130,
 };
 
-/* Creates every output folder and removes stale temporaries in it. With
- * require_sources, every source must be a readable folder too. Logs and
+/* Creates every output folder. With require_sources, every source must be a
+ * readable folder too. When starting (no worker runs yet), also removes the
+ * temporaries a crash left and recovers its in-flight records. Logs and
  * returns -errno on the first problem. */
-int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources);
+int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool starting);
 
 /* Thumbnails what is there now, prints a summary, returns an exit status. */
 int run_once(ThumbwatchConfig *c);

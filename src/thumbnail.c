@@ -7,6 +7,7 @@
  * instructions), and the coder is one from our allow-list. */
 #include "build-config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -324,7 +325,7 @@ static int open_source(const char *src, const ThumbnailOptions *opts, const Magi
         /* O_NONBLOCK: a FIFO planted in a drop folder must not hang a worker. */
         fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (opts->follow_symlinks ? 0 : O_NOFOLLOW));
         if (fd < 0) {
-                r = errno == ELOOP ? -EMEDIUMTYPE : -errno;
+                r = errno == ELOOP ? -EMEDIUMTYPE : errno > 0 ? -errno : -EIO;
                 (void) reason(reterr_reason, r == -EMEDIUMTYPE ? "a symlink, not followed" : "cannot open: %s",
                               strerror(-r));
                 return r;
@@ -342,7 +343,7 @@ static int open_source(const char *src, const ThumbnailOptions *opts, const Magi
         }
         n = pread(fd, head, sizeof head, 0);
         if (n < 0) {
-                r = -errno;
+                r = errno > 0 ? -errno : -EIO;
                 (void) close(fd);
                 (void) reason(reterr_reason, "cannot read: %s", strerror(-r));
                 return r;
@@ -514,6 +515,7 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         r = open_source(src, opts, &magic, &f, &st, reterr_reason);
         if (r < 0)
                 return r;
+        assert(magic && f);     /* open_source() sets both on success */
 
         GetExceptionInfo(&ex);
         deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;

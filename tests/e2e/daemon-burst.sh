@@ -32,7 +32,7 @@ check "ready" wait_ready
 burst "$T/in/burst" $N
 check "burst of $N files into new folders with queue_size = 4: every one is made" wait_for has_count "$T/out" $N
 is "$(find "$T/out" -type f | wc -l)" $N "exactly one file per source, nothing else"
-is "$(find "$T/out" -name '.*' | wc -l)" 0 "no temporaries left"
+is "$(temporaries "$T/out")" 0 "no temporaries left"
 stop_daemon
 is "$STATUS" 0 "exit 0"
 

@@ -60,7 +60,7 @@ check "output inside the source: never logged as a source" test -z "$(grep "'$T/
 
 stop_daemon
 is "$STATUS" 0 "SIGTERM: exit 0"
-is "$(find "$T/in/thumbs" -name '.*' | wc -l)" 0 "no temporary files left"
+is "$(temporaries "$T/in/thumbs")" 0 "no temporary files left"
 check "the log says it stopped" log_has "stopped:"
 diag "$T/log" | tail -n 20
 done_testing

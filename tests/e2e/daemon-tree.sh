@@ -56,7 +56,7 @@ start_daemon --workers 1 --queue-size 4 "$T/in" "$T/out"
 check "ready again" wait_ready
 stop_daemon
 is "$STATUS" 0 "SIGTERM with work queued: exit 0"
-is "$(find "$T/out" -name '.*' | wc -l)" 0 "no temporary files left behind"
+is "$(temporaries "$T/out")" 0 "no temporary files left behind"
 made=$(find "$T/out/later" -type f 2>/dev/null | wc -l)
 check "the queued work was drained ($made made before exiting)" test "$made" -ge 1
 start_daemon "$T/in" "$T/out"

@@ -68,6 +68,9 @@ stop_daemon() {
 	PID=
 	cat "$LOG" >>"$T/log"
 }
+# temporaries DIR: hidden files left in an output tree, not counting the
+# daemon's own state folder .thumbwatch/.
+temporaries() { find "$1" -name '.*' -not -name .thumbwatch -not -path '*/.thumbwatch/*' | wc -l; }
 log_has() { grep -q -- "$1" "$LOG"; }
 is_file() { [ -s "$1" ]; }
 is_gone() { [ ! -e "$1" ]; }

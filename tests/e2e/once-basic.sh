@@ -46,7 +46,7 @@ is "$(dims "$T/out/other/dot_thumbnail.gif")" "1 1 GIF" "1x1 is not upscaled"
 is "$(dims "$T/out/a/wide_thumbnail.png")" "128 9 PNG" "3000x200 becomes 128x9"
 is "$(dims "$T/out/a/b/tall_thumbnail.PNG")" "9 128 PNG" "200x3000 becomes 9x128"
 is "$(find "$T/out" -type f | wc -l)" "$images" "exactly one thumbnail per image, nothing else"
-is "$(find "$T/out" -name '.*' | wc -l)" 0 "no temporary files left"
+is "$(temporaries "$T/out")" 0 "no temporary files left"
 check "non-images are untouched" test "$(cat "$T/in/notes.txt")" = "not an image"
 check "no progress bar when stderr is not a terminal" test -z "$(grep -c '\[#' "$T/stderr" | grep -v '^0$')"
 
