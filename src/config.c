@@ -729,15 +729,21 @@ int config_validate(const ThumbwatchConfig *c, char **reterr_message) {
         if (c->n_drops == 0)
                 return error_message(reterr_message, "%s: no [drop:NAME] section: nothing to watch",
                                      c->path ? c->path : "config");
+        /* Every drop's own keys first: the comparisons below need every source and output. */
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
-                const char *reason;
 
                 drop_where(c, d, where, sizeof where);
                 if (!d->source)
                         return error_message(reterr_message, "%s: 'source' is missing", where);
                 if (!d->output)
                         return error_message(reterr_message, "%s: 'output' is missing", where);
+        }
+        for (size_t i = 0; i < c->n_drops; i++) {
+                const DropConfig *d = &c->drops[i];
+                const char *reason;
+
+                drop_where(c, d, where, sizeof where);
                 if (strcmp(d->source, d->output) == 0)
                         return error_message(reterr_message, "%s: output '%s' is the source itself; use a separate folder",
                                              where, d->output);

@@ -253,6 +253,9 @@ static void test_errors(void) {
         fails_at("[drop:a]\nsource = /a\noutput = /b\nname = thumb.jpg\n", 1, "{stem} or {name}", "bad template");
         fails_at("[drop:a]\nsource = /a\noutput = /b\nsizes = 1x1 2x2\n", 1, "several sizes",
                  "several sizes without a size token");
+        /* Found by fuzzing: a later drop without a source used to reach the overlap check with NULL. */
+        fails_at("[drop:a]\nsource = /a\noutput = /b\n[drop:b]\noutput = /c\n", 4, "'source' is missing",
+                 "a later drop without a source");
         fails_at("[drop:a]\nsource = /a\noutput = /b\n[drop:b]\nsource = /a/sub\noutput = /c\n", 4,
                  "must not overlap", "overlapping sources");
         fails_at("[drop:a]\nsource = /a/in\noutput = /a\n", 1, "contains the source", "output containing a source");

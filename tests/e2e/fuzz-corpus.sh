@@ -1,0 +1,13 @@
+#!/bin/sh
+# The fuzz targets over their corpus: the seeds and every input that ever
+# crashed one (tests/fuzz/*/regression-*), under whatever sanitizers this
+# build has. scripts/fuzz does the fuzzing itself.
+. "$(dirname "$0")/lib.sh"
+
+for target in config naming; do
+	replay=$TOP_BUILDDIR/tests/fuzz/fuzz-$target-replay
+	for f in "$TOP_SRCDIR/tests/fuzz/$target"/*; do
+		check "fuzz-$target: $(basename "$f")" sh -c '"$0" "$1" >/dev/null' "$replay" "$f"
+	done
+done
+done_testing
