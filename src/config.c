@@ -38,7 +38,7 @@
 
 static const char *const global_keys[CONFIG_GLOBAL_KEYS] = {
         "workers", "queue_size", "log_level", "log_target", "stop_timeout", "job_timeout",
-        "truncated_grace", "max_file_size", "max_pixels", "max_width", "max_height",
+        "truncated_grace", "max_file_size", "max_pixels", "max_width", "max_height", "retry_io",
 };
 /* "ignore" may be given several times: its globs accumulate. */
 static const char *const drop_keys[CONFIG_DROP_KEYS] = {
@@ -242,6 +242,7 @@ int config_new(ThumbwatchConfig **ret) {
         c->stop_timeout = DEFAULT_STOP_TIMEOUT;
         c->job_timeout_usec = DEFAULT_JOB_TIMEOUT_USEC;
         c->truncated_grace_usec = DEFAULT_TRUNCATED_GRACE_USEC;
+        c->retry_io_usec = 10 * 1000000ULL;
         c->max_file_size = DEFAULT_MAX_FILE_SIZE;
         c->max_pixels = DEFAULT_MAX_PIXELS;
         c->max_width = c->max_height = DEFAULT_MAX_SIDE;
@@ -335,8 +336,9 @@ static int set_global(ThumbwatchConfig *c, const char *key, const char *value, c
                 c->stop_timeout = (unsigned) (usec / 1000000);
                 return 0;
         }
-        if (strcmp(key, "job_timeout") == 0 || strcmp(key, "truncated_grace") == 0) {
-                uint64_t *p = key[0] == 'j' ? &c->job_timeout_usec : &c->truncated_grace_usec;
+        if (strcmp(key, "job_timeout") == 0 || strcmp(key, "truncated_grace") == 0 || strcmp(key, "retry_io") == 0) {
+                uint64_t *p = key[0] == 'j' ? &c->job_timeout_usec : key[0] == 't' ? &c->truncated_grace_usec :
+                              &c->retry_io_usec;
 
                 if (parse_duration(value, key[0] == 'j' ? 1000 : 0, TIMEOUT_MAX * 1000000ULL, p) < 0) {
                         *reterr_reason = "expected a duration up to " STRINGIFY(TIMEOUT_MAX) " s, like 60, 60s or 500ms";
@@ -368,7 +370,8 @@ static int set_global(ThumbwatchConfig *c, const char *key, const char *value, c
                 return 0;
         }
         *reterr_reason = "unknown key (known in [thumbwatch]: workers, queue_size, log_level, log_target, "
-                         "stop_timeout, job_timeout, truncated_grace, max_file_size, max_pixels, max_width, max_height)";
+                         "stop_timeout, job_timeout, truncated_grace, retry_io, max_file_size, max_pixels, max_width, "
+                         "max_height)";
         return -ENOENT;
 }
 
@@ -811,6 +814,8 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
         origin(c, g[9], f);
         fprintf(f, "max_height = %u", c->max_height);
         origin(c, g[10], f);
+        print_duration(f, "retry_io", c->retry_io_usec);
+        origin(c, g[11], f);
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
                 const unsigned *l = d->key_lines;

@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #define CONFIG_SIZES_MAX 8
-#define CONFIG_GLOBAL_KEYS 11
+#define CONFIG_GLOBAL_KEYS 12
 #define CONFIG_DROP_KEYS 13
 /* Where a key's value came from: 0 its default, a line of the file, or this. */
 #define CONFIG_LINE_COMMAND_LINE (~0U)
@@ -50,6 +50,7 @@ typedef struct ThumbwatchConfig {
         unsigned stop_timeout;          /* seconds the workers get to drain the queue on stop */
         uint64_t job_timeout_usec;      /* one file longer than this is abandoned */
         uint64_t truncated_grace_usec;  /* a truncated file younger than this may still be arriving */
+        uint64_t retry_io_usec;         /* an io failure is tried again after this; 0: never */
         uint64_t max_file_size;         /* bytes */
         uint64_t max_pixels;
         unsigned max_width, max_height;

@@ -649,9 +649,14 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                 atomic_fetch_add(&ctx->stats.failed, 1);
                 log_failure(path, out_path, class, duration, r, reason);
                 /* A fault of the file is remembered; one of ours (io: a full or
-                 * read-only disk) is not, so the file is tried again. */
+                 * read-only disk, a permission) is not: the file is tried again
+                 * after retry_io, and at every rescan. */
                 if (strcmp(class, "io") != 0)
                         remember_failure(d, path, &st, class);
+                else if (!ctx->once && config->retry_io_usec > 0) {
+                        log_info("'%s': trying again in %.1f s", path, (double) config->retry_io_usec / 1e6);
+                        schedule_retry(ctx, path, now_usec() + config->retry_io_usec);
+                }
                 goto out;
         }
 

@@ -35,7 +35,7 @@ if command -v man >/dev/null; then
 		THUMBWATCH_SOURCE THUMBWATCH_OUTPUT THUMBWATCH_ERROR THUMBWATCH_DURATION_US MESSAGE_ID 'STATUS=' 130; do
 		check "thumbwatch(8) covers $word" sh -c "MANWIDTH=200 man -l '$R$MANDIR/man8/thumbwatch.8' 2>/dev/null | grep -q -- '$word'"
 	done
-	for key in workers queue_size log_level log_target stop_timeout job_timeout truncated_grace max_file_size \
+	for key in workers queue_size log_level log_target stop_timeout job_timeout truncated_grace retry_io max_file_size \
 		max_pixels max_width max_height source output sizes name recursive delete_with_source formats format \
 		quality background strip follow_symlinks ignore; do
 		check "thumbwatch.conf(5) covers $key" sh -c "MANWIDTH=200 man -l '$R$MANDIR/man5/thumbwatch.conf.5' 2>/dev/null | grep -q '^ *$key '"
