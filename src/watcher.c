@@ -418,21 +418,28 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                         _cleanup_free_ char *old_out = mirror_of(d, w->moved_from), *new_out = mirror_of(d, path);
 
                         rename_tree(w, w->moved_from, path);
-                        /* The thumbnails move with their folder; what fails to move is remade. */
-                        if (old_out && new_out && rename(old_out, new_out) < 0 && errno != ENOENT)
-                                job_remove_tree(old_out);
+                        /* The thumbnails move with their folder. The new parent's mirror may
+                         * not exist yet; if the move still fails, the old ones go and the
+                         * scan below makes them anew. */
+                        if (old_out && new_out && rename(old_out, new_out) < 0 && access(old_out, F_OK) == 0) {
+                                _cleanup_free_ char *parent = strdup(new_out);
+                                char *slash = parent ? strrchr(parent, '/') : NULL;
+
+                                if (slash) {
+                                        *slash = '\0';
+                                        (void) job_mkdir_p(parent);
+                                }
+                                if (rename(old_out, new_out) < 0)
+                                        job_remove_tree(old_out);
+                        }
                         free(w->moved_from);
                         w->moved_from = NULL;
                 }
                 if (scan_ignored_name(d, ev->name) || scan_is_output(w->config, path) || !d->recursive)
                         return;
-                if (renamed) {
-                        /* Its watches followed it (they are on the inodes); files may have
-                         * landed in it between the two events: scan it. */
-                        scanner_request(w->scanner, path, true);
-                        return;
-                }
-                /* New or moved in: watch it, then scan it. */
+                /* New, moved in or renamed: watch it (a renamed folder's watches
+                 * followed it, but it may have been renamed before it was ever
+                 * watched; folders watched already are skipped), then scan it. */
                 (void) watch_tree(w, d, path, true);
                 return;
         }

@@ -111,7 +111,7 @@ while time.time() < end:
 print("# %d operations in %.0f s: %s" % (n, duration, ", ".join("%s %d" % kv for kv in sorted(ops.items()))))
 PY
 cat "$T/traffic"
-WAIT_SECONDS=120
+WAIT_SECONDS=${SOAK_SETTLE_SECONDS:-60}
 check "after the traffic: every good image has exactly one up-to-date thumbnail, no orphan" wait_for quiet
 cat "$T/consistent"
 check "the daemon is still running" kill -0 "$PID"
