@@ -385,7 +385,6 @@ static void log_failure(const char *path, const char *out, const char *class, co
                         const char *reason);
 
 long job_recover_inflight(const DropConfig *d) {
-        _cleanup_free_ char *dir = NULL;
         struct dirent *e;
         long n = 0;
         DIR *dp;
