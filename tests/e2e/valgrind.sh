@@ -10,6 +10,10 @@ if ldd "$THUMBWATCH" | grep -q 'lib[at]san'; then
 	exit 0
 fi
 VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --track-fds=no"
+# valgrind 3.19 cannot read the DWARF 5 that clang 14 writes, and gives up.
+$VG "$THUMBWATCH" --version >"$T/vg-version" 2>&1
+grep -q "^thumbwatch [0-9]" "$T/vg-version" ||
+	{ echo "1..0 # SKIP valgrind cannot run this binary: $(grep -m1 -i 'valgrind' "$T/vg-version")"; exit 0; }
 
 mkdir -p "$T/in/a"
 gm convert -size 300x200 plasma: "$T/in/a/one.jpg"
@@ -17,6 +21,7 @@ gm convert -size 100x300 xc:blue "$T/in/two.png"
 echo "no image" >"$T/in/bad.jpg"
 $VG "$THUMBWATCH" --once "$T/in" "$T/out" >"$T/once.out" 2>"$T/once.err"
 is "$?" 1 "--once under valgrind: exit 1 (one bad file), no memory error (which would be 99)"
+check "... it ran to its summary" grep -q "^made 2, up to date 0, failed 1" "$T/once.out"
 check "... and the thumbnails are made" test -s "$T/out/a/one_thumbnail.jpg" -a -s "$T/out/two_thumbnail.png"
 grep -v "failed (unsupported)" "$T/once.err" | diag
 
