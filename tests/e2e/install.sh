@@ -26,7 +26,9 @@ check "installing again keeps the admin's config" grep -q "^workers = 1$" "$R$SY
 
 if command -v man >/dev/null; then
 	for page in man8/thumbwatch.8 man5/thumbwatch.conf.5; do
-		out=$(MANWIDTH=80 man -l "$R$MANDIR/$page" 2>"$T/man.err")
+		# Wide: make distcheck configures paths so long that troff cannot fit
+		# them into 80 columns (it warns); the paths an admin uses fit.
+		out=$(MANWIDTH=200 man -l "$R$MANDIR/$page" 2>"$T/man.err")
 		check "man -l $page renders" test -n "$out"
 		check "... without warnings" test ! -s "$T/man.err"
 		check "... with the configured paths" sh -c "echo \"\$0\" | grep -q '$SYSCONFDIR/thumbwatch/thumbwatch.conf'" "$out"
