@@ -44,6 +44,7 @@ static const char *const global_keys[CONFIG_GLOBAL_KEYS] = {
 static const char *const drop_keys[CONFIG_DROP_KEYS] = {
         "source", "output", "sizes", "name", "recursive", "delete_with_source",
         "formats", "strip", "follow_symlinks", "format", "quality", "background", "ignore",
+        "embedded_previews",
 };
 
 static int key_index(const char *const *keys, size_t n, const char *key) {
@@ -416,9 +417,9 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                 return 0;
         }
         if (strcmp(key, "recursive") == 0 || strcmp(key, "delete_with_source") == 0 || strcmp(key, "strip") == 0 ||
-            strcmp(key, "follow_symlinks") == 0) {
+            strcmp(key, "follow_symlinks") == 0 || strcmp(key, "embedded_previews") == 0) {
                 bool *p = key[0] == 'r' ? &d->recursive : key[0] == 'd' ? &d->delete_with_source :
-                          key[0] == 's' ? &d->strip : &d->follow_symlinks;
+                          key[0] == 's' ? &d->strip : key[0] == 'e' ? &d->embedded_previews : &d->follow_symlinks;
 
                 if (parse_bool(value, p) < 0) {
                         *reterr_reason = "expected yes or no";
@@ -519,7 +520,8 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                 return 0;
         }
         *reterr_reason = "unknown key (known in [drop:NAME]: source, output, sizes, name, recursive, "
-                         "delete_with_source, formats, strip, follow_symlinks, format, quality, background, ignore)";
+                         "delete_with_source, formats, strip, follow_symlinks, format, quality, background, ignore, "
+                         "embedded_previews)";
         return -ENOENT;
 }
 
@@ -852,6 +854,8 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
                 origin(c, l[10], f);
                 fprintf(f, "background = #%06x", (unsigned) d->background);
                 origin(c, l[11], f);
+                fprintf(f, "embedded_previews = %s", d->embedded_previews ? "yes" : "no");
+                origin(c, l[13], f);
                 fprintf(f, "ignore =");
                 for (size_t j = 0; j < d->n_ignore; j++)
                         fprintf(f, " %s", d->ignore[j]);

@@ -10,7 +10,7 @@
 
 #define CONFIG_SIZES_MAX 8
 #define CONFIG_GLOBAL_KEYS 12
-#define CONFIG_DROP_KEYS 13
+#define CONFIG_DROP_KEYS 14
 /* Where a key's value came from: 0 its default, a line of the file, or this. */
 #define CONFIG_LINE_COMMAND_LINE (~0U)
 #define CONFIG_DIMENSION_MAX 8192U
@@ -34,6 +34,7 @@ typedef struct DropConfig {
         unsigned quality;               /* 1-100, JPEG and WebP */
         uint32_t background;            /* 0xRRGGBB, for alpha written as JPEG */
         bool follow_symlinks;           /* symlinks to files are thumbnailed as their targets */
+        bool embedded_previews;         /* a JPEG's EXIF thumbnail may stand in for its decode */
         char **ignore;                  /* fnmatch(3) globs on base names */
         size_t n_ignore;
         unsigned line;                  /* of its [drop:NAME] header; 0 from the command line */

@@ -53,6 +53,7 @@ void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, Thumb
                 .output_format = d ? d->output_format : 0,
                 .quality = d ? d->quality : 85,
                 .background = d ? d->background : 0xffffff,
+                .embedded_previews = d ? d->embedded_previews : false,
         };
 }
 

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libexif/exif-data.h>
 #include <magick/api.h>
 
 #include "macro.h"
@@ -456,15 +457,10 @@ static int encode_and_write(Image *thumb, const char *coder, const ThumbnailOpti
         return r;
 }
 
-/* The size hint for the decoder: twice the largest thumbnail, as it will be
- * fitted to this image, so that libjpeg can decode at 1/2, 1/4 or 1/8 scale
- * and the resize still has enough pixels. 0x0 (a full decode) when that would
- * not shrink the image: GraphicsMagick's JPEG reader upscales to a hint that
- * is larger than the image. */
-static void size_hint(const Image *header, const ThumbnailTarget *targets, size_t n_targets,
-                      unsigned long *ret_w, unsigned long *ret_h) {
-        /* Orientations 5-8 swap the axes: fit the box the way the pixels are stored. */
-        bool transposed = header->orientation >= LeftTopOrientation;
+/* The largest thumbnail of the targets, each fitted to this image, as the
+ * pixels are stored: orientations 5-8 swap the axes, so the boxes are turned. */
+static void largest_fit(const Image *header, bool transposed, const ThumbnailTarget *targets, size_t n_targets,
+                        unsigned long *ret_w, unsigned long *ret_h) {
         unsigned long w = 0, h = 0;
 
         for (size_t i = 0; i < n_targets; i++) {
@@ -475,11 +471,91 @@ static void size_hint(const Image *header, const ThumbnailTarget *targets, size_
                 w = fw > w ? fw : w;
                 h = fh > h ? fh : h;
         }
-        if (2 * w < header->columns && 2 * h < header->rows) {
-                *ret_w = 2 * w;
-                *ret_h = 2 * h;
+        *ret_w = w;
+        *ret_h = h;
+}
+
+/* The size hint for the decoder: twice the largest thumbnail, so that libjpeg
+ * can decode at 1/2, 1/4 or 1/8 scale and the resize still has enough pixels
+ * (bench/quality measures the choice). 0x0 (a full decode) when that would
+ * not shrink the image: GraphicsMagick's JPEG reader upscales to a hint that
+ * is larger than the image. */
+static void size_hint(const Image *header, unsigned long need_w, unsigned long need_h, unsigned long *ret_w,
+                      unsigned long *ret_h) {
+        if (2 * need_w < header->columns && 2 * need_h < header->rows) {
+                *ret_w = 2 * need_w;
+                *ret_h = 2 * need_h;
         } else
                 *ret_w = *ret_h = 0;
+}
+
+/* A JPEG's EXIF thumbnail (IFD1), decoded, when it can stand in for the
+ * image: a JPEG itself, at least need_w x need_h, and of the image's shape to
+ * the pixel (a preview letterboxed to 4:3 or cropped is refused). NULL
+ * otherwise, and the caller decodes the image. */
+static Image *embedded_preview(ExifData *exif, const Image *header, unsigned long need_w, unsigned long need_h) {
+        unsigned long shape_w, shape_h;
+        Image *preview = NULL;
+        ImageInfo *info;
+        ExceptionInfo ex;
+
+        if (!exif || !exif->data || exif->size < 4 || memcmp(exif->data, "\xff\xd8\xff", 3) != 0)
+                return NULL;
+        info = CloneImageInfo(NULL);
+        if (!info)
+                return NULL;
+        (void) snprintf(info->magick, sizeof info->magick, "JPEG");
+        (void) snprintf(info->filename, sizeof info->filename, "JPEG:" SOURCE_NAME);
+        info->subimage = 0;
+        info->subrange = 1;
+        GetExceptionInfo(&ex);
+        preview = BlobToImage(info, exif->data, exif->size, &ex);
+        if (preview && (ex.severity >= CorruptImageWarning || timed_out || preview->columns < need_w ||
+                        preview->rows < need_h)) {
+                DestroyImageList(preview);
+                preview = NULL;
+        }
+        if (preview) {
+                fit(header->columns, header->rows, (unsigned) preview->columns, (unsigned) preview->rows, &shape_w,
+                    &shape_h);
+                if (shape_w + 1 < preview->columns || shape_h + 1 < preview->rows) {
+                        DestroyImageList(preview);
+                        preview = NULL;
+                }
+        }
+        DestroyExceptionInfo(&ex);
+        DestroyImageInfo(info);
+        return preview;
+}
+
+/* The EXIF data of a pinged image, or NULL. */
+static ExifData *exif_of(const Image *header) {
+        const unsigned char *profile;
+        ExifData *exif;
+        size_t len = 0;
+
+        profile = GetImageProfile(header, "EXIF", &len);
+        if (!profile || len < 6 || len > UINT_MAX)
+                return NULL;
+        exif = exif_data_new();
+        if (exif)
+                exif_data_load_data(exif, profile, (unsigned) len);
+        return exif;
+}
+
+/* The orientation a decode will apply. GraphicsMagick's JPEG reader sets it
+ * only when it reads the pixels, so a ping of a JPEG has it from EXIF here. */
+static OrientationType orientation_of(const Image *header, ExifData *exif) {
+        ExifEntry *e;
+        unsigned v;
+
+        if (header->orientation != UndefinedOrientation || !exif)
+                return header->orientation;
+        e = exif_content_get_entry(exif->ifd[EXIF_IFD_0], EXIF_TAG_ORIENTATION);
+        if (!e || e->format != EXIF_FORMAT_SHORT || e->components != 1 || !e->data)
+                return UndefinedOrientation;
+        v = exif_get_short(e->data, exif_data_get_byte_order(exif));
+        return v >= TopLeftOrientation && v <= LeftBottomOrientation ? (OrientationType) v : UndefinedOrientation;
 }
 
 /* The reason for a failure: ours for a timeout, GraphicsMagick's otherwise. */
@@ -501,8 +577,12 @@ static int read_error(const ExceptionInfo *ex, int fd, const Magic *magic, const
 
 int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
                    char **reterr_reason) {
-        unsigned long hint_w, hint_h;
+        unsigned long hint_w, hint_h, need_w, need_h, width, height;
+        OrientationType orientation;
         const Magic *magic = NULL;
+        Image *preview = NULL;
+        ExifData *exif = NULL;
+        bool transposed;
         const char *out_coder;
         Image *image = NULL;
         ExceptionInfo ex;
@@ -529,21 +609,35 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         r = check_limits(image->columns, image->rows, opts, reterr_reason);
         if (r < 0)
                 goto out;
-        size_hint(image, targets, n_targets, &hint_w, &hint_h);
+        exif = magic->format == THUMBNAIL_JPEG ? exif_of(image) : NULL;
+        orientation = orientation_of(image, exif);
+        transposed = orientation >= LeftTopOrientation;
+        width = transposed ? image->rows : image->columns;
+        height = transposed ? image->columns : image->rows;
+        largest_fit(image, transposed, targets, n_targets, &need_w, &need_h);
+        /* A file cut short keeps its preview in its first bytes: it must
+         * fail as truncated all the same. */
+        preview = opts->embedded_previews && opts->strip &&
+                  !looks_truncated(fileno(f), magic->format, (uint64_t) st.st_size) ?
+                  embedded_preview(exif, image, need_w, need_h) : NULL;
+        size_hint(image, need_w, need_h, &hint_w, &hint_h);
         DestroyImageList(image);
-        image = NULL;
-        rewind(f);
+        image = preview;
 
-        image = read_source(f, magic->coder, hint_w, hint_h, &ex);
-        /* A corrupt-image warning means pixels are missing (a truncated file
-         * decodes with a grey bottom): no thumbnail is better than a wrong one.
-         * An image cut short by the deadline is no better. */
-        if (!image || ex.severity >= CorruptImageWarning || timed_out) {
-                r = read_error(&ex, fileno(f), magic, &st);
-                failure_reason(r, &ex, opts, reterr_reason);
-                goto out;
-        }
-
+        if (!image) {
+                rewind(f);
+                image = read_source(f, magic->coder, hint_w, hint_h, &ex);
+                /* A corrupt-image warning means pixels are missing (a truncated file
+                 * decodes with a grey bottom): no thumbnail is better than a wrong one.
+                 * An image cut short by the deadline is no better. */
+                if (!image || ex.severity >= CorruptImageWarning || timed_out) {
+                        r = read_error(&ex, fileno(f), magic, &st);
+                        failure_reason(r, &ex, opts, reterr_reason);
+                        goto out;
+                }
+        } else
+                /* The preview has no EXIF of its own: it is stored as the image is. */
+                image->orientation = orientation;
         if (image->orientation > TopLeftOrientation) {
                 Image *oriented = AutoOrientImage(image, image->orientation, &ex);
                 if (!oriented) {
@@ -566,7 +660,9 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                 unsigned long w, h;
                 Image *thumb;
 
-                fit(image->columns, image->rows, targets[i].width, targets[i].height, &w, &h);
+                /* Fitted to the image's own size, not to what was decoded, so
+                 * that a thumbnail's size does not depend on the decoder's scale. */
+                fit(width, height, targets[i].width, targets[i].height, &w, &h);
                 if (w == image->columns && h == image->rows)
                         thumb = CloneImage(image, 0, 0, MagickTrue, &ex);
                 else
@@ -609,6 +705,8 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         r = 0;
 out:
         deadline = 0;
+        if (exif)
+                exif_data_unref(exif);
         if (image)
                 DestroyImageList(image);
         DestroyExceptionInfo(&ex);

@@ -35,6 +35,8 @@ typedef struct ThumbnailOptions {
         unsigned quality;               /* 1-100, for JPEG and WebP */
         uint32_t background;            /* 0xRRGGBB: alpha is flattened on it when written as JPEG */
         bool follow_symlinks;           /* src may be a symlink to a regular file */
+        bool embedded_previews;         /* a JPEG's EXIF thumbnail stands in for the decode when it is
+                                         * at least as large as every target and of the same shape */
 } ThumbnailOptions;
 
 typedef struct ThumbnailTarget {
