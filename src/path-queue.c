@@ -36,6 +36,7 @@ struct PathQueue {
         Entry *head, *tail;             /* guarded by lock: the FIFO */
         size_t len;                     /* guarded by lock: entries in the FIFO */
         size_t pending_again;           /* guarded by lock: in flight with again set */
+        size_t in_flight;               /* guarded by lock: popped, not yet done */
         bool closed;                    /* guarded by lock */
         Entry **buckets;                /* guarded by lock; owns every entry */
 };
@@ -205,6 +206,7 @@ int path_queue_pop(PathQueue *q, const char **ret_path) {
         q->len--;
         e->queued = false;
         e->in_flight = true;
+        q->in_flight++;
         *ret_path = e->path;
         (void) pthread_cond_signal(&q->not_full);
         (void) pthread_mutex_unlock(&q->lock);
@@ -220,6 +222,7 @@ void path_queue_done(PathQueue *q, const char *path) {
         assert(e && e->in_flight);
         if (e) {
                 e->in_flight = false;
+                q->in_flight--;
                 if (e->again) {
                         e->again = false;
                         q->pending_again--;
@@ -250,4 +253,14 @@ size_t path_queue_length(PathQueue *q) {
         n = q->len;
         (void) pthread_mutex_unlock(&q->lock);
         return n;
+}
+
+bool path_queue_idle(PathQueue *q) {
+        bool idle;
+
+        assert(q);
+        (void) pthread_mutex_lock(&q->lock);
+        idle = q->len == 0 && q->in_flight == 0;
+        (void) pthread_mutex_unlock(&q->lock);
+        return idle;
 }

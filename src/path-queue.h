@@ -8,6 +8,7 @@
  * workers at once. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct PathQueue PathQueue;
@@ -41,6 +42,9 @@ void path_queue_close(PathQueue *q);
 
 /* Paths queued (not counting those in flight). */
 size_t path_queue_length(PathQueue *q);
+
+/* Nothing queued and nothing in flight: every path pushed has been done. */
+bool path_queue_idle(PathQueue *q);
 
 static inline void path_queue_freep(PathQueue **q) {
         path_queue_free(*q);

@@ -40,6 +40,7 @@
 #include "time-util.h"
 
 #define STATUS_INTERVAL_USEC (2 * 1000000ULL)
+#define CATCH_UP_POLL_USEC (50 * 1000ULL)
 /* The watcher passes through its loop every second; allow for a long walk. */
 #define WATCHER_STALL_USEC (30 * 1000000ULL)
 
@@ -423,7 +424,8 @@ static void reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue,
 }
 
 int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
-        uint64_t watchdog = notify_watchdog_usec(), tick, last_status = 0;
+        uint64_t watchdog = notify_watchdog_usec(), tick, last_status = 0, catch_up_start = now_usec();
+        bool catching_up = true;
         PathQueue *queue = NULL;
         WorkerPool *pool = NULL;
         Services services = {};
@@ -466,10 +468,22 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
         while (sig != SIGTERM && sig != SIGINT) {
                 uint64_t now;
 
-                sig = wait_signal(&mask, tick);
-                if (sig == SIGHUP)
+                /* Look often while catching up, so that its end is logged on time. */
+                sig = wait_signal(&mask, catching_up ? CATCH_UP_POLL_USEC : tick);
+                if (sig == SIGHUP) {
                         reload(&config, &job, queue, &services, reload_fn, &mask);
+                        catching_up = true;
+                        catch_up_start = now_usec();
+                }
                 now = now_usec();
+                if (catching_up && !(services.scanner && scanner_busy(services.scanner)) && path_queue_idle(queue)) {
+                        catching_up = false;
+                        log_info("caught up in %.2f s: made %llu, up to date %llu, failed %llu",
+                                 (double) (now - catch_up_start) / 1e6,
+                                 (unsigned long long) atomic_load(&job.stats.made),
+                                 (unsigned long long) atomic_load(&job.stats.up_to_date),
+                                 (unsigned long long) atomic_load(&job.stats.failed));
+                }
                 (void) job_push_due_retries(&job, queue, now);
                 if (now - last_status >= STATUS_INTERVAL_USEC || sig == SIGHUP) {
                         send_status(&job.stats, queue, &services);

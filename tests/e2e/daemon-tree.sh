@@ -14,6 +14,7 @@ check "ready" wait_ready
 for f in before/x/b1 before/x/b2 before/x/b3 top; do
 	check "catch-up: $f.jpg, there before the start, gets its thumbnail" wait_for is_file "$T/out/${f}_thumbnail.jpg"
 done
+check "the end of the catch-up is logged with its counts" wait_for log_has "caught up in [0-9.]* s: made 4, up to date 0, failed 0"
 
 mkdir -p "$T/in/a/b/c" && cp "$T/sample.jpg" "$T/in/a/b/c/deep.jpg"
 check "mkdir -p a/b/c && cp: the file gets its thumbnail" wait_for is_file "$T/out/a/b/c/deep_thumbnail.jpg"
