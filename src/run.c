@@ -35,9 +35,10 @@
 #include "path-queue.h"
 #include "run.h"
 #include "scan.h"
+#include "thumbnail.h"
+#include "time-util.h"
 #include "watcher.h"
 #include "worker-pool.h"
-#include "time-util.h"
 
 #define STATUS_INTERVAL_USEC (2 * 1000000ULL)
 #define CATCH_UP_POLL_USEC (50 * 1000ULL)
@@ -425,7 +426,7 @@ static void reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue,
 
 int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
         uint64_t watchdog = notify_watchdog_usec(), tick, last_status = 0, catch_up_start = now_usec();
-        bool catching_up = true;
+        bool catching_up = true, idle, was_idle = false;
         PathQueue *queue = NULL;
         WorkerPool *pool = NULL;
         Services services = {};
@@ -476,7 +477,11 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                         catch_up_start = now_usec();
                 }
                 now = now_usec();
-                if (catching_up && !(services.scanner && scanner_busy(services.scanner)) && path_queue_idle(queue)) {
+                idle = !(services.scanner && scanner_busy(services.scanner)) && path_queue_idle(queue);
+                if (idle && !was_idle)
+                        thumbnail_release_memory();
+                was_idle = idle;
+                if (catching_up && idle) {
                         catching_up = false;
                         log_info("caught up in %.2f s: made %llu, up to date %llu, failed %llu",
                                  (double) (now - catch_up_start) / 1e6,

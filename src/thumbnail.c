@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,8 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jpeglib.h>
 #include <libexif/exif-data.h>
 #include <magick/api.h>
+#include <setjmp.h>
 
 #include "macro.h"
 #include "thumbnail.h"
@@ -190,7 +193,19 @@ int thumbnail_init(const char *argv0) {
          * No pixel cache on disk: an image too large for memory fails fast. */
         if (!SetMagickResourceLimit(ThreadsResource, 1) || !SetMagickResourceLimit(DiskResource, 0))
                 return -EIO;
+        /* A decode allocates and zeroes buffers of several MB (a progressive
+         * JPEG's coefficients: 12 MB at 2560x1600). Above glibc's mmap
+         * threshold each one is fresh memory from the kernel, page-faulted
+         * in for every image: 10% of the time of a batch. Keep such buffers
+         * in the heap for the next image; thumbnail_release_memory() hands
+         * them back when the daemon goes idle. */
+        (void) mallopt(M_MMAP_THRESHOLD, 64 << 20);
+        (void) mallopt(M_TRIM_THRESHOLD, 128 << 20);
         return 0;
+}
+
+void thumbnail_release_memory(void) {
+        (void) malloc_trim(0);
 }
 
 int thumbnail_set_limits(const ThumbnailOptions *opts) {
@@ -457,9 +472,68 @@ static int encode_and_write(Image *thumb, const char *coder, const ThumbnailOpti
         return r;
 }
 
+/* What is known of a source before its pixels are decoded. */
+typedef struct Header {
+        unsigned long columns, rows;    /* as stored */
+        OrientationType orientation;
+        ExifData *exif;                 /* JPEG only; owned, or NULL */
+} Header;
+
+typedef struct JpegError {
+        struct jpeg_error_mgr mgr;
+        jmp_buf jump;
+} JpegError;
+
+static void jpeg_fail(j_common_ptr cinfo) {
+        longjmp(((JpegError *) cinfo->err)->jump, 1);
+}
+
+static void jpeg_quiet(j_common_ptr cinfo, int level) {
+        (void) cinfo;
+        (void) level;
+}
+
+/* A JPEG's size and EXIF from its markers, read by libjpeg up to the start
+ * of the scan: GraphicsMagick's ping of a JPEG decodes the whole image, which
+ * doubled the cost of a thumbnail. The exif is ours to free. */
+static int jpeg_header(FILE *f, Header *ret, char **reterr_reason) {
+        struct jpeg_decompress_struct cinfo;
+        JpegError err;
+
+        cinfo.err = jpeg_std_error(&err.mgr);
+        err.mgr.error_exit = jpeg_fail;
+        err.mgr.emit_message = jpeg_quiet;
+        if (setjmp(err.jump)) {
+                char msg[JMSG_LENGTH_MAX];
+
+                err.mgr.format_message((j_common_ptr) &cinfo, msg);
+                (void) reason(reterr_reason, "%s", msg);
+                jpeg_destroy_decompress(&cinfo);
+                return -EBADMSG;
+        }
+        jpeg_create_decompress(&cinfo);
+        jpeg_stdio_src(&cinfo, f);
+        jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
+        if (jpeg_read_header(&cinfo, TRUE) != JPEG_HEADER_OK) {
+                jpeg_destroy_decompress(&cinfo);
+                (void) reason(reterr_reason, "no image in the JPEG stream");
+                return -EBADMSG;
+        }
+        ret->columns = cinfo.image_width;
+        ret->rows = cinfo.image_height;
+        for (jpeg_saved_marker_ptr m = cinfo.marker_list; m && !ret->exif; m = m->next)
+                if (m->marker == JPEG_APP0 + 1 && m->data_length > 6 && memcmp(m->data, "Exif\0\0", 6) == 0) {
+                        ret->exif = exif_data_new();
+                        if (ret->exif)
+                                exif_data_load_data(ret->exif, m->data, m->data_length);
+                }
+        jpeg_destroy_decompress(&cinfo);
+        return 0;
+}
+
 /* The largest thumbnail of the targets, each fitted to this image, as the
  * pixels are stored: orientations 5-8 swap the axes, so the boxes are turned. */
-static void largest_fit(const Image *header, bool transposed, const ThumbnailTarget *targets, size_t n_targets,
+static void largest_fit(const Header *header, bool transposed, const ThumbnailTarget *targets, size_t n_targets,
                         unsigned long *ret_w, unsigned long *ret_h) {
         unsigned long w = 0, h = 0;
 
@@ -480,7 +554,7 @@ static void largest_fit(const Image *header, bool transposed, const ThumbnailTar
  * (bench/quality measures the choice). 0x0 (a full decode) when that would
  * not shrink the image: GraphicsMagick's JPEG reader upscales to a hint that
  * is larger than the image. */
-static void size_hint(const Image *header, unsigned long need_w, unsigned long need_h, unsigned long *ret_w,
+static void size_hint(const Header *header, unsigned long need_w, unsigned long need_h, unsigned long *ret_w,
                       unsigned long *ret_h) {
         if (2 * need_w < header->columns && 2 * need_h < header->rows) {
                 *ret_w = 2 * need_w;
@@ -493,7 +567,8 @@ static void size_hint(const Image *header, unsigned long need_w, unsigned long n
  * image: a JPEG itself, at least need_w x need_h, and of the image's shape to
  * the pixel (a preview letterboxed to 4:3 or cropped is refused). NULL
  * otherwise, and the caller decodes the image. */
-static Image *embedded_preview(ExifData *exif, const Image *header, unsigned long need_w, unsigned long need_h) {
+static Image *embedded_preview(const Header *header, unsigned long need_w, unsigned long need_h) {
+        const ExifData *exif = header->exif;
         unsigned long shape_w, shape_h;
         Image *preview = NULL;
         ImageInfo *info;
@@ -528,29 +603,13 @@ static Image *embedded_preview(ExifData *exif, const Image *header, unsigned lon
         return preview;
 }
 
-/* The EXIF data of a pinged image, or NULL. */
-static ExifData *exif_of(const Image *header) {
-        const unsigned char *profile;
-        ExifData *exif;
-        size_t len = 0;
-
-        profile = GetImageProfile(header, "EXIF", &len);
-        if (!profile || len < 6 || len > UINT_MAX)
-                return NULL;
-        exif = exif_data_new();
-        if (exif)
-                exif_data_load_data(exif, profile, (unsigned) len);
-        return exif;
-}
-
-/* The orientation a decode will apply. GraphicsMagick's JPEG reader sets it
- * only when it reads the pixels, so a ping of a JPEG has it from EXIF here. */
-static OrientationType orientation_of(const Image *header, ExifData *exif) {
+/* The orientation in a JPEG's EXIF, as GraphicsMagick's reader applies it. */
+static OrientationType exif_orientation(ExifData *exif) {
         ExifEntry *e;
         unsigned v;
 
-        if (header->orientation != UndefinedOrientation || !exif)
-                return header->orientation;
+        if (!exif)
+                return UndefinedOrientation;
         e = exif_content_get_entry(exif->ifd[EXIF_IFD_0], EXIF_TAG_ORIENTATION);
         if (!e || e->format != EXIF_FORMAT_SHORT || e->components != 1 || !e->data)
                 return UndefinedOrientation;
@@ -575,13 +634,45 @@ static int read_error(const ExceptionInfo *ex, int fd, const Magic *magic, const
         return looks_truncated(fd, magic->format, (uint64_t) st->st_size) ? -ENODATA : -EBADMSG;
 }
 
+/* The size, orientation and (JPEG) EXIF of a source, without its pixels. */
+static int read_header(FILE *f, const Magic *magic, const struct stat *st, const ThumbnailOptions *opts,
+                       Header *ret, ExceptionInfo *ex, char **reterr_reason) {
+        Image *image;
+        int r;
+
+        *ret = (Header) {};
+        if (magic->format == THUMBNAIL_JPEG) {
+                r = jpeg_header(f, ret, reterr_reason);
+                if (r < 0 && looks_truncated(fileno(f), magic->format, (uint64_t) st->st_size))
+                        r = -ENODATA;
+                ret->orientation = exif_orientation(ret->exif);
+        } else {
+                image = ping_source(f, magic->coder, ex);
+                if (!image || ex->severity >= ErrorException || timed_out) {
+                        r = read_error(ex, fileno(f), magic, st);
+                        failure_reason(r, ex, opts, reterr_reason);
+                } else {
+                        ret->columns = image->columns;
+                        ret->rows = image->rows;
+                        ret->orientation = image->orientation;
+                        r = 0;
+                }
+                if (image)
+                        DestroyImageList(image);
+        }
+        if (r == 0 && (ret->columns == 0 || ret->rows == 0)) {
+                (void) reason(reterr_reason, "the header says %lux%lu", ret->columns, ret->rows);
+                r = -EBADMSG;
+        }
+        rewind(f);
+        return r;
+}
+
 int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
                    char **reterr_reason) {
         unsigned long hint_w, hint_h, need_w, need_h, width, height;
-        OrientationType orientation;
+        Header header = {};
         const Magic *magic = NULL;
-        Image *preview = NULL;
-        ExifData *exif = NULL;
         bool transposed;
         const char *out_coder;
         Image *image = NULL;
@@ -600,32 +691,24 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         GetExceptionInfo(&ex);
         deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
         timed_out = false;
-        image = ping_source(f, magic->coder, &ex);
-        if (!image || ex.severity >= ErrorException || image->columns == 0 || image->rows == 0 || timed_out) {
-                r = read_error(&ex, fileno(f), magic, &st);
-                failure_reason(r, &ex, opts, reterr_reason);
-                goto out;
-        }
-        r = check_limits(image->columns, image->rows, opts, reterr_reason);
+        r = read_header(f, magic, &st, opts, &header, &ex, reterr_reason);
         if (r < 0)
                 goto out;
-        exif = magic->format == THUMBNAIL_JPEG ? exif_of(image) : NULL;
-        orientation = orientation_of(image, exif);
-        transposed = orientation >= LeftTopOrientation;
-        width = transposed ? image->rows : image->columns;
-        height = transposed ? image->columns : image->rows;
-        largest_fit(image, transposed, targets, n_targets, &need_w, &need_h);
+        r = check_limits(header.columns, header.rows, opts, reterr_reason);
+        if (r < 0)
+                goto out;
+        transposed = header.orientation >= LeftTopOrientation;
+        width = transposed ? header.rows : header.columns;
+        height = transposed ? header.columns : header.rows;
+        largest_fit(&header, transposed, targets, n_targets, &need_w, &need_h);
         /* A file cut short keeps its preview in its first bytes: it must
          * fail as truncated all the same. */
-        preview = opts->embedded_previews && opts->strip &&
-                  !looks_truncated(fileno(f), magic->format, (uint64_t) st.st_size) ?
-                  embedded_preview(exif, image, need_w, need_h) : NULL;
-        size_hint(image, need_w, need_h, &hint_w, &hint_h);
-        DestroyImageList(image);
-        image = preview;
+        if (opts->embedded_previews && opts->strip &&
+            !looks_truncated(fileno(f), magic->format, (uint64_t) st.st_size))
+                image = embedded_preview(&header, need_w, need_h);
+        size_hint(&header, need_w, need_h, &hint_w, &hint_h);
 
         if (!image) {
-                rewind(f);
                 image = read_source(f, magic->coder, hint_w, hint_h, &ex);
                 /* A corrupt-image warning means pixels are missing (a truncated file
                  * decodes with a grey bottom): no thumbnail is better than a wrong one.
@@ -637,7 +720,11 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                 }
         } else
                 /* The preview has no EXIF of its own: it is stored as the image is. */
-                image->orientation = orientation;
+                image->orientation = header.orientation;
+        /* The decoder's word on the orientation is final. */
+        transposed = image->orientation >= LeftTopOrientation;
+        width = transposed ? header.rows : header.columns;
+        height = transposed ? header.columns : header.rows;
         if (image->orientation > TopLeftOrientation) {
                 Image *oriented = AutoOrientImage(image, image->orientation, &ex);
                 if (!oriented) {
@@ -705,8 +792,8 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         r = 0;
 out:
         deadline = 0;
-        if (exif)
-                exif_data_unref(exif);
+        if (header.exif)
+                exif_data_unref(header.exif);
         if (image)
                 DestroyImageList(image);
         DestroyExceptionInfo(&ex);

@@ -54,6 +54,10 @@ int thumbnail_init(const char *argv0);
  * while decoding too. Thread-safe. Returns 0 or -EIO. */
 int thumbnail_set_limits(const ThumbnailOptions *opts);
 
+/* Returns the memory decodes keep for the next one to the system: call when
+ * the work runs out. Thread-safe. */
+void thumbnail_release_memory(void);
+
 /* Stops GraphicsMagick. Call after every worker has been joined. */
 void thumbnail_shutdown(void);
 
