@@ -472,6 +472,14 @@ static int encode_and_write(Image *thumb, const char *coder, const ThumbnailOpti
         return r;
 }
 
+/* Whether a decode's exception means pixels are missing: an error, or a
+ * corrupt-image warning (a truncated JPEG decodes with a grey bottom and
+ * says so). Other warnings leave the pixels whole: libpng's "iCCP: known
+ * incorrect sRGB profile", which many real PNGs trip, is a coder warning. */
+static bool missing_pixels(const ExceptionInfo *ex) {
+        return ex->severity == CorruptImageWarning || ex->severity >= ErrorException;
+}
+
 /* What is known of a source before its pixels are decoded. */
 typedef struct Header {
         unsigned long columns, rows;    /* as stored */
@@ -585,7 +593,7 @@ static Image *embedded_preview(const Header *header, unsigned long need_w, unsig
         info->subrange = 1;
         GetExceptionInfo(&ex);
         preview = BlobToImage(info, exif->data, exif->size, &ex);
-        if (preview && (ex.severity >= CorruptImageWarning || timed_out || preview->columns < need_w ||
+        if (preview && (missing_pixels(&ex) || timed_out || preview->columns < need_w ||
                         preview->rows < need_h)) {
                 DestroyImageList(preview);
                 preview = NULL;
@@ -713,7 +721,7 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                 /* A corrupt-image warning means pixels are missing (a truncated file
                  * decodes with a grey bottom): no thumbnail is better than a wrong one.
                  * An image cut short by the deadline is no better. */
-                if (!image || ex.severity >= CorruptImageWarning || timed_out) {
+                if (!image || missing_pixels(&ex) || timed_out) {
                         r = read_error(&ex, fileno(f), magic, &st);
                         failure_reason(r, &ex, opts, reterr_reason);
                         goto out;

@@ -39,6 +39,14 @@ run high "quality = 95"
 lo=$(wc -c <"$T/out-low/sub/photo_thumbnail.jpg"); hi=$(wc -c <"$T/out-high/sub/photo_thumbnail.jpg")
 check "quality changes the size ($lo bytes at 20, $hi at 95)" test "$lo" -lt "$hi"
 
+# libpng warns "iCCP: known incorrect sRGB profile" on many real PNGs (this
+# one carries the profile of a Debian wallpaper): a warning, not corruption.
+mkdir "$T/icc"
+cp "$TOP_SRCDIR/tests/data/srgb-warning.png" "$T/icc/"
+"$THUMBWATCH" --once "$T/icc" "$T/icc-out" >/dev/null 2>"$T/icc.err"
+is "$?" 0 "a PNG whose ICC profile libpng warns about: exit 0"
+is "$(dims "$T/icc-out/srgb-warning_thumbnail.png")" "64 40 PNG" "... and its thumbnail is made"
+
 run bad "format = gif"
 is "$?" 2 "format = gif is refused (only same, jpeg, png, webp)"
 check "... naming the key" grep -q "format 'gif': expected same, jpeg, png or webp" "$T/bad.err"
