@@ -47,6 +47,19 @@ cp "$TOP_SRCDIR/tests/data/srgb-warning.png" "$T/icc/"
 is "$?" 0 "a PNG whose ICC profile libpng warns about: exit 0"
 is "$(dims "$T/icc-out/srgb-warning_thumbnail.png")" "64 40 PNG" "... and its thumbnail is made"
 
+# A large PNG or TIFF (no reduced decode) is averaged down before Lanczos:
+# the picture must survive, turned by its orientation tag. 1200x600: red on
+# the left two thirds, blue on the right.
+mkdir "$T/big"
+gm convert -size 800x600 xc:red -size 400x600 xc:blue +append "$T/big/wide.png"
+gm convert "$T/big/wide.png" -orient RightTop "$T/big/turned.tif"
+"$THUMBWATCH" --once "$T/big" "$T/big-out" >/dev/null 2>&1
+px() { gm convert "$1" -crop "1x1+$2+$3" -depth 8 txt:- | sed -n 's/.*(\([^)]*\)).*/\1/p' | tr -d ' '; }
+is "$(dims "$T/big-out/wide_thumbnail.png") $(px "$T/big-out/wide_thumbnail.png" 10 32) $(px "$T/big-out/wide_thumbnail.png" 120 32)" \
+	"128 64 PNG 255,0,0 0,0,255" "a 1200x600 PNG: 128x64, red left, blue right"
+is "$(dims "$T/big-out/turned_thumbnail.tif") $(px "$T/big-out/turned_thumbnail.tif" 32 10) $(px "$T/big-out/turned_thumbnail.tif" 32 120)" \
+	"64 128 TIFF 255,0,0 0,0,255" "the same as a TIFF with orientation 6: 64x128, red on top, blue below"
+
 run bad "format = gif"
 is "$?" 2 "format = gif is refused (only same, jpeg, png, webp)"
 check "... naming the key" grep -q "format 'gif': expected same, jpeg, png or webp" "$T/bad.err"
