@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <search.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +43,18 @@
 
 typedef struct Watch {
         int wd;
-        char *path;             /* owned; no trailing slash */
+        char *path;             /* owned; no trailing slash; unique among watches */
 } Watch;
+
+static int cmp_wd(const void *a, const void *b) {
+        int x = ((const Watch *) a)->wd, y = ((const Watch *) b)->wd;
+
+        return (x > y) - (x < y);
+}
+
+static int cmp_path(const void *a, const void *b) {
+        return strcmp(((const Watch *) a)->path, ((const Watch *) b)->path);
+}
 
 typedef struct Root {
         const DropConfig *drop;
@@ -62,13 +73,17 @@ struct Watcher {
         bool started;                   /* owner thread only */
         atomic_bool stopping;
         atomic_bool ready;
-        atomic_uint n_watches;          /* mirrors n_watch_list, for other threads */
+        atomic_uint n_watches;          /* mirrors n_watch, for other threads */
         atomic_uint_fast64_t heartbeat;
 
-        /* Watcher thread only from here. libinotifytools cannot list its
-         * watches, so we keep our own list to drop a moved-out subtree. */
-        Watch *watch_list;
-        size_t n_watch_list, watch_list_size;
+        /* Watcher thread only from here. The watches, by wd and by path
+         * (tsearch trees of Watch). libinotifytools cannot list its watches,
+         * and its names go stale: a folder watched again under a new name
+         * (renamed before its rename event was read) keeps its old name for
+         * its wd. So events are resolved here, never by the library. */
+        void *by_wd, *by_path;
+        size_t n_watch;
+        unsigned long n_stale;          /* for unique placeholder names */
         Root *roots;
         size_t n_roots;
         /* A folder moved away: if the next event is its IN_MOVED_TO, it was
@@ -101,9 +116,14 @@ int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Wa
 Watcher *watcher_free(Watcher *w) {
         if (!w)
                 return NULL;
-        for (size_t i = 0; i < w->n_watch_list; i++)
-                free(w->watch_list[i].path);
-        free(w->watch_list);
+        while (w->by_wd) {
+                Watch *x = *(Watch **) w->by_wd;
+
+                (void) tdelete(x, &w->by_wd, cmp_wd);
+                (void) tdelete(x, &w->by_path, cmp_path);
+                free(x->path);
+                free(x);
+        }
         free(w->roots);
         free(w->moved_from);
         free(w);
@@ -122,37 +142,116 @@ uint64_t watcher_heartbeat(Watcher *w) {
         return atomic_load(&w->heartbeat);
 }
 
-static int watch_list_add(Watcher *w, int wd, const char *path) {
+static Watch *watch_by_wd(Watcher *w, int wd) {
+        Watch key = { .wd = wd };
+        void *n = tfind(&key, &w->by_wd, cmp_wd);
+
+        return n ? *(Watch **) n : NULL;
+}
+
+static Watch *watch_by_path(Watcher *w, const char *path) {
+        union { const char *c; char *m; } u = { .c = path };  /* the key is only read */
+        Watch key = { .path = u.m };
+        void *n = tfind(&key, &w->by_path, cmp_path);
+
+        return n ? *(Watch **) n : NULL;
+}
+
+static void watch_free(Watcher *w, Watch *x) {
+        (void) tdelete(x, &w->by_wd, cmp_wd);
+        (void) tdelete(x, &w->by_path, cmp_path);
+        free(x->path);
+        free(x);
+        w->n_watch--;
+        atomic_store(&w->n_watches, (unsigned) w->n_watch);
+}
+
+/* Gives x a new path (owned by the call), keeping paths unique: a watch that
+ * held it already is stale (its folder went elsewhere, and an event will
+ * tell where) and gets a placeholder that no drop folder contains. */
+static void watch_set_path(Watcher *w, Watch *x, char *path) {
+        Watch *other = watch_by_path(w, path);
+
+        if (other && other != x) {
+                char *p;
+
+                if (asprintf(&p, "//thumbwatch-stale/%lu", ++w->n_stale) >= 0) {
+                        (void) tdelete(other, &w->by_path, cmp_path);
+                        free(other->path);
+                        other->path = p;
+                        (void) tsearch(other, &w->by_path, cmp_path);
+                }
+        }
+        if (x->path)
+                (void) tdelete(x, &w->by_path, cmp_path);
+        free(x->path);
+        x->path = path;
+        (void) tsearch(x, &w->by_path, cmp_path);
+}
+
+/* Records that wd watches path. The kernel hands out the same wd for a
+ * folder watched twice: then the watch takes the new path. */
+static int watch_add(Watcher *w, int wd, const char *path) {
         char *p = strdup(path);
+        Watch *x;
 
         if (!p)
                 return -ENOMEM;
-        /* The kernel hands out the same wd for a folder watched twice (after an overflow). */
-        for (size_t i = 0; i < w->n_watch_list; i++)
-                if (w->watch_list[i].wd == wd) {
-                        free(w->watch_list[i].path);
-                        w->watch_list[i].path = p;
-                        return 0;
-                }
-        if (w->n_watch_list == w->watch_list_size) {
-                size_t n = w->watch_list_size ? w->watch_list_size * 2 : 64;
-                Watch *a = realloc(w->watch_list, n * sizeof *a);
-                if (!a) {
+        x = watch_by_wd(w, wd);
+        if (!x) {
+                x = calloc(1, sizeof *x);
+                if (!x) {
                         free(p);
                         return -ENOMEM;
                 }
-                w->watch_list = a;
-                w->watch_list_size = n;
+                x->wd = wd;
+                if (!tsearch(x, &w->by_wd, cmp_wd)) {
+                        free(x);
+                        free(p);
+                        return -ENOMEM;
+                }
+                w->n_watch++;
+                atomic_store(&w->n_watches, (unsigned) w->n_watch);
         }
-        w->watch_list[w->n_watch_list++] = (Watch) { wd, p };
-        atomic_store(&w->n_watches, (unsigned) w->n_watch_list);
+        watch_set_path(w, x, p);
         return 0;
 }
 
-static void watch_list_remove_at(Watcher *w, size_t i) {
-        free(w->watch_list[i].path);
-        w->watch_list[i] = w->watch_list[--w->n_watch_list];
-        atomic_store(&w->n_watches, (unsigned) w->n_watch_list);
+typedef struct WatchVec {
+        Watch **v;
+        size_t n, size;
+        bool failed;
+} WatchVec;
+
+static void collect(const void *node, VISIT which, void *closure) {
+        WatchVec *vec = closure;
+
+        if (which != postorder && which != leaf)
+                return;
+        if (vec->n == vec->size) {
+                size_t n = vec->size ? vec->size * 2 : 64;
+                Watch **a = realloc(vec->v, n * sizeof *a);
+
+                if (!a) {
+                        vec->failed = true;
+                        return;
+                }
+                vec->v = a;
+                vec->size = n;
+        }
+        vec->v[vec->n++] = *(Watch *const *) node;
+}
+
+/* The watches of path and the folders below it; the caller frees ->v. */
+static WatchVec watches_under(Watcher *w, const char *path) {
+        WatchVec all = {}, under = {};
+
+        twalk_r(w->by_path, collect, &all);
+        for (size_t i = 0; i < all.n; i++)
+                if (naming_path_is_under(all.v[i]->path, path))
+                        collect(&all.v[i], leaf, &under);
+        free(all.v);
+        return under;
 }
 
 static void disarm_root(Root *root) {
@@ -172,6 +271,7 @@ static void disarm_root(Root *root) {
  * not). What remains is a small entry per deleted folder. */
 static void forget_wd(Watcher *w, int wd) {
         const char *name = inotifytools_filename_from_wd(wd);
+        Watch *x;
 
         if (name) {
                 _cleanup_free_ char *old = strdup(name);
@@ -181,11 +281,9 @@ static void forget_wd(Watcher *w, int wd) {
                 if (old)
                         inotifytools_replace_filename(old, stale);
         }
-        for (size_t i = 0; i < w->n_watch_list; i++)
-                if (w->watch_list[i].wd == wd) {
-                        watch_list_remove_at(w, i);
-                        break;
-                }
+        x = watch_by_wd(w, wd);
+        if (x)
+                watch_free(w, x);
         for (size_t i = 0; i < w->n_roots; i++)
                 if (w->roots[i].armed && w->roots[i].wd == wd)
                         disarm_root(&w->roots[i]);
@@ -193,33 +291,33 @@ static void forget_wd(Watcher *w, int wd) {
 
 /* Stops watching path and everything below it. */
 static void unwatch_tree(Watcher *w, const char *path) {
-        for (size_t i = 0; i < w->n_watch_list;) {
-                if (naming_path_is_under(w->watch_list[i].path, path)) {
-                        (void) inotifytools_remove_watch_by_wd(w->watch_list[i].wd);
-                        watch_list_remove_at(w, i);
-                } else
-                        i++;
+        WatchVec vec = watches_under(w, path);
+
+        for (size_t i = 0; i < vec.n; i++) {
+                (void) inotifytools_remove_watch_by_wd(vec.v[i]->wd);
+                watch_free(w, vec.v[i]);
         }
+        free(vec.v);
 }
 
 /* A folder was renamed inside the tree: its watches follow. */
 static void rename_tree(Watcher *w, const char *from, const char *to) {
         _cleanup_free_ char *from_slash = NULL, *to_slash = NULL;
         size_t lf = strlen(from);
+        WatchVec vec;
 
-        if (asprintf(&from_slash, "%s/", from) < 0 || asprintf(&to_slash, "%s/", to) < 0)
-                return;
-        inotifytools_replace_filename(from_slash, to_slash);
-        for (size_t i = 0; i < w->n_watch_list; i++) {
+        /* The library's names, so that its name lookups (and the entries a
+         * folder watched again would leak) stay few; ours are what count. */
+        if (asprintf(&from_slash, "%s/", from) >= 0 && asprintf(&to_slash, "%s/", to) >= 0)
+                inotifytools_replace_filename(from_slash, to_slash);
+        vec = watches_under(w, from);
+        for (size_t i = 0; i < vec.n; i++) {
                 char *p;
 
-                if (!naming_path_is_under(w->watch_list[i].path, from))
-                        continue;
-                if (asprintf(&p, "%s%s", to, w->watch_list[i].path + lf) < 0)
-                        continue;
-                free(w->watch_list[i].path);
-                w->watch_list[i].path = p;
+                if (asprintf(&p, "%s%s", to, vec.v[i]->path + lf) >= 0)
+                        watch_set_path(w, vec.v[i], p);
         }
+        free(vec.v);
 }
 
 typedef struct WalkState {
@@ -239,6 +337,7 @@ static int watch_dir(const char *path, void *userdata) {
         WalkState *st = userdata;
         Watcher *w = st->watcher;
         _cleanup_free_ char *slashed = NULL;
+        Watch *x;
         int wd;
 
         if (atomic_load(&w->stopping))
@@ -246,14 +345,22 @@ static int watch_dir(const char *path, void *userdata) {
         atomic_store(&w->heartbeat, now_usec());
         if (asprintf(&slashed, "%s/", path) < 0)
                 return -ENOMEM;
-        /* Watched already (a rescan after an overflow): libinotifytools would
-         * leak a second entry for the same wd. */
-        wd = inotifytools_wd_from_filename(slashed);
-        if (wd >= 0) {
-                log_debug("'%s' is watched already (wd %d)", path, wd);
+        /* Watched already (a rescan after an overflow, a renamed folder):
+         * libinotifytools would leak a second entry for the same wd. */
+        x = watch_by_path(w, path);
+        if (x) {
+                log_debug("'%s' is watched already (wd %d)", path, x->wd);
                 if (st->root_wd < 0)
-                        st->root_wd = wd;
+                        st->root_wd = x->wd;
                 return 0;
+        }
+        /* A name the library still has for a folder that was here before:
+         * out of the way, so that the lookup below finds the new watch. */
+        if (inotifytools_wd_from_filename(slashed) >= 0) {
+                char stale[64];
+
+                (void) snprintf(stale, sizeof stale, "//thumbwatch-stale/%lu/", ++w->n_stale);
+                inotifytools_replace_filename(slashed, stale);
         }
         errno = 0;
         if (!inotifytools_watch_file(path, WATCH_EVENTS)) {
@@ -287,7 +394,7 @@ static int watch_dir(const char *path, void *userdata) {
                 return 0;
         if (st->root_wd < 0)
                 st->root_wd = wd;
-        return watch_list_add(w, wd, path) < 0 ? -ENOMEM : 0;
+        return watch_add(w, wd, path) < 0 ? -ENOMEM : 0;
 }
 
 /* Watch first, then scan: every folder under dir is watched before the
@@ -361,16 +468,6 @@ static void queue_file(Watcher *w, const char *path, const char *dir) {
                 return;
         free(p);
         scanner_request(w->scanner, dir, false);
-}
-
-/* A removal must reach a worker (a rescan would not see a file that is
- * gone), so it waits for room; removals are rare next to arrivals. */
-static void queue_removal(Watcher *w, const char *path) {
-        char *p = strdup(path);
-
-        if (p && path_queue_push(w->work, p) >= 0)
-                return;
-        free(p);
 }
 
 /* The output folder that mirrors a source folder. Caller owns the result. */
@@ -453,13 +550,13 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
 
 static void handle_event(Watcher *w, const struct inotify_event *ev) {
         _cleanup_free_ char *path = NULL, *dir = NULL;
-        const char *watched;
         const DropConfig *d;
-        size_t l;
+        Watch *x;
 
+        x = watch_by_wd(w, ev->wd);
         if (log_get_max_level() >= LOG_DEBUG && (ev->mask & IN_ISDIR))
-                log_debug("event %s on '%s%s'", inotifytools_event_to_str(ev->mask),
-                          inotifytools_filename_from_wd(ev->wd) ?: "?", ev->len ? ev->name : "");
+                log_debug("event %s on '%s/%s'", inotifytools_event_to_str(ev->mask), x ? x->path : "?",
+                          ev->len ? ev->name : "");
 
         if (ev->mask & IN_Q_OVERFLOW) {
                 log_full_errno_fields(LOG_WARNING, 0,
@@ -493,15 +590,12 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
         if (ev->mask & (IN_DELETE_SELF | IN_UNMOUNT))
                 return;         /* IN_IGNORED follows */
 
-        watched = inotifytools_filename_from_wd(ev->wd);
-        if (!watched || ev->len == 0 || ev->name[0] == '\0')
+        x = watch_by_wd(w, ev->wd);     /* again: the events above may have changed it */
+        if (!x || ev->len == 0 || ev->name[0] == '\0')
                 return;
-        dir = strdup(watched);
+        dir = strdup(x->path);
         if (!dir)
                 return;
-        l = strlen(dir);
-        if (l > 1 && dir[l - 1] == '/')
-                dir[l - 1] = '\0';
         if (asprintf(&path, "%s/%s", dir, ev->name) < 0)
                 return;
         d = job_find_drop(w->config, dir);
@@ -526,7 +620,11 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
                         queue_file(w, path, dir);
         }
         else if ((ev->mask & (IN_DELETE | IN_MOVED_FROM)) && d->delete_with_source)
-                queue_removal(w, path);
+                /* At once, in event order: queued, the removal could run after
+                 * a later rename of the folder had moved the thumbnail out of
+                 * its reach. A worker making the same file's thumbnail at this
+                 * moment finds its source gone when done and removes it. */
+                job_remove_thumbnails(d, path);
 }
 
 static void *watcher_thread(void *arg) {
