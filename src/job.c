@@ -439,7 +439,7 @@ long job_recover_inflight(const DropConfig *d) {
 
 /* The source is gone: so are its thumbnails (when the drop says so), its
  * failure record, and the thumbnails' folder if the source's folder went too. */
-static void remove_thumbnails(const DropConfig *d, const char *path) {
+void job_remove_thumbnails(const DropConfig *d, const char *path) {
         _cleanup_free_ char *src_dir = strdup(path), *out_dir = NULL;
         const char *src_name;
         int dfd;
@@ -549,7 +549,7 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
         struct stat st;
         bool current = true;
         uint64_t start;
-        int dfd = -1, r;
+        int dfd = -1, src_dfd = -1, r;
         size_t n;
 
         d = job_find_drop(config, path);
@@ -562,7 +562,7 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                         atomic_fetch_add(&ctx->stats.vanished, 1);
                         log_debug("'%s' is gone, skipping", path);
                         if (d->delete_with_source)
-                                remove_thumbnails(d, path);
+                                job_remove_thumbnails(d, path);
                 } else {
                         atomic_fetch_add(&ctx->stats.failed, 1);
                         log_error_errno(errno, "'%s': cannot stat: %m", path);
@@ -612,6 +612,12 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
         }
         for (size_t i = 0; i < n; i++)
                 targets[i] = (ThumbnailTarget) { dfd, names[i], d->sizes[i].width, d->sizes[i].height };
+        /* The source's folder, to see afterwards whether the file left it. */
+        {
+                _cleanup_free_ char *src_dir = strndup(path, (size_t) (src_name - path));
+
+                src_dfd = src_dir ? open(src_dir[0] ? src_dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        }
 
         job_thumbnail_options(config, d, &opts);
         inflight_begin(d, path);
@@ -673,6 +679,23 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                                 (void) utimensat(dfd, names[i], times, AT_SYMLINK_NOFOLLOW);
                 }
         }
+        /* Its folder may have been renamed, moved out or deleted while the
+         * thumbnail was made. The watcher has moved or removed the mirror
+         * already or will; but a thumbnail written after that, into a mirror
+         * made anew under the old name, has no source: take it back, by
+         * path (dfd may be the moved mirror, where the thumbnails are right). */
+        if (access(path, F_OK) < 0 && errno == ENOENT) {
+                atomic_fetch_add(&ctx->stats.vanished, 1);
+                log_debug("'%s' went away while its thumbnail was made: removing it", path);
+                job_remove_thumbnails(d, path);
+                /* Gone from its folder too (deleted, or renamed within it), not
+                 * moved along with it: the thumbnail is wrong wherever its
+                 * mirror folder is now. */
+                if (src_dfd >= 0 && faccessat(src_dfd, src_name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+                        for (size_t i = 0; i < n; i++)
+                                (void) unlinkat(dfd, names[i], 0);
+                goto out;
+        }
         forget_failure(d, path);
         atomic_fetch_add(&ctx->stats.made, 1);
         log_full_errno_fields(LOG_DEBUG, 0,
@@ -684,6 +707,8 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
 out:
         if (dfd >= 0)
                 (void) close(dfd);
+        if (src_dfd >= 0)
+                (void) close(src_dfd);
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 free(names[i]);
 }

@@ -75,3 +75,8 @@ long job_recover_inflight(const DropConfig *d);
 /* Removes dir and everything below it, without following symlinks. Errors
  * are ignored: what remains is found by the next --gc. */
 void job_remove_tree(const char *dir);
+
+/* Removes the thumbnails of path, a source file of d that is gone (deleted
+ * or renamed), forgets its failure record, and drops its mirror folder if
+ * the source folder is gone too. Thread-safe. */
+void job_remove_thumbnails(const DropConfig *d, const char *path);
