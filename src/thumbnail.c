@@ -559,7 +559,8 @@ static void largest_fit(const Header *header, bool transposed, const ThumbnailTa
 
 /* The size hint for the decoder: twice the largest thumbnail, so that libjpeg
  * can decode at 1/2, 1/4 or 1/8 scale and the resize still has enough pixels
- * (bench/quality measures the choice). 0x0 (a full decode) when that would
+ * (bench/quality: 1x loses up to 6 dB against a full decode, 4x gains under
+ * 1.5 dB for a decode up to 4 times larger). 0x0 (a full decode) when that would
  * not shrink the image: GraphicsMagick's JPEG reader upscales to a hint that
  * is larger than the image. */
 static void size_hint(const Header *header, unsigned long need_w, unsigned long need_h, unsigned long *ret_w,
@@ -752,7 +753,7 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
 
         /* Formats without a reduced decode (PNG, GIF, WebP, TIFF, BMP) come
          * at full size: averaging them down to twice the largest thumbnail
-         * first makes Lanczos's work small, as the JPEG decoder's scaling
+         * first makes the resize's work small, as the JPEG decoder's scaling
          * does, at the same quality (bench/quality). */
         if (transposed) {
                 unsigned long t = need_w;
@@ -785,7 +786,11 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                 if (w == image->columns && h == image->rows)
                         thumb = CloneImage(image, 0, 0, MagickTrue, &ex);
                 else
-                        thumb = ResizeImage(image, w, h, LanczosFilter, 1.0, &ex);
+                        /* Catmull-Rom: measured by bench/quality against Lanczos,
+                         * Mitchell and area-average thumbnails of the full image,
+                         * its worst score is the best of the filters (45.7 dB),
+                         * and it costs a quarter less than Lanczos. */
+                        thumb = ResizeImage(image, w, h, CatromFilter, 1.0, &ex);
                 if (!thumb || timed_out) {
                         if (thumb)
                                 DestroyImage(thumb);
