@@ -271,7 +271,7 @@ static int failure_dir(const DropConfig *d, const char *src, bool create, const 
 }
 
 /* Is there a record for src's current size and mtime? Its class goes to class. */
-static bool failed_before(const DropConfig *d, const char *src, const struct stat *st, char *class, size_t size) {
+bool job_failed_before(const DropConfig *d, const char *src, const struct stat *st, char *class, size_t size) {
         FailureRecord rec = {};
         const char *name;
         bool same = false;
@@ -424,7 +424,7 @@ long job_recover_inflight(const DropConfig *d) {
                         remember_failure(d, path, &st, "crashed");
                         log_failure(path, d->output, "crashed", "0", 0,
                                     "thumbwatch crashed while decoding it: not tried again until it changes");
-                } else if (failed_before(d, path, &st, class, sizeof class) && strcmp(class, "suspect") == 0) {
+                } else if (job_failed_before(d, path, &st, class, sizeof class) && strcmp(class, "suspect") == 0) {
                         remember_failure(d, path, &st, "crashed");
                         log_failure(path, d->output, "crashed", "0", 0,
                                     "thumbwatch stopped abruptly while decoding it, twice: not tried again until it changes");
@@ -596,7 +596,7 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                 goto out;
         }
         /* Failed before and unchanged since: it would fail again. Logged once, when it failed. */
-        if (failed_before(d, path, &st, class_before, sizeof class_before) && strcmp(class_before, "suspect") != 0) {
+        if (job_failed_before(d, path, &st, class_before, sizeof class_before) && strcmp(class_before, "suspect") != 0) {
                 atomic_fetch_add(&ctx->stats.failed, 1);
                 log_debug("'%s' failed before (%s) and has not changed, skipping", path, class_before);
                 goto out;

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "config.h"
 
@@ -75,6 +76,10 @@ long job_recover_inflight(const DropConfig *d);
 /* Removes dir and everything below it, without following symlinks. Errors
  * are ignored: what remains is found by the next --gc. */
 void job_remove_tree(const char *dir);
+
+/* Has src failed before, as it is now (same size and mtime)? Its class
+ * ("corrupt", ...) goes to class. */
+bool job_failed_before(const DropConfig *d, const char *src, const struct stat *st, char *class, size_t size);
 
 /* Removes the thumbnails of path, a source file of d that is gone (deleted
  * or renamed), forgets its failure record, and drops its mirror folder if

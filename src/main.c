@@ -15,12 +15,15 @@
 #include "macro.h"
 #include "run.h"
 #include "thumbnail.h"
+#include "tools.h"
 
 #define DEFAULT_CONFIG_FILE SYSCONFDIR "/thumbwatch/thumbwatch.conf"
 
 static const char *arg_config;
 static bool arg_once;
 static bool arg_check_config;
+static bool arg_gc, arg_dry_run;
+static const char *arg_explain;
 static const char *arg_source, *arg_output;
 static const char *arg_workers, *arg_queue_size, *arg_log_level, *arg_log_target;
 
@@ -30,6 +33,8 @@ static void help(void) {
                "  thumbwatch [--config FILE] SRC OUT          watch one drop folder, no config file needed\n"
                "  thumbwatch [--config FILE] --once [SRC OUT] thumbnail what is there now, then exit\n"
                "  thumbwatch --check-config [FILE]            validate and print the effective config\n"
+               "  thumbwatch [--config FILE] --gc [--dry-run] remove thumbnails whose sources are gone\n"
+               "  thumbwatch [--config FILE] --explain PATH   what thumbwatch does with PATH, and why\n"
                "\n"
                "Makes a thumbnail of every image in a drop folder: SRC/a/photo.jpg becomes\n"
                "OUT/a/photo_thumbnail.jpg, at most 128x128, unless the config says otherwise.\n"
@@ -39,6 +44,11 @@ static void help(void) {
                "  -1, --once            process what is there now and exit: 0 all made or up to date,\n"
                "                        1 some failed, 2 usage or config error, 130 interrupted\n"
                "      --check-config    validate the config and print it, exit 0 or 2\n"
+               "      --gc              remove orphan thumbnails (their sources are gone) and the\n"
+               "                        folders of gone source folders; exit 0, or 1 if some remain\n"
+               "      --dry-run         with --gc: list what would be removed, remove nothing\n"
+               "      --explain PATH    the drop, ignore rule or limit that applies to PATH, where its\n"
+               "                        thumbnails are, and whether they are up to date\n"
                "  -w, --workers N|auto  worker threads (overrides [thumbwatch] workers)\n"
                "  -q, --queue-size N    paths waiting for a worker (overrides queue_size)\n"
                "  -l, --log-level L     err, warning, notice, info or debug (overrides log_level)\n"
@@ -50,11 +60,14 @@ static void help(void) {
 
 /* Returns 1 to go on, 0 to exit successfully, -EINVAL for a usage error. */
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_LOG_TARGET };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_LOG_TARGET, ARG_GC, ARG_DRY_RUN, ARG_EXPLAIN };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "once", no_argument, NULL, '1' },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                { "gc", no_argument, NULL, ARG_GC },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "explain", required_argument, NULL, ARG_EXPLAIN },
                 { "workers", required_argument, NULL, 'w' },
                 { "queue-size", required_argument, NULL, 'q' },
                 { "log-level", required_argument, NULL, 'l' },
@@ -75,6 +88,15 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_CHECK_CONFIG:
                         arg_check_config = true;
+                        break;
+                case ARG_GC:
+                        arg_gc = true;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case ARG_EXPLAIN:
+                        arg_explain = optarg;
                         break;
                 case 'w':
                         arg_workers = optarg;
@@ -103,6 +125,15 @@ static int parse_argv(int argc, char *argv[]) {
                         return -EINVAL;
                 }
 
+        if (arg_dry_run && !arg_gc) {
+                fprintf(stderr, "thumbwatch: --dry-run goes with --gc. Try 'thumbwatch --help'.\n");
+                return -EINVAL;
+        }
+        if ((arg_gc || arg_explain) && (arg_once || arg_check_config || (arg_gc && arg_explain))) {
+                fprintf(stderr, "thumbwatch: --gc, --explain, --once and --check-config exclude each other. "
+                                "Try 'thumbwatch --help'.\n");
+                return -EINVAL;
+        }
         n = argc - optind;
         if (arg_check_config && n == 1 && !arg_config) {
                 arg_config = argv[optind];
@@ -200,12 +231,23 @@ int main(int argc, char *argv[]) {
                 config_unref(config);
                 return EXIT_OK;
         }
+        if (arg_gc) {
+                status = tools_gc(config, arg_dry_run);
+                config_unref(config);
+                return status;
+        }
         /* Before any thread starts, as GraphicsMagick requires. */
         r = thumbnail_init(argv[0]);
         if (r < 0) {
                 log_error_errno(r, "cannot initialise GraphicsMagick: %m");
                 config_unref(config);
                 return EXIT_SOME_FAILED;
+        }
+        if (arg_explain) {
+                status = tools_explain(config, arg_explain);
+                thumbnail_shutdown();
+                config_unref(config);
+                return status;
         }
         job_install_crash_handler();
         status = arg_once ? run_once(config) : run_daemon(config, load_config);

@@ -677,6 +677,39 @@ static int read_header(FILE *f, const Magic *magic, const struct stat *st, const
         return r;
 }
 
+int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
+                    unsigned long *ret_height, char **reterr_reason) {
+        const Magic *magic = NULL;
+        Header header = {};
+        ExceptionInfo ex;
+        struct stat st;
+        FILE *f = NULL;
+        int r;
+
+        *reterr_reason = NULL;
+        *ret_format = NULL;
+        *ret_width = *ret_height = 0;
+        r = open_source(src, opts, &magic, &f, &st, reterr_reason);
+        if (r < 0)
+                return r;
+        *ret_format = thumbnail_format_name(magic->format);
+        GetExceptionInfo(&ex);
+        deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
+        timed_out = false;
+        r = read_header(f, magic, &st, opts, &header, &ex, reterr_reason);
+        if (r >= 0) {
+                *ret_width = header.columns;
+                *ret_height = header.rows;
+                r = check_limits(header.columns, header.rows, opts, reterr_reason);
+        }
+        deadline = 0;
+        if (header.exif)
+                exif_data_unref(header.exif);
+        DestroyExceptionInfo(&ex);
+        (void) fclose(f);
+        return r;
+}
+
 int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
                    char **reterr_reason) {
         unsigned long hint_w, hint_h, need_w, need_h, width, height;

@@ -64,6 +64,13 @@ void thumbnail_shutdown(void);
 /* The extension (with its dot) thumbnails get in an output format. */
 const char *thumbnail_format_extension(unsigned bit);
 
+/* What thumbnail_make() would find before decoding src: its format name
+ * (from the magic bytes) and size (from the header), and whether the
+ * allow-list and limits let it through. Returns 0 or the errors of
+ * thumbnail_make() up to the decode; *ret_format may be set on failure. */
+int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
+                    unsigned long *ret_height, char **reterr_reason);
+
 /* Decodes src once and writes every target in opts->output_format (or src's
  * own format), each to a
  * hidden temporary in its folder renamed into place (openat/renameat, never
