@@ -55,6 +55,8 @@ static int key_index(const char *const *keys, size_t n, const char *key) {
 }
 
 int config_parse_size(const char *s, ThumbSize *ret) {
+        static const char *const modes[] = { [THUMBNAIL_FIT] = "fit", [THUMBNAIL_FILL] = "fill",
+                                             [THUMBNAIL_PAD] = "pad" };
         unsigned long w, h;
         char *end;
 
@@ -65,8 +67,20 @@ int config_parse_size(const char *s, ThumbSize *ret) {
         if (errno || (*end != 'x' && *end != 'X') || end[1] < '0' || end[1] > '9')
                 return -EINVAL;
         h = strtoul(end + 1, &end, 10);
-        if (errno || *end || w == 0 || h == 0 || w > CONFIG_DIMENSION_MAX || h > CONFIG_DIMENSION_MAX)
+        if (errno || (*end && *end != ':') || w == 0 || h == 0 || w > CONFIG_DIMENSION_MAX ||
+            h > CONFIG_DIMENSION_MAX)
                 return -EINVAL;
+        ret->mode = THUMBNAIL_FIT;
+        if (*end == ':') {
+                size_t i;
+
+                for (i = 0; i < ELEMENTSOF(modes); i++)
+                        if (strcmp(end + 1, modes[i]) == 0)
+                                break;
+                if (i == ELEMENTSOF(modes))
+                        return -EINVAL;
+                ret->mode = (ThumbnailMode) i;
+        }
         ret->width = (unsigned) w;
         ret->height = (unsigned) h;
         return 0;
@@ -498,9 +512,17 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                                         return -EINVAL;
                                 }
                                 if (config_parse_size(w, &d->sizes[d->n_sizes]) < 0) {
-                                        *reterr_reason = "expected sizes as WIDTHxHEIGHT, each from 1 to " STRINGIFY(CONFIG_DIMENSION_MAX);
+                                        *reterr_reason = "expected sizes as WIDTHxHEIGHT[:fit|:fill|:pad], each "
+                                                         "from 1 to " STRINGIFY(CONFIG_DIMENSION_MAX);
                                         return -EINVAL;
                                 }
+                                for (size_t j = 0; j < d->n_sizes; j++)
+                                        if (d->sizes[j].width == d->sizes[d->n_sizes].width &&
+                                            d->sizes[j].height == d->sizes[d->n_sizes].height) {
+                                                *reterr_reason = "the same WIDTHxHEIGHT twice (their thumbnails "
+                                                                 "would have the same name)";
+                                                return -EINVAL;
+                                        }
                                 d->n_sizes++;
                         } else {
                                 char **a = realloc(d->ignore, (d->n_ignore + 1) * sizeof *a);
@@ -831,7 +853,9 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
                 origin(c, cmd ? cmd : l[1], f);
                 fprintf(f, "sizes =");
                 for (size_t j = 0; j < d->n_sizes; j++)
-                        fprintf(f, " %ux%u", d->sizes[j].width, d->sizes[j].height);
+                        fprintf(f, " %ux%u%s", d->sizes[j].width, d->sizes[j].height,
+                                d->sizes[j].mode == THUMBNAIL_FILL ? ":fill" :
+                                d->sizes[j].mode == THUMBNAIL_PAD ? ":pad" : "");
                 origin(c, l[2], f);
                 fprintf(f, "name = %s", d->name_template);
                 origin(c, l[3], f);

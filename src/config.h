@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "thumbnail.h"
+
 #define CONFIG_SIZES_MAX 8
 #define CONFIG_GLOBAL_KEYS 12
 #define CONFIG_DROP_KEYS 14
@@ -17,6 +19,7 @@
 
 typedef struct ThumbSize {
         unsigned width, height;
+        ThumbnailMode mode;             /* ":fit" (default), ":fill" or ":pad" after the size */
 } ThumbSize;
 
 typedef struct DropConfig {

@@ -611,7 +611,8 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                 goto out;
         }
         for (size_t i = 0; i < n; i++)
-                targets[i] = (ThumbnailTarget) { dfd, names[i], d->sizes[i].width, d->sizes[i].height };
+                targets[i] = (ThumbnailTarget) { dfd, names[i], d->sizes[i].width, d->sizes[i].height,
+                                                 d->sizes[i].mode };
         /* The source's folder, to see afterwards whether the file left it. */
         {
                 _cleanup_free_ char *src_dir = strndup(path, (size_t) (src_name - path));

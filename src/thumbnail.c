@@ -257,6 +257,61 @@ static void fit(unsigned long w, unsigned long h, unsigned max_w, unsigned max_h
                 *ret_h = 1;
 }
 
+/* The size w x h is resized to for a box_w x box_h thumbnail in mode: fitted
+ * inside (fit, pad), or just covering it (fill, which may upscale). */
+static void scaled_size(unsigned long w, unsigned long h, unsigned box_w, unsigned box_h, ThumbnailMode mode,
+                        unsigned long *ret_w, unsigned long *ret_h) {
+        if (mode != THUMBNAIL_FILL) {
+                fit(w, h, box_w, box_h, ret_w, ret_h);
+                return;
+        }
+        if (w * box_h >= h * box_w) {   /* wider than the box: the height decides */
+                *ret_h = box_h;
+                *ret_w = (w * box_h + h / 2) / h;
+        } else {
+                *ret_w = box_w;
+                *ret_h = (h * box_w + w / 2) / w;
+        }
+        *ret_w = *ret_w < box_w ? box_w : *ret_w;
+        *ret_h = *ret_h < box_h ? box_h : *ret_h;
+}
+
+/* thumb cropped (fill) or padded (pad) to exactly box_w x box_h around its
+ * centre; thumb is consumed. NULL on failure. */
+static Image *frame(Image *thumb, unsigned box_w, unsigned box_h, ThumbnailMode mode, uint32_t background,
+                    ExceptionInfo *ex) {
+        Image *out;
+
+        if (mode == THUMBNAIL_FIT || (thumb->columns == box_w && thumb->rows == box_h))
+                return thumb;
+        if (mode == THUMBNAIL_FILL) {
+                RectangleInfo r = { box_w, box_h, (long) (thumb->columns - box_w) / 2,
+                                    (long) (thumb->rows - box_h) / 2 };
+
+                out = CropImage(thumb, &r, ex);
+                if (out) {
+                        out->page.width = out->page.height = 0;
+                        out->page.x = out->page.y = 0;
+                }
+        } else {
+                out = CloneImage(thumb, box_w, box_h, MagickTrue, ex);
+                if (out) {
+                        out->background_color.red = ScaleCharToQuantum((background >> 16) & 0xff);
+                        out->background_color.green = ScaleCharToQuantum((background >> 8) & 0xff);
+                        out->background_color.blue = ScaleCharToQuantum(background & 0xff);
+                        out->background_color.opacity = OpaqueOpacity;
+                        if (!SetImage(out, OpaqueOpacity) ||
+                            !CompositeImage(out, OverCompositeOp, thumb, (long) (box_w - thumb->columns) / 2,
+                                            (long) (box_h - thumb->rows) / 2)) {
+                                DestroyImage(out);
+                                out = NULL;
+                        }
+                }
+        }
+        DestroyImage(thumb);
+        return out;
+}
+
 static int write_all(int fd, const unsigned char *p, size_t len) {
         while (len > 0) {
                 ssize_t n = write(fd, p, len);
@@ -548,8 +603,11 @@ static void largest_fit(const Header *header, bool transposed, const ThumbnailTa
         for (size_t i = 0; i < n_targets; i++) {
                 unsigned long fw, fh;
 
-                fit(header->columns, header->rows, transposed ? targets[i].height : targets[i].width,
-                    transposed ? targets[i].width : targets[i].height, &fw, &fh);
+                scaled_size(header->columns, header->rows, transposed ? targets[i].height : targets[i].width,
+                            transposed ? targets[i].width : targets[i].height, targets[i].mode, &fw, &fh);
+                /* A decode larger than the image does not exist. */
+                fw = fw > header->columns ? header->columns : fw;
+                fh = fh > header->rows ? header->rows : fh;
                 w = fw > w ? fw : w;
                 h = fh > h ? fh : h;
         }
@@ -815,7 +873,7 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
 
                 /* Fitted to the image's own size, not to what was decoded, so
                  * that a thumbnail's size does not depend on the decoder's scale. */
-                fit(width, height, targets[i].width, targets[i].height, &w, &h);
+                scaled_size(width, height, targets[i].width, targets[i].height, targets[i].mode, &w, &h);
                 if (w == image->columns && h == image->rows)
                         thumb = CloneImage(image, 0, 0, MagickTrue, &ex);
                 else
@@ -829,6 +887,12 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                                 DestroyImage(thumb);
                         r = timed_out ? -ETIMEDOUT : ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
                         failure_reason(r, &ex, opts, reterr_reason);
+                        goto out;
+                }
+                thumb = frame(thumb, targets[i].width, targets[i].height, targets[i].mode, opts->background, &ex);
+                if (!thumb) {
+                        r = ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
+                        exception_reason(&ex, reterr_reason);
                         goto out;
                 }
                 /* JPEG has no alpha: flatten on the background rather than let

@@ -33,16 +33,25 @@ typedef struct ThumbnailOptions {
         bool strip;                     /* drop metadata (EXIF, ICC, comments) */
         unsigned output_format;         /* THUMBNAIL_JPEG, _PNG or _WEBP; 0: the source's */
         unsigned quality;               /* 1-100, for JPEG and WebP */
-        uint32_t background;            /* 0xRRGGBB: alpha is flattened on it when written as JPEG */
+        uint32_t background;            /* 0xRRGGBB: alpha is flattened on it when written as JPEG;
+                                         * the margins of THUMBNAIL_PAD */
         bool follow_symlinks;           /* src may be a symlink to a regular file */
         bool embedded_previews;         /* a JPEG's EXIF thumbnail stands in for the decode when it is
                                          * at least as large as every target and of the same shape */
 } ThumbnailOptions;
 
+/* How a thumbnail meets its WIDTHxHEIGHT. */
+typedef enum ThumbnailMode {
+        THUMBNAIL_FIT,                  /* inside it, aspect ratio kept, never upscaled */
+        THUMBNAIL_FILL,                 /* exactly it: scaled to cover it, cropped around the centre */
+        THUMBNAIL_PAD,                  /* exactly it: fitted, centred on the background colour */
+} ThumbnailMode;
+
 typedef struct ThumbnailTarget {
         int dirfd;                      /* folder to write into; borrowed */
         const char *name;               /* file name in it */
-        unsigned width, height;         /* fit inside, keep the aspect ratio, never upscale */
+        unsigned width, height;
+        ThumbnailMode mode;
 } ThumbnailTarget;
 
 /* Starts GraphicsMagick: one thread per decode, no disk pixel cache. Call

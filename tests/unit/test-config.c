@@ -316,6 +316,14 @@ static void test_parse_size(void) {
         is_int(config_parse_size("128x", &s), -EINVAL, "no height");
         is_int(config_parse_size("-1x5", &s), -EINVAL, "negative");
         is_int(config_parse_size("12x+5", &s), -EINVAL, "sign");
+        ok(config_parse_size("128x96", &s) == 0 && s.mode == THUMBNAIL_FIT, "no mode: fit");
+        ok(config_parse_size("128x96:fill", &s) == 0 && s.mode == THUMBNAIL_FILL, ":fill");
+        ok(config_parse_size("128x96:pad", &s) == 0 && s.mode == THUMBNAIL_PAD, ":pad");
+        ok(config_parse_size("128x96:fit", &s) == 0 && s.mode == THUMBNAIL_FIT, ":fit");
+        is_int(config_parse_size("128x96:crop", &s), -EINVAL, "an unknown mode");
+        is_int(config_parse_size("128x96:", &s), -EINVAL, "an empty mode");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nsizes = 128x128 128x128:fill\nname = {size}{ext}\n", 4,
+                 "the same WIDTHxHEIGHT twice", "the same size twice, whatever the modes");
 }
 
 int main(void) {

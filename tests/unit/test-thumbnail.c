@@ -83,7 +83,7 @@ static int count_hidden(void) {
 
 static void check(const char *src, unsigned w, unsigned h, const char *want, const char *name) {
         char out[1100], got[128], *reason = NULL;
-        ThumbnailTarget t = { dirfd_out, NULL, w, h };
+        ThumbnailTarget t = { dirfd_out, NULL, w, h, THUMBNAIL_FIT };
         int r;
 
         (void) snprintf(out, sizeof out, "%s.thumb", src);
@@ -98,7 +98,7 @@ static void check(const char *src, unsigned w, unsigned h, const char *want, con
 
 static void check_fails(const char *src, int want_r, const char *want_reason, const char *name) {
         char out[1100], *reason = NULL;
-        ThumbnailTarget t = { dirfd_out, NULL, 128, 128 };
+        ThumbnailTarget t = { dirfd_out, NULL, 128, 128, THUMBNAIL_FIT };
         int r;
 
         (void) snprintf(out, sizeof out, "%s.refused", src);
@@ -139,7 +139,7 @@ int main(void) {
         /* Several sizes from one decode. */
         {
                 char *reason = NULL, got[128];
-                ThumbnailTarget t[] = { { dirfd_out, "multi-big.jpg", 256, 256 }, { dirfd_out, "multi-small.jpg", 64, 64 } };
+                ThumbnailTarget t[] = { { dirfd_out, "multi-big.jpg", 256, 256, THUMBNAIL_FIT }, { dirfd_out, "multi-small.jpg", 64, 64, THUMBNAIL_FIT } };
 
                 is_int(thumbnail_make(at("landscape.jpg"), t, 2, &opts, &reason), 0, "two sizes at once");
                 identify(at("multi-big.jpg"), got, sizeof got);
@@ -214,7 +214,7 @@ int main(void) {
         /* A target whose name is taken by a symlink: the link is replaced, its target untouched. */
         {
                 char *reason = NULL, got[128];
-                ThumbnailTarget t = { dirfd_out, "planted.jpg", 128, 128 };
+                ThumbnailTarget t = { dirfd_out, "planted.jpg", 128, 128, THUMBNAIL_FIT };
                 FILE *f = fopen(at("victim.txt"), "w");
 
                 fputs("precious\n", f);
@@ -234,7 +234,7 @@ int main(void) {
         {
                 char *reason = NULL;
                 int gone;
-                ThumbnailTarget t = { -1, "x.jpg", 128, 128 };
+                ThumbnailTarget t = { -1, "x.jpg", 128, 128, THUMBNAIL_FIT };
 
                 (void) mkdir(at("gone"), 0755);
                 gone = open(at("gone"), O_RDONLY | O_DIRECTORY);
