@@ -10,7 +10,7 @@
 
 #include "thumbnail.h"
 
-#define CONFIG_SIZES_MAX 8
+#define CONFIG_SIZES_MAX THUMBNAIL_TARGETS_MAX
 #define CONFIG_GLOBAL_KEYS 12
 #define CONFIG_DROP_KEYS 14
 /* Where a key's value came from: 0 its default, a line of the file, or this. */

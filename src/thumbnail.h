@@ -40,6 +40,9 @@ typedef struct ThumbnailOptions {
                                          * at least as large as every target and of the same shape */
 } ThumbnailOptions;
 
+/* The most targets thumbnail_make() takes at once. */
+#define THUMBNAIL_TARGETS_MAX 8
+
 /* How a thumbnail meets its WIDTHxHEIGHT. */
 typedef enum ThumbnailMode {
         THUMBNAIL_FIT,                  /* inside it, aspect ratio kept, never upscaled */
@@ -100,4 +103,4 @@ int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **
  * target is either written completely or not at all, and no temporary is
  * left behind. */
 int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
-                   char **reterr_reason);
+                   char **reterr_reason);   /* n_targets: 1 to THUMBNAIL_TARGETS_MAX */

@@ -45,6 +45,18 @@ is "$(colour "$T/out/port_96x96.png" 5 48) $(colour "$T/out/port_96x96.png" 48 4
 is "$(colour "$T/out/tiny_96x96.png" 5 5) $(colour "$T/out/tiny_96x96.png" 48 48)" "black red" \
 	"tiny: pad, not upscaled, centred"
 
+# Several fit sizes, made largest first, each smaller from the one before
+# when that is at least twice its size: sizes and picture as made directly.
+printf '[drop:d]\nsource = %s\noutput = %s\nsizes = 100x100 512x512 256x256\nname = {stem}_{size}{ext}\n' \
+	"$T/in" "$T/out3" >"$T/chain.conf"
+"$THUMBWATCH" --config "$T/chain.conf" --once >/dev/null 2>&1
+is "$(d ../out3/land_512x512.png) $(d ../out3/land_256x256.png) $(d ../out3/land_100x100.png)" "512x171 256x85 100x33" \
+	"sizes 100x100 512x512 256x256 of a 600x200 image: 512x171, 256x85, 100x33"
+is "$(colour "$T/out3/land_100x100.png" 60 16) $(colour "$T/out3/land_100x100.png" 72 16)" "red blue" \
+	"... the smallest still red to two thirds, blue after"
+check "... and as close to a direct resize as 40 dB" sh -c "gm convert '$T/in/land.png' -resize 100x100 '$T/direct.png' &&
+	gm compare -metric PSNR '$T/direct.png' '$T/out3/land_100x100.png' | awk '/Total:/ { found = 1; good = (\$2 == \"inf\" || \$2 > 40) } END { exit !(found && good) }'"
+
 printf '[drop:d]\nsource = %s\noutput = %s\nsizes = 100x100:stretch\n' "$T/in" "$T/out2" >"$T/bad.conf"
 "$THUMBWATCH" --config "$T/bad.conf" --once >/dev/null 2>"$T/bad.err"
 is "$?" 2 "sizes = 100x100:stretch is a config error"
