@@ -750,6 +750,7 @@ int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **
         r = open_source(src, opts, &magic, &f, &st, reterr_reason);
         if (r < 0)
                 return r;
+        assert(magic && f);     /* open_source() sets both on success */
         *ret_format = thumbnail_format_name(magic->format);
         GetExceptionInfo(&ex);
         deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
@@ -802,8 +803,6 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         if (r < 0)
                 goto out;
         transposed = header.orientation >= LeftTopOrientation;
-        width = transposed ? header.rows : header.columns;
-        height = transposed ? header.columns : header.rows;
         largest_fit(&header, transposed, targets, n_targets, &need_w, &need_h);
         /* A file cut short keeps its preview in its first bytes: it must
          * fail as truncated all the same. */

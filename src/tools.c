@@ -168,7 +168,8 @@ static void gc_dir(Gc *g, const char *src, const char *out, bool src_exists) {
                 }
                 if (!S_ISREG(st.st_mode) || !naming_is_image(name))
                         continue;
-                if (!src_exists || !bsearch(&name, expected, n_expected, sizeof *expected, cmp_str))
+                if (!src_exists || n_expected == 0 ||
+                    !bsearch(&name, expected, n_expected, sizeof *expected, cmp_str))
                         gc_file(g, path);
         }
         (void) closedir(dir);
