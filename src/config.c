@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "freedesktop.h"
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
@@ -44,7 +45,7 @@ static const char *const global_keys[CONFIG_GLOBAL_KEYS] = {
 static const char *const drop_keys[CONFIG_DROP_KEYS] = {
         "source", "output", "sizes", "name", "recursive", "delete_with_source",
         "formats", "strip", "follow_symlinks", "format", "quality", "background", "ignore",
-        "embedded_previews",
+        "embedded_previews", "layout",
 };
 
 static int key_index(const char *const *keys, size_t n, const char *key) {
@@ -227,7 +228,7 @@ static void drop_done(DropConfig *d) {
 
 static int drop_init(DropConfig *d, const char *name, unsigned line) {
         *d = (DropConfig) {
-                .sizes = { { 128, 128 } },
+                .sizes = { { 128, 128, THUMBNAIL_FIT } },
                 .n_sizes = 1,
                 .recursive = true,
                 .delete_with_source = true,
@@ -441,6 +442,17 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                 }
                 return 0;
         }
+        if (strcmp(key, "layout") == 0) {
+                if (strcmp(value, "mirror") == 0)
+                        d->layout = LAYOUT_MIRROR;
+                else if (strcmp(value, "freedesktop") == 0)
+                        d->layout = LAYOUT_FREEDESKTOP;
+                else {
+                        *reterr_reason = "expected mirror or freedesktop";
+                        return -EINVAL;
+                }
+                return 0;
+        }
         if (strcmp(key, "format") == 0) {
                 int f = strcasecmp(value, "same") == 0 ? 0 : thumbnail_format_from_name(value);
 
@@ -543,7 +555,7 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
         }
         *reterr_reason = "unknown key (known in [drop:NAME]: source, output, sizes, name, recursive, "
                          "delete_with_source, formats, strip, follow_symlinks, format, quality, background, ignore, "
-                         "embedded_previews)";
+                         "embedded_previews, layout)";
         return -ENOENT;
 }
 
@@ -774,8 +786,24 @@ int config_validate(const ThumbwatchConfig *c, char **reterr_message) {
                 if (strcmp(d->source, d->output) == 0)
                         return error_message(reterr_message, "%s: output '%s' is the source itself; use a separate folder",
                                              where, d->output);
-                if (naming_check_template(d->name_template, d->n_sizes > 1, &reason) < 0)
+                /* layout = freedesktop names thumbnails by the standard, not by the template. */
+                if (d->layout == LAYOUT_MIRROR && naming_check_template(d->name_template, d->n_sizes > 1, &reason) < 0)
                         return error_message(reterr_message, "%s: name '%s': %s", where, d->name_template, reason);
+                if (d->layout == LAYOUT_FREEDESKTOP) {
+                        for (size_t j = 0; j < d->n_sizes; j++)
+                                if (d->sizes[j].width != d->sizes[j].height || d->sizes[j].mode != THUMBNAIL_FIT ||
+                                    !freedesktop_flavour(d->sizes[j].width))
+                                        return error_message(reterr_message,
+                                                             "%s: layout = freedesktop takes the sizes 128x128 (normal), "
+                                                             "256x256 (large), 512x512 (x-large) and 1024x1024 "
+                                                             "(xx-large), not %ux%u%s", where, d->sizes[j].width,
+                                                             d->sizes[j].height,
+                                                             d->sizes[j].mode != THUMBNAIL_FIT ? " with a mode" : "");
+                        if (d->output_format != 0 && d->output_format != THUMBNAIL_PNG)
+                                return error_message(reterr_message,
+                                                     "%s: layout = freedesktop writes PNG: format must be same or png",
+                                                     where);
+                }
                 for (size_t j = 0; j < c->n_drops; j++) {
                         const DropConfig *e = &c->drops[j];
 
@@ -880,6 +908,8 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
                 origin(c, l[11], f);
                 fprintf(f, "embedded_previews = %s", d->embedded_previews ? "yes" : "no");
                 origin(c, l[13], f);
+                fprintf(f, "layout = %s", d->layout == LAYOUT_FREEDESKTOP ? "freedesktop" : "mirror");
+                origin(c, l[14], f);
                 fprintf(f, "ignore =");
                 for (size_t j = 0; j < d->n_ignore; j++)
                         fprintf(f, " %s", d->ignore[j]);

@@ -12,7 +12,7 @@
 
 #define CONFIG_SIZES_MAX THUMBNAIL_TARGETS_MAX
 #define CONFIG_GLOBAL_KEYS 12
-#define CONFIG_DROP_KEYS 14
+#define CONFIG_DROP_KEYS 15
 /* Where a key's value came from: 0 its default, a line of the file, or this. */
 #define CONFIG_LINE_COMMAND_LINE (~0U)
 #define CONFIG_DIMENSION_MAX 8192U
@@ -21,6 +21,11 @@ typedef struct ThumbSize {
         unsigned width, height;
         ThumbnailMode mode;             /* ":fit" (default), ":fill" or ":pad" after the size */
 } ThumbSize;
+
+typedef enum DropLayout {
+        LAYOUT_MIRROR,                  /* OUTPUT mirrors SOURCE's folders, names from the template */
+        LAYOUT_FREEDESKTOP,             /* OUTPUT/normal/MD5.png ...: the Thumbnail Managing Standard */
+} DropLayout;
 
 typedef struct DropConfig {
         char *name;                     /* the NAME of [drop:NAME] */
@@ -38,6 +43,7 @@ typedef struct DropConfig {
         uint32_t background;            /* 0xRRGGBB, for alpha written as JPEG */
         bool follow_symlinks;           /* symlinks to files are thumbnailed as their targets */
         bool embedded_previews;         /* a JPEG's EXIF thumbnail may stand in for its decode */
+        DropLayout layout;
         char **ignore;                  /* fnmatch(3) globs on base names */
         size_t n_ignore;
         unsigned line;                  /* of its [drop:NAME] header; 0 from the command line */

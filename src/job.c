@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "freedesktop.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -50,7 +51,8 @@ void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, Thumb
                 .timeout_usec = c->job_timeout_usec,
                 .strip = d ? d->strip : true,
                 .follow_symlinks = d ? d->follow_symlinks : false,
-                .output_format = d ? d->output_format : 0,
+                .output_format = d ? (d->layout == LAYOUT_FREEDESKTOP ? THUMBNAIL_PNG : d->output_format) : 0,
+                .file_mode = d && d->layout == LAYOUT_FREEDESKTOP ? 0600 : 0644,
                 .quality = d ? d->quality : 85,
                 .background = d ? d->background : 0xffffff,
                 .embedded_previews = d ? d->embedded_previews : false,
@@ -190,8 +192,21 @@ void job_remove_tree(const char *dir) {
         (void) fts_close(fts);
 }
 
-long job_clean_temporaries(const char *output) {
-        _cleanup_free_ char *copy = strdup(output);
+/* ".<32 hex digits>.png.XXXXXX": a temporary of a freedesktop.org thumbnail
+ * of ours, the only kind removed from a cache other programs share. */
+static bool is_freedesktop_temporary(const char *name) {
+        size_t i;
+
+        if (name[0] != '.' || strlen(name) != 1 + 32 + 5 + 6 || strncmp(name + 33, ".png.", 5) != 0)
+                return false;
+        for (i = 1; i < 33; i++)
+                if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+                        return false;
+        return true;
+}
+
+long job_clean_temporaries(const DropConfig *d) {
+        _cleanup_free_ char *copy = strdup(d->output);
         char *roots[] = { copy, NULL };
         long n = 0;
         FTSENT *e;
@@ -202,10 +217,16 @@ long job_clean_temporaries(const char *output) {
         fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | FTS_NOSTAT, NULL);
         if (!fts)
                 return -errno;
-        while ((e = fts_read(fts)))
-                if ((e->fts_info == FTS_F || e->fts_info == FTS_NSOK) && e->fts_name[0] == '.' &&
-                    naming_is_temporary(e->fts_name) && unlink(e->fts_accpath) == 0)
+        while ((e = fts_read(fts))) {
+                bool ours;
+
+                if (e->fts_info != FTS_F && e->fts_info != FTS_NSOK)
+                        continue;
+                ours = d->layout == LAYOUT_FREEDESKTOP ? is_freedesktop_temporary(e->fts_name) :
+                       e->fts_name[0] == '.' && naming_is_temporary(e->fts_name);
+                if (ours && unlink(e->fts_accpath) == 0)
                         n++;
+        }
         (void) fts_close(fts);
         return n;
 }
@@ -213,7 +234,7 @@ long job_clean_temporaries(const char *output) {
 /* Opens the folder rel (a relative path, "" for the root itself) under
  * root, creating what is missing, and never through a symlink: each
  * component is opened with O_NOFOLLOW. Returns a descriptor or -errno. */
-static int open_output_dir(const char *root, const char *rel, bool create) {
+static int open_output_dir_mode(const char *root, const char *rel, bool create, mode_t mode) {
         _cleanup_free_ char *copy = strdup(rel);
         char *save = NULL;
         int fd;
@@ -226,7 +247,7 @@ static int open_output_dir(const char *root, const char *rel, bool create) {
         for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
                 int next;
 
-                if (create && mkdirat(fd, c, 0755) < 0 && errno != EEXIST) {
+                if (create && mkdirat(fd, c, mode) < 0 && errno != EEXIST) {
                         int r = -errno;
                         (void) close(fd);
                         return r;
@@ -238,6 +259,10 @@ static int open_output_dir(const char *root, const char *rel, bool create) {
                 fd = next;
         }
         return fd;
+}
+
+static int open_output_dir(const char *root, const char *rel, bool create) {
+        return open_output_dir_mode(root, rel, create, 0755);
 }
 
 /* The folder part and the name part of a path under root ("a/b", "x.jpg"). */
@@ -439,12 +464,36 @@ long job_recover_inflight(const DropConfig *d) {
 
 /* The source is gone: so are its thumbnails (when the drop says so), its
  * failure record, and the thumbnails' folder if the source's folder went too. */
+/* layout = freedesktop: path's thumbnails in every flavour and its failure marker. */
+static void remove_freedesktop(const DropConfig *d, const char *path) {
+        _cleanup_free_ char *uri = NULL;
+        char name[FREEDESKTOP_NAME_MAX];
+
+        if (freedesktop_uri(path, &uri) < 0)
+                return;
+        freedesktop_name(uri, name);
+        for (size_t i = 0; i <= d->n_sizes; i++) {
+                const char *sub = i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
+                int dfd = sub ? open_output_dir(d->output, sub, false) : -1;
+
+                if (dfd < 0)
+                        continue;
+                if (unlinkat(dfd, name, 0) == 0)
+                        log_debug("'%s' is gone: removed '%s/%s/%s'", path, d->output, sub, name);
+                (void) close(dfd);
+        }
+}
+
 void job_remove_thumbnails(const DropConfig *d, const char *path) {
         _cleanup_free_ char *src_dir = strdup(path), *out_dir = NULL;
         const char *src_name;
         int dfd;
 
         forget_failure(d, path);
+        if (d->layout == LAYOUT_FREEDESKTOP) {
+                remove_freedesktop(d, path);
+                return;
+        }
         if (!src_dir || split_under(d->source, path, &out_dir, &src_name) < 0)
                 return;
         dfd = open_output_dir(d->output, out_dir, false);
@@ -538,6 +587,154 @@ void job_process(const char *path, void *userdata) {
         config_unref(config);
 }
 
+/* A thumbnail_make() failure r: a young truncated file is tried again after
+ * truncated_grace; otherwise it is counted and logged, and a fault of the
+ * file is remembered (returns true) while one of ours (io) is retried. */
+static bool handle_failure(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d, const char *path,
+                           const struct stat *st, const char *out_path, const char *duration, int r,
+                           const char *reason) {
+        const char *class;
+
+        if (r == -ENODATA && !ctx->once) {
+                struct timespec now;
+                uint64_t age;
+
+                /* Cut short, and young: its writer may still be at work (a copy
+                 * that closes and reopens, a download that pauses). Try again
+                 * when the grace period is over; a close or rename sooner wins. */
+                (void) clock_gettime(CLOCK_REALTIME, &now);
+                age = now.tv_sec > st->st_mtim.tv_sec ? (uint64_t) (now.tv_sec - st->st_mtim.tv_sec) * 1000000 : 0;
+                if (age < config->truncated_grace_usec) {
+                        log_info("'%s' looks truncated (%s), perhaps still arriving: trying again in %.1f s", path,
+                                 reason ? reason : "", (double) (config->truncated_grace_usec - age) / 1e6);
+                        schedule_retry(ctx, path, now_usec() + config->truncated_grace_usec - age);
+                        return false;
+                }
+        }
+        class = error_class(r);
+        atomic_fetch_add(&ctx->stats.failed, 1);
+        log_failure(path, out_path, class, duration, r, reason);
+        /* A fault of the file is remembered; one of ours (io: a full or
+         * read-only disk, a permission) is not: the file is tried again
+         * after retry_io, and at every rescan. */
+        if (strcmp(class, "io") != 0) {
+                remember_failure(d, path, st, class);
+                return true;
+        }
+        if (!ctx->once && config->retry_io_usec > 0) {
+                log_info("'%s': trying again in %.1f s", path, (double) config->retry_io_usec / 1e6);
+                schedule_retry(ctx, path, now_usec() + config->retry_io_usec);
+        }
+        return false;
+}
+
+/* Is the freedesktop.org thumbnail name in dfd the one of src as it is now (Thumb::MTime)? */
+static bool freedesktop_current(int dfd, const char *name, const struct stat *src) {
+        char buf[32], *end;
+        long long mtime;
+
+        if (freedesktop_read_text(dfd, name, "Thumb::MTime", buf, sizeof buf) < 0)
+                return false;
+        errno = 0;
+        mtime = strtoll(buf, &end, 10);
+        return errno == 0 && *end == '\0' && end != buf && mtime == (long long) src->st_mtim.tv_sec;
+}
+
+/* layout = freedesktop: OUTPUT/FLAVOUR/MD5(URI).png, 0600 in 0700 folders,
+ * up to date when its Thumb::MTime is the source's; a failure also leaves
+ * the standard's marker in OUTPUT/fail/thumbwatch/. */
+static void process_freedesktop(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d,
+                                const char *path, const struct stat *st) {
+        ThumbnailTarget targets[CONFIG_SIZES_MAX] = {};
+        int dirs[CONFIG_SIZES_MAX];
+        _cleanup_free_ char *uri = NULL, *reason = NULL;
+        char name[FREEDESKTOP_NAME_MAX], class_before[32], duration[32] = "0";
+        ThumbnailOptions opts;
+        bool current = true;
+        uint64_t start;
+        size_t n = d->n_sizes;
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                dirs[i] = -1;
+        r = freedesktop_uri(path, &uri);
+        if (r < 0) {
+                atomic_fetch_add(&ctx->stats.failed, 1);
+                log_error_errno(r, "'%s': cannot make its URI: %m", path);
+                return;
+        }
+        freedesktop_name(uri, name);
+        for (size_t i = 0; i < n; i++) {
+                dirs[i] = open_output_dir_mode(d->output, freedesktop_flavour(d->sizes[i].width), true, 0700);
+                if (dirs[i] < 0) {
+                        atomic_fetch_add(&ctx->stats.failed, 1);
+                        log_failure(path, d->output, "io", duration, dirs[i], NULL);
+                        goto out;
+                }
+                current = current && freedesktop_current(dirs[i], name, st);
+        }
+        if (current) {
+                atomic_fetch_add(&ctx->stats.up_to_date, 1);
+                goto out;
+        }
+        if (job_failed_before(d, path, st, class_before, sizeof class_before) && strcmp(class_before, "suspect") != 0) {
+                atomic_fetch_add(&ctx->stats.failed, 1);
+                log_debug("'%s' failed before (%s) and has not changed, skipping", path, class_before);
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+                targets[i] = (ThumbnailTarget) { dirs[i], name, d->sizes[i].width, d->sizes[i].height, THUMBNAIL_FIT };
+        job_thumbnail_options(config, d, &opts);
+        opts.thumb_uri = uri;
+        opts.thumb_mtime = (long long) st->st_mtim.tv_sec;
+        opts.thumb_size = (unsigned long long) st->st_size;
+        inflight_begin(d, path);
+#ifdef THUMBWATCH_TEST_HOOKS
+        test_hooks(path);
+#endif
+        start = now_usec();
+        r = thumbnail_make(path, targets, n, &opts, &reason);
+        inflight_end();
+        (void) snprintf(duration, sizeof duration, "%" PRIu64, now_usec() - start);
+        if (r == -ENOENT) {
+                atomic_fetch_add(&ctx->stats.vanished, 1);
+                goto out;
+        }
+        if (r < 0) {
+                if (handle_failure(ctx, config, d, path, st, d->output, duration, r, reason)) {
+                        _cleanup_free_ char *marker_reason = NULL;
+                        int fdir = open_output_dir_mode(d->output, FREEDESKTOP_FAIL_DIR, true, 0700);
+
+                        r = fdir < 0 ? fdir : thumbnail_write_failure_marker(fdir, name, &opts, &marker_reason);
+                        if (r < 0)
+                                log_warning_errno(r, "'%s': cannot record the failure in '%s/%s': %s", path, d->output,
+                                                  FREEDESKTOP_FAIL_DIR, marker_reason ? marker_reason : "%m");
+                        if (fdir >= 0)
+                                (void) close(fdir);
+                }
+                goto out;
+        }
+        /* Gone while it was made: its thumbnail has no source. */
+        if (access(path, F_OK) < 0 && errno == ENOENT) {
+                atomic_fetch_add(&ctx->stats.vanished, 1);
+                remove_freedesktop(d, path);
+                goto out;
+        }
+        forget_failure(d, path);
+        atomic_fetch_add(&ctx->stats.made, 1);
+        log_full_errno_fields(LOG_DEBUG, 0,
+                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_MADE },
+                                                    { "THUMBWATCH_SOURCE", path },
+                                                    { "THUMBWATCH_OUTPUT", d->output },
+                                                    { "THUMBWATCH_DURATION_US", duration } }),
+                              4, "'%s' -> '%s/%s/%s' (%s us)", path, d->output, freedesktop_flavour(d->sizes[0].width),
+                              name, duration);
+out:
+        for (size_t i = 0; i < n; i++)
+                if (dirs[i] >= 0)
+                        (void) close(dirs[i]);
+}
+
 static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path) {
         ThumbnailTarget targets[CONFIG_SIZES_MAX] = {};
         char *names[CONFIG_SIZES_MAX] = {};
@@ -571,6 +768,10 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
         }
         if (!S_ISREG(st.st_mode)) {
                 log_debug("'%s' is %s, skipping", path, S_ISLNK(st.st_mode) ? "a symlink (not followed)" : "not a regular file");
+                return;
+        }
+        if (d->layout == LAYOUT_FREEDESKTOP) {
+                process_freedesktop(ctx, config, d, path, &st);
                 return;
         }
 
@@ -634,36 +835,8 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                 log_debug("'%s' is gone, skipping", path);
                 goto out;
         }
-        if (r == -ENODATA && !ctx->once) {
-                struct timespec now;
-                uint64_t age;
-
-                /* Cut short, and young: its writer may still be at work (a copy
-                 * that closes and reopens, a download that pauses). Try again
-                 * when the grace period is over; a close or rename sooner wins. */
-                (void) clock_gettime(CLOCK_REALTIME, &now);
-                age = now.tv_sec > st.st_mtim.tv_sec ? (uint64_t) (now.tv_sec - st.st_mtim.tv_sec) * 1000000 : 0;
-                if (age < config->truncated_grace_usec) {
-                        log_info("'%s' looks truncated (%s), perhaps still arriving: trying again in %.1f s", path,
-                                 reason ? reason : "", (double) (config->truncated_grace_usec - age) / 1e6);
-                        schedule_retry(ctx, path, now_usec() + config->truncated_grace_usec - age);
-                        goto out;
-                }
-        }
         if (r < 0) {
-                const char *class = error_class(r);
-
-                atomic_fetch_add(&ctx->stats.failed, 1);
-                log_failure(path, out_path, class, duration, r, reason);
-                /* A fault of the file is remembered; one of ours (io: a full or
-                 * read-only disk, a permission) is not: the file is tried again
-                 * after retry_io, and at every rescan. */
-                if (strcmp(class, "io") != 0)
-                        remember_failure(d, path, &st, class);
-                else if (!ctx->once && config->retry_io_usec > 0) {
-                        log_info("'%s': trying again in %.1f s", path, (double) config->retry_io_usec / 1e6);
-                        schedule_retry(ctx, path, now_usec() + config->retry_io_usec);
-                }
+                (void) handle_failure(ctx, config, d, path, &st, out_path, duration, r, reason);
                 goto out;
         }
 

@@ -57,9 +57,9 @@ void job_process(const char *path, void *userdata);
 /* Creates dir and its missing parents (mode 0755). Returns 0 or -errno. */
 int job_mkdir_p(const char *dir);
 
-/* Removes thumbwatch's own temporaries (".name.XXXXXX") left under an
- * output tree by a crash. Call before any worker starts. Returns how many. */
-long job_clean_temporaries(const char *output);
+/* Removes thumbwatch's own temporaries (".name.XXXXXX") left under d's
+ * output tree by a crash (with layout = freedesktop, only ".MD5.png.XXXXXX"). Call before any worker starts. Returns how many. */
+long job_clean_temporaries(const DropConfig *d);
 
 /* Installs the handler that, when a worker thread crashes (SIGSEGV, SIGBUS,
  * SIGILL, SIGFPE, SIGABRT), marks the file it was decoding before the

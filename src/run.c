@@ -87,7 +87,7 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                  * on a reload these are the live ones. */
                 if (!starting)
                         continue;
-                n = job_clean_temporaries(d->output);
+                n = job_clean_temporaries(d);
                 if (n > 0)
                         log_notice("removed %ld stale temporary files under '%s'", n, d->output);
                 (void) job_recover_inflight(d);

@@ -329,7 +329,8 @@ static int write_all(int fd, const unsigned char *p, size_t len) {
 /* Writes data to a hidden temporary in dirfd and renames it to name. Never
  * through a symlink: the temporary is created with O_EXCL|O_NOFOLLOW, and
  * renameat() replaces whatever is at name, a planted link included. */
-static int write_atomically(int dirfd, const char *name, const void *data, size_t len, char **reterr_reason) {
+static int write_atomically(int dirfd, const char *name, const void *data, size_t len, unsigned mode,
+                            char **reterr_reason) {
         static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
         char tmp[NAME_MAX + 1];
         int fd = -1, r;
@@ -346,7 +347,7 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
                         return -EIO;
                 (void) snprintf(tmp, sizeof tmp, ".%s.%c%c%c%c%c%c", name, chars[rnd[0] % 62], chars[rnd[1] % 62],
                                 chars[rnd[2] % 62], chars[rnd[3] % 62], chars[rnd[4] % 62], chars[rnd[5] % 62]);
-                fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode ? mode : 0644);
                 if (fd < 0 && errno != EEXIST)
                         break;
         }
@@ -520,7 +521,7 @@ static int encode_and_write(Image *thumb, const char *coder, const ThumbnailOpti
                 exception_reason(&ex, reterr_reason);
                 r = -EIO;
         } else
-                r = write_atomically(dirfd, name, blob, len, reterr_reason);
+                r = write_atomically(dirfd, name, blob, len, opts->file_mode, reterr_reason);
         MagickFree(blob);
         DestroyExceptionInfo(&ex);
         DestroyImageInfo(info);
@@ -735,6 +736,70 @@ static int read_header(FILE *f, const Magic *magic, const struct stat *st, const
         return r;
 }
 
+static const char *mimetype_of(unsigned format) {
+        switch (format) {
+        case THUMBNAIL_JPEG:
+                return "image/jpeg";
+        case THUMBNAIL_PNG:
+                return "image/png";
+        case THUMBNAIL_GIF:
+                return "image/gif";
+        case THUMBNAIL_WEBP:
+                return "image/webp";
+        case THUMBNAIL_TIFF:
+                return "image/tiff";
+        default:
+                return "image/bmp";
+        }
+}
+
+/* The freedesktop.org text chunks, written by the PNG coder as tEXt. */
+static void set_thumb_text(Image *image, const ThumbnailOptions *opts, const char *mimetype, unsigned long width,
+                           unsigned long height) {
+        char buf[64];
+
+        (void) SetImageAttribute(image, "Thumb::URI", opts->thumb_uri);
+        (void) snprintf(buf, sizeof buf, "%lld", opts->thumb_mtime);
+        (void) SetImageAttribute(image, "Thumb::MTime", buf);
+        (void) snprintf(buf, sizeof buf, "%llu", opts->thumb_size);
+        (void) SetImageAttribute(image, "Thumb::Size", buf);
+        if (mimetype)
+                (void) SetImageAttribute(image, "Thumb::Mimetype", mimetype);
+        if (width > 0) {
+                (void) snprintf(buf, sizeof buf, "%lu", width);
+                (void) SetImageAttribute(image, "Thumb::Image::Width", buf);
+                (void) snprintf(buf, sizeof buf, "%lu", height);
+                (void) SetImageAttribute(image, "Thumb::Image::Height", buf);
+        }
+        (void) SetImageAttribute(image, "Software", "thumbwatch " PACKAGE_VERSION);
+}
+
+int thumbnail_write_failure_marker(int dirfd, const char *name, const ThumbnailOptions *opts, char **reterr_reason) {
+        ImageInfo *info = CloneImageInfo(NULL);
+        Image *image = info ? AllocateImage(info) : NULL;
+        int r;
+
+        *reterr_reason = NULL;
+        if (!image) {
+                if (info)
+                        DestroyImageInfo(info);
+                return -ENOMEM;
+        }
+        image->columns = image->rows = 1;
+        image->matte = MagickTrue;
+        image->background_color.opacity = TransparentOpacity;
+        if (!SetImage(image, TransparentOpacity)) {
+                DestroyImage(image);
+                DestroyImageInfo(info);
+                return -ENOMEM;
+        }
+        set_thumb_text(image, opts, NULL, 0, 0);
+        r = encode_and_write(image, "PNG", opts, dirfd, name, reterr_reason);
+        DestroyImage(image);
+        DestroyImageInfo(info);
+        return r;
+}
+
 int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
                     unsigned long *ret_height, char **reterr_reason) {
         const Magic *magic = NULL;
@@ -941,6 +1006,8 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                 }
                 if (opts->strip)
                         (void) StripImage(thumb);
+                if (opts->thumb_uri)
+                        set_thumb_text(thumb, opts, mimetype_of(magic->format), width, height);
                 /* 16 bits a channel is wasted on a thumbnail. */
                 if (thumb->depth > 8)
                         (void) SetImageDepth(thumb, 8);

@@ -36,6 +36,11 @@ typedef struct ThumbnailOptions {
         uint32_t background;            /* 0xRRGGBB: alpha is flattened on it when written as JPEG;
                                          * the margins of THUMBNAIL_PAD */
         bool follow_symlinks;           /* src may be a symlink to a regular file */
+        unsigned file_mode;             /* of the thumbnails written; 0: 0644 */
+        const char *thumb_uri;          /* set: write the freedesktop.org text chunks Thumb::URI (this),
+                                         * ::MTime and ::Size (these two), ::Mimetype and ::Image::* */
+        long long thumb_mtime;
+        unsigned long long thumb_size;
         bool embedded_previews;         /* a JPEG's EXIF thumbnail stands in for the decode when it is
                                          * at least as large as every target and of the same shape */
 } ThumbnailOptions;
@@ -72,6 +77,11 @@ void thumbnail_release_memory(void);
 
 /* Stops GraphicsMagick. Call after every worker has been joined. */
 void thumbnail_shutdown(void);
+
+/* A freedesktop.org failure marker: a 1x1 transparent PNG carrying
+ * Thumb::URI and Thumb::MTime from opts, written atomically as name in
+ * dirfd. Returns 0 or -errno, with *reterr_reason set (caller frees). */
+int thumbnail_write_failure_marker(int dirfd, const char *name, const ThumbnailOptions *opts, char **reterr_reason);
 
 /* The extension (with its dot) thumbnails get in an output format. */
 const char *thumbnail_format_extension(unsigned bit);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "freedesktop.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -176,6 +177,40 @@ static void gc_dir(Gc *g, const char *src, const char *out, bool src_exists) {
         free_names(expected, n_expected);
 }
 
+/* layout = freedesktop: the cache may be shared with other programs, so
+ * only files whose Thumb::URI names a gone file under this drop's source go. */
+static void gc_freedesktop(Gc *g) {
+        const DropConfig *d = g->drop;
+
+        for (size_t i = 0; i <= d->n_sizes; i++) {
+                const char *sub = i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
+                _cleanup_free_ char *dir_path = NULL;
+                struct dirent *e;
+                DIR *dir;
+
+                if (!sub || asprintf(&dir_path, "%s/%s", d->output, sub) < 0)
+                        continue;
+                dir = opendir(dir_path);
+                if (!dir)
+                        continue;
+                while ((e = readdir(dir))) {
+                        _cleanup_free_ char *src = NULL, *path = NULL;
+                        char uri[PATH_MAX * 3 + 16];
+                        struct stat st;
+
+                        if (e->d_name[0] == '.' || strcmp(naming_extension(e->d_name), ".png") != 0)
+                                continue;
+                        if (freedesktop_read_text(dirfd(dir), e->d_name, "Thumb::URI", uri, sizeof uri) < 0 ||
+                            freedesktop_path(uri, &src) < 0 || !naming_path_is_under(src, d->source) ||
+                            lstat(src, &st) == 0 || errno != ENOENT)
+                                continue;
+                        if (asprintf(&path, "%s/%s", dir_path, e->d_name) >= 0)
+                                gc_file(g, path);
+                }
+                (void) closedir(dir);
+        }
+}
+
 int tools_gc(const ThumbwatchConfig *c, bool dry_run) {
         Gc g = { .config = c, .dry_run = dry_run };
 
@@ -189,7 +224,10 @@ int tools_gc(const ThumbwatchConfig *c, bool dry_run) {
                                     g.drop->source, g.drop->name, g.drop->output);
                         continue;
                 }
-                gc_dir(&g, g.drop->source, g.drop->output, true);
+                if (g.drop->layout == LAYOUT_FREEDESKTOP)
+                        gc_freedesktop(&g);
+                else
+                        gc_dir(&g, g.drop->source, g.drop->output, true);
         }
         printf("%s %ld orphan thumbnail%s and %ld folder%s\n", dry_run ? "would remove" : "removed", g.files,
                g.files == 1 ? "" : "s", g.folders, g.folders == 1 ? "" : "s");
@@ -285,6 +323,45 @@ static bool skipped_because(const DropConfig *d, const char *rel, char *why, siz
         return false;
 }
 
+static void explain_freedesktop(const DropConfig *d, const char *path, const struct stat *src) {
+        _cleanup_free_ char *uri = NULL;
+        char name[FREEDESKTOP_NAME_MAX];
+
+        if (freedesktop_uri(path, &uri) < 0)
+                return;
+        freedesktop_name(uri, name);
+        printf("  uri: %s\n", uri);
+        for (size_t i = 0; i <= d->n_sizes; i++) {
+                const char *sub = i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
+                _cleanup_free_ char *dir_path = NULL;
+                char mtime[32];
+                const char *state;
+                int dfd, r;
+
+                if (!sub || asprintf(&dir_path, "%s/%s", d->output, sub) < 0)
+                        continue;
+                dfd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = dfd < 0 ? -errno : freedesktop_read_text(dfd, name, "Thumb::MTime", mtime, sizeof mtime);
+                if (dfd >= 0)
+                        (void) close(dfd);
+                if (i == d->n_sizes) {
+                        if (r == 0)
+                                printf("  failure marker: %s/%s\n", dir_path, name);
+                        continue;
+                }
+                if (r < 0)
+                        state = "missing";
+                else if (!src)
+                        state = "an orphan: its source is gone (thumbwatch --gc removes it)";
+                else if (strtoll(mtime, NULL, 10) != (long long) src->st_mtim.tv_sec)
+                        state = "stale: its Thumb::MTime is not the source's, it will be made again";
+                else
+                        state = "up to date";
+                printf("  thumbnail %ux%u (%s): %s/%s: %s\n", d->sizes[i].width, d->sizes[i].height, sub, dir_path,
+                       name, state);
+        }
+}
+
 int tools_explain(const ThumbwatchConfig *c, const char *arg) {
         _cleanup_free_ char *path = absolute(arg), *rel_dir = NULL;
         const char *rel, *name;
@@ -338,6 +415,10 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
                                format, w, h);
                 if (job_failed_before(d, path, &st, class, sizeof class))
                         printf("  failed before (%s) and unchanged since: not tried again until it changes\n", class);
+        }
+        if (d->layout == LAYOUT_FREEDESKTOP) {
+                explain_freedesktop(d, path, exists ? &st : NULL);
+                return 0;
         }
         for (size_t i = 0; i < d->n_sizes; i++) {
                 _cleanup_free_ char *thumb = NULL, *out = NULL;

@@ -489,7 +489,7 @@ static void flush_moved_from(Watcher *w) {
                 return;
         d = job_find_drop(w->config, w->moved_from);
         unwatch_tree(w, w->moved_from);
-        if (d && d->delete_with_source) {
+        if (d && d->delete_with_source && d->layout == LAYOUT_MIRROR) {
                 _cleanup_free_ char *out = mirror_of(d, w->moved_from);
                 if (out) {
                         log_debug("'%s' left the tree: removing its thumbnails '%s'", w->moved_from, out);
@@ -512,7 +512,11 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                                job_find_drop(w->config, w->moved_from) == d;
 
                 if (renamed) {
-                        _cleanup_free_ char *old_out = mirror_of(d, w->moved_from), *new_out = mirror_of(d, path);
+                        /* layout = freedesktop has no mirror folders: the old
+                         * names' thumbnails stay until --gc. */
+                        bool mirror = d->layout == LAYOUT_MIRROR;
+                        _cleanup_free_ char *old_out = mirror ? mirror_of(d, w->moved_from) : NULL,
+                                            *new_out = mirror ? mirror_of(d, path) : NULL;
 
                         rename_tree(w, w->moved_from, path);
                         /* The thumbnails move with their folder. The new parent's mirror may
@@ -542,7 +546,7 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
         }
         if (ev->mask & IN_DELETE) {
                 /* Its files were deleted first, each removing its thumbnail: drop the empty mirror. */
-                _cleanup_free_ char *out = mirror_of(d, path);
+                _cleanup_free_ char *out = d->layout == LAYOUT_MIRROR ? mirror_of(d, path) : NULL;
                 if (out && d->delete_with_source)
                         (void) rmdir(out);
         }

@@ -1,0 +1,31 @@
+/* freedesktop.h - the names of the freedesktop.org Thumbnail Managing
+ * Standard: a thumbnail is OUTPUT/FLAVOUR/MD5.png, MD5 being that of the
+ * source's file:// URI, with the source's URI and mtime in PNG text chunks.
+ * No I/O but reading a PNG's text chunks; no threads of its own. */
+#pragma once
+
+#include <stddef.h>
+
+/* The folder of a square size: "normal" (128), "large" (256), "x-large"
+ * (512), "xx-large" (1024), or NULL for any other size. */
+const char *freedesktop_flavour(unsigned size);
+
+/* The file:// URI of an absolute path, every byte but unreserved ones and
+ * '/' percent-encoded (RFC 3986). Caller frees. Returns 0 or -ENOMEM. */
+int freedesktop_uri(const char *path, char **ret);
+
+/* The path of a file:// URI, or -EINVAL if it is not one. Caller frees. */
+int freedesktop_path(const char *uri, char **ret);
+
+/* Where failures are recorded, under the output: the standard's
+ * fail/APPNAME/ folder, holding a marker PNG of the same name. */
+#define FREEDESKTOP_FAIL_DIR "fail/thumbwatch"
+
+/* "<md5 of uri in hex>.png". ret must hold FREEDESKTOP_NAME_MAX bytes. */
+#define FREEDESKTOP_NAME_MAX 37
+void freedesktop_name(const char *uri, char ret[FREEDESKTOP_NAME_MAX]);
+
+/* The value of the tEXt chunk key of the PNG name in folder dirfd, into buf
+ * (truncated to size). Returns 0, -ENOENT (no such file or key), -EBADMSG
+ * (not a PNG) or -errno. */
+int freedesktop_read_text(int dirfd, const char *name, const char *key, char *buf, size_t size);

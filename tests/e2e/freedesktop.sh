@@ -1,0 +1,101 @@
+#!/bin/sh
+# layout = freedesktop: the Thumbnail Managing Standard's cache, read back
+# and checked against the standard: OUTPUT/normal|large/MD5(URI).png, the
+# Thumb:: text chunks, files 0600 in folders 0700, up to date by
+# Thumb::MTime, failures in fail/thumbwatch/; the daemon keeps it, --gc
+# removes only this drop's orphans from a cache other programs share.
+. "$(dirname "$0")/lib.sh"
+command -v python3 >/dev/null || { fail "python3 reads the PNG chunks"; done_testing; exit; }
+
+mkdir -p "$T/in/sub dir"
+cp "$T/sample.jpg" "$T/in/sub dir/a b.jpg"
+gm convert -size 300x100 xc:blue "$T/in/wide.png"
+echo "not an image" >"$T/in/bad.jpg"
+printf '[drop:d]\nsource = %s\noutput = %s\nlayout = freedesktop\nsizes = 128x128 256x256\n' "$T/in" "$T/cache" >"$T/tw.conf"
+
+# name FILE: the standard's name, from Python's own URI quoting and MD5.
+name() { python3 -c 'import hashlib, sys, urllib.parse; print(hashlib.md5(("file://" + urllib.parse.quote(sys.argv[1])).encode()).hexdigest() + ".png")' "$1"; }
+uri() { python3 -c 'import sys, urllib.parse; print("file://" + urllib.parse.quote(sys.argv[1]))' "$1"; }
+chunk() { # PNG KEY: the value of its tEXt chunk KEY
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+assert d[:8] == b"\x89PNG\r\n\x1a\n"
+p = 8
+while p < len(d):
+    n, = struct.unpack(">I", d[p:p + 4])
+    if d[p + 4:p + 8] == b"tEXt":
+        k, v = d[p + 8:p + 8 + n].split(b"\0", 1)
+        if k.decode() == sys.argv[2]:
+            print(v.decode())
+    p += 12 + n
+PY
+}
+mode() { stat -c %a "$1"; }
+
+"$THUMBWATCH" --config "$T/tw.conf" --once >/dev/null 2>&1
+is "$?" 1 "--once: exit 1 (bad.jpg fails)"
+a="$T/in/sub dir/a b.jpg"
+na=$(name "$a")
+check "normal/ holds MD5(URI).png for a path with spaces" is_file "$T/cache/normal/$na"
+check "large/ too" is_file "$T/cache/large/$na"
+is "$(dims "$T/cache/normal/$na") $(dims "$T/cache/large/$na")" "128 96 PNG 256 192 PNG" "128 and 256, PNG"
+is "$(chunk "$T/cache/normal/$na" Thumb::URI)" "$(uri "$a")" "Thumb::URI is the source's URI"
+is "$(chunk "$T/cache/normal/$na" Thumb::MTime)" "$(stat -c %Y "$a")" "Thumb::MTime is its mtime"
+is "$(chunk "$T/cache/normal/$na" Thumb::Size)" "$(stat -c %s "$a")" "Thumb::Size is its size"
+is "$(chunk "$T/cache/normal/$na" Thumb::Mimetype)" "image/jpeg" "Thumb::Mimetype"
+is "$(chunk "$T/cache/large/$(name "$T/in/wide.png")" Thumb::Mimetype)" "image/png" "... image/png for a PNG"
+is "$(mode "$T/cache/normal/$na") $(mode "$T/cache/large/$na")" "600 600" "thumbnails are 0600"
+is "$(mode "$T/cache/normal") $(mode "$T/cache/large") $(mode "$T/cache/fail") $(mode "$T/cache/fail/thumbwatch")" \
+	"700 700 700 700" "folders are 0700"
+nb=$(name "$T/in/bad.jpg")
+check "a failure leaves the marker fail/thumbwatch/MD5.png" is_file "$T/cache/fail/thumbwatch/$nb"
+is "$(chunk "$T/cache/fail/thumbwatch/$nb" Thumb::URI) $(chunk "$T/cache/fail/thumbwatch/$nb" Thumb::MTime)" \
+	"$(uri "$T/in/bad.jpg") $(stat -c %Y "$T/in/bad.jpg")" "... with Thumb::URI and Thumb::MTime"
+check "nothing else in the cache's flavour folders" test "$(ls "$T/cache/normal" | wc -l)" -eq 2
+
+# Up to date means Thumb::MTime matches: the thumbnail's own mtime does not count.
+touch -d '2001-01-01' "$T/cache/normal/$na"
+"$THUMBWATCH" --config "$T/tw.conf" --once >"$T/o2" 2>&1
+check "a second pass: up to date by Thumb::MTime, whatever the file's mtime" grep -q "made 0, up to date 2" "$T/o2"
+touch -d '2020-02-02 02:02:02' "$a"
+"$THUMBWATCH" --config "$T/tw.conf" --once >"$T/o3" 2>&1
+check "a source with a new mtime is made again" grep -q "made 1, up to date 1" "$T/o3"
+is "$(chunk "$T/cache/normal/$na" Thumb::MTime)" "$(stat -c %Y "$a")" "... with the new Thumb::MTime"
+
+# The daemon: a new file, then its deletion.
+start_daemon --config "$T/tw.conf"
+check "ready" wait_ready
+cp "$T/sample.jpg" "$T/in/new.jpg"
+nn=$(name "$T/in/new.jpg")
+check "the daemon makes normal/ and large/ for a new file" wait_for is_file "$T/cache/large/$nn"
+rm "$T/in/new.jpg"
+check "... and removes them when it is deleted" wait_for is_gone "$T/cache/normal/$nn"
+stop_daemon
+
+# --gc: this drop's orphans go; another program's thumbnails stay.
+gm convert -size 8x8 xc:red "$T/cache/normal/foreign.png"
+python3 - "$T/cache/normal/foreign.png" <<'PY'
+import struct, sys, zlib
+p = sys.argv[1]
+d = open(p, "rb").read()
+body = b"tEXt" + b"Thumb::URI\0file:///somewhere/else.jpg"
+chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+open(p, "wb").write(d[:33] + chunk + d[33:])
+PY
+rm "$a"
+"$THUMBWATCH" --config "$T/tw.conf" --gc >"$T/gc" 2>&1
+is "$(grep -c '^removed .*\.png$' "$T/gc")" 2 "--gc removes the gone source's two thumbnails"
+check "... and leaves a thumbnail of another program's file" is_file "$T/cache/normal/foreign.png"
+check "... and the thumbnails of existing sources" is_file "$T/cache/normal/$(name "$T/in/wide.png")"
+
+# What the standard cannot hold is refused.
+printf '[drop:d]\nsource = %s\noutput = %s\nlayout = freedesktop\nsizes = 100x100\n' "$T/in" "$T/c2" >"$T/bad.conf"
+"$THUMBWATCH" --config "$T/bad.conf" --check-config >/dev/null 2>"$T/bad.err"
+is "$?" 2 "layout = freedesktop with sizes = 100x100: config error"
+check "... naming the sizes it takes" grep -q "takes the sizes 128x128 (normal), 256x256 (large)" "$T/bad.err"
+printf '[drop:d]\nsource = %s\noutput = %s\nlayout = freedesktop\nformat = jpeg\n' "$T/in" "$T/c2" >"$T/bad2.conf"
+"$THUMBWATCH" --config "$T/bad2.conf" --check-config >/dev/null 2>"$T/bad2.err"
+is "$?" 2 "layout = freedesktop with format = jpeg: config error"
+
+done_testing
