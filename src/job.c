@@ -587,6 +587,37 @@ void job_process(const char *path, void *userdata) {
         config_unref(config);
 }
 
+/* thumbnail_make() with path recorded as in flight (and the test hooks);
+ * its time in microseconds goes to duration. */
+static int make(const DropConfig *d, const char *path, const ThumbnailTarget *targets, size_t n,
+                const ThumbnailOptions *opts, char **reterr_reason, char *duration, size_t size) {
+        uint64_t start;
+        int r;
+
+        inflight_begin(d, path);
+#ifdef THUMBWATCH_TEST_HOOKS
+        test_hooks(path);
+#endif
+        start = now_usec();
+        r = thumbnail_make(path, targets, n, opts, reterr_reason);
+        inflight_end();
+        (void) snprintf(duration, size, "%" PRIu64, now_usec() - start);
+        return r;
+}
+
+/* A thumbnail made: counted, its failure record (if any) dropped, logged. */
+static void made(JobContext *ctx, const DropConfig *d, const char *path, const char *out_dir, const char *name,
+                 const char *duration) {
+        forget_failure(d, path);
+        atomic_fetch_add(&ctx->stats.made, 1);
+        log_full_errno_fields(LOG_DEBUG, 0,
+                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_MADE },
+                                                    { "THUMBWATCH_SOURCE", path },
+                                                    { "THUMBWATCH_OUTPUT", out_dir },
+                                                    { "THUMBWATCH_DURATION_US", duration } }),
+                              4, "'%s' -> '%s/%s' (%s us)", path, out_dir, name, duration);
+}
+
 /* A thumbnail_make() failure r: a young truncated file is tried again after
  * truncated_grace; otherwise it is counted and logged, and a fault of the
  * file is remembered (returns true) while one of ours (io) is retried. */
@@ -651,7 +682,6 @@ static void process_freedesktop(JobContext *ctx, const ThumbwatchConfig *config,
         char name[FREEDESKTOP_NAME_MAX], class_before[32], duration[32] = "0";
         ThumbnailOptions opts;
         bool current = true;
-        uint64_t start;
         size_t n = d->n_sizes;
         int r;
 
@@ -688,14 +718,7 @@ static void process_freedesktop(JobContext *ctx, const ThumbwatchConfig *config,
         opts.thumb_uri = uri;
         opts.thumb_mtime = (long long) st->st_mtim.tv_sec;
         opts.thumb_size = (unsigned long long) st->st_size;
-        inflight_begin(d, path);
-#ifdef THUMBWATCH_TEST_HOOKS
-        test_hooks(path);
-#endif
-        start = now_usec();
-        r = thumbnail_make(path, targets, n, &opts, &reason);
-        inflight_end();
-        (void) snprintf(duration, sizeof duration, "%" PRIu64, now_usec() - start);
+        r = make(d, path, targets, n, &opts, &reason, duration, sizeof duration);
         if (r == -ENOENT) {
                 atomic_fetch_add(&ctx->stats.vanished, 1);
                 goto out;
@@ -720,15 +743,12 @@ static void process_freedesktop(JobContext *ctx, const ThumbwatchConfig *config,
                 remove_freedesktop(d, path);
                 goto out;
         }
-        forget_failure(d, path);
-        atomic_fetch_add(&ctx->stats.made, 1);
-        log_full_errno_fields(LOG_DEBUG, 0,
-                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_MADE },
-                                                    { "THUMBWATCH_SOURCE", path },
-                                                    { "THUMBWATCH_OUTPUT", d->output },
-                                                    { "THUMBWATCH_DURATION_US", duration } }),
-                              4, "'%s' -> '%s/%s/%s' (%s us)", path, d->output, freedesktop_flavour(d->sizes[0].width),
-                              name, duration);
+        {
+                _cleanup_free_ char *out = NULL;
+
+                if (asprintf(&out, "%s/%s", d->output, freedesktop_flavour(d->sizes[0].width)) >= 0)
+                        made(ctx, d, path, out, name, duration);
+        }
 out:
         for (size_t i = 0; i < n; i++)
                 if (dirs[i] >= 0)
@@ -745,7 +765,6 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
         const DropConfig *d;
         struct stat st;
         bool current = true;
-        uint64_t start;
         int dfd = -1, src_dfd = -1, r;
         size_t n;
 
@@ -822,14 +841,7 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
         }
 
         job_thumbnail_options(config, d, &opts);
-        inflight_begin(d, path);
-#ifdef THUMBWATCH_TEST_HOOKS
-        test_hooks(path);
-#endif
-        start = now_usec();
-        r = thumbnail_make(path, targets, n, &opts, &reason);
-        inflight_end();
-        (void) snprintf(duration, sizeof duration, "%" PRIu64, now_usec() - start);
+        r = make(d, path, targets, n, &opts, &reason, duration, sizeof duration);
         if (r == -ENOENT) {
                 atomic_fetch_add(&ctx->stats.vanished, 1);
                 log_debug("'%s' is gone, skipping", path);
@@ -870,14 +882,7 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                                 (void) unlinkat(dfd, names[i], 0);
                 goto out;
         }
-        forget_failure(d, path);
-        atomic_fetch_add(&ctx->stats.made, 1);
-        log_full_errno_fields(LOG_DEBUG, 0,
-                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_MADE },
-                                                    { "THUMBWATCH_SOURCE", path },
-                                                    { "THUMBWATCH_OUTPUT", out_path },
-                                                    { "THUMBWATCH_DURATION_US", duration } }),
-                              4, "'%s' -> '%s/%s' (%s us)", path, out_path, names[0], duration);
+        made(ctx, d, path, out_path, names[0], duration);
 out:
         if (dfd >= 0)
                 (void) close(dfd);
