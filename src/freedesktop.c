@@ -148,3 +148,14 @@ int freedesktop_read_text(int dirfd, const char *name, const char *key, char *bu
         (void) fclose(f);
         return r;
 }
+
+bool freedesktop_is_current(int dirfd, const char *name, long long mtime) {
+        char buf[32], *end;
+        long long v;
+
+        if (freedesktop_read_text(dirfd, name, "Thumb::MTime", buf, sizeof buf) < 0)
+                return false;
+        errno = 0;
+        v = strtoll(buf, &end, 10);
+        return errno == 0 && *end == '\0' && end != buf && v == mtime;
+}

@@ -4,6 +4,7 @@
  * No I/O but reading a PNG's text chunks; no threads of its own. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The folder of a square size: "normal" (128), "large" (256), "x-large"
@@ -29,3 +30,7 @@ void freedesktop_name(const char *uri, char ret[FREEDESKTOP_NAME_MAX]);
  * (truncated to size). Returns 0, -ENOENT (no such file or key), -EBADMSG
  * (not a PNG) or -errno. */
 int freedesktop_read_text(int dirfd, const char *name, const char *key, char *buf, size_t size);
+
+/* Is the thumbnail name in dirfd up to date for a source of this mtime
+ * (seconds): does its Thumb::MTime say so? */
+bool freedesktop_is_current(int dirfd, const char *name, long long mtime);

@@ -529,7 +529,7 @@ static bool is_up_to_date(int dirfd, const char *thumb, const struct stat *src) 
                !timespec_before(&st.st_mtim, &src->st_mtim);
 }
 
-static const char *error_class(int r) {
+const char *job_error_class(int r) {
         switch (r) {
         case -EMEDIUMTYPE:
                 return "unsupported";
@@ -642,7 +642,7 @@ static bool handle_failure(JobContext *ctx, const ThumbwatchConfig *config, cons
                         return false;
                 }
         }
-        class = error_class(r);
+        class = job_error_class(r);
         atomic_fetch_add(&ctx->stats.failed, 1);
         log_failure(path, out_path, class, duration, r, reason);
         /* A fault of the file is remembered; one of ours (io: a full or
@@ -657,18 +657,6 @@ static bool handle_failure(JobContext *ctx, const ThumbwatchConfig *config, cons
                 schedule_retry(ctx, path, now_usec() + config->retry_io_usec);
         }
         return false;
-}
-
-/* Is the freedesktop.org thumbnail name in dfd the one of src as it is now (Thumb::MTime)? */
-static bool freedesktop_current(int dfd, const char *name, const struct stat *src) {
-        char buf[32], *end;
-        long long mtime;
-
-        if (freedesktop_read_text(dfd, name, "Thumb::MTime", buf, sizeof buf) < 0)
-                return false;
-        errno = 0;
-        mtime = strtoll(buf, &end, 10);
-        return errno == 0 && *end == '\0' && end != buf && mtime == (long long) src->st_mtim.tv_sec;
 }
 
 /* layout = freedesktop: OUTPUT/FLAVOUR/MD5(URI).png, 0600 in 0700 folders,
@@ -694,14 +682,11 @@ static void process_freedesktop(JobContext *ctx, const ThumbwatchConfig *config,
                 return;
         }
         freedesktop_name(uri, name);
+        /* Up to date or not, without creating anything: a no-op pass stays a
+         * read-only one. */
         for (size_t i = 0; i < n; i++) {
-                dirs[i] = open_output_dir_mode(d->output, freedesktop_flavour(d->sizes[i].width), true, 0700);
-                if (dirs[i] < 0) {
-                        atomic_fetch_add(&ctx->stats.failed, 1);
-                        log_failure(path, d->output, "io", duration, dirs[i], NULL);
-                        goto out;
-                }
-                current = current && freedesktop_current(dirs[i], name, st);
+                dirs[i] = open_output_dir(d->output, freedesktop_flavour(d->sizes[i].width), false);
+                current = current && dirs[i] >= 0 && freedesktop_is_current(dirs[i], name, (long long) st->st_mtim.tv_sec);
         }
         if (current) {
                 atomic_fetch_add(&ctx->stats.up_to_date, 1);
@@ -712,8 +697,16 @@ static void process_freedesktop(JobContext *ctx, const ThumbwatchConfig *config,
                 log_debug("'%s' failed before (%s) and has not changed, skipping", path, class_before);
                 goto out;
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                if (dirs[i] < 0)
+                        dirs[i] = open_output_dir_mode(d->output, freedesktop_flavour(d->sizes[i].width), true, 0700);
+                if (dirs[i] < 0) {
+                        atomic_fetch_add(&ctx->stats.failed, 1);
+                        log_failure(path, d->output, "io", duration, dirs[i], NULL);
+                        goto out;
+                }
                 targets[i] = (ThumbnailTarget) { dirs[i], name, d->sizes[i].width, d->sizes[i].height, THUMBNAIL_FIT };
+        }
         job_thumbnail_options(config, d, &opts);
         opts.thumb_uri = uri;
         opts.thumb_mtime = (long long) st->st_mtim.tv_sec;

@@ -77,6 +77,10 @@ long job_recover_inflight(const DropConfig *d);
  * are ignored: what remains is found by the next --gc. */
 void job_remove_tree(const char *dir);
 
+/* The failure class of a thumbnail_make() error: "unsupported", "corrupt",
+ * "truncated", "too-large", "timeout" or "io". */
+const char *job_error_class(int r);
+
 /* Has src failed before, as it is now (same size and mtime)? Its class
  * ("corrupt", ...) goes to class. */
 bool job_failed_before(const DropConfig *d, const char *src, const struct stat *st, char *class, size_t size);

@@ -800,6 +800,33 @@ int thumbnail_write_failure_marker(int dirfd, const char *name, const ThumbnailO
         return r;
 }
 
+/* The start of thumbnail_probe() and thumbnail_make(): src opened, the
+ * deadline armed, the header read. On success the caller owns *ret_file, *ex
+ * and header->exif; on failure nothing is left open. */
+static int begin(const char *src, const ThumbnailOptions *opts, const Magic **ret_magic, FILE **ret_file,
+                 struct stat *st, Header *header, ExceptionInfo *ex, char **reterr_reason) {
+        int r;
+
+        r = open_source(src, opts, ret_magic, ret_file, st, reterr_reason);
+        if (r < 0)
+                return r;
+        assert(*ret_magic && *ret_file);        /* open_source() sets both on success */
+        GetExceptionInfo(ex);
+        deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
+        timed_out = false;
+        r = read_header(*ret_file, *ret_magic, st, opts, header, ex, reterr_reason);
+        if (r < 0) {
+                deadline = 0;
+                if (header->exif)
+                        exif_data_unref(header->exif);
+                header->exif = NULL;
+                DestroyExceptionInfo(ex);
+                (void) fclose(*ret_file);
+                *ret_file = NULL;
+        }
+        return r;
+}
+
 int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
                     unsigned long *ret_height, char **reterr_reason) {
         const Magic *magic = NULL;
@@ -812,20 +839,14 @@ int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **
         *reterr_reason = NULL;
         *ret_format = NULL;
         *ret_width = *ret_height = 0;
-        r = open_source(src, opts, &magic, &f, &st, reterr_reason);
+        r = begin(src, opts, &magic, &f, &st, &header, &ex, reterr_reason);
+        if (magic)
+                *ret_format = thumbnail_format_name(magic->format);
         if (r < 0)
                 return r;
-        assert(magic && f);     /* open_source() sets both on success */
-        *ret_format = thumbnail_format_name(magic->format);
-        GetExceptionInfo(&ex);
-        deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
-        timed_out = false;
-        r = read_header(f, magic, &st, opts, &header, &ex, reterr_reason);
-        if (r >= 0) {
-                *ret_width = header.columns;
-                *ret_height = header.rows;
-                r = check_limits(header.columns, header.rows, opts, reterr_reason);
-        }
+        *ret_width = header.columns;
+        *ret_height = header.rows;
+        r = check_limits(header.columns, header.rows, opts, reterr_reason);
         deadline = 0;
         if (header.exif)
                 exif_data_unref(header.exif);
@@ -853,17 +874,9 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         if (n_targets == 0 || n_targets > THUMBNAIL_TARGETS_MAX)
                 return -EINVAL;
         limit_threads();
-        r = open_source(src, opts, &magic, &f, &st, reterr_reason);
+        r = begin(src, opts, &magic, &f, &st, &header, &ex, reterr_reason);
         if (r < 0)
                 return r;
-        assert(magic && f);     /* open_source() sets both on success */
-
-        GetExceptionInfo(&ex);
-        deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
-        timed_out = false;
-        r = read_header(f, magic, &st, opts, &header, &ex, reterr_reason);
-        if (r < 0)
-                goto out;
         r = check_limits(header.columns, header.rows, opts, reterr_reason);
         if (r < 0)
                 goto out;

@@ -270,23 +270,6 @@ static char *absolute(const char *path) {
         return out;
 }
 
-static const char *probe_class(int r) {
-        switch (r) {
-        case -EMEDIUMTYPE:
-                return "unsupported";
-        case -EFBIG:
-                return "too-large";
-        case -ENODATA:
-                return "truncated";
-        case -EBADMSG:
-                return "corrupt";
-        case -ETIMEDOUT:
-                return "timeout";
-        default:
-                return "io";
-        }
-}
-
 /* Why a file is skipped before it is opened, written to why; false if it is not. */
 static bool skipped_because(const DropConfig *d, const char *rel, char *why, size_t size) {
         _cleanup_free_ char *copy = strdup(rel);
@@ -334,26 +317,27 @@ static void explain_freedesktop(const DropConfig *d, const char *path, const str
         for (size_t i = 0; i <= d->n_sizes; i++) {
                 const char *sub = i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
                 _cleanup_free_ char *dir_path = NULL;
-                char mtime[32];
+                bool exists, current;
                 const char *state;
-                int dfd, r;
+                int dfd;
 
                 if (!sub || asprintf(&dir_path, "%s/%s", d->output, sub) < 0)
                         continue;
                 dfd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r = dfd < 0 ? -errno : freedesktop_read_text(dfd, name, "Thumb::MTime", mtime, sizeof mtime);
+                exists = dfd >= 0 && faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+                current = exists && src && freedesktop_is_current(dfd, name, (long long) src->st_mtim.tv_sec);
                 if (dfd >= 0)
                         (void) close(dfd);
                 if (i == d->n_sizes) {
-                        if (r == 0)
+                        if (exists)
                                 printf("  failure marker: %s/%s\n", dir_path, name);
                         continue;
                 }
-                if (r < 0)
+                if (!exists)
                         state = "missing";
                 else if (!src)
                         state = "an orphan: its source is gone (thumbwatch --gc removes it)";
-                else if (strtoll(mtime, NULL, 10) != (long long) src->st_mtim.tv_sec)
+                else if (!current)
                         state = "stale: its Thumb::MTime is not the source's, it will be made again";
                 else
                         state = "up to date";
@@ -409,7 +393,7 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
                 r = thumbnail_probe(path, &opts, &format, &w, &h, &reason);
                 if (r < 0)
                         printf("  source: %lld bytes%s%s: would fail (%s): %s\n", (long long) st.st_size,
-                               format ? ", " : "", format ? format : "", probe_class(r), reason ? reason : "");
+                               format ? ", " : "", format ? format : "", job_error_class(r), reason ? reason : "");
                 else
                         printf("  source: %lld bytes, %s, %lux%lu, within the limits\n", (long long) st.st_size,
                                format, w, h);
