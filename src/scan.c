@@ -1,8 +1,11 @@
 /* scan.c - the tree walk behind --once, the daemon's catch-up, new folders
  * and overflow rescans, and the scanner thread that runs them.
  *
- * fts with FTS_NOSTAT for files walks: files are not stat()ed here; the
- * worker's stat is the one that decides whether a file needs work.
+ * No file is stat()ed here: readdir's d_type tells folders from files, so
+ * the worker's stat is the only one a file gets, and it decides whether the
+ * file needs work. (fts(3) was used before; with FTS_NOSTAT it trusts a
+ * folder's link count, read before its entries, and misses a sub-folder
+ * created in between; without it, it stats every file.)
  *
  * Threads: scanner_request() is called by the watcher thread (and main);
  * the scanner thread pops requests and walks. Requests travel through a
@@ -11,8 +14,9 @@
  * request queue, the walk notices at its next file, the thread exits. */
 #include "build-config.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <fts.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -20,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "job.h"
 #include "log.h"
@@ -47,117 +52,191 @@ typedef struct Excluded {
         bool exists;
 } Excluded;
 
-/* Is this folder one of the drops' output trees? Compared by path and, where
- * the output exists, by device and inode, so other spellings of the same
- * folder match too. With FTS_NOSTAT glibc leaves fts_statp unset for
- * folders it recognised by d_type, so we stat them here: once each. */
-static bool is_excluded(const ThumbwatchConfig *c, const FTSENT *e, const Excluded *ex) {
-        struct stat st;
-        bool have_stat = false;
+typedef struct Walk {
+        const ThumbwatchConfig *config;
+        const DropConfig *drop;
+        const ScanCallbacks *cb;
+        void *userdata;
+        Excluded *excluded;     /* one per drop: its output folder */
+        bool any_excluded;
+        bool recursive;
+        long found;
+} Walk;
 
-        if (scan_is_output(c, e->fts_path))
-                return true;
-        for (size_t i = 0; i < c->n_drops; i++) {
-                if (!ex[i].exists)
-                        continue;
-                if (!have_stat) {
-                        if (lstat(e->fts_accpath, &st) < 0)
-                                return false;
-                        have_stat = true;
-                }
-                if (st.st_dev == ex[i].dev && st.st_ino == ex[i].ino)
-                        return true;
+typedef struct Names {
+        char **v;
+        size_t n, size;
+} Names;
+
+static void names_free(Names *names) {
+        for (size_t i = 0; i < names->n; i++)
+                free(names->v[i]);
+        free(names->v);
+}
+
+static int names_add(Names *names, const char *name) {
+        char *copy;
+
+        if (names->n == names->size) {
+                size_t size = names->size ? names->size * 2 : 16;
+                char **v = reallocarray(names->v, size, sizeof *v);
+
+                if (!v)
+                        return -ENOMEM;
+                names->v = v;
+                names->size = size;
         }
+        copy = strdup(name);
+        if (!copy)
+                return -ENOMEM;
+        names->v[names->n++] = copy;
+        return 0;
+}
+
+static char *join(const char *dir, const char *name) {
+        size_t l = strlen(dir);
+        char *p;
+
+        if (asprintf(&p, "%s%s%s", dir, l > 0 && dir[l - 1] == '/' ? "" : "/", name) < 0)
+                return NULL;
+        return p;
+}
+
+/* Is this sub-folder one of the drops' output trees? Compared by path and,
+ * where the output exists, by device and inode, so other spellings of the
+ * same folder match too. A folder is stat()ed here, once, and only when some
+ * output exists. */
+static bool is_excluded(const Walk *wk, int dfd, const char *name, const char *path) {
+        struct stat st;
+
+        if (scan_is_output(wk->config, path))
+                return true;
+        if (!wk->any_excluded || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return false;
+        for (size_t i = 0; i < wk->config->n_drops; i++)
+                if (wk->excluded[i].exists && st.st_dev == wk->excluded[i].dev && st.st_ino == wk->excluded[i].ino)
+                        return true;
         return false;
+}
+
+/* The type of a directory entry, from readdir's d_type where the filesystem
+ * reports one; only where it does not is the entry lstat()ed. */
+static unsigned char entry_type(DIR *dir, const struct dirent *de) {
+        struct stat st;
+
+        if (de->d_type != DT_UNKNOWN)
+                return de->d_type;
+        if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return DT_UNKNOWN;
+        return IFTODT(st.st_mode);
+}
+
+/* Walks one folder: its callback, its files, then its sub-folders. The
+ * folder is read whole and closed before the walk goes down, so a deep tree
+ * holds one descriptor, not one per level. Symlinks are never followed, except
+ * the drop's source itself. Returns <0 to stop the walk. */
+static int walk(Walk *wk, const char *path, bool top) {
+        _cleanup_(names_free) Names subdirs = {};
+        struct dirent *de;
+        DIR *dir;
+        int fd, r;
+
+        if (wk->cb->dir) {
+                r = wk->cb->dir(path, wk->userdata);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                  (top && strcmp(path, wk->drop->source) == 0 ? 0 : O_NOFOLLOW));
+        dir = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!dir) {
+                r = -errno;
+                if (fd >= 0)
+                        (void) close(fd);
+                if (top)
+                        return r == -ELOOP ? -ENOTDIR : r;
+                if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP)
+                        log_debug("'%s' is gone before it could be read", path);
+                else
+                        log_warning_errno(r, "cannot read '%s', skipping: %m", path);
+                return 0;
+        }
+        r = 0;
+        while ((errno = 0, de = readdir(dir))) {
+                unsigned char type;
+                char *p;
+
+                if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+                        continue;
+                if (!wk->cb->file && !wk->recursive)
+                        break;
+                type = entry_type(dir, de);
+                if (type == DT_DIR) {
+                        if (!wk->recursive || scan_ignored_name(wk->drop, de->d_name))
+                                continue;
+                        p = join(path, de->d_name);
+                        if (!p) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        if (!is_excluded(wk, dirfd(dir), de->d_name, p))
+                                r = names_add(&subdirs, de->d_name);
+                        free(p);
+                        if (r < 0)
+                                break;
+                        continue;
+                }
+                /* A symlink goes to the worker, which follows it or not as
+                 * follow_symlinks says; FIFOs, sockets and devices never do. */
+                if (!wk->cb->file || (type != DT_REG && type != DT_LNK) || !naming_is_image(de->d_name) ||
+                    scan_ignored_name(wk->drop, de->d_name))
+                        continue;
+                p = join(path, de->d_name);
+                if (!p) {
+                        r = -ENOMEM;
+                        break;
+                }
+                wk->found++;
+                r = wk->cb->file(p, wk->userdata);
+                if (r < 0)
+                        break;
+        }
+        if (r == 0 && errno != 0)
+                log_warning_errno(errno, "cannot read all of '%s', skipping the rest: %m", path);
+        (void) closedir(dir);
+        for (size_t i = 0; r >= 0 && i < subdirs.n; i++) {
+                _cleanup_free_ char *p = join(path, subdirs.v[i]);
+
+                r = p ? walk(wk, p, false) : -ENOMEM;
+        }
+        return r < 0 ? r : 0;
 }
 
 long scan_tree(const ThumbwatchConfig *c, const DropConfig *d, const char *root, bool recursive,
                const ScanCallbacks *cb, void *userdata) {
-        _cleanup_free_ Excluded *excluded = NULL;
-        _cleanup_free_ char *root_copy = strdup(root);
-        char *roots[] = { root_copy, NULL };
-        long found = 0;
-        FTSENT *e;
-        FTS *fts;
-        int r = 0;
+        _cleanup_free_ Excluded *excluded = calloc(c->n_drops ? c->n_drops : 1, sizeof *excluded);
+        Walk wk = {
+                .config = c,
+                .drop = d,
+                .cb = cb,
+                .userdata = userdata,
+                .excluded = excluded,
+                .recursive = recursive && d->recursive,
+        };
+        int r;
 
-        excluded = calloc(c->n_drops, sizeof *excluded);
-        if (!excluded || !root_copy)
+        if (!excluded)
                 return -ENOMEM;
         for (size_t i = 0; i < c->n_drops; i++) {
                 struct stat st;
 
-                if (stat(c->drops[i].output, &st) == 0)
+                if (stat(c->drops[i].output, &st) == 0) {
                         excluded[i] = (Excluded) { st.st_dev, st.st_ino, true };
-        }
-        recursive = recursive && d->recursive;
-
-        /* FTS_NOSTAT spares a stat per file, but with FTS_PHYSICAL glibc then
-         * trusts the parent's link count, taken before its entries are read:
-         * a folder created in between comes back as FTS_NSOK and is never
-         * entered. A walk that sets up watches must see every folder, so a
-         * folders-only walk stats everything. A files walk may miss such a
-         * folder: it is new since its parent was watched, so its own creation
-         * event brings it to the watcher. */
-        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | (cb->file ? FTS_NOSTAT : 0), NULL);
-        if (!fts)
-                return -errno;
-        while ((errno = 0, e = fts_read(fts))) {
-                switch (e->fts_info) {
-                case FTS_D:
-                        if (e->fts_level > 0 && (!recursive || is_excluded(c, e, excluded) ||
-                                                 scan_ignored_name(d, e->fts_name))) {
-                                (void) fts_set(fts, e, FTS_SKIP);
-                                break;
-                        }
-                        if (cb->dir) {
-                                r = cb->dir(e->fts_path, userdata);
-                                if (r < 0)
-                                        goto out;
-                                if (r > 0)
-                                        (void) fts_set(fts, e, FTS_SKIP);
-                                r = 0;
-                        }
-                        break;
-                case FTS_DNR:
-                case FTS_ERR:
-                case FTS_NS:
-                        if (e->fts_level == 0) {
-                                r = -e->fts_errno;
-                                goto out;
-                        }
-                        log_warning_errno(e->fts_errno, "cannot read '%s', skipping: %m", e->fts_path);
-                        break;
-                case FTS_F:
-                case FTS_NSOK: {
-                        char *p;
-
-                        if (!cb->file || !naming_is_image(e->fts_name) || scan_ignored_name(d, e->fts_name))
-                                break;
-                        p = strdup(e->fts_path);
-                        if (!p) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                        found++;
-                        r = cb->file(p, userdata);
-                        if (r < 0)
-                                goto out;
-                        break;
-                }
-                default:                /* symlinks, sockets, FIFOs, post-order folders */
-                        if (e->fts_level == 0 && e->fts_info != FTS_DP) {
-                                r = -ENOTDIR;
-                                goto out;
-                        }
-                        break;
+                        wk.any_excluded = true;
                 }
         }
-        if (errno != 0)
-                r = -errno;
-out:
-        (void) fts_close(fts);
-        return r < 0 ? r : found;
+        r = walk(&wk, root, true);
+        return r < 0 ? r : wk.found;
 }
 
 struct Scanner {

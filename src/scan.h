@@ -1,5 +1,5 @@
-/* scan.h - walks a drop's tree (with fts(3)), skipping temporaries, ignored
- * names, symlinks and every drop's output tree; and the scanner thread, which
+/* scan.h - walks a drop's tree, skipping temporaries, ignored
+ * names, symlinked folders and every drop's output tree; and the scanner thread, which
  * turns directory scan requests into file paths on the work queue.
  * Knows nothing of inotify or images. */
 #pragma once
@@ -22,7 +22,9 @@ typedef struct ScanCallbacks {
 } ScanCallbacks;
 
 /* Walks root, a folder inside (or equal to) d->source; into sub-folders only
- * if recursive and d->recursive. Unreadable sub-folders are logged and
+ * if recursive and d->recursive. Files are not stat()ed. Symlinks to folders
+ * are not followed, except d->source itself; symlinks to images are passed
+ * on, for the worker to follow or not. Unreadable sub-folders are logged and
  * skipped. Returns the number of images found (>= 0), -errno when root
  * cannot be read, or a callback's error. */
 long scan_tree(const ThumbwatchConfig *c, const DropConfig *d, const char *root, bool recursive,
