@@ -363,7 +363,8 @@ static int watch_dir(const char *path, void *userdata) {
                 inotifytools_replace_filename(slashed, stale);
         }
         errno = 0;
-        if (!inotifytools_watch_file(path, WATCH_EVENTS)) {
+        /* The source itself may be a symlink to its folder; nothing below it is followed. */
+        if (!inotifytools_watch_file(path, WATCH_EVENTS & ~(strcmp(path, st->drop->source) == 0 ? IN_DONT_FOLLOW : 0))) {
                 int r = errno ? -errno : -EIO;
 
                 if (r == -ENOSPC) {

@@ -35,4 +35,25 @@ is "$(find "$T/out-later" -name 'not-ours*' | wc -l)" 0 "files in the renamed-aw
 
 stop_daemon
 is "$STATUS" 0 "exit 0"
+
+# A source that is a symlink to its folder (/srv/drop -> /mnt/disk/drop) is
+# followed; symlinked folders below it are not.
+mkdir -p "$T/real/sub" "$T/elsewhere" "$T/out-link"
+cp "$T/sample.jpg" "$T/real/before.jpg"
+cp "$T/sample.jpg" "$T/elsewhere/outside.jpg"
+ln -s "$T/real" "$T/link"
+ln -s "$T/elsewhere" "$T/real/sub/away"
+"$THUMBWATCH" --once "$T/link" "$T/out-link" >/dev/null 2>"$T/once-link.err"
+is "$?" 0 "--once through a symlinked source: exit 0"
+check "... its files are made" is_file "$T/out-link/before_thumbnail.jpg"
+is "$(find "$T/out-link" -name 'outside*' | wc -l)" 0 "... a symlinked folder below it is not followed"
+rm -rf "$T/out-link"/*
+start_daemon "$T/link" "$T/out-link"
+check "the daemon watches a symlinked source" wait_ready
+check "... catches it up" wait_for is_file "$T/out-link/before_thumbnail.jpg"
+cp "$T/sample.jpg" "$T/real/sub/new.jpg"
+check "... and makes what is dropped into it" wait_for is_file "$T/out-link/sub/new_thumbnail.jpg"
+is "$(find "$T/out-link" -name 'outside*' | wc -l)" 0 "... but does not follow a symlinked folder below it"
+stop_daemon
+is "$STATUS" 0 "exit 0"
 done_testing
