@@ -153,22 +153,22 @@ const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path) {
         return NULL;
 }
 
-int job_mkdir_p(const char *dir) {
+int job_mkdir_p(const char *dir, mode_t mode) {
         _cleanup_free_ char *p = strdup(dir);
 
         if (!p)
                 return -ENOMEM;
-        if (mkdir(p, 0755) == 0 || errno == EEXIST)
+        if (mkdir(p, mode) == 0 || errno == EEXIST)
                 return 0;
         if (errno != ENOENT)
                 return -errno;
         for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
                 *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
                         return -errno;
                 *s = '/';
         }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
 }

@@ -54,8 +54,9 @@ const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path);
 /* A worker_process_fn: userdata is a JobContext. */
 void job_process(const char *path, void *userdata);
 
-/* Creates dir and its missing parents (mode 0755). Returns 0 or -errno. */
-int job_mkdir_p(const char *dir);
+/* Creates dir and its missing parents with mode (less the umask). Returns 0
+ * or -errno. */
+int job_mkdir_p(const char *dir, mode_t mode);
 
 /* Removes thumbwatch's own temporaries (".name.XXXXXX") left under d's
  * output tree by a crash (with layout = freedesktop, only ".MD5.png.XXXXXX"). Call before any worker starts. Returns how many. */

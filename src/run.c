@@ -75,7 +75,9 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                         if (access(d->source, R_OK | X_OK) < 0)
                                 return log_error_errno(errno, "%ssource '%s' cannot be read: %m", where, d->source);
                 }
-                r = job_mkdir_p(d->output);
+                /* The Thumbnail Managing Standard's cache is private: 0700, as
+                 * are its sub-folders. */
+                r = job_mkdir_p(d->output, d->layout == LAYOUT_FREEDESKTOP ? 0700 : 0755);
                 if (r < 0)
                         return log_error_errno(r, "%scannot create output folder '%s': %m", where, d->output);
                 if (stat(d->output, &st) < 0 || !S_ISDIR(st.st_mode))

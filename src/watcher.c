@@ -529,7 +529,7 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
 
                                 if (slash) {
                                         *slash = '\0';
-                                        (void) job_mkdir_p(parent);
+                                        (void) job_mkdir_p(parent, 0755);
                                 }
                                 if (rename(old_out, new_out) < 0)
                                         job_remove_tree(old_out);

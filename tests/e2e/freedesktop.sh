@@ -46,8 +46,8 @@ is "$(chunk "$T/cache/normal/$na" Thumb::Size)" "$(stat -c %s "$a")" "Thumb::Siz
 is "$(chunk "$T/cache/normal/$na" Thumb::Mimetype)" "image/jpeg" "Thumb::Mimetype"
 is "$(chunk "$T/cache/large/$(name "$T/in/wide.png")" Thumb::Mimetype)" "image/png" "... image/png for a PNG"
 is "$(mode "$T/cache/normal/$na") $(mode "$T/cache/large/$na")" "600 600" "thumbnails are 0600"
-is "$(mode "$T/cache/normal") $(mode "$T/cache/large") $(mode "$T/cache/fail") $(mode "$T/cache/fail/thumbwatch")" \
-	"700 700 700 700" "folders are 0700"
+is "$(mode "$T/cache") $(mode "$T/cache/normal") $(mode "$T/cache/large") $(mode "$T/cache/fail") $(mode "$T/cache/fail/thumbwatch")" \
+	"700 700 700 700 700" "folders are 0700, the cache itself too"
 nb=$(name "$T/in/bad.jpg")
 check "a failure leaves the marker fail/thumbwatch/MD5.png" is_file "$T/cache/fail/thumbwatch/$nb"
 is "$(chunk "$T/cache/fail/thumbwatch/$nb" Thumb::URI) $(chunk "$T/cache/fail/thumbwatch/$nb" Thumb::MTime)" \
