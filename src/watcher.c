@@ -482,6 +482,22 @@ static char *mirror_of(const DropConfig *d, const char *dir) {
         return p;
 }
 
+typedef struct Renamed {
+        const DropConfig *drop;
+        const char *from;       /* the folder's old path */
+        size_t to_len;          /* length of its new one */
+} Renamed;
+
+/* A file of a renamed folder, at its new path: its thumbnails under the old one go. */
+static int remove_old_name(char *path, void *userdata) {
+        const Renamed *rn = userdata;
+        _cleanup_free_ char *new_path = path, *old_path = NULL;
+
+        if (asprintf(&old_path, "%s%s", rn->from, new_path + rn->to_len) >= 0)
+                job_remove_thumbnails(rn->drop, old_path);
+        return 0;
+}
+
 /* The folder moved away earlier was not renamed inside the tree: it left. */
 static void flush_moved_from(Watcher *w) {
         const DropConfig *d;
@@ -513,8 +529,6 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                                job_find_drop(w->config, w->moved_from) == d;
 
                 if (renamed) {
-                        /* layout = freedesktop has no mirror folders: the old
-                         * names' thumbnails stay until --gc. */
                         bool mirror = d->layout == LAYOUT_MIRROR;
                         _cleanup_free_ char *old_out = mirror ? mirror_of(d, w->moved_from) : NULL,
                                             *new_out = mirror ? mirror_of(d, path) : NULL;
@@ -533,6 +547,15 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                                 }
                                 if (rename(old_out, new_out) < 0)
                                         job_remove_tree(old_out);
+                        }
+                        /* layout = freedesktop names thumbnails by the file's URI, which the
+                         * rename changed: the old names' go (the scan below makes the new),
+                         * found by a walk of the folder, which reads names only. */
+                        if (!mirror && d->delete_with_source) {
+                                static const ScanCallbacks cb = { .file = remove_old_name };
+                                Renamed rn = { .drop = d, .from = w->moved_from, .to_len = strlen(path) };
+
+                                (void) scan_tree(w->config, d, path, true, &cb, &rn);
                         }
                         free(w->moved_from);
                         w->moved_from = NULL;

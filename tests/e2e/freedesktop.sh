@@ -71,6 +71,19 @@ nn=$(name "$T/in/new.jpg")
 check "the daemon makes normal/ and large/ for a new file" wait_for is_file "$T/cache/large/$nn"
 rm "$T/in/new.jpg"
 check "... and removes them when it is deleted" wait_for is_gone "$T/cache/normal/$nn"
+# A renamed folder: its files have new URIs, so new names; the old ones go.
+mkdir -p "$T/in/album/inner"
+cp "$T/sample.jpg" "$T/in/album/one.jpg"
+cp "$T/sample.jpg" "$T/in/album/inner/two.jpg"
+o1=$(name "$T/in/album/one.jpg") o2=$(name "$T/in/album/inner/two.jpg")
+check "a folder's files are made" wait_for sh -c "[ -s '$T/cache/large/$o1' ] && [ -s '$T/cache/large/$o2' ]"
+mv "$T/in/album" "$T/in/album 2024"
+r1=$(name "$T/in/album 2024/one.jpg") r2=$(name "$T/in/album 2024/inner/two.jpg")
+check "the folder is renamed: its files are made under their new URIs" \
+	wait_for sh -c "[ -s '$T/cache/large/$r1' ] && [ -s '$T/cache/large/$r2' ]"
+is "$(chunk "$T/cache/normal/$r2" Thumb::URI)" "$(uri "$T/in/album 2024/inner/two.jpg")" "... with the new Thumb::URI"
+check "... and the old URIs' thumbnails are gone, in every size and sub-folder" wait_for sh -c \
+	"! [ -e '$T/cache/normal/$o1' ] && ! [ -e '$T/cache/large/$o1' ] && ! [ -e '$T/cache/normal/$o2' ] && ! [ -e '$T/cache/large/$o2' ]"
 stop_daemon
 
 # --gc: this drop's orphans go; another program's thumbnails stay.
