@@ -44,6 +44,8 @@
 typedef struct Watch {
         int wd;
         char *path;             /* owned; no trailing slash; unique among watches */
+        dev_t dev;              /* the folder's, when it was watched */
+        ino_t ino;
 } Watch;
 
 static int cmp_wd(const void *a, const void *b) {
@@ -91,6 +93,7 @@ struct Watcher {
         uint32_t moved_cookie;
         char *moved_from;
         unsigned n_unwatched;           /* subtrees left unwatched for the watch limit */
+        bool no_mask_create;            /* the kernel predates IN_MASK_CREATE (Linux 4.18) */
 };
 
 int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Watcher **ret) {
@@ -189,9 +192,9 @@ static void watch_set_path(Watcher *w, Watch *x, char *path) {
         (void) tsearch(x, &w->by_path, cmp_path);
 }
 
-/* Records that wd watches path. The kernel hands out the same wd for a
- * folder watched twice: then the watch takes the new path. */
-static int watch_add(Watcher *w, int wd, const char *path) {
+/* Records that wd watches path, the folder st describes. The kernel hands out
+ * the same wd for a folder watched twice: then the watch takes the new path. */
+static int watch_add(Watcher *w, int wd, const char *path, const struct stat *st) {
         char *p = strdup(path);
         Watch *x;
 
@@ -213,6 +216,8 @@ static int watch_add(Watcher *w, int wd, const char *path) {
                 w->n_watch++;
                 atomic_store(&w->n_watches, (unsigned) w->n_watch);
         }
+        x->dev = st->st_dev;
+        x->ino = st->st_ino;
         watch_set_path(w, x, p);
         return 0;
 }
@@ -327,6 +332,49 @@ typedef struct WalkState {
         int root_wd;
 } WalkState;
 
+/* The kernel watches path already (IN_MASK_CREATE said so), but not under
+ * this name: a folder renamed before its rename event was read, or a second
+ * name for a watched folder (a bind mount). Watching it again would give the
+ * same wd, and libinotifytools a second entry for it that it never frees. So
+ * the watch is found by device and inode: renamed, it and the watches below
+ * it follow now (when the rename event is read, they are where it says);
+ * another name, it is not watched twice. Returns 0 to go on into path, 1 to
+ * skip it (either with the watch's wd in *ret_wd), -ENOENT when no single
+ * watch of ours matches. */
+static int watched_elsewhere(Watcher *w, const char *path, const struct stat *st, int *ret_wd) {
+        WatchVec all = {};
+        Watch *x = NULL;
+        struct stat old;
+        size_t matches = 0;
+
+        twalk_r(w->by_wd, collect, &all);
+        for (size_t i = 0; i < all.n; i++)
+                if (all.v[i]->dev == st->st_dev && all.v[i]->ino == st->st_ino) {
+                        x = all.v[i];
+                        matches++;
+                }
+        free(all.v);
+        /* Two watches with the inode: one is of a deleted folder whose number
+         * was reused, and its IN_IGNORED is not read yet. Which is which is
+         * unknown here. */
+        if (matches != 1 || all.failed)
+                return -ENOENT;
+        *ret_wd = x->wd;
+        if (lstat(x->path, &old) == 0 && old.st_dev == st->st_dev && old.st_ino == st->st_ino) {
+                log_debug("'%s' is '%s' under another name: watched once", path, x->path);
+                return 1;
+        }
+        log_debug("'%s' was renamed to '%s' before its event was read: its watches follow", x->path, path);
+        {
+                _cleanup_free_ char *from = strdup(x->path);
+
+                if (!from)
+                        return -ENOMEM;
+                rename_tree(w, from, path);
+        }
+        return 0;
+}
+
 static int count_dir(const char *path, void *userdata) {
         (void) path;
         ((WalkState *) userdata)->dirs++;
@@ -337,8 +385,10 @@ static int watch_dir(const char *path, void *userdata) {
         WalkState *st = userdata;
         Watcher *w = st->watcher;
         _cleanup_free_ char *slashed = NULL;
+        struct stat stbuf;
+        bool root;
         Watch *x;
-        int wd;
+        int wd, events, ok;
 
         if (atomic_load(&w->stopping))
                 return -ECANCELED;
@@ -362,9 +412,29 @@ static int watch_dir(const char *path, void *userdata) {
                 (void) snprintf(stale, sizeof stale, "//thumbwatch-stale/%lu/", ++w->n_stale);
                 inotifytools_replace_filename(slashed, stale);
         }
-        errno = 0;
         /* The source itself may be a symlink to its folder; nothing below it is followed. */
-        if (!inotifytools_watch_file(path, WATCH_EVENTS & ~(strcmp(path, st->drop->source) == 0 ? IN_DONT_FOLLOW : 0))) {
+        root = strcmp(path, st->drop->source) == 0;
+        events = WATCH_EVENTS & ~(root ? IN_DONT_FOLLOW : 0);
+        if ((root ? stat(path, &stbuf) : lstat(path, &stbuf)) < 0 || !S_ISDIR(stbuf.st_mode))
+                return 1;       /* gone already, or not a folder: nothing to watch */
+        errno = 0;
+        ok = inotifytools_watch_file(path, events | (w->no_mask_create ? 0 : IN_MASK_CREATE));
+        if (!ok && errno == EINVAL && !w->no_mask_create) {
+                w->no_mask_create = true;
+                errno = 0;
+                ok = inotifytools_watch_file(path, events);
+        }
+        if (!ok && errno == EEXIST) {
+                int r = watched_elsewhere(w, path, &stbuf, &wd);
+
+                if (r >= 0 && st->root_wd < 0)
+                        st->root_wd = wd;
+                if (r != -ENOENT)
+                        return r;
+                errno = 0;
+                ok = inotifytools_watch_file(path, events);
+        }
+        if (!ok) {
                 int r = errno ? -errno : -EIO;
 
                 if (r == -ENOSPC) {
@@ -395,7 +465,7 @@ static int watch_dir(const char *path, void *userdata) {
                 return 0;
         if (st->root_wd < 0)
                 st->root_wd = wd;
-        return watch_add(w, wd, path) < 0 ? -ENOMEM : 0;
+        return watch_add(w, wd, path, &stbuf) < 0 ? -ENOMEM : 0;
 }
 
 /* Watch first, then scan: every folder under dir is watched before the

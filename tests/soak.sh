@@ -14,13 +14,6 @@ command -v python3 >/dev/null || { echo "1..0 # SKIP python3 drives the traffic"
 gm convert -size 200x150 plasma: "$T/good.jpg"
 printf '[thumbwatch]\nqueue_size = 4\nworkers = 2\ntruncated_grace = 0\n[drop:soak]\nsource = %s\noutput = %s\n' \
 	"$T/in" "$T/out" >"$T/tw.conf"
-# libinotifytools 3.22 leaks an entry (about 100 bytes) each time a folder
-# that is watched already is watched again under a new name: a folder
-# renamed before its rename event was read, which this traffic's races cause.
-# LeakSanitizer would fail on the library's leak; memory errors are still
-# checked here, and thumbwatch's own leaks by every other test.
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-export ASAN_OPTIONS
 start_daemon --config "$T/tw.conf"
 check "ready" wait_ready
 
