@@ -618,12 +618,27 @@ static void made(JobContext *ctx, const DropConfig *d, const char *path, const c
                               4, "'%s' -> '%s/%s' (%s us)", path, out_dir, name, duration);
 }
 
+/* layout = freedesktop: the standard's failure marker, OUTPUT/fail/thumbwatch/NAME. */
+static void write_failure_marker(const DropConfig *d, const char *path, const char *name,
+                                 const ThumbnailOptions *opts) {
+        _cleanup_free_ char *reason = NULL;
+        int fdir = open_output_dir_mode(d->output, FREEDESKTOP_FAIL_DIR, true, 0700);
+        int r = fdir < 0 ? fdir : thumbnail_write_failure_marker(fdir, name, opts, &reason);
+
+        if (r < 0)
+                log_warning_errno(r, "'%s': cannot record the failure in '%s/%s': %s", path, d->output,
+                                  FREEDESKTOP_FAIL_DIR, reason ? reason : "%m");
+        if (fdir >= 0)
+                (void) close(fdir);
+}
+
 /* A thumbnail_make() failure r: a young truncated file is tried again after
  * truncated_grace; otherwise it is counted and logged, and a fault of the
- * file is remembered (returns true) while one of ours (io) is retried. */
-static bool handle_failure(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d, const char *path,
+ * file is remembered (with layout = freedesktop also by the marker NAME,
+ * when given) while one of ours (io) is retried. */
+static void handle_failure(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d, const char *path,
                            const struct stat *st, const char *out_path, const char *duration, int r,
-                           const char *reason) {
+                           const char *reason, const char *marker_name, const ThumbnailOptions *marker_opts) {
         const char *class;
 
         if (r == -ENODATA && !ctx->once) {
@@ -639,24 +654,27 @@ static bool handle_failure(JobContext *ctx, const ThumbwatchConfig *config, cons
                         log_info("'%s' looks truncated (%s), perhaps still arriving: trying again in %.1f s", path,
                                  reason ? reason : "", (double) (config->truncated_grace_usec - age) / 1e6);
                         schedule_retry(ctx, path, now_usec() + config->truncated_grace_usec - age);
-                        return false;
+                        return;
                 }
         }
         class = job_error_class(r);
         atomic_fetch_add(&ctx->stats.failed, 1);
-        log_failure(path, out_path, class, duration, r, reason);
         /* A fault of the file is remembered; one of ours (io: a full or
          * read-only disk, a permission) is not: the file is tried again
-         * after retry_io, and at every rescan. */
+         * after retry_io, and at every rescan. Remembered before it is
+         * logged, so that whoever reads the log finds the record. */
         if (strcmp(class, "io") != 0) {
                 remember_failure(d, path, st, class);
-                return true;
+                if (marker_name)
+                        write_failure_marker(d, path, marker_name, marker_opts);
+                log_failure(path, out_path, class, duration, r, reason);
+                return;
         }
+        log_failure(path, out_path, class, duration, r, reason);
         if (!ctx->once && config->retry_io_usec > 0) {
                 log_info("'%s': trying again in %.1f s", path, (double) config->retry_io_usec / 1e6);
                 schedule_retry(ctx, path, now_usec() + config->retry_io_usec);
         }
-        return false;
 }
 
 /* layout = freedesktop: OUTPUT/FLAVOUR/MD5(URI).png, 0600 in 0700 folders,
@@ -717,17 +735,7 @@ static void process_freedesktop(JobContext *ctx, const ThumbwatchConfig *config,
                 goto out;
         }
         if (r < 0) {
-                if (handle_failure(ctx, config, d, path, st, d->output, duration, r, reason)) {
-                        _cleanup_free_ char *marker_reason = NULL;
-                        int fdir = open_output_dir_mode(d->output, FREEDESKTOP_FAIL_DIR, true, 0700);
-
-                        r = fdir < 0 ? fdir : thumbnail_write_failure_marker(fdir, name, &opts, &marker_reason);
-                        if (r < 0)
-                                log_warning_errno(r, "'%s': cannot record the failure in '%s/%s': %s", path, d->output,
-                                                  FREEDESKTOP_FAIL_DIR, marker_reason ? marker_reason : "%m");
-                        if (fdir >= 0)
-                                (void) close(fdir);
-                }
+                handle_failure(ctx, config, d, path, st, d->output, duration, r, reason, name, &opts);
                 goto out;
         }
         /* Gone while it was made: its thumbnail has no source. */
@@ -841,7 +849,7 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                 goto out;
         }
         if (r < 0) {
-                (void) handle_failure(ctx, config, d, path, &st, out_path, duration, r, reason);
+                handle_failure(ctx, config, d, path, &st, out_path, duration, r, reason, NULL, NULL);
                 goto out;
         }
 
