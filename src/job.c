@@ -192,8 +192,9 @@ void job_remove_tree(const char *dir) {
         (void) fts_close(fts);
 }
 
-/* ".<32 hex digits>.png.XXXXXX": a temporary of a freedesktop.org thumbnail
- * of ours, the only kind removed from a cache other programs share. */
+/* "." + 32 hex digits + ".png." + 6 random characters (mkstemp's suffix): a
+ * temporary of a freedesktop.org thumbnail of ours, the only kind removed
+ * from a cache other programs share. */
 static bool is_freedesktop_temporary(const char *name) {
         size_t i;
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "config.h"
+#include "config-file.h"
 
 #include "path-queue.h"
 #include "thumbnail.h"
@@ -58,8 +58,10 @@ void job_process(const char *path, void *userdata);
  * or -errno. */
 int job_mkdir_p(const char *dir, mode_t mode);
 
-/* Removes thumbwatch's own temporaries (".name.XXXXXX") left under d's
- * output tree by a crash (with layout = freedesktop, only ".MD5.png.XXXXXX"). Call before any worker starts. Returns how many. */
+/* Removes thumbwatch's own temporaries (".NAME." and mkstemp's 6 random
+ * characters) left under d's output tree by a crash; with layout =
+ * freedesktop, only those of its MD5-named PNGs. Call before any worker
+ * starts. Returns how many. */
 long job_clean_temporaries(const DropConfig *d);
 
 /* Installs the handler that, when a worker thread crashes (SIGSEGV, SIGBUS,

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config-file.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"

@@ -14,7 +14,8 @@ const char *naming_extension(const char *name);
 bool naming_is_image(const char *name);
 
 /* Is this base name a temporary that a writer will rename or delete
- * (rsync's .name.XXXXXX, *.part, *.crdownload, *.tmp, ~*, .DS_Store, ._*)? */
+ * (rsync's ".name." plus 6 random characters, *.part, *.crdownload, *.tmp,
+ * ~*, .DS_Store, ._*)? */
 bool naming_is_temporary(const char *name);
 
 /* Does the base name match one of the fnmatch(3) globs? */
@@ -26,7 +27,8 @@ bool naming_matches_any(const char *name, char *const *globs, size_t n_globs);
  * set to a static string. */
 int naming_check_template(const char *tmpl, bool several_sizes, const char **reterr_reason);
 
-/* The longest thumbnail name: its temporary (".NAME.XXXXXX") must fit NAME_MAX too. */
+/* The longest thumbnail name: its temporary (".NAME." and 6 random
+ * characters) must fit NAME_MAX too. */
 #define NAMING_NAME_MAX (NAME_MAX - 8)
 
 /* Expands a template for a source base name and a size. A result longer

@@ -2,7 +2,7 @@
  * daemon. Both own their threads from start to end; main only wires. */
 #pragma once
 
-#include "config.h"
+#include "config-file.h"
 
 /* Exit statuses. */
 enum {

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "config-file.h"
 #include "path-queue.h"
 
 typedef struct ScanCallbacks {

@@ -335,7 +335,8 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
         char tmp[NAME_MAX + 1];
         int fd = -1, r;
 
-        /* ".name.XXXXXX": a dot-file that our own scanner and watcher ignore. */
+        /* ".NAME." and mkstemp's 6 random characters: a dot-file that our own
+         * scanner and watcher ignore. */
         if (strlen(name) + 8 > NAME_MAX) {
                 (void) reason(reterr_reason, "the name '%s' leaves no room for its temporary", name);
                 return -ENAMETOOLONG;

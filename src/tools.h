@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "config.h"
+#include "config-file.h"
 
 /* Removes (or, with dry_run, lists) every thumbnail under the drops' outputs
  * whose source is gone, and the mirror folders of source folders that are

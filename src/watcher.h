@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config-file.h"
 #include "path-queue.h"
 #include "scan.h"
 

@@ -8,7 +8,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config-file.h"
 #include "tap.h"
 #include "thumbnail.h"
 

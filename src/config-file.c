@@ -1,4 +1,4 @@
-/* config.c - the config file, through inih, and the command-line overrides.
+/* config-file.c - the config file, through inih, and the command-line overrides.
  *
  * inih tells us the line of a syntax error but not the line of the key its
  * handler is called for; we feed it through our own line reader, which counts
@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config-file.h"
 #include "freedesktop.h"
 #include "log.h"
 #include "macro.h"

@@ -1,4 +1,4 @@
-/* config.h - ThumbwatchConfig from the INI file (parsed by inih) and the command
+/* config-file.h - ThumbwatchConfig from the INI file (parsed by inih) and the command
  * line. Immutable after config_load()/config_validate(); no logging here: every
  * error comes back as a message for the caller to print. */
 #pragma once
