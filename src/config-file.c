@@ -55,9 +55,11 @@ static int key_index(const char *const *keys, size_t n, const char *key) {
         return -1;
 }
 
+/* The size modes, as "sizes = WxH:MODE" spells them. */
+static const char *const size_modes[] = { [THUMBNAIL_FIT] = "fit", [THUMBNAIL_FILL] = "fill",
+                                          [THUMBNAIL_PAD] = "pad" };
+
 int config_parse_size(const char *s, ThumbSize *ret) {
-        static const char *const modes[] = { [THUMBNAIL_FIT] = "fit", [THUMBNAIL_FILL] = "fill",
-                                             [THUMBNAIL_PAD] = "pad" };
         unsigned long w, h;
         char *end;
 
@@ -75,10 +77,10 @@ int config_parse_size(const char *s, ThumbSize *ret) {
         if (*end == ':') {
                 size_t i;
 
-                for (i = 0; i < ELEMENTSOF(modes); i++)
-                        if (strcmp(end + 1, modes[i]) == 0)
+                for (i = 0; i < ELEMENTSOF(size_modes); i++)
+                        if (strcmp(end + 1, size_modes[i]) == 0)
                                 break;
-                if (i == ELEMENTSOF(modes))
+                if (i == ELEMENTSOF(size_modes))
                         return -EINVAL;
                 ret->mode = (ThumbnailMode) i;
         }
@@ -880,10 +882,12 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
                 fprintf(f, "output = %s", d->output ? d->output : "");
                 origin(c, cmd ? cmd : l[1], f);
                 fprintf(f, "sizes =");
-                for (size_t j = 0; j < d->n_sizes; j++)
-                        fprintf(f, " %ux%u%s", d->sizes[j].width, d->sizes[j].height,
-                                d->sizes[j].mode == THUMBNAIL_FILL ? ":fill" :
-                                d->sizes[j].mode == THUMBNAIL_PAD ? ":pad" : "");
+                for (size_t j = 0; j < d->n_sizes; j++) {
+                        bool fit = d->sizes[j].mode == THUMBNAIL_FIT;   /* the default, not spelt out */
+
+                        fprintf(f, " %ux%u%s%s", d->sizes[j].width, d->sizes[j].height, fit ? "" : ":",
+                                fit ? "" : size_modes[d->sizes[j].mode]);
+                }
                 origin(c, l[2], f);
                 fprintf(f, "name = %s", d->name_template);
                 origin(c, l[3], f);

@@ -463,8 +463,15 @@ long job_recover_inflight(const DropConfig *d) {
         return n;
 }
 
-/* The source is gone: so are its thumbnails (when the drop says so), its
- * failure record, and the thumbnails' folder if the source's folder went too. */
+int job_thumbnail_name(const DropConfig *d, const char *src_name, size_t i, char **ret) {
+        return naming_expand_ext(d->name_template, src_name, thumbnail_format_extension(d->output_format),
+                                 d->sizes[i].width, d->sizes[i].height, ret);
+}
+
+const char *job_freedesktop_dir(const DropConfig *d, size_t i) {
+        return i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
+}
+
 /* layout = freedesktop: path's thumbnails in every flavour and its failure marker. */
 static void remove_freedesktop(const DropConfig *d, const char *path) {
         _cleanup_free_ char *uri = NULL;
@@ -474,7 +481,7 @@ static void remove_freedesktop(const DropConfig *d, const char *path) {
                 return;
         freedesktop_name(uri, name);
         for (size_t i = 0; i <= d->n_sizes; i++) {
-                const char *sub = i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
+                const char *sub = job_freedesktop_dir(d, i);
                 int dfd = sub ? open_output_dir(d->output, sub, false) : -1;
 
                 if (dfd < 0)
@@ -485,6 +492,8 @@ static void remove_freedesktop(const DropConfig *d, const char *path) {
         }
 }
 
+/* The source is gone: so are its thumbnails (when the drop says so), its
+ * failure record, and the thumbnails' folder if the source's folder went too. */
 void job_remove_thumbnails(const DropConfig *d, const char *path) {
         _cleanup_free_ char *src_dir = strdup(path), *out_dir = NULL;
         const char *src_name;
@@ -503,8 +512,7 @@ void job_remove_thumbnails(const DropConfig *d, const char *path) {
         for (size_t i = 0; i < d->n_sizes; i++) {
                 _cleanup_free_ char *name = NULL;
 
-                if (naming_expand_ext(d->name_template, src_name, thumbnail_format_extension(d->output_format),
-                                      d->sizes[i].width, d->sizes[i].height, &name) < 0)
+                if (job_thumbnail_name(d, src_name, i, &name) < 0)
                         continue;
                 if (unlinkat(dfd, name, 0) == 0)
                         log_debug("'%s' is gone: removed its thumbnail '%s/%s'", path, d->output, name);
@@ -516,10 +524,6 @@ void job_remove_thumbnails(const DropConfig *d, const char *path) {
                 if (asprintf(&full, "%s/%s", d->output, out_dir) >= 0)
                         (void) rmdir(full);
         }
-}
-
-static bool timespec_before(const struct timespec *a, const struct timespec *b) {
-        return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
 /* Up to date: exists, not empty, not older than the source (design.md, invariant 6). */
@@ -704,7 +708,7 @@ static void process_freedesktop(JobContext *ctx, const ThumbwatchConfig *config,
         /* Up to date or not, without creating anything: a no-op pass stays a
          * read-only one. */
         for (size_t i = 0; i < n; i++) {
-                dirs[i] = open_output_dir(d->output, freedesktop_flavour(d->sizes[i].width), false);
+                dirs[i] = open_output_dir(d->output, job_freedesktop_dir(d, i), false);
                 current = current && dirs[i] >= 0 && freedesktop_is_current(dirs[i], name, (long long) st->st_mtim.tv_sec);
         }
         if (current) {
@@ -718,7 +722,7 @@ static void process_freedesktop(JobContext *ctx, const ThumbwatchConfig *config,
         }
         for (size_t i = 0; i < n; i++) {
                 if (dirs[i] < 0)
-                        dirs[i] = open_output_dir_mode(d->output, freedesktop_flavour(d->sizes[i].width), true, 0700);
+                        dirs[i] = open_output_dir_mode(d->output, job_freedesktop_dir(d, i), true, 0700);
                 if (dirs[i] < 0) {
                         atomic_fetch_add(&ctx->stats.failed, 1);
                         log_failure(path, d->output, "io", duration, dirs[i], NULL);
@@ -748,7 +752,7 @@ static void process_freedesktop(JobContext *ctx, const ThumbwatchConfig *config,
         {
                 _cleanup_free_ char *out = NULL;
 
-                if (asprintf(&out, "%s/%s", d->output, freedesktop_flavour(d->sizes[0].width)) >= 0)
+                if (asprintf(&out, "%s/%s", d->output, job_freedesktop_dir(d, 0)) >= 0)
                         made(ctx, d, path, out, name, duration);
         }
 out:
@@ -804,8 +808,7 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
         /* Every size goes into the same folder, the mirror of the source's. */
         dfd = open_output_dir(d->output, out_dir, false);
         for (n = 0; n < d->n_sizes; n++) {
-                r = naming_expand_ext(d->name_template, src_name, thumbnail_format_extension(d->output_format),
-                                      d->sizes[n].width, d->sizes[n].height, &names[n]);
+                r = job_thumbnail_name(d, src_name, n, &names[n]);
                 if (r < 0) {
                         atomic_fetch_add(&ctx->stats.failed, 1);
                         log_error_errno(r, "'%s': cannot name its thumbnail: %m", path);

@@ -58,6 +58,14 @@ void job_process(const char *path, void *userdata);
  * or -errno. */
 int job_mkdir_p(const char *dir, mode_t mode);
 
+/* layout = mirror: the name of source file src_name's thumbnail of size i
+ * (d->sizes[i]), from the drop's name template. Returns 0 or -errno. */
+int job_thumbnail_name(const DropConfig *d, const char *src_name, size_t i, char **ret);
+
+/* layout = freedesktop: the folder under the output for size i ("normal",
+ * "large", ...), or for the failure markers when i == d->n_sizes. */
+const char *job_freedesktop_dir(const DropConfig *d, size_t i);
+
 /* Removes thumbwatch's own temporaries (".NAME." and mkstemp's 6 random
  * characters) left under d's output tree by a crash; with layout =
  * freedesktop, only those of its MD5-named PNGs. Call before any worker

@@ -3,7 +3,8 @@
  *
  * No file is stat()ed here: readdir's d_type tells folders from files, so
  * the worker's stat is the only one a file gets, and it decides whether the
- * file needs work. (fts(3) was used before; with FTS_NOSTAT it trusts a
+ * file needs work. Each folder is stat()ed once, and its dir callback (the
+ * watcher's) is handed that stat. (fts(3) was used before; with FTS_NOSTAT it trusts a
  * folder's link count, read before its entries, and misses a sub-folder
  * created in between; without it, it stats every file.)
  *
@@ -58,7 +59,6 @@ typedef struct Walk {
         const ScanCallbacks *cb;
         void *userdata;
         Excluded *excluded;     /* one per drop: its output folder */
-        bool any_excluded;
         bool recursive;
         long found;
 } Walk;
@@ -102,19 +102,14 @@ static char *join(const char *dir, const char *name) {
         return p;
 }
 
-/* Is this sub-folder one of the drops' output trees? Compared by path and,
- * where the output exists, by device and inode, so other spellings of the
- * same folder match too. A folder is stat()ed here, once, and only when some
- * output exists. */
-static bool is_excluded(const Walk *wk, int dfd, const char *name, const char *path) {
-        struct stat st;
-
+/* Is this sub-folder (st) one of the drops' output trees? Compared by path
+ * and, where the output exists, by device and inode, so other spellings of
+ * the same folder match too. */
+static bool is_excluded(const Walk *wk, const char *path, const struct stat *st) {
         if (scan_is_output(wk->config, path))
                 return true;
-        if (!wk->any_excluded || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return false;
         for (size_t i = 0; i < wk->config->n_drops; i++)
-                if (wk->excluded[i].exists && st.st_dev == wk->excluded[i].dev && st.st_ino == wk->excluded[i].ino)
+                if (wk->excluded[i].exists && st->st_dev == wk->excluded[i].dev && st->st_ino == wk->excluded[i].ino)
                         return true;
         return false;
 }
@@ -131,23 +126,38 @@ static unsigned char entry_type(DIR *dir, const struct dirent *de) {
         return IFTODT(st.st_mode);
 }
 
-/* Walks one folder: its callback, its files, then its sub-folders. The
- * folder is read whole and closed before the walk goes down, so a deep tree
- * holds one descriptor, not one per level. Symlinks are never followed, except
- * the drop's source itself. Returns <0 to stop the walk. */
+/* Walks one folder: its stat (the only one it gets here: it tells an output
+ * folder by its inode, and the dir callback has it), its callback, its files,
+ * then its sub-folders. The folder is read whole and closed before the walk
+ * goes down, so a deep tree holds one descriptor, not one per level. Symlinks
+ * are never followed, except the drop's source itself. Returns <0 to stop
+ * the walk. */
 static int walk(Walk *wk, const char *path, bool top) {
         _cleanup_(names_free) Names subdirs = {};
+        bool follow = top && strcmp(path, wk->drop->source) == 0;
         struct dirent *de;
+        struct stat st;
         DIR *dir;
         int fd, r;
 
+        if ((follow ? stat(path, &st) : lstat(path, &st)) < 0)
+                r = -errno;
+        else
+                r = S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+        if (r < 0) {
+                if (top)
+                        return r;
+                log_debug("'%s' is gone before it could be read", path);
+                return 0;
+        }
+        if (!top && is_excluded(wk, path, &st))
+                return 0;
         if (wk->cb->dir) {
-                r = wk->cb->dir(path, wk->userdata);
+                r = wk->cb->dir(path, &st, wk->userdata);
                 if (r != 0)
                         return r < 0 ? r : 0;
         }
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-                  (top && strcmp(path, wk->drop->source) == 0 ? 0 : O_NOFOLLOW));
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
         dir = fd >= 0 ? fdopendir(fd) : NULL;
         if (!dir) {
                 r = -errno;
@@ -174,14 +184,7 @@ static int walk(Walk *wk, const char *path, bool top) {
                 if (type == DT_DIR) {
                         if (!wk->recursive || scan_ignored_name(wk->drop, de->d_name))
                                 continue;
-                        p = join(path, de->d_name);
-                        if (!p) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        if (!is_excluded(wk, dirfd(dir), de->d_name, p))
-                                r = names_add(&subdirs, de->d_name);
-                        free(p);
+                        r = names_add(&subdirs, de->d_name);
                         if (r < 0)
                                 break;
                         continue;
@@ -230,10 +233,8 @@ long scan_tree(const ThumbwatchConfig *c, const DropConfig *d, const char *root,
         for (size_t i = 0; i < c->n_drops; i++) {
                 struct stat st;
 
-                if (stat(c->drops[i].output, &st) == 0) {
+                if (stat(c->drops[i].output, &st) == 0)
                         excluded[i] = (Excluded) { st.st_dev, st.st_ino, true };
-                        wk.any_excluded = true;
-                }
         }
         r = walk(&wk, root, true);
         return r < 0 ? r : wk.found;

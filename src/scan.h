@@ -6,15 +6,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "config-file.h"
 #include "path-queue.h"
 
 typedef struct ScanCallbacks {
-        /* Called for root and every sub-folder not skipped, before its files.
-         * Returns <0 to stop the walk (returned by scan_tree()), 0 to go on,
-         * 1 to skip this folder's contents. May be NULL. */
-        int (*dir)(const char *path, void *userdata);
+        /* Called for root and every sub-folder not skipped, before its files,
+         * with the folder's stat (root's followed if it is d->source). Returns
+         * <0 to stop the walk (returned by scan_tree()), 0 to go on, 1 to skip
+         * this folder's contents. May be NULL. */
+        int (*dir)(const char *path, const struct stat *st, void *userdata);
         /* Called for every image; takes ownership of path. Returns <0 to stop
          * the walk. A blocking queue push here gives the walk backpressure.
          * May be NULL: folders only. */
@@ -22,10 +24,10 @@ typedef struct ScanCallbacks {
 } ScanCallbacks;
 
 /* Walks root, a folder inside (or equal to) d->source; into sub-folders only
- * if recursive and d->recursive. Files are not stat()ed. Symlinks to folders
- * are not followed, except d->source itself; symlinks to images are passed
- * on, for the worker to follow or not. Unreadable sub-folders are logged and
- * skipped. Returns the number of images found (>= 0), -errno when root
+ * if recursive and d->recursive. Files are not stat()ed, folders once each.
+ * Symlinks to folders are not followed, except d->source itself; symlinks to
+ * images are passed on, for the worker to follow or not. Unreadable
+ * sub-folders are logged and skipped. Returns the number of images found (>= 0), -errno when root
  * cannot be read, or a callback's error. */
 long scan_tree(const ThumbwatchConfig *c, const DropConfig *d, const char *root, bool recursive,
                const ScanCallbacks *cb, void *userdata);

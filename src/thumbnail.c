@@ -694,6 +694,22 @@ static void failure_reason(int r, const ExceptionInfo *ex, const ThumbnailOption
                 exception_reason(ex, reterr_reason);
 }
 
+/* A resize or scale that returned result (NULL: it failed) with the deadline
+ * passed or not: its error, with its reason, and result freed; 0 if it went
+ * well. */
+static int pixel_op_error(Image *result, const ExceptionInfo *ex, const ThumbnailOptions *opts,
+                          char **reterr_reason) {
+        int r;
+
+        if (result && !timed_out)
+                return 0;
+        if (result)
+                DestroyImage(result);
+        r = timed_out ? -ETIMEDOUT : ex->severity == ResourceLimitError ? -EFBIG : -EBADMSG;
+        failure_reason(r, ex, opts, reterr_reason);
+        return r;
+}
+
 /* What went wrong in a read, as one of our errors. */
 static int read_error(const ExceptionInfo *ex, int fd, const Magic *magic, const struct stat *st) {
         if (timed_out || ex->severity == MonitorError)
@@ -751,6 +767,23 @@ static const char *mimetype_of(unsigned format) {
                 return "image/tiff";
         default:
                 return "image/bmp";
+        }
+}
+
+/* Each target's size for a width x height image (as shown, oriented): sized
+ * from the image's own size, not from what was decoded, so that a
+ * thumbnail's size does not depend on the decoder's scale. And the order to
+ * make them in: largest first (of equal ones, the later first). */
+static void plan_targets(unsigned long width, unsigned long height, const ThumbnailTarget *targets, size_t n,
+                         unsigned long *ret_w, unsigned long *ret_h, size_t *ret_order) {
+        for (size_t i = 0; i < n; i++) {
+                size_t j = i;
+
+                scaled_size(width, height, targets[i].width, targets[i].height, targets[i].mode, &ret_w[i],
+                            &ret_h[i]);
+                for (; j > 0 && ret_w[ret_order[j - 1]] * ret_h[ret_order[j - 1]] <= ret_w[i] * ret_h[i]; j--)
+                        ret_order[j] = ret_order[j - 1];
+                ret_order[j] = i;
         }
 }
 
@@ -859,7 +892,8 @@ int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **
 int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
                    char **reterr_reason) {
         unsigned long hint_w, hint_h, need_w, need_h, width, height;
-        bool done[THUMBNAIL_TARGETS_MAX] = {};
+        unsigned long sizes_w[THUMBNAIL_TARGETS_MAX], sizes_h[THUMBNAIL_TARGETS_MAX];
+        size_t order[THUMBNAIL_TARGETS_MAX];
         Image *last = NULL;
         Header header = {};
         const Magic *magic = NULL;
@@ -937,13 +971,9 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         if (image->columns > 4 * need_w && image->rows > 4 * need_h) {
                 Image *reduced = ScaleImage(image, 2 * need_w, 2 * need_h, &ex);
 
-                if (!reduced || timed_out) {
-                        if (reduced)
-                                DestroyImage(reduced);
-                        r = timed_out ? -ETIMEDOUT : ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
-                        failure_reason(r, &ex, opts, reterr_reason);
+                r = pixel_op_error(reduced, &ex, opts, reterr_reason);
+                if (r < 0)
                         goto out;
-                }
                 DestroyImage(image);
                 image = reduced;
         }
@@ -952,27 +982,13 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
         /* Largest first: each smaller thumbnail is resized from the last one
          * made, when that is still at least twice its size (as the decode is),
          * instead of from the decode. */
+        plan_targets(width, height, targets, n_targets, sizes_w, sizes_h, order);
         for (size_t k = 0; k < n_targets; k++) {
-                unsigned long w, h, area = 0;
+                size_t i = order[k];
+                unsigned long w = sizes_w[i], h = sizes_h[i];
                 const Image *from;
                 Image *thumb;
-                size_t i = 0;
 
-                for (size_t j = 0; j < n_targets; j++) {
-                        unsigned long a, b;
-
-                        if (done[j])
-                                continue;
-                        scaled_size(width, height, targets[j].width, targets[j].height, targets[j].mode, &a, &b);
-                        if (a * b >= area) {
-                                area = a * b;
-                                i = j;
-                        }
-                }
-                done[i] = true;
-                /* Sized from the image's own size, not from what was decoded, so
-                 * that a thumbnail's size does not depend on the decoder's scale. */
-                scaled_size(width, height, targets[i].width, targets[i].height, targets[i].mode, &w, &h);
                 from = last && last->columns >= 2 * w && last->rows >= 2 * h ? last : image;
                 if (w == from->columns && h == from->rows)
                         thumb = CloneImage(from, 0, 0, MagickTrue, &ex);
@@ -987,13 +1003,9 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                                 DestroyImage(last);
                         last = CloneImage(thumb, 0, 0, MagickTrue, &ex);
                 }
-                if (!thumb || timed_out) {
-                        if (thumb)
-                                DestroyImage(thumb);
-                        r = timed_out ? -ETIMEDOUT : ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
-                        failure_reason(r, &ex, opts, reterr_reason);
+                r = pixel_op_error(thumb, &ex, opts, reterr_reason);
+                if (r < 0)
                         goto out;
-                }
                 thumb = frame(thumb, targets[i].width, targets[i].height, targets[i].mode, opts->background, &ex);
                 if (!thumb) {
                         r = ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;

@@ -19,6 +19,7 @@
 #include "naming.h"
 #include "scan.h"
 #include "thumbnail.h"
+#include "time-util.h"
 #include "tools.h"
 
 typedef struct Gc {
@@ -68,8 +69,7 @@ static int expected_names(const DropConfig *d, const char *src, char ***ret, siz
                 for (size_t i = 0; i < d->n_sizes; i++) {
                         char *name;
 
-                        if (naming_expand_ext(d->name_template, e->d_name, thumbnail_format_extension(d->output_format),
-                                              d->sizes[i].width, d->sizes[i].height, &name) < 0)
+                        if (job_thumbnail_name(d, e->d_name, i, &name) < 0)
                                 continue;
                         if (n == size) {
                                 char **a = realloc(names, (size ? size * 2 : 64) * sizeof *a);
@@ -94,14 +94,19 @@ static int expected_names(const DropConfig *d, const char *src, char ***ret, siz
         return 0;
 }
 
-static void gc_file(Gc *g, const char *path) {
+/* Removes an orphan thumbnail, or the folder of a gone source folder (only
+ * if empty: what else is in it stays, silently), or says it would. */
+static void gc_remove(Gc *g, const char *path, bool folder) {
+        const char *slash = folder ? "/" : "";
+        long *count = folder ? &g->folders : &g->files;
+
         if (g->dry_run) {
-                printf("would remove %s\n", path);
-                g->files++;
-        } else if (unlink(path) == 0) {
-                printf("removed %s\n", path);
-                g->files++;
-        } else if (errno != ENOENT) {
+                printf("would remove %s%s\n", path, slash);
+                (*count)++;
+        } else if ((folder ? rmdir(path) : unlink(path)) == 0) {
+                printf("removed %s%s\n", path, slash);
+                (*count)++;
+        } else if (!folder && errno != ENOENT) {
                 log_error_errno(errno, "cannot remove '%s': %m", path);
                 g->failed++;
         }
@@ -156,22 +161,15 @@ static void gc_dir(Gc *g, const char *src, const char *out, bool src_exists) {
                         exists = src_exists && lstat(child_src, &sst) == 0 && S_ISDIR(sst.st_mode) &&
                                  !scan_ignored_name(g->drop, name) && g->drop->recursive;
                         gc_dir(g, child_src, path, exists);
-                        if (exists)
-                                continue;
-                        if (g->dry_run) {
-                                printf("would remove %s/\n", path);
-                                g->folders++;
-                        } else if (rmdir(path) == 0) {
-                                printf("removed %s/\n", path);
-                                g->folders++;
-                        }
+                        if (!exists)
+                                gc_remove(g, path, true);
                         continue;
                 }
                 if (!S_ISREG(st.st_mode) || !naming_is_image(name))
                         continue;
                 if (!src_exists || n_expected == 0 ||
                     !bsearch(&name, expected, n_expected, sizeof *expected, cmp_str))
-                        gc_file(g, path);
+                        gc_remove(g, path, false);
         }
         (void) closedir(dir);
         free_names(expected, n_expected);
@@ -183,7 +181,7 @@ static void gc_freedesktop(Gc *g) {
         const DropConfig *d = g->drop;
 
         for (size_t i = 0; i <= d->n_sizes; i++) {
-                const char *sub = i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
+                const char *sub = job_freedesktop_dir(d, i);
                 _cleanup_free_ char *dir_path = NULL;
                 struct dirent *e;
                 DIR *dir;
@@ -205,7 +203,7 @@ static void gc_freedesktop(Gc *g) {
                             lstat(src, &st) == 0 || errno != ENOENT)
                                 continue;
                         if (asprintf(&path, "%s/%s", dir_path, e->d_name) >= 0)
-                                gc_file(g, path);
+                                gc_remove(g, path, false);
                 }
                 (void) closedir(dir);
         }
@@ -315,7 +313,7 @@ static void explain_freedesktop(const DropConfig *d, const char *path, const str
         freedesktop_name(uri, name);
         printf("  uri: %s\n", uri);
         for (size_t i = 0; i <= d->n_sizes; i++) {
-                const char *sub = i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
+                const char *sub = job_freedesktop_dir(d, i);
                 _cleanup_free_ char *dir_path = NULL;
                 bool exists, current;
                 const char *state;
@@ -409,8 +407,7 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
                 struct stat tst;
                 const char *state;
 
-                if (naming_expand_ext(d->name_template, name, thumbnail_format_extension(d->output_format),
-                                      d->sizes[i].width, d->sizes[i].height, &thumb) < 0 ||
+                if (job_thumbnail_name(d, name, i, &thumb) < 0 ||
                     asprintf(&out, "%s/%s%s", d->output, rel_dir, thumb) < 0)
                         continue;
                 if (lstat(out, &tst) < 0)
@@ -419,8 +416,7 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
                         state = "not a thumbnail (not a regular file, or empty)";
                 else if (!exists)
                         state = "an orphan: its source is gone (thumbwatch --gc removes it)";
-                else if (tst.st_mtim.tv_sec < st.st_mtim.tv_sec ||
-                         (tst.st_mtim.tv_sec == st.st_mtim.tv_sec && tst.st_mtim.tv_nsec < st.st_mtim.tv_nsec))
+                else if (timespec_before(&tst.st_mtim, &st.st_mtim))
                         state = "stale: older than the source, it will be made again";
                 else
                         state = "up to date";

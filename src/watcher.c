@@ -116,23 +116,6 @@ int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Wa
         return 0;
 }
 
-Watcher *watcher_free(Watcher *w) {
-        if (!w)
-                return NULL;
-        while (w->by_wd) {
-                Watch *x = *(Watch **) w->by_wd;
-
-                (void) tdelete(x, &w->by_wd, cmp_wd);
-                (void) tdelete(x, &w->by_path, cmp_path);
-                free(x->path);
-                free(x);
-        }
-        free(w->roots);
-        free(w->moved_from);
-        free(w);
-        return NULL;
-}
-
 bool watcher_ready(Watcher *w) {
         return atomic_load(&w->ready);
 }
@@ -167,6 +150,17 @@ static void watch_free(Watcher *w, Watch *x) {
         free(x);
         w->n_watch--;
         atomic_store(&w->n_watches, (unsigned) w->n_watch);
+}
+
+Watcher *watcher_free(Watcher *w) {
+        if (!w)
+                return NULL;
+        while (w->by_wd)
+                watch_free(w, *(Watch **) w->by_wd);
+        free(w->roots);
+        free(w->moved_from);
+        free(w);
+        return NULL;
 }
 
 /* Gives x a new path (owned by the call), keeping paths unique: a watch that
@@ -332,6 +326,23 @@ typedef struct WalkState {
         int root_wd;
 } WalkState;
 
+typedef struct InodeMatch {
+        dev_t dev;
+        ino_t ino;
+        Watch *x;               /* the last watch of that inode */
+        size_t matches;
+} InodeMatch;
+
+static void match_inode(const void *node, VISIT which, void *closure) {
+        Watch *x = *(Watch *const *) node;
+        InodeMatch *m = closure;
+
+        if ((which == postorder || which == leaf) && x->dev == m->dev && x->ino == m->ino) {
+                m->x = x;
+                m->matches++;
+        }
+}
+
 /* The kernel watches path already (IN_MASK_CREATE said so), but not under
  * this name: a folder renamed before its rename event was read, or a second
  * name for a watched folder (a bind mount). Watching it again would give the
@@ -342,23 +353,17 @@ typedef struct WalkState {
  * skip it (either with the watch's wd in *ret_wd), -ENOENT when no single
  * watch of ours matches. */
 static int watched_elsewhere(Watcher *w, const char *path, const struct stat *st, int *ret_wd) {
-        WatchVec all = {};
-        Watch *x = NULL;
+        InodeMatch m = { .dev = st->st_dev, .ino = st->st_ino };
+        Watch *x;
         struct stat old;
-        size_t matches = 0;
 
-        twalk_r(w->by_wd, collect, &all);
-        for (size_t i = 0; i < all.n; i++)
-                if (all.v[i]->dev == st->st_dev && all.v[i]->ino == st->st_ino) {
-                        x = all.v[i];
-                        matches++;
-                }
-        free(all.v);
+        twalk_r(w->by_wd, match_inode, &m);
         /* Two watches with the inode: one is of a deleted folder whose number
          * was reused, and its IN_IGNORED is not read yet. Which is which is
          * unknown here. */
-        if (matches != 1 || all.failed)
+        if (m.matches != 1)
                 return -ENOENT;
+        x = m.x;
         *ret_wd = x->wd;
         if (lstat(x->path, &old) == 0 && old.st_dev == st->st_dev && old.st_ino == st->st_ino) {
                 log_debug("'%s' is '%s' under another name: watched once", path, x->path);
@@ -375,18 +380,17 @@ static int watched_elsewhere(Watcher *w, const char *path, const struct stat *st
         return 0;
 }
 
-static int count_dir(const char *path, void *userdata) {
+static int count_dir(const char *path, const struct stat *st, void *userdata) {
         (void) path;
+        (void) st;
         ((WalkState *) userdata)->dirs++;
         return 0;
 }
 
-static int watch_dir(const char *path, void *userdata) {
+static int watch_dir(const char *path, const struct stat *stbuf, void *userdata) {
         WalkState *st = userdata;
         Watcher *w = st->watcher;
         _cleanup_free_ char *slashed = NULL;
-        struct stat stbuf;
-        bool root;
         Watch *x;
         int wd, events, ok;
 
@@ -413,10 +417,7 @@ static int watch_dir(const char *path, void *userdata) {
                 inotifytools_replace_filename(slashed, stale);
         }
         /* The source itself may be a symlink to its folder; nothing below it is followed. */
-        root = strcmp(path, st->drop->source) == 0;
-        events = WATCH_EVENTS & ~(root ? IN_DONT_FOLLOW : 0);
-        if ((root ? stat(path, &stbuf) : lstat(path, &stbuf)) < 0 || !S_ISDIR(stbuf.st_mode))
-                return 1;       /* gone already, or not a folder: nothing to watch */
+        events = WATCH_EVENTS & ~(strcmp(path, st->drop->source) == 0 ? IN_DONT_FOLLOW : 0);
         errno = 0;
         ok = inotifytools_watch_file(path, events | (w->no_mask_create ? 0 : IN_MASK_CREATE));
         if (!ok && errno == EINVAL && !w->no_mask_create) {
@@ -425,7 +426,7 @@ static int watch_dir(const char *path, void *userdata) {
                 ok = inotifytools_watch_file(path, events);
         }
         if (!ok && errno == EEXIST) {
-                int r = watched_elsewhere(w, path, &stbuf, &wd);
+                int r = watched_elsewhere(w, path, stbuf, &wd);
 
                 if (r >= 0 && st->root_wd < 0)
                         st->root_wd = wd;
@@ -465,7 +466,7 @@ static int watch_dir(const char *path, void *userdata) {
                 return 0;
         if (st->root_wd < 0)
                 st->root_wd = wd;
-        return watch_add(w, wd, path, &stbuf) < 0 ? -ENOMEM : 0;
+        return watch_add(w, wd, path, stbuf) < 0 ? -ENOMEM : 0;
 }
 
 /* Watch first, then scan: every folder under dir is watched before the

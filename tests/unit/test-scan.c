@@ -58,18 +58,19 @@ static int on_file(char *path, void *userdata) {
         return 0;
 }
 
-static int on_dir(const char *path, void *userdata) {
+static int on_dir(const char *path, const struct stat *st, void *userdata) {
+        (void) st;
         remember(userdata, path);
         return 0;
 }
 
 /* Creates a folder inside the empty folder "race" while the walk is at it:
- * after fts has stat()ed it (no sub-folders yet), before it reads its
+ * after the walk has stat()ed it (no sub-folders yet), before it reads its
  * entries. */
-static int on_dir_racing(const char *path, void *userdata) {
+static int on_dir_racing(const char *path, const struct stat *st, void *userdata) {
         if (strcmp(path + strlen(root), "/race") == 0)
                 mkdir_rel("race/born-during-walk");
-        return on_dir(path, userdata);
+        return on_dir(path, st, userdata);
 }
 
 int main(void) {
@@ -141,7 +142,7 @@ int main(void) {
         ok(!seen(&s, "thumbs") && !seen(&s, "skip-dir") && !seen(&s, ".tmpdir.AbCdEf"),
            "folders walk: output, ignored and temporary folders skipped");
 
-        /* A folder born after fts stat()ed its parent must still be walked into:
+        /* A folder born after the walk stat()ed its parent must still be walked into:
          * a folders-only walk sets up watches, and a folder it missed would be
          * neither watched nor reported by an event. */
         memset(&s, 0, sizeof s);
