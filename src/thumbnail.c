@@ -694,20 +694,18 @@ static void failure_reason(int r, const ExceptionInfo *ex, const ThumbnailOption
                 exception_reason(ex, reterr_reason);
 }
 
-/* A resize or scale that returned result (NULL: it failed) with the deadline
- * passed or not: its error, with its reason, and result freed; 0 if it went
- * well. */
-static int pixel_op_error(Image *result, const ExceptionInfo *ex, const ThumbnailOptions *opts,
-                          char **reterr_reason) {
-        int r;
-
+/* The result of a resize or scale; or NULL, with the error in *ret_r and its
+ * reason, when it failed (result is NULL) or the deadline passed meanwhile
+ * (result is freed). */
+static Image *pixel_op_result(Image *result, const ExceptionInfo *ex, const ThumbnailOptions *opts,
+                              char **reterr_reason, int *ret_r) {
         if (result && !timed_out)
-                return 0;
+                return result;
         if (result)
                 DestroyImage(result);
-        r = timed_out ? -ETIMEDOUT : ex->severity == ResourceLimitError ? -EFBIG : -EBADMSG;
-        failure_reason(r, ex, opts, reterr_reason);
-        return r;
+        *ret_r = timed_out ? -ETIMEDOUT : ex->severity == ResourceLimitError ? -EFBIG : -EBADMSG;
+        failure_reason(*ret_r, ex, opts, reterr_reason);
+        return NULL;
 }
 
 /* What went wrong in a read, as one of our errors. */
@@ -969,10 +967,10 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                 need_h = t;
         }
         if (image->columns > 4 * need_w && image->rows > 4 * need_h) {
-                Image *reduced = ScaleImage(image, 2 * need_w, 2 * need_h, &ex);
+                Image *reduced = pixel_op_result(ScaleImage(image, 2 * need_w, 2 * need_h, &ex), &ex, opts,
+                                                 reterr_reason, &r);
 
-                r = pixel_op_error(reduced, &ex, opts, reterr_reason);
-                if (r < 0)
+                if (!reduced)
                         goto out;
                 DestroyImage(image);
                 image = reduced;
@@ -1003,8 +1001,8 @@ int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_tar
                                 DestroyImage(last);
                         last = CloneImage(thumb, 0, 0, MagickTrue, &ex);
                 }
-                r = pixel_op_error(thumb, &ex, opts, reterr_reason);
-                if (r < 0)
+                thumb = pixel_op_result(thumb, &ex, opts, reterr_reason, &r);
+                if (!thumb)
                         goto out;
                 thumb = frame(thumb, targets[i].width, targets[i].height, targets[i].mode, opts->background, &ex);
                 if (!thumb) {
