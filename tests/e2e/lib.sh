@@ -19,7 +19,14 @@ fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 check() { desc=$1; shift; if "$@"; then ok "$desc"; else fail "$desc"; fi; }
 # is GOT WANT DESC
 is() { if [ "$1" = "$2" ]; then ok "$3"; else fail "$3"; echo "#   got '$1', want '$2'"; fi; }
-done_testing() { echo "1..$n"; [ "$failed" -eq 0 ]; }
+# On a failure, the daemon's logs go into the test's own log, for whoever
+# reads it afterwards: $T is gone by then.
+done_testing() {
+	echo "1..$n"
+	[ "$failed" -eq 0 ] && return 0
+	for f in "$T"/log*; do [ -s "$f" ] && { echo "# $(basename "$f"):"; tail -n 60 "$f" | diag; }; done
+	return 1
+}
 diag() { sed 's/^/#   /' "$@"; }
 # Poll, never sleep a fixed time: inotify and the workers are asynchronous.
 # Gives up after $WAIT_SECONDS (default 20; sanitizer builds are slow).
