@@ -162,59 +162,18 @@ static int parse_bool(const char *s, bool *ret) {
         return -EINVAL;
 }
 
-/* Lexically normalizes an absolute path: no "//", ".", ".." or trailing '/'.
- * The caller owns *ret. */
-static int normalize_path(const char *path, char **ret) {
-        size_t len = strlen(path), n = 0;
-        char *out;
-
-        if (path[0] != '/')
-                return -EINVAL;
-        out = malloc(len + 2);
-        if (!out)
-                return -ENOMEM;
-        for (const char *p = path; *p;) {
-                const char *seg;
-                size_t l;
-
-                while (*p == '/')
-                        p++;
-                seg = p;
-                while (*p && *p != '/')
-                        p++;
-                l = (size_t) (p - seg);
-                if (l == 0 || (l == 1 && seg[0] == '.'))
-                        continue;
-                if (l == 2 && seg[0] == '.' && seg[1] == '.') {
-                        while (n > 0 && out[n - 1] != '/')
-                                n--;
-                        if (n > 0)
-                                n--;
-                        continue;
-                }
-                out[n++] = '/';
-                memcpy(out + n, seg, l);
-                n += l;
-        }
-        if (n == 0)
-                out[n++] = '/';
-        out[n] = '\0';
-        *ret = out;
-        return 0;
-}
-
 /* Makes a command-line path absolute against the current directory. */
 static int absolute_path(const char *path, char **ret) {
         _cleanup_free_ char *joined = NULL, *cwd = NULL;
 
         if (path[0] == '/')
-                return normalize_path(path, ret);
+                return naming_normalize_path(path, ret);
         cwd = getcwd(NULL, 0);
         if (!cwd)
                 return -errno;
         if (asprintf(&joined, "%s/%s", cwd, path) < 0)
                 return -ENOMEM;
-        return normalize_path(joined, ret);
+        return naming_normalize_path(joined, ret);
 }
 
 static void drop_done(DropConfig *d) {
@@ -413,7 +372,7 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                 char **p = key[0] == 's' ? &d->source : &d->output;
                 char *n;
 
-                r = normalize_path(value, &n);
+                r = naming_normalize_path(value, &n);
                 if (r == -EINVAL) {
                         *reterr_reason = "expected an absolute path";
                         return r;
@@ -433,10 +392,23 @@ static int set_drop(DropConfig *d, const char *key, const char *value, bool firs
                 d->name_template = t;
                 return 0;
         }
+        if (strcmp(key, "follow_symlinks") == 0) {
+                bool yes;
+
+                if (strcmp(value, "anywhere") == 0)
+                        d->follow_symlinks = FOLLOW_ANYWHERE;
+                else if (parse_bool(value, &yes) >= 0)
+                        d->follow_symlinks = yes ? FOLLOW_BENEATH : FOLLOW_NO;
+                else {
+                        *reterr_reason = "expected no, yes (targets inside the drop) or anywhere";
+                        return -EINVAL;
+                }
+                return 0;
+        }
         if (strcmp(key, "recursive") == 0 || strcmp(key, "delete_with_source") == 0 || strcmp(key, "strip") == 0 ||
-            strcmp(key, "follow_symlinks") == 0 || strcmp(key, "embedded_previews") == 0) {
+            strcmp(key, "embedded_previews") == 0) {
                 bool *p = key[0] == 'r' ? &d->recursive : key[0] == 'd' ? &d->delete_with_source :
-                          key[0] == 's' ? &d->strip : key[0] == 'e' ? &d->embedded_previews : &d->follow_symlinks;
+                          key[0] == 's' ? &d->strip : &d->embedded_previews;
 
                 if (parse_bool(value, p) < 0) {
                         *reterr_reason = "expected yes or no";
@@ -902,7 +874,8 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
                 origin(c, l[6], f);
                 fprintf(f, "strip = %s", d->strip ? "yes" : "no");
                 origin(c, l[7], f);
-                fprintf(f, "follow_symlinks = %s", d->follow_symlinks ? "yes" : "no");
+                fprintf(f, "follow_symlinks = %s", d->follow_symlinks == FOLLOW_ANYWHERE ? "anywhere" :
+                                                   d->follow_symlinks == FOLLOW_BENEATH ? "yes" : "no");
                 origin(c, l[8], f);
                 fprintf(f, "format = %s", d->output_format ? thumbnail_format_name(d->output_format) : "same");
                 origin(c, l[9], f);

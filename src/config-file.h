@@ -27,6 +27,12 @@ typedef enum DropLayout {
         LAYOUT_FREEDESKTOP,             /* OUTPUT/normal/MD5.png ...: the Thumbnail Managing Standard */
 } DropLayout;
 
+typedef enum FollowSymlinks {
+        FOLLOW_NO,                      /* symlinks in the source are left alone */
+        FOLLOW_BENEATH,                 /* "yes": a symlink to a file is followed if its target is in the drop */
+        FOLLOW_ANYWHERE,                /* "anywhere": wherever its target is */
+} FollowSymlinks;
+
 typedef struct DropConfig {
         char *name;                     /* the NAME of [drop:NAME] */
         char *source;                   /* absolute, normalized, no trailing slash */
@@ -41,7 +47,7 @@ typedef struct DropConfig {
         unsigned output_format;         /* THUMBNAIL_JPEG, _PNG, _WEBP; 0: the source's */
         unsigned quality;               /* 1-100, JPEG and WebP */
         uint32_t background;            /* 0xRRGGBB, for alpha written as JPEG */
-        bool follow_symlinks;           /* symlinks to files are thumbnailed as their targets */
+        FollowSymlinks follow_symlinks; /* symlinks to files are thumbnailed as their targets */
         bool embedded_previews;         /* a JPEG's EXIF thumbnail may stand in for its decode */
         DropLayout layout;
         char **ignore;                  /* fnmatch(3) globs on base names */

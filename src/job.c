@@ -1,19 +1,19 @@
-/* job.c - one source file, start to end. Runs on worker threads: touches only
- * its arguments, the config it took a reference to, the atomic counters and
- * (under the context's lock) the retry list.
+/* job.c - one source file, start to end: locate its thumbnails, check them,
+ * check the failure memory, open the source below its drop, make, check the
+ * source again, settle. Runs on worker threads: touches only its arguments,
+ * the config it took a reference to, the atomic counters and (under the
+ * context's lock) the retry list.
  *
- * Outputs are written through folder descriptors opened one component at a
- * time with O_NOFOLLOW from the output root, so a symlink planted anywhere in
- * an output tree cannot send a write outside it. */
+ * The identity stamped on the thumbnails is taken from the descriptor that
+ * is decoded, and the source is looked at again once they are written: a
+ * file replaced or rewritten meanwhile is made again, so no thumbnail is
+ * ever settled with another version's pixels (output-tree.h). */
 #include "build-config.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <limits.h>
-#include <signal.h>
 #include <fcntl.h>
-#include <fts.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +21,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "freedesktop.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
+#include "output-tree.h"
+#include "state-dir.h"
 #include "thumbnail.h"
 #include "time-util.h"
 
-/* Where failures are remembered, under each output root. */
-#define STATE_DIR ".thumbwatch"
-#define FAILED_DIR STATE_DIR "/failed"
-/* What each worker is decoding, so that a crash points at the file that caused it. */
-#define INFLIGHT_DIR STATE_DIR "/inflight"
+/* A source that changes while its thumbnail is made is made again at once,
+ * this many times; then (daemon) after CHANGING_RETRY_USEC. */
+#define CHANGING_ATTEMPTS 3
+#define CHANGING_RETRY_USEC (1000000ULL)
+/* O_NONBLOCK: a FIFO planted in a drop folder must not hang a worker. */
+#define SOURCE_OPEN_FLAGS (O_RDONLY | O_NOCTTY | O_NONBLOCK)
 
 struct Retry {
         char *path;             /* owned */
@@ -50,7 +54,6 @@ void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, Thumb
                 .max_height = c->max_height,
                 .timeout_usec = c->job_timeout_usec,
                 .strip = d ? d->strip : true,
-                .follow_symlinks = d ? d->follow_symlinks : false,
                 .output_format = d ? (d->layout == LAYOUT_FREEDESKTOP ? THUMBNAIL_PNG : d->output_format) : 0,
                 .file_mode = d && d->layout == LAYOUT_FREEDESKTOP ? 0600 : 0644,
                 .quality = d ? d->quality : 85,
@@ -153,385 +156,78 @@ const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path) {
         return NULL;
 }
 
-int job_mkdir_p(const char *dir, mode_t mode) {
-        _cleanup_free_ char *p = strdup(dir);
 
-        if (!p)
-                return -ENOMEM;
-        if (mkdir(p, mode) == 0 || errno == EEXIST)
-                return 0;
-        if (errno != ENOENT)
-                return -errno;
-        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
-void job_remove_tree(const char *dir) {
-        _cleanup_free_ char *copy = strdup(dir);
-        char *roots[] = { copy, NULL };
-        FTSENT *e;
-        FTS *fts;
-
-        if (!copy)
-                return;
-        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
-        if (!fts)
-                return;
-        while ((e = fts_read(fts)))
-                if (e->fts_info == FTS_DP)
-                        (void) rmdir(e->fts_accpath);
-                else if (e->fts_info != FTS_D)
-                        (void) unlink(e->fts_accpath);
-        (void) fts_close(fts);
-}
-
-/* "." + 32 hex digits + ".png." + 6 random characters (mkstemp's suffix): a
- * temporary of a freedesktop.org thumbnail of ours, the only kind removed
- * from a cache other programs share. */
-static bool is_freedesktop_temporary(const char *name) {
-        size_t i;
-
-        if (name[0] != '.' || strlen(name) != 1 + 32 + 5 + 6 || strncmp(name + 33, ".png.", 5) != 0)
-                return false;
-        for (i = 1; i < 33; i++)
-                if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-                        return false;
-        return true;
-}
-
-long job_clean_temporaries(const DropConfig *d) {
-        _cleanup_free_ char *copy = strdup(d->output);
-        char *roots[] = { copy, NULL };
-        long n = 0;
-        FTSENT *e;
-        FTS *fts;
-
-        if (!copy)
-                return -ENOMEM;
-        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | FTS_NOSTAT, NULL);
-        if (!fts)
-                return -errno;
-        while ((e = fts_read(fts))) {
-                bool ours;
-
-                if (e->fts_info != FTS_F && e->fts_info != FTS_NSOK)
-                        continue;
-                ours = d->layout == LAYOUT_FREEDESKTOP ? is_freedesktop_temporary(e->fts_name) :
-                       e->fts_name[0] == '.' && naming_is_temporary(e->fts_name);
-                if (ours && unlink(e->fts_accpath) == 0)
-                        n++;
-        }
-        (void) fts_close(fts);
-        return n;
-}
-
-/* Opens the folder rel (a relative path, "" for the root itself) under
- * root, creating what is missing, and never through a symlink: each
- * component is opened with O_NOFOLLOW. Returns a descriptor or -errno. */
-static int open_output_dir_mode(const char *root, const char *rel, bool create, mode_t mode) {
-        _cleanup_free_ char *copy = strdup(rel);
-        char *save = NULL;
-        int fd;
-
-        if (!copy)
-                return -ENOMEM;
-        fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-                int next;
-
-                if (create && mkdirat(fd, c, mode) < 0 && errno != EEXIST) {
-                        int r = -errno;
-                        (void) close(fd);
-                        return r;
-                }
-                next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                (void) close(fd);
-                if (next < 0)
-                        return errno == ELOOP ? -ENOTDIR : -errno;
-                fd = next;
-        }
-        return fd;
-}
-
-static int open_output_dir(const char *root, const char *rel, bool create) {
-        return open_output_dir_mode(root, rel, create, 0755);
-}
-
-/* The folder part and the name part of a path under root ("a/b", "x.jpg"). */
-static int split_under(const char *root, const char *path, char **ret_dir, const char **ret_name) {
-        const char *rel = path + strlen(root) + (strcmp(root, "/") == 0 ? 0 : 1);
+/* follow_symlinks = yes: rel is a symlink (its folders are not); the file
+ * it names, if that is inside the drop: by its path below the root, opened
+ * like any file there (so a link to a link is not followed). An absolute
+ * target counts when it names the drop's source as configured or as it
+ * really is. */
+static int open_link_beneath(const DropConfig *d, int root, const char *rel) {
         const char *slash = strrchr(rel, '/');
-
-        *ret_dir = strndup(rel, slash ? (size_t) (slash - rel) : 0);
-        *ret_name = slash ? slash + 1 : rel;
-        return *ret_dir ? 0 : -ENOMEM;
-}
-
-/* Failure memory: OUTPUT/.thumbwatch/failed/<folders>/<source name> holds the
- * source's size and mtime and the class of its failure. A source that failed
- * is not tried again until its size or mtime changes. */
-typedef struct FailureRecord {
-        long long size, sec, nsec;
-        char class[32];
-} FailureRecord;
-
-static int failure_dir(const DropConfig *d, const char *src, bool create, const char **ret_name) {
-        _cleanup_free_ char *dir = NULL, *rel = NULL;
-        int r;
-
-        r = split_under(d->source, src, &dir, ret_name);
-        if (r < 0)
-                return r;
-        if (asprintf(&rel, "%s%s%s", FAILED_DIR, dir[0] ? "/" : "", dir) < 0)
-                return -ENOMEM;
-        return open_output_dir(d->output, rel, create);
-}
-
-/* Is there a record for src's current size and mtime? Its class goes to class. */
-bool job_failed_before(const DropConfig *d, const char *src, const struct stat *st, char *class, size_t size) {
-        FailureRecord rec = {};
-        const char *name;
-        bool same = false;
-        int dfd, fd;
-        FILE *f;
-
-        dfd = failure_dir(d, src, false, &name);
-        if (dfd < 0)
-                return false;
-        fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        (void) close(dfd);
-        if (fd < 0)
-                return false;
-        f = fdopen(fd, "r");
-        if (!f) {
-                (void) close(fd);
-                return false;
-        }
-        if (fscanf(f, "%lld %lld.%lld %31s", &rec.size, &rec.sec, &rec.nsec, rec.class) == 4)
-                same = rec.size == (long long) st->st_size && rec.sec == (long long) st->st_mtim.tv_sec &&
-                       rec.nsec == (long long) st->st_mtim.tv_nsec;
-        (void) fclose(f);
-        if (same)
-                (void) snprintf(class, size, "%s", rec.class);
-        return same;
-}
-
-static void remember_failure(const DropConfig *d, const char *src, const struct stat *st, const char *class) {
-        char line[128];
-        const char *name;
-        int dfd, fd;
-
-        dfd = failure_dir(d, src, true, &name);
-        if (dfd < 0)
-                return;
-        fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-                int n = snprintf(line, sizeof line, "%lld %lld.%09ld %s\n", (long long) st->st_size,
-                                 (long long) st->st_mtim.tv_sec, st->st_mtim.tv_nsec, class);
-                if (write(fd, line, (size_t) n) != n)
-                        (void) ftruncate(fd, 0);
-                (void) close(fd);
-        }
-        (void) close(dfd);
-}
-
-static void forget_failure(const DropConfig *d, const char *src) {
-        const char *name;
-        int dfd = failure_dir(d, src, false, &name);
-
-        if (dfd < 0)
-                return;
-        (void) unlinkat(dfd, name, 0);
-        (void) close(dfd);
-}
-
-/* In-flight records: OUTPUT/.thumbwatch/inflight/worker-TID holds the path the
- * thread TID is decoding, from before the decode to after it. If the thread
- * crashes, the fatal-signal handler renames its record to crashed-TID: that
- * file caused it. A record left as worker-TID was interrupted from outside
- * (a kill, a power cut) and is innocent until it happens again. */
-static __thread int inflight_dfd = -1;          /* open while this thread decodes */
-static __thread char inflight_file[32];         /* "worker-TID" */
-static __thread char crashed_file[32];          /* "crashed-TID" */
-
-static void inflight_begin(const DropConfig *d, const char *path) {
-        int fd;
-
-        (void) snprintf(inflight_file, sizeof inflight_file, "worker-%ld", (long) gettid());
-        (void) snprintf(crashed_file, sizeof crashed_file, "crashed-%ld", (long) gettid());
-        inflight_dfd = open_output_dir(d->output, INFLIGHT_DIR, true);
-        if (inflight_dfd < 0)
-                return;
-        fd = openat(inflight_dfd, inflight_file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-                size_t len = strlen(path);
-                if (write(fd, path, len) != (ssize_t) len)
-                        (void) unlinkat(inflight_dfd, inflight_file, 0);
-                (void) close(fd);
-        }
-}
-
-static void inflight_end(void) {
-        if (inflight_dfd < 0)
-                return;
-        (void) unlinkat(inflight_dfd, inflight_file, 0);
-        (void) close(inflight_dfd);
-        inflight_dfd = -1;
-}
-
-/* A fatal signal on a thread that is decoding: the file it decodes is the
- * likely cause. Only signals the kernel raised (a fault) or the process
- * raised itself (abort()) count: a kill from outside, such as systemd's
- * watchdog, blames no file. Async-signal-safe: renameat() and raise() only. */
-static void crash_handler(int sig, siginfo_t *si, void *ucontext) {
-        (void) ucontext;
-        if (inflight_dfd >= 0 && (si->si_code > 0 || si->si_pid == getpid()))
-                (void) renameat(inflight_dfd, inflight_file, inflight_dfd, crashed_file);
-        (void) raise(sig);      /* SA_RESETHAND: now the default action */
-}
-
-void job_install_crash_handler(void) {
-        static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
-        struct sigaction sa = { .sa_sigaction = crash_handler, .sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER };
-
-        (void) sigemptyset(&sa.sa_mask);
-        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
-                (void) sigaction(sigs[i], &sa, NULL);
-}
-
-static void log_failure(const char *path, const char *out, const char *class, const char *duration, int r,
-                        const char *reason);
-
-long job_recover_inflight(const DropConfig *d) {
-        struct dirent *e;
-        long n = 0;
-        DIR *dp;
+        _cleanup_free_ char *dir = slash ? strndup(rel, (size_t) (slash - rel)) : strdup(""), *real = NULL;
+        _cleanup_free_ char *joined = NULL, *abs = NULL;
+        char target[PATH_MAX + 1];
+        const char *base = NULL;
+        ssize_t n;
         int dfd;
 
-        dfd = open_output_dir(d->output, INFLIGHT_DIR, false);
+        if (!dir)
+                return -ENOMEM;
+        dfd = beneath_open(root, dir, O_PATH | O_DIRECTORY, 0, 0);
         if (dfd < 0)
-                return 0;
-        dp = fdopendir(dfd);
-        if (!dp) {
-                (void) close(dfd);
-                return -errno;
-        }
-        while ((e = readdir(dp))) {
-                char path[PATH_MAX + 1], class[32];
-                struct stat st;
-                ssize_t len;
-                int fd;
+                return dfd;
+        n = readlinkat(dfd, slash ? slash + 1 : rel, target, PATH_MAX);
+        (void) close(dfd);
+        if (n <= 0)
+                return -ELOOP;
+        target[n] = '\0';
+        /* Where it points, as an absolute path, resolved lexically: no folder
+         * on the way from the source to the link is a symlink. */
+        if (target[0] == '/')
+                joined = strdup(target);
+        else if (asprintf(&joined, "%s/%s%s%s", d->source, dir, dir[0] ? "/" : "", target) < 0)
+                joined = NULL;
+        if (!joined || naming_normalize_path(joined, &abs) < 0)
+                return -ENOMEM;
+        real = realpath(d->source, NULL);
+        if (naming_path_is_under(abs, d->source) && strcmp(abs, d->source) != 0)
+                base = abs + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1);
+        else if (real && naming_path_is_under(abs, real) && strcmp(abs, real) != 0)
+                base = abs + strlen(real) + (strcmp(real, "/") == 0 ? 0 : 1);
+        if (!base)
+                return -EXDEV;
+        return beneath_open(root, base, SOURCE_OPEN_FLAGS, 0, 0);
+}
 
-                if (e->d_name[0] == '.')
-                        continue;
-                fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                len = fd >= 0 ? read(fd, path, PATH_MAX) : -1;
-                if (fd >= 0)
-                        (void) close(fd);
-                (void) unlinkat(dfd, e->d_name, 0);
-                if (len <= 0)
-                        continue;
-                path[len] = '\0';
-                if (!naming_path_is_under(path, d->source) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
-                        continue;
-                n++;
-                /* Crashed on it: its fault. Interrupted from outside: once may be
-                 * chance, twice in a row is the file (a hang the watchdog ends). */
-                if (strncmp(e->d_name, "crashed-", 8) == 0) {
-                        remember_failure(d, path, &st, "crashed");
-                        log_failure(path, d->output, "crashed", "0", 0,
-                                    "thumbwatch crashed while decoding it: not tried again until it changes");
-                } else if (job_failed_before(d, path, &st, class, sizeof class) && strcmp(class, "suspect") == 0) {
-                        remember_failure(d, path, &st, "crashed");
-                        log_failure(path, d->output, "crashed", "0", 0,
-                                    "thumbwatch stopped abruptly while decoding it, twice: not tried again until it changes");
-                } else {
-                        remember_failure(d, path, &st, "suspect");
-                        log_warning("'%s' was being decoded when thumbwatch stopped abruptly: trying it once more", path);
+int job_open_source(const DropConfig *d, const char *path) {
+        const char *rel;
+        int root, fd;
+
+        if (!naming_path_is_under(path, d->source) || strcmp(path, d->source) == 0)
+                return -EXDEV;
+        rel = path + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1);
+        root = beneath_open_root(d->source);
+        if (root < 0)
+                return root;
+        fd = beneath_open(root, rel, SOURCE_OPEN_FLAGS, 0, 0);
+        if (fd == -ELOOP && d->follow_symlinks == FOLLOW_BENEATH)
+                fd = open_link_beneath(d, root, rel);
+        else if (fd == -ELOOP && d->follow_symlinks == FOLLOW_ANYWHERE) {
+                /* The admin's word: the link itself may point anywhere; the
+                 * folders above it are still the drop's own. */
+                const char *slash = strrchr(rel, '/');
+                _cleanup_free_ char *dir = slash ? strndup(rel, (size_t) (slash - rel)) : strdup("");
+                int dfd = dir ? beneath_open(root, dir, O_PATH | O_DIRECTORY, 0, 0) : -ENOMEM;
+
+                fd = dfd;
+                if (dfd >= 0) {
+                        fd = openat(dfd, slash ? slash + 1 : rel, SOURCE_OPEN_FLAGS | O_CLOEXEC);
+                        fd = fd < 0 ? -errno : fd;
+                        (void) close(dfd);
                 }
         }
-        (void) closedir(dp);
-        return n;
-}
-
-int job_thumbnail_name(const DropConfig *d, const char *src_name, size_t i, char **ret) {
-        return naming_expand_ext(d->name_template, src_name, thumbnail_format_extension(d->output_format),
-                                 d->sizes[i].width, d->sizes[i].height, ret);
-}
-
-const char *job_freedesktop_dir(const DropConfig *d, size_t i) {
-        return i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
-}
-
-/* layout = freedesktop: path's thumbnails in every flavour and its failure marker. */
-static void remove_freedesktop(const DropConfig *d, const char *path) {
-        _cleanup_free_ char *uri = NULL;
-        char name[FREEDESKTOP_NAME_MAX];
-
-        if (freedesktop_uri(path, &uri) < 0)
-                return;
-        freedesktop_name(uri, name);
-        for (size_t i = 0; i <= d->n_sizes; i++) {
-                const char *sub = job_freedesktop_dir(d, i);
-                int dfd = sub ? open_output_dir(d->output, sub, false) : -1;
-
-                if (dfd < 0)
-                        continue;
-                if (unlinkat(dfd, name, 0) == 0)
-                        log_debug("'%s' is gone: removed '%s/%s/%s'", path, d->output, sub, name);
-                (void) close(dfd);
-        }
-}
-
-/* The source is gone: so are its thumbnails (when the drop says so), its
- * failure record, and the thumbnails' folder if the source's folder went too. */
-void job_remove_thumbnails(const DropConfig *d, const char *path) {
-        _cleanup_free_ char *src_dir = strdup(path), *out_dir = NULL;
-        const char *src_name;
-        int dfd;
-
-        forget_failure(d, path);
-        if (d->layout == LAYOUT_FREEDESKTOP) {
-                remove_freedesktop(d, path);
-                return;
-        }
-        if (!src_dir || split_under(d->source, path, &out_dir, &src_name) < 0)
-                return;
-        dfd = open_output_dir(d->output, out_dir, false);
-        if (dfd < 0)
-                return;
-        for (size_t i = 0; i < d->n_sizes; i++) {
-                _cleanup_free_ char *name = NULL;
-
-                if (job_thumbnail_name(d, src_name, i, &name) < 0)
-                        continue;
-                if (unlinkat(dfd, name, 0) == 0)
-                        log_debug("'%s' is gone: removed its thumbnail '%s/%s'", path, d->output, name);
-        }
-        (void) close(dfd);
-        *strrchr(src_dir, '/') = '\0';
-        if (out_dir[0] && access(src_dir, F_OK) < 0 && errno == ENOENT) {
-                _cleanup_free_ char *full = NULL;
-                if (asprintf(&full, "%s/%s", d->output, out_dir) >= 0)
-                        (void) rmdir(full);
-        }
-}
-
-/* Up to date: exists, not empty, not older than the source (design.md, invariant 6). */
-static bool is_up_to_date(int dirfd, const char *thumb, const struct stat *src) {
-        struct stat st;
-
-        return fstatat(dirfd, thumb, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-               !timespec_before(&st.st_mtim, &src->st_mtim);
+        (void) close(root);
+        return fd;
 }
 
 const char *job_error_class(int r) {
@@ -552,6 +248,21 @@ const char *job_error_class(int r) {
         }
 }
 
+bool job_class_depends_on_config(const char *class) {
+        return strcmp(class, "unsupported") == 0 || strcmp(class, "too-large") == 0 || strcmp(class, "timeout") == 0;
+}
+
+uint64_t job_config_fingerprint(const ThumbwatchConfig *c, const DropConfig *d) {
+        uint64_t v[] = { d->formats, c->max_file_size, c->max_pixels, c->max_width, c->max_height,
+                         c->job_timeout_usec };
+        uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+
+        for (size_t i = 0; i < ELEMENTSOF(v); i++)
+                for (size_t b = 0; b < 8; b++)
+                        h = (h ^ ((v[i] >> (8 * b)) & 0xff)) * 1099511628211ULL;
+        return h ? h : 1;
+}
+
 static void log_failure(const char *path, const char *out, const char *class, const char *duration, int r,
                         const char *reason) {
         log_full_errno_fields(LOG_ERR, r,
@@ -563,102 +274,112 @@ static void log_failure(const char *path, const char *out, const char *class, co
                               5, "'%s' failed (%s): %s", path, class, reason ? reason : strerror(-r));
 }
 
-static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path);
-
 #ifdef THUMBWATCH_TEST_HOOKS
 /* Test builds only (--enable-test-hooks): a worker hangs on the file whose
  * base name $THUMBWATCH_TEST_HANG names, or the process crashes (SIGABRT) on
- * the one $THUMBWATCH_TEST_CRASH names, as a decoder bug would. */
+ * the one $THUMBWATCH_TEST_CRASH names, as a decoder bug would; a worker
+ * sleeps $THUMBWATCH_TEST_SLOW_MS before decoding the one
+ * $THUMBWATCH_TEST_SLOW names (a large image, without the large image). */
 static void test_hooks(const char *path) {
         const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
         const char *hang = getenv("THUMBWATCH_TEST_HANG"), *crash = getenv("THUMBWATCH_TEST_CRASH");
+        const char *slow = getenv("THUMBWATCH_TEST_SLOW"), *slow_ms = getenv("THUMBWATCH_TEST_SLOW_MS");
 
         if (crash && strcmp(base, crash) == 0)
                 abort();
         if (hang && strcmp(base, hang) == 0)
                 for (;;)
                         (void) sleep(3600);
+        if (slow && strcmp(base, slow) == 0) {
+                long ms = slow_ms ? strtol(slow_ms, NULL, 10) : 1000;
+                struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+                (void) nanosleep(&ts, NULL);
+        }
 }
 #endif
 
-void job_process(const char *path, void *userdata) {
-        JobContext *ctx = userdata;
-        ThumbwatchConfig *config;
-
-        if (atomic_load(&ctx->stopping))
-                return;
-        config = get_config(ctx);
-        process(ctx, config, path);
-        config_unref(config);
-}
-
 /* thumbnail_make() with path recorded as in flight (and the test hooks);
  * its time in microseconds goes to duration. */
-static int make(const DropConfig *d, const char *path, const ThumbnailTarget *targets, size_t n,
+static int make(const DropConfig *d, const char *path, int fd, const ThumbnailTarget *targets, size_t n,
                 const ThumbnailOptions *opts, char **reterr_reason, char *duration, size_t size) {
         uint64_t start;
         int r;
 
-        inflight_begin(d, path);
+        state_inflight_begin(d, path);
 #ifdef THUMBWATCH_TEST_HOOKS
         test_hooks(path);
 #endif
         start = now_usec();
-        r = thumbnail_make(path, targets, n, opts, reterr_reason);
-        inflight_end();
+        r = thumbnail_make(fd, targets, n, opts, reterr_reason);
+        state_inflight_end();
         (void) snprintf(duration, size, "%" PRIu64, now_usec() - start);
         return r;
 }
 
-/* A thumbnail made: counted, its failure record (if any) dropped, logged. */
-static void made(JobContext *ctx, const DropConfig *d, const char *path, const char *out_dir, const char *name,
-                 const char *duration) {
-        forget_failure(d, path);
+/* The folder the thumbnails go to, for messages and the journal. */
+static const char *out_dir_of(const Outputs *o, char *buf, size_t size) {
+        const char *slash = o->n > 0 ? strrchr(o->path[0], '/') : NULL;
+
+        if (!slash)
+                return o->drop->output;
+        (void) snprintf(buf, size, "%.*s", (int) (slash - o->path[0]), o->path[0]);
+        return buf;
+}
+
+/* A thumbnail made: counted, its failure record and marker (if any) dropped, logged. */
+static void made(JobContext *ctx, const Outputs *o, const char *path, const struct stat *st, const char *duration) {
+        char out[PATH_MAX];
+
+        state_forget_failure(o->drop, st);
+        outputs_unmark_failed(o);
         atomic_fetch_add(&ctx->stats.made, 1);
         log_full_errno_fields(LOG_DEBUG, 0,
                               ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_MADE },
                                                     { "THUMBWATCH_SOURCE", path },
-                                                    { "THUMBWATCH_OUTPUT", out_dir },
+                                                    { "THUMBWATCH_OUTPUT", out_dir_of(o, out, sizeof out) },
                                                     { "THUMBWATCH_DURATION_US", duration } }),
-                              4, "'%s' -> '%s/%s' (%s us)", path, out_dir, name, duration);
+                              4, "'%s' -> '%s' (%s us)", path, o->path[0], duration);
 }
 
-/* layout = freedesktop: the standard's failure marker, OUTPUT/fail/thumbwatch/NAME. */
-static void write_failure_marker(const DropConfig *d, const char *path, const char *name,
-                                 const ThumbnailOptions *opts) {
-        _cleanup_free_ char *reason = NULL;
-        int fdir = open_output_dir_mode(d->output, FREEDESKTOP_FAIL_DIR, true, 0700);
-        int r = fdir < 0 ? fdir : thumbnail_write_failure_marker(fdir, name, opts, &reason);
+/* Is a file whose last change was at ctime young enough to be still
+ * arriving? By ctime, which no writer can set: a copy that kept an old
+ * mtime is young all the same, and a future mtime (a camera clock, a
+ * touch -d) cannot keep a file young for ever. A ctime in the future (the
+ * clock was set back) counts as old. Returns the microseconds left. */
+static uint64_t young_for(const struct stat *st, uint64_t grace) {
+        struct timespec now;
+        uint64_t age;
 
-        if (r < 0)
-                log_warning_errno(r, "'%s': cannot record the failure in '%s/%s': %s", path, d->output,
-                                  FREEDESKTOP_FAIL_DIR, reason ? reason : "%m");
-        if (fdir >= 0)
-                (void) close(fdir);
+        (void) clock_gettime(CLOCK_REALTIME, &now);
+        if (timespec_before(&now, &st->st_ctim))
+                return 0;
+        age = (uint64_t) (now.tv_sec - st->st_ctim.tv_sec) * 1000000 +
+              (uint64_t) (now.tv_nsec - st->st_ctim.tv_nsec) / 1000;
+        return age < grace ? grace - age : 0;
 }
 
-/* A thumbnail_make() failure r: a young truncated file is tried again after
- * truncated_grace; otherwise it is counted and logged, and a fault of the
- * file is remembered (with layout = freedesktop also by the marker NAME,
- * when given) while one of ours (io) is retried. */
-static void handle_failure(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d, const char *path,
-                           const struct stat *st, const char *out_path, const char *duration, int r,
-                           const char *reason, const char *marker_name, const ThumbnailOptions *marker_opts) {
+/* A failure r of the source st describes: a young truncated file is tried
+ * again after truncated_grace; otherwise it is counted and logged, and a
+ * fault of the file is remembered (and marked, in the freedesktop layout)
+ * while one of ours (io) is retried. */
+static void handle_failure(JobContext *ctx, const ThumbwatchConfig *config, const Outputs *o, const char *path,
+                           const struct stat *st, const char *duration, int r, const char *reason,
+                           const ThumbnailOptions *opts) {
+        const DropConfig *d = o->drop;
+        char out[PATH_MAX];
         const char *class;
 
         if (r == -ENODATA && !ctx->once) {
-                struct timespec now;
-                uint64_t age;
+                uint64_t left = young_for(st, config->truncated_grace_usec);
 
                 /* Cut short, and young: its writer may still be at work (a copy
                  * that closes and reopens, a download that pauses). Try again
                  * when the grace period is over; a close or rename sooner wins. */
-                (void) clock_gettime(CLOCK_REALTIME, &now);
-                age = now.tv_sec > st->st_mtim.tv_sec ? (uint64_t) (now.tv_sec - st->st_mtim.tv_sec) * 1000000 : 0;
-                if (age < config->truncated_grace_usec) {
+                if (left > 0) {
                         log_info("'%s' looks truncated (%s), perhaps still arriving: trying again in %.1f s", path,
-                                 reason ? reason : "", (double) (config->truncated_grace_usec - age) / 1e6);
-                        schedule_retry(ctx, path, now_usec() + config->truncated_grace_usec - age);
+                                 reason ? reason : "", (double) left / 1e6);
+                        schedule_retry(ctx, path, now_usec() + left);
                         return;
                 }
         }
@@ -669,230 +390,255 @@ static void handle_failure(JobContext *ctx, const ThumbwatchConfig *config, cons
          * after retry_io, and at every rescan. Remembered before it is
          * logged, so that whoever reads the log finds the record. */
         if (strcmp(class, "io") != 0) {
-                remember_failure(d, path, st, class);
-                if (marker_name)
-                        write_failure_marker(d, path, marker_name, marker_opts);
-                log_failure(path, out_path, class, duration, r, reason);
+                _cleanup_free_ char *marker_reason = NULL;
+
+                state_remember_failure(d, path, st, class,
+                                       job_class_depends_on_config(class) ? job_config_fingerprint(config, d) : 0);
+                if (opts && outputs_mark_failed(o, opts, &marker_reason) < 0)
+                        log_warning("'%s': cannot record the failure in '%s/%s': %s", path, d->output,
+                                    FREEDESKTOP_FAIL_DIR, marker_reason ? marker_reason : "io error");
+                log_failure(path, out_dir_of(o, out, sizeof out), class, duration, r, reason);
                 return;
         }
-        log_failure(path, out_path, class, duration, r, reason);
+        log_failure(path, out_dir_of(o, out, sizeof out), class, duration, r, reason);
         if (!ctx->once && config->retry_io_usec > 0) {
                 log_info("'%s': trying again in %.1f s", path, (double) config->retry_io_usec / 1e6);
                 schedule_retry(ctx, path, now_usec() + config->retry_io_usec);
         }
 }
 
-/* layout = freedesktop: OUTPUT/FLAVOUR/MD5(URI).png, 0600 in 0700 folders,
- * up to date when its Thumb::MTime is the source's; a failure also leaves
- * the standard's marker in OUTPUT/fail/thumbwatch/. */
-static void process_freedesktop(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d,
-                                const char *path, const struct stat *st) {
+/* The source at path is gone, or is no source any more (a symlink not
+ * followed, a FIFO): its own thumbnails go, when the drop says so. */
+static void not_a_source(JobContext *ctx, Outputs *o, const char *path, const char *what) {
+        long n;
+
+        atomic_fetch_add(&ctx->stats.vanished, 1);
+        n = o->drop->delete_with_source ? outputs_remove(o) : 0;
+        log_debug("'%s' is %s, skipping%s", path, what, n > 0 ? "; its thumbnails are removed" : "");
+}
+
+/* A thumbnail's name is another source's (stamped by it, and that source is
+ * still there): never overwritten. Returns true when that is so. */
+static bool name_taken(JobContext *ctx, const Outputs *o, const char *path, const SourceIdentity *id) {
+        for (size_t i = 0; i < o->n; i++) {
+                _cleanup_free_ char *other_path = NULL;
+                char other[NAME_MAX + 1];
+                struct stat st;
+
+                if (outputs_state(o, i, id, other) != THUMB_TAKEN)
+                        continue;
+                if (asprintf(&other_path, "%.*s%s", (int) (strlen(path) - strlen(o->name)), path, other) < 0)
+                        return false;
+                if (lstat(other_path, &st) < 0)
+                        continue;               /* that source is gone: the name is free */
+                atomic_fetch_add(&ctx->stats.failed, 1);
+                log_failure(path, o->path[i], "collision", "0", -EEXIST, NULL);
+                log_warning("'%s': its thumbnail '%s' is the thumbnail of '%s' (the name template gives both the "
+                            "same name): not overwriting it; add {ext} of the source to name = or use format = same",
+                            path, o->path[i], other_path);
+                return true;
+        }
+        return false;
+}
+
+typedef enum Outcome {
+        OUTCOME_DONE,           /* made, failed, skipped: counted and logged */
+        OUTCOME_CHANGED,        /* the source changed while it was made: make it again */
+} Outcome;
+
+/* Makes the thumbnails of the source open as fd (st: its fstat()), then
+ * looks at the source again. */
+static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, Outputs *o, const char *path, int fd,
+                               const struct stat *st) {
         ThumbnailTarget targets[CONFIG_SIZES_MAX] = {};
-        int dirs[CONFIG_SIZES_MAX];
-        _cleanup_free_ char *uri = NULL, *reason = NULL;
-        char name[FREEDESKTOP_NAME_MAX], class_before[32], duration[32] = "0";
+        _cleanup_free_ char *reason = NULL, *failed_dir = NULL;
+        const DropConfig *d = o->drop;
+        char duration[32] = "0";
         ThumbnailOptions opts;
-        bool current = true;
-        size_t n = d->n_sizes;
+        OutputStamp stamp;
+        struct stat now, decoded;
         int r;
 
-        for (size_t i = 0; i < n; i++)
-                dirs[i] = -1;
-        r = freedesktop_uri(path, &uri);
+        r = outputs_open(o, true, &failed_dir);
         if (r < 0) {
-                atomic_fetch_add(&ctx->stats.failed, 1);
-                log_error_errno(r, "'%s': cannot make its URI: %m", path);
-                return;
+                _cleanup_free_ char *why = NULL;
+
+                if (asprintf(&why, "cannot open or create the output folder '%s': %s",
+                             failed_dir ? failed_dir : d->output, strerror(-r)) < 0)
+                        why = NULL;
+                handle_failure(ctx, config, o, path, st, duration, r < 0 && r != -ENOMEM ? -EIO : r, why, NULL);
+                return OUTCOME_DONE;
         }
-        freedesktop_name(uri, name);
-        /* Up to date or not, without creating anything: a no-op pass stays a
-         * read-only one. */
-        for (size_t i = 0; i < n; i++) {
-                dirs[i] = open_output_dir(d->output, job_freedesktop_dir(d, i), false);
-                current = current && dirs[i] >= 0 && freedesktop_is_current(dirs[i], name, (long long) st->st_mtim.tv_sec);
+        for (size_t i = 0; i < o->n; i++)
+                targets[i] = (ThumbnailTarget) { o->dirfd[i], o->file[i], d->sizes[i].width, d->sizes[i].height,
+                                                 d->layout == LAYOUT_FREEDESKTOP ? THUMBNAIL_FIT : d->sizes[i].mode };
+        job_thumbnail_options(config, d, &opts);
+        stamp = (OutputStamp) { .name = o->name };
+        output_identity(st, &stamp.id);
+        opts.finish = output_stamp_fd;
+        opts.finish_userdata = &stamp;
+        if (d->layout == LAYOUT_FREEDESKTOP) {
+                opts.thumb_uri = o->uri;
+                opts.thumb_mtime = (long long) st->st_mtim.tv_sec;
+                opts.thumb_size = (unsigned long long) st->st_size;
         }
-        if (current) {
+        r = make(d, path, fd, targets, o->n, &opts, &reason, duration, sizeof duration);
+        if (r < 0) {
+                handle_failure(ctx, config, o, path, st, duration, r, reason, &opts);
+                return OUTCOME_DONE;
+        }
+
+        /* Gone while it was made (deleted, renamed, its folder moved): its
+         * thumbnails have no source here. If its folder moved, the mirror
+         * moved with it and the thumbnails just written are where they should
+         * be; what may stand under the old name is a mirror made anew by
+         * outputs_open() after the move, which goes. Otherwise the
+         * thumbnails go, through the folders they were written to. */
+        if ((d->follow_symlinks ? stat(path, &now) : lstat(path, &now)) < 0 && errno == ENOENT) {
+                Outputs by_name;
+
+                atomic_fetch_add(&ctx->stats.vanished, 1);
+                log_debug("'%s' went away while its thumbnail was made: removing it", path);
+                if (fstat(fd, &decoded) == 0 && decoded.st_nlink > 0 && outputs_init(&by_name, d, path) >= 0) {
+                        (void) outputs_remove(&by_name);
+                        outputs_done(&by_name);
+                } else
+                        (void) outputs_remove(o);
+                return OUTCOME_DONE;
+        }
+        /* Replaced (mv, rsync, tar x) or written in place meanwhile: the
+         * thumbnails carry the identity of what was decoded, which is not the
+         * file's any more, so they are stale; made again. */
+        {
+                SourceIdentity was, is, fd_now;
+
+                output_identity(st, &was);
+                output_identity(&now, &is);
+                if (fstat(fd, &decoded) < 0)
+                        decoded = *st;
+                output_identity(&decoded, &fd_now);
+                if (!output_identity_equal(&was, &is) || !output_identity_equal(&was, &fd_now)) {
+                        log_debug("'%s' changed while its thumbnail was made: making it again", path);
+                        return OUTCOME_CHANGED;
+                }
+        }
+        made(ctx, o, path, st, duration);
+        return OUTCOME_DONE;
+}
+
+/* One attempt at path: returns OUTCOME_CHANGED when it must be made again. */
+static Outcome process_once(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d, const char *path) {
+        _cleanup_(outputs_done) Outputs o = {};
+        char class_before[STATE_CLASS_MAX];
+        SourceIdentity id;
+        struct stat st;
+        Outcome outcome;
+        int fd, r;
+
+        r = outputs_init(&o, d, path);
+        if (r < 0) {
+                if (r == -EPERM)
+                        log_debug("'%s' would be mirrored onto the state folder '%s/" OUTPUT_STATE_DIR "': skipping",
+                                  path, d->output);
+                else {
+                        atomic_fetch_add(&ctx->stats.failed, 1);
+                        log_error_errno(r, "'%s': cannot name its thumbnails: %m", path);
+                }
+                return OUTCOME_DONE;
+        }
+        if ((d->follow_symlinks ? stat(path, &st) : lstat(path, &st)) < 0) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        not_a_source(ctx, &o, path, "gone");
+                else {
+                        atomic_fetch_add(&ctx->stats.failed, 1);
+                        log_error_errno(errno, "'%s': cannot stat: %m", path);
+                }
+                return OUTCOME_DONE;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                not_a_source(ctx, &o, path, S_ISLNK(st.st_mode) ? "a symlink (follow_symlinks = no)" :
+                                                                   "not a regular file");
+                return OUTCOME_DONE;
+        }
+        output_identity(&st, &id);
+        if (outputs_current(&o, &id)) {
                 atomic_fetch_add(&ctx->stats.up_to_date, 1);
-                goto out;
+                return OUTCOME_DONE;
         }
-        if (job_failed_before(d, path, st, class_before, sizeof class_before) && strcmp(class_before, "suspect") != 0) {
+        if (name_taken(ctx, &o, path, &id))
+                return OUTCOME_DONE;
+        /* Failed before and unchanged since: it would fail again. Logged once, when it failed. */
+        if (state_failed_before(d, &st, job_config_fingerprint(config, d), class_before) &&
+            strcmp(class_before, "suspect") != 0) {
                 atomic_fetch_add(&ctx->stats.failed, 1);
                 log_debug("'%s' failed before (%s) and has not changed, skipping", path, class_before);
-                goto out;
+                return OUTCOME_DONE;
         }
-        for (size_t i = 0; i < n; i++) {
-                if (dirs[i] < 0)
-                        dirs[i] = open_output_dir_mode(d->output, job_freedesktop_dir(d, i), true, 0700);
-                if (dirs[i] < 0) {
-                        atomic_fetch_add(&ctx->stats.failed, 1);
-                        log_failure(path, d->output, "io", duration, dirs[i], NULL);
-                        goto out;
-                }
-                targets[i] = (ThumbnailTarget) { dirs[i], name, d->sizes[i].width, d->sizes[i].height, THUMBNAIL_FIT };
-        }
-        job_thumbnail_options(config, d, &opts);
-        opts.thumb_uri = uri;
-        opts.thumb_mtime = (long long) st->st_mtim.tv_sec;
-        opts.thumb_size = (unsigned long long) st->st_size;
-        r = make(d, path, targets, n, &opts, &reason, duration, sizeof duration);
-        if (r == -ENOENT) {
-                atomic_fetch_add(&ctx->stats.vanished, 1);
-                goto out;
-        }
-        if (r < 0) {
-                handle_failure(ctx, config, d, path, st, d->output, duration, r, reason, name, &opts);
-                goto out;
-        }
-        /* Gone while it was made: its thumbnail has no source. */
-        if (access(path, F_OK) < 0 && errno == ENOENT) {
-                atomic_fetch_add(&ctx->stats.vanished, 1);
-                remove_freedesktop(d, path);
-                goto out;
-        }
-        {
-                _cleanup_free_ char *out = NULL;
 
-                if (asprintf(&out, "%s/%s", d->output, job_freedesktop_dir(d, 0)) >= 0)
-                        made(ctx, d, path, out, name, duration);
+        fd = job_open_source(d, path);
+        if (fd < 0) {
+                if (fd == -ENOENT)
+                        not_a_source(ctx, &o, path, "gone");
+                else if (fd == -ELOOP || fd == -EXDEV) {
+                        /* A folder on its path was swapped for a symlink (or the file
+                         * for one): what is there now is not in the drop. */
+                        log_notice("'%s' is reached through a symlink%s: not read", path,
+                                   fd == -EXDEV ? " that leads out of the drop" : "");
+                        not_a_source(ctx, &o, path, "behind a symlink");
+                } else {
+                        char out[PATH_MAX];
+
+                        _cleanup_free_ char *why = NULL;
+
+                        if (asprintf(&why, "cannot open: %s", strerror(-fd)) < 0)
+                                why = NULL;
+                        atomic_fetch_add(&ctx->stats.failed, 1);
+                        log_failure(path, out_dir_of(&o, out, sizeof out), "io", "0", fd, why);
+                        if (!ctx->once && config->retry_io_usec > 0)
+                                schedule_retry(ctx, path, now_usec() + config->retry_io_usec);
+                }
+                return OUTCOME_DONE;
         }
-out:
-        for (size_t i = 0; i < n; i++)
-                if (dirs[i] >= 0)
-                        (void) close(dirs[i]);
+        /* The identity of what is decoded: this descriptor's. */
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                (void) close(fd);
+                not_a_source(ctx, &o, path, "not a regular file");
+                return OUTCOME_DONE;
+        }
+        outcome = make_and_settle(ctx, config, &o, path, fd, &st);
+        (void) close(fd);
+        return outcome;
 }
 
 static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path) {
-        ThumbnailTarget targets[CONFIG_SIZES_MAX] = {};
-        char *names[CONFIG_SIZES_MAX] = {};
-        _cleanup_free_ char *reason = NULL, *out_dir = NULL, *out_path = NULL;
-        char duration[32] = "0", class_before[32];
-        const char *src_name;
-        ThumbnailOptions opts;
-        const DropConfig *d;
-        struct stat st;
-        bool current = true;
-        int dfd = -1, src_dfd = -1, r;
-        size_t n;
+        const DropConfig *d = job_find_drop(config, path);
 
-        d = job_find_drop(config, path);
         if (!d) {
                 log_debug("'%s' is in no drop folder, skipping", path);
                 return;
         }
-        if ((d->follow_symlinks ? stat(path, &st) : lstat(path, &st)) < 0) {
-                if (errno == ENOENT) {
-                        atomic_fetch_add(&ctx->stats.vanished, 1);
-                        log_debug("'%s' is gone, skipping", path);
-                        if (d->delete_with_source)
-                                job_remove_thumbnails(d, path);
-                } else {
-                        atomic_fetch_add(&ctx->stats.failed, 1);
-                        log_error_errno(errno, "'%s': cannot stat: %m", path);
-                }
+        for (int attempt = 0; attempt < CHANGING_ATTEMPTS; attempt++)
+                if (process_once(ctx, config, d, path) == OUTCOME_DONE)
+                        return;
+        /* Still changing: a writer at work in place. Its close will queue it
+         * again; the retry is for a writer that never closes. */
+        if (!ctx->once) {
+                log_info("'%s' keeps changing while its thumbnail is made: trying again in %.1f s", path,
+                         (double) CHANGING_RETRY_USEC / 1e6);
+                schedule_retry(ctx, path, now_usec() + CHANGING_RETRY_USEC);
                 return;
         }
-        if (!S_ISREG(st.st_mode)) {
-                log_debug("'%s' is %s, skipping", path, S_ISLNK(st.st_mode) ? "a symlink (not followed)" : "not a regular file");
+        atomic_fetch_add(&ctx->stats.failed, 1);
+        log_error("'%s' failed: it kept changing while its thumbnail was made", path);
+}
+
+void job_process(const char *path, void *userdata) {
+        JobContext *ctx = userdata;
+        ThumbwatchConfig *config;
+
+        if (atomic_load(&ctx->stopping))
                 return;
-        }
-        if (d->layout == LAYOUT_FREEDESKTOP) {
-                process_freedesktop(ctx, config, d, path, &st);
-                return;
-        }
-
-        r = split_under(d->source, path, &out_dir, &src_name);
-        if (r >= 0 && asprintf(&out_path, "%s%s%s", d->output, out_dir[0] ? "/" : "", out_dir) < 0)
-                r = -ENOMEM;
-        if (r < 0)
-                goto out;
-        /* Every size goes into the same folder, the mirror of the source's. */
-        dfd = open_output_dir(d->output, out_dir, false);
-        for (n = 0; n < d->n_sizes; n++) {
-                r = job_thumbnail_name(d, src_name, n, &names[n]);
-                if (r < 0) {
-                        atomic_fetch_add(&ctx->stats.failed, 1);
-                        log_error_errno(r, "'%s': cannot name its thumbnail: %m", path);
-                        goto out;
-                }
-                current = current && dfd >= 0 && is_up_to_date(dfd, names[n], &st);
-        }
-        if (current) {
-                atomic_fetch_add(&ctx->stats.up_to_date, 1);
-                goto out;
-        }
-        /* Failed before and unchanged since: it would fail again. Logged once, when it failed. */
-        if (job_failed_before(d, path, &st, class_before, sizeof class_before) && strcmp(class_before, "suspect") != 0) {
-                atomic_fetch_add(&ctx->stats.failed, 1);
-                log_debug("'%s' failed before (%s) and has not changed, skipping", path, class_before);
-                goto out;
-        }
-
-        if (dfd < 0)
-                dfd = open_output_dir(d->output, out_dir, true);
-        if (dfd < 0) {
-                r = dfd;
-                atomic_fetch_add(&ctx->stats.failed, 1);
-                log_failure(path, out_path, "io", duration, r, NULL);
-                goto out;
-        }
-        for (size_t i = 0; i < n; i++)
-                targets[i] = (ThumbnailTarget) { dfd, names[i], d->sizes[i].width, d->sizes[i].height,
-                                                 d->sizes[i].mode };
-        /* The source's folder, to see afterwards whether the file left it. */
-        {
-                _cleanup_free_ char *src_dir = strndup(path, (size_t) (src_name - path));
-
-                src_dfd = src_dir ? open(src_dir[0] ? src_dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        }
-
-        job_thumbnail_options(config, d, &opts);
-        r = make(d, path, targets, n, &opts, &reason, duration, sizeof duration);
-        if (r == -ENOENT) {
-                atomic_fetch_add(&ctx->stats.vanished, 1);
-                log_debug("'%s' is gone, skipping", path);
-                goto out;
-        }
-        if (r < 0) {
-                handle_failure(ctx, config, d, path, &st, out_path, duration, r, reason, NULL, NULL);
-                goto out;
-        }
-
-        /* A source stamped in the future (a camera's clock, a copy that kept
-         * times) would make its thumbnail look stale forever: give the
-         * thumbnail the source's time instead. */
-        {
-                struct timespec now;
-
-                (void) clock_gettime(CLOCK_REALTIME, &now);
-                if (timespec_before(&now, &st.st_mtim)) {
-                        struct timespec times[2] = { st.st_mtim, st.st_mtim };
-                        for (size_t i = 0; i < n; i++)
-                                (void) utimensat(dfd, names[i], times, AT_SYMLINK_NOFOLLOW);
-                }
-        }
-        /* Its folder may have been renamed, moved out or deleted while the
-         * thumbnail was made. The watcher has moved or removed the mirror
-         * already or will; but a thumbnail written after that, into a mirror
-         * made anew under the old name, has no source: take it back, by
-         * path (dfd may be the moved mirror, where the thumbnails are right). */
-        if (access(path, F_OK) < 0 && errno == ENOENT) {
-                atomic_fetch_add(&ctx->stats.vanished, 1);
-                log_debug("'%s' went away while its thumbnail was made: removing it", path);
-                job_remove_thumbnails(d, path);
-                /* Gone from its folder too (deleted, or renamed within it), not
-                 * moved along with it: the thumbnail is wrong wherever its
-                 * mirror folder is now. */
-                if (src_dfd >= 0 && faccessat(src_dfd, src_name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-                        for (size_t i = 0; i < n; i++)
-                                (void) unlinkat(dfd, names[i], 0);
-                goto out;
-        }
-        made(ctx, d, path, out_path, names[0], duration);
-out:
-        if (dfd >= 0)
-                (void) close(dfd);
-        if (src_dfd >= 0)
-                (void) close(src_dfd);
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                free(names[i]);
+        config = get_config(ctx);
+        process(ctx, config, path);
+        config_unref(config);
 }

@@ -1,5 +1,6 @@
 /* job.h - what a worker does with one source path: find its drop, skip it when
- * its thumbnails are up to date (by stat alone), else make them, count and log.
+ * its thumbnails are current (by the source's identity, output-tree.h), else
+ * make them, count and log.
  * This is the process callback main hands to the worker pool. */
 #pragma once
 
@@ -54,49 +55,23 @@ const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path);
 /* A worker_process_fn: userdata is a JobContext. */
 void job_process(const char *path, void *userdata);
 
-/* Creates dir and its missing parents with mode (less the umask). Returns 0
- * or -errno. */
-int job_mkdir_p(const char *dir, mode_t mode);
-
-/* layout = mirror: the name of source file src_name's thumbnail of size i
- * (d->sizes[i]), from the drop's name template. Returns 0 or -errno. */
-int job_thumbnail_name(const DropConfig *d, const char *src_name, size_t i, char **ret);
-
-/* layout = freedesktop: the folder under the output for size i ("normal",
- * "large", ...), or for the failure markers when i == d->n_sizes. */
-const char *job_freedesktop_dir(const DropConfig *d, size_t i);
-
-/* Removes thumbwatch's own temporaries (".NAME." and mkstemp's 6 random
- * characters) left under d's output tree by a crash; with layout =
- * freedesktop, only those of its MD5-named PNGs. Call before any worker
- * starts. Returns how many. */
-long job_clean_temporaries(const DropConfig *d);
-
-/* Installs the handler that, when a worker thread crashes (SIGSEGV, SIGBUS,
- * SIGILL, SIGFPE, SIGABRT), marks the file it was decoding before the
- * process dies as the signal says. Call once from main. */
-void job_install_crash_handler(void);
-
-/* Reads the in-flight records a crash left under d's output: a file a
- * worker crashed on fails as "crashed" and is not tried until it changes; a
- * file interrupted from outside (a kill) is tried once more, and fails as
- * "crashed" only if it is interrupted again. Call at start-up
- * before any worker runs. Returns how many files were in flight. */
-long job_recover_inflight(const DropConfig *d);
-
-/* Removes dir and everything below it, without following symlinks. Errors
- * are ignored: what remains is found by the next --gc. */
-void job_remove_tree(const char *dir);
+/* Opens path, a file below d's source, for reading: below the source's
+ * folder, through no symlinked folder, and not itself a symlink unless
+ * follow_symlinks says so (yes: to a target inside the drop; anywhere); so a
+ * folder swapped for a symlink while the file waited cannot redirect the
+ * read. Returns a descriptor, -ELOOP (a symlink in the way), -EXDEV (a link
+ * out of the drop), or -errno of open(2). */
+int job_open_source(const DropConfig *d, const char *path);
 
 /* The failure class of a thumbnail_make() error: "unsupported", "corrupt",
  * "truncated", "too-large", "timeout" or "io". */
 const char *job_error_class(int r);
 
-/* Has src failed before, as it is now (same size and mtime)? Its class
- * ("corrupt", ...) goes to class. */
-bool job_failed_before(const DropConfig *d, const char *src, const struct stat *st, char *class, size_t size);
+/* Does a failure of this class ("unsupported", "too-large", "timeout")
+ * depend on the config as much as on the file? Such a failure is remembered
+ * with job_config_fingerprint(), and forgotten when that changes. */
+bool job_class_depends_on_config(const char *class);
 
-/* Removes the thumbnails of path, a source file of d that is gone (deleted
- * or renamed), forgets its failure record, and drops its mirror folder if
- * the source folder is gone too. Thread-safe. */
-void job_remove_thumbnails(const DropConfig *d, const char *path);
+/* The fingerprint of what decides those failures: the formats allowed, the
+ * limits and job_timeout. Never 0. */
+uint64_t job_config_fingerprint(const ThumbwatchConfig *c, const DropConfig *d);

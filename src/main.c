@@ -14,6 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "run.h"
+#include "state-dir.h"
 #include "thumbnail.h"
 #include "tools.h"
 
@@ -249,7 +250,7 @@ int main(int argc, char *argv[]) {
                 config_unref(config);
                 return status;
         }
-        job_install_crash_handler();
+        state_install_crash_handler();
         status = arg_once ? run_once(config) : run_daemon(config, load_config);
         thumbnail_shutdown();
         config_unref(config);

@@ -47,13 +47,37 @@ bool naming_is_temporary(const char *name) {
                 return true;
         if (has_suffix(name, ".part") || has_suffix(name, ".crdownload") || has_suffix(name, ".tmp"))
                 return true;
-        /* rsync writes ".photo.jpg.Ab3xZ9" and renames it to "photo.jpg" when complete;
-         * thumbwatch's own temporaries have the same shape. */
+        /* rsync writes ".photo.jpg.Ab3xZ9" and renames it to "photo.jpg" when complete. */
         if (name[0] == '.' && len >= 9 && name[len - 7] == '.') {
                 const char *suffix = name + len - 6;
                 return strspn(suffix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == 6;
         }
         return false;
+}
+
+static const char temporary_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+bool naming_is_own_temporary(const char *name) {
+        size_t len = strlen(name), infix = sizeof NAMING_TEMPORARY_INFIX - 1;
+        const char *tail;
+
+        if (name[0] != '.' || len < 2 + infix + NAMING_TEMPORARY_RANDOM)
+                return false;
+        tail = name + len - NAMING_TEMPORARY_RANDOM;
+        return strncmp(tail - infix, NAMING_TEMPORARY_INFIX, infix) == 0 &&
+               strspn(tail, temporary_chars) == NAMING_TEMPORARY_RANDOM;
+}
+
+int naming_temporary(const char *name, const unsigned char *rnd, char *ret) {
+        char suffix[NAMING_TEMPORARY_RANDOM + 1];
+
+        if (strlen(name) > NAMING_NAME_MAX)
+                return -ENAMETOOLONG;
+        for (size_t i = 0; i < NAMING_TEMPORARY_RANDOM; i++)
+                suffix[i] = temporary_chars[rnd[i] % (sizeof temporary_chars - 1)];
+        suffix[NAMING_TEMPORARY_RANDOM] = '\0';
+        (void) snprintf(ret, NAME_MAX + 1, ".%s" NAMING_TEMPORARY_INFIX "%s", name, suffix);
+        return 0;
 }
 
 bool naming_matches_any(const char *name, char *const *globs, size_t n_globs) {
@@ -219,30 +243,41 @@ bool naming_path_is_under(const char *path, const char *root) {
         return strncmp(path, root, l) == 0 && (path[l] == '\0' || path[l] == '/');
 }
 
-int naming_output_path(const char *source_root, const char *output_root, const char *src_path,
-                       const char *tmpl, unsigned width, unsigned height, char **ret) {
-        _cleanup_free_ char *thumb_name = NULL;
-        const char *rel, *base;
-        size_t skip = strlen(source_root);
-        char *p;
-        int r;
+int naming_normalize_path(const char *path, char **ret) {
+        size_t len = strlen(path), n = 0;
+        char *out;
 
-        if (!naming_path_is_under(src_path, source_root) || strcmp(src_path, source_root) == 0)
+        if (path[0] != '/')
                 return -EINVAL;
-        if (skip == 1)                  /* the root is "/" */
-                skip = 0;
-        rel = src_path + skip + 1;      /* "a/b/photo.jpg" */
-        base = strrchr(rel, '/');
-        base = base ? base + 1 : rel;
-        if (base[0] == '\0')
-                return -EINVAL;
-
-        r = naming_expand(tmpl, base, width, height, &thumb_name);
-        if (r < 0)
-                return r;
-        if (asprintf(&p, "%s/%.*s%s", strcmp(output_root, "/") == 0 ? "" : output_root,
-                     (int) (base - rel), rel, thumb_name) < 0)
+        out = malloc(len + 2);
+        if (!out)
                 return -ENOMEM;
-        *ret = p;
+        for (const char *p = path; *p;) {
+                const char *seg;
+                size_t l;
+
+                while (*p == '/')
+                        p++;
+                seg = p;
+                while (*p && *p != '/')
+                        p++;
+                l = (size_t) (p - seg);
+                if (l == 0 || (l == 1 && seg[0] == '.'))
+                        continue;
+                if (l == 2 && seg[0] == '.' && seg[1] == '.') {
+                        while (n > 0 && out[n - 1] != '/')
+                                n--;
+                        if (n > 0)
+                                n--;
+                        continue;
+                }
+                out[n++] = '/';
+                memcpy(out + n, seg, l);
+                n += l;
+        }
+        if (n == 0)
+                out[n++] = '/';
+        out[n] = '\0';
+        *ret = out;
         return 0;
 }

@@ -27,9 +27,23 @@ bool naming_matches_any(const char *name, char *const *globs, size_t n_globs);
  * set to a static string. */
 int naming_check_template(const char *tmpl, bool several_sizes, const char **reterr_reason);
 
-/* The longest thumbnail name: its temporary (".NAME." and 6 random
- * characters) must fit NAME_MAX too. */
-#define NAMING_NAME_MAX (NAME_MAX - 8)
+/* thumbwatch's own temporaries: "." NAME ".thumbwatch-" and 6 random
+ * characters, distinct from every other writer's (rsync's ".NAME.XXXXXX"
+ * among them), so that the clean-up at start-up removes nothing of anyone
+ * else's. */
+#define NAMING_TEMPORARY_INFIX ".thumbwatch-"
+#define NAMING_TEMPORARY_RANDOM 6
+
+/* The longest thumbnail name: its temporary must fit NAME_MAX too. */
+#define NAMING_NAME_MAX (NAME_MAX - 1 - (sizeof NAMING_TEMPORARY_INFIX - 1) - NAMING_TEMPORARY_RANDOM)
+
+/* Is this base name one of thumbwatch's own temporaries? */
+bool naming_is_own_temporary(const char *name);
+
+/* Writes the temporary of name with the random bytes rnd (6 of them) into
+ * ret, which holds NAME_MAX + 1 bytes. Returns 0, or -ENAMETOOLONG when name
+ * is longer than NAMING_NAME_MAX. */
+int naming_temporary(const char *name, const unsigned char *rnd, char *ret);
 
 /* Expands a template for a source base name and a size. A result longer
  * than NAMING_NAME_MAX is shortened: as much of it as fits (cut at a UTF-8
@@ -43,12 +57,10 @@ int naming_expand(const char *tmpl, const char *name, unsigned width, unsigned h
 int naming_expand_ext(const char *tmpl, const char *name, const char *ext, unsigned width, unsigned height,
                       char **ret);
 
-/* The thumbnail path of src_path, a file under source_root: output_root, then
- * the same sub-folders, then the expanded template. Both roots are absolute
- * and have no trailing slash. On success the caller owns *ret. Returns
- * -EINVAL when src_path is not under source_root, or as naming_expand(). */
-int naming_output_path(const char *source_root, const char *output_root, const char *src_path,
-                       const char *tmpl, unsigned width, unsigned height, char **ret);
-
 /* Is path equal to root, or inside it? Both absolute, no trailing slash. */
 bool naming_path_is_under(const char *path, const char *root);
+
+/* Lexically normalizes an absolute path: no "//", ".", ".." (above the root
+ * it stays at the root) or trailing '/'. Returns 0 and the caller owns *ret,
+ * -EINVAL for a relative path, or -ENOMEM. */
+int naming_normalize_path(const char *path, char **ret);

@@ -32,9 +32,11 @@
 #include "log.h"
 #include "macro.h"
 #include "notify.h"
+#include "output-tree.h"
 #include "path-queue.h"
 #include "run.h"
 #include "scan.h"
+#include "state-dir.h"
 #include "thumbnail.h"
 #include "time-util.h"
 #include "watcher.h"
@@ -77,22 +79,26 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                 }
                 /* The Thumbnail Managing Standard's cache is private: 0700, as
                  * are its sub-folders. */
-                r = job_mkdir_p(d->output, d->layout == LAYOUT_FREEDESKTOP ? 0700 : 0755);
+                r = output_prepare(d);
                 if (r < 0)
                         return log_error_errno(r, "%scannot create output folder '%s': %m", where, d->output);
                 if (stat(d->output, &st) < 0 || !S_ISDIR(st.st_mode))
                         return log_error_errno(ENOTDIR, "%soutput '%s': %m", where, d->output);
                 if (access(d->output, W_OK | X_OK) < 0)
                         return log_error_errno(errno, "%soutput folder '%s' is not writable: %m", where, d->output);
+                r = state_prepare(d);
+                if (r < 0)
+                        return log_error_errno(r, "%scannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m",
+                                               where, d->output);
                 /* What a crash left behind: temporaries (invariant 5) and the
                  * files the workers were decoding. Only before any worker runs:
                  * on a reload these are the live ones. */
                 if (!starting)
                         continue;
-                n = job_clean_temporaries(d);
+                n = output_clean_temporaries(d);
                 if (n > 0)
                         log_notice("removed %ld stale temporary files under '%s'", n, d->output);
-                (void) job_recover_inflight(d);
+                (void) state_recover_inflight(d);
         }
         return 0;
 }

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
+#include "output-tree.h"
 #include "scan.h"
 
 /* Requests waiting beyond this become one full rescan. */
@@ -182,7 +183,10 @@ static int walk(Walk *wk, const char *path, bool top) {
                         break;
                 type = entry_type(dir, de);
                 if (type == DT_DIR) {
-                        if (!wk->recursive || scan_ignored_name(wk->drop, de->d_name))
+                        /* The name of the state folder, at the top of a drop, is
+                         * never mirrored: it would be the output's state folder. */
+                        if (!wk->recursive || scan_ignored_name(wk->drop, de->d_name) ||
+                            (strcmp(de->d_name, OUTPUT_STATE_DIR) == 0 && strcmp(path, wk->drop->source) == 0))
                                 continue;
                         r = names_add(&subdirs, de->d_name);
                         if (r < 0)

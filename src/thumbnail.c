@@ -29,6 +29,7 @@
 #include <setjmp.h>
 
 #include "macro.h"
+#include "naming.h"
 #include "thumbnail.h"
 #include "time-util.h"
 
@@ -326,29 +327,26 @@ static int write_all(int fd, const unsigned char *p, size_t len) {
         return 0;
 }
 
-/* Writes data to a hidden temporary in dirfd and renames it to name. Never
- * through a symlink: the temporary is created with O_EXCL|O_NOFOLLOW, and
- * renameat() replaces whatever is at name, a planted link included. */
-static int write_atomically(int dirfd, const char *name, const void *data, size_t len, unsigned mode,
-                            char **reterr_reason) {
-        static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/* Writes data to a hidden temporary in dirfd, lets opts->finish stamp it,
+ * and renames it to name. Never through a symlink: the temporary is created
+ * with O_EXCL|O_NOFOLLOW, and renameat() replaces whatever is at name, a
+ * planted link included. */
+static int write_atomically(int dirfd, const char *name, const void *data, size_t len,
+                            const ThumbnailOptions *opts, char **reterr_reason) {
         char tmp[NAME_MAX + 1];
         int fd = -1, r;
 
-        /* ".NAME." and mkstemp's 6 random characters: a dot-file that our own
-         * scanner and watcher ignore. */
-        if (strlen(name) + 8 > NAME_MAX) {
-                (void) reason(reterr_reason, "the name '%s' leaves no room for its temporary", name);
-                return -ENAMETOOLONG;
-        }
         for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-                unsigned char rnd[6];
+                unsigned char rnd[NAMING_TEMPORARY_RANDOM];
 
                 if (getrandom(rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
                         return -EIO;
-                (void) snprintf(tmp, sizeof tmp, ".%s.%c%c%c%c%c%c", name, chars[rnd[0] % 62], chars[rnd[1] % 62],
-                                chars[rnd[2] % 62], chars[rnd[3] % 62], chars[rnd[4] % 62], chars[rnd[5] % 62]);
-                fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode ? mode : 0644);
+                if (naming_temporary(name, rnd, tmp) < 0) {
+                        (void) reason(reterr_reason, "the name '%s' leaves no room for its temporary", name);
+                        return -ENAMETOOLONG;
+                }
+                fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                            opts->file_mode ? opts->file_mode : 0644);
                 if (fd < 0 && errno != EEXIST)
                         break;
         }
@@ -358,6 +356,8 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
                 return r;
         }
         r = write_all(fd, data, len);
+        if (r >= 0 && opts->finish)
+                r = opts->finish(fd, opts->finish_userdata);
         if (close(fd) < 0 && r >= 0)
                 r = -errno;
         if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
@@ -387,29 +387,23 @@ static int check_limits(unsigned long width, unsigned long height, const Thumbna
         return 0;
 }
 
-static int open_source(const char *src, const ThumbnailOptions *opts, const Magic **ret_magic, FILE **ret_file,
+/* Checks the open file fd (the caller's) before anything is decoded: a
+ * regular file, within max_file_size, of an allowed format by its magic
+ * bytes. On success *ret_file reads a duplicate of fd from its start, ours
+ * to fclose(). */
+static int open_source(int fd, const ThumbnailOptions *opts, const Magic **ret_magic, FILE **ret_file,
                        struct stat *ret_st, char **reterr_reason) {
         unsigned char head[32];
         const Magic *magic;
         ssize_t n;
         FILE *f;
-        int fd, r;
+        int dup_fd, r;
 
-        /* O_NONBLOCK: a FIFO planted in a drop folder must not hang a worker. */
-        fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (opts->follow_symlinks ? 0 : O_NOFOLLOW));
-        if (fd < 0) {
-                r = errno == ELOOP ? -EMEDIUMTYPE : errno > 0 ? -errno : -EIO;
-                (void) reason(reterr_reason, r == -EMEDIUMTYPE ? "a symlink, not followed" : "cannot open: %s",
-                              strerror(-r));
-                return r;
-        }
         if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode)) {
-                (void) close(fd);
                 (void) reason(reterr_reason, "not a regular file");
                 return -EMEDIUMTYPE;
         }
         if (opts->max_file_size > 0 && (uint64_t) ret_st->st_size > opts->max_file_size) {
-                (void) close(fd);
                 (void) reason(reterr_reason, "file is %" PRIu64 " bytes, over max_file_size %" PRIu64,
                               (uint64_t) ret_st->st_size, opts->max_file_size);
                 return -EFBIG;
@@ -417,18 +411,15 @@ static int open_source(const char *src, const ThumbnailOptions *opts, const Magi
         n = pread(fd, head, sizeof head, 0);
         if (n < 0) {
                 r = errno > 0 ? -errno : -EIO;
-                (void) close(fd);
                 (void) reason(reterr_reason, "cannot read: %s", strerror(-r));
                 return r;
         }
         if (n == 0) {
-                (void) close(fd);
                 (void) reason(reterr_reason, "empty file");
                 return -ENODATA;
         }
         magic = sniff(head, (size_t) n);
         if (!magic || !(magic->format & opts->formats)) {
-                (void) close(fd);
                 (void) reason(reterr_reason, "not an allowed image format");
                 return -EMEDIUMTYPE;
         }
@@ -440,15 +431,21 @@ static int open_source(const char *src, const ThumbnailOptions *opts, const Magi
                 unsigned long h = (unsigned long) head[20] << 24 | head[21] << 16 | head[22] << 8 | head[23];
 
                 r = check_limits(w, h, opts, reterr_reason);
-                if (r < 0) {
-                        (void) close(fd);
+                if (r < 0)
                         return r;
-                }
         }
-        f = fdopen(fd, "rb");
+        dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0)
+                return -errno;
+        f = fdopen(dup_fd, "rb");
         if (!f) {
-                (void) close(fd);
+                (void) close(dup_fd);
                 return -ENOMEM;
+        }
+        /* A duplicate shares the file offset: start at the start. */
+        if (fseeko(f, 0, SEEK_SET) < 0) {
+                (void) fclose(f);
+                return -EIO;
         }
         *ret_magic = magic;
         *ret_file = f;
@@ -522,7 +519,7 @@ static int encode_and_write(Image *thumb, const char *coder, const ThumbnailOpti
                 exception_reason(&ex, reterr_reason);
                 r = -EIO;
         } else
-                r = write_atomically(dirfd, name, blob, len, opts->file_mode, reterr_reason);
+                r = write_atomically(dirfd, name, blob, len, opts, reterr_reason);
         MagickFree(blob);
         DestroyExceptionInfo(&ex);
         DestroyImageInfo(info);
@@ -835,7 +832,7 @@ int thumbnail_write_failure_marker(int dirfd, const char *name, const ThumbnailO
 /* The start of thumbnail_probe() and thumbnail_make(): src opened, the
  * deadline armed, the header read. On success the caller owns *ret_file, *ex
  * and header->exif; on failure nothing is left open. */
-static int begin(const char *src, const ThumbnailOptions *opts, const Magic **ret_magic, FILE **ret_file,
+static int begin(int src, const ThumbnailOptions *opts, const Magic **ret_magic, FILE **ret_file,
                  struct stat *st, Header *header, ExceptionInfo *ex, char **reterr_reason) {
         int r;
 
@@ -859,7 +856,7 @@ static int begin(const char *src, const ThumbnailOptions *opts, const Magic **re
         return r;
 }
 
-int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
+int thumbnail_probe(int src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
                     unsigned long *ret_height, char **reterr_reason) {
         const Magic *magic = NULL;
         Header header = {};
@@ -887,7 +884,7 @@ int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **
         return r;
 }
 
-int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
+int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
                    char **reterr_reason) {
         unsigned long hint_w, hint_h, need_w, need_h, width, height;
         unsigned long sizes_w[THUMBNAIL_TARGETS_MAX], sizes_h[THUMBNAIL_TARGETS_MAX];

@@ -35,7 +35,6 @@ typedef struct ThumbnailOptions {
         unsigned quality;               /* 1-100, for JPEG and WebP */
         uint32_t background;            /* 0xRRGGBB: alpha is flattened on it when written as JPEG;
                                          * the margins of THUMBNAIL_PAD */
-        bool follow_symlinks;           /* src may be a symlink to a regular file */
         unsigned file_mode;             /* of the thumbnails written; 0: 0644 */
         const char *thumb_uri;          /* set: write the freedesktop.org text chunks Thumb::URI (this),
                                          * ::MTime and ::Size (these two), ::Mimetype and ::Image::* */
@@ -43,6 +42,9 @@ typedef struct ThumbnailOptions {
         unsigned long long thumb_size;
         bool embedded_previews;         /* a JPEG's EXIF thumbnail stands in for the decode when it is
                                          * at least as large as every target and of the same shape */
+        int (*finish)(int fd, void *userdata); /* set: called on each thumbnail's temporary, written and
+                                         * still open, before it is renamed into place; <0 fails it */
+        void *finish_userdata;
 } ThumbnailOptions;
 
 /* The most targets thumbnail_make() takes at once. */
@@ -86,14 +88,15 @@ int thumbnail_write_failure_marker(int dirfd, const char *name, const ThumbnailO
 /* The extension (with its dot) thumbnails get in an output format. */
 const char *thumbnail_format_extension(unsigned bit);
 
-/* What thumbnail_make() would find before decoding src: its format name
+/* What thumbnail_make() would find before decoding src (an open file): its format name
  * (from the magic bytes) and size (from the header), and whether the
  * allow-list and limits let it through. Returns 0 or the errors of
  * thumbnail_make() up to the decode; *ret_format may be set on failure. */
-int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
+int thumbnail_probe(int src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
                     unsigned long *ret_height, char **reterr_reason);
 
-/* Decodes src once and writes every target in opts->output_format (or src's
+/* Decodes src, a file open for reading (the caller's; read through a
+ * duplicate, so its offset does not matter), once and writes every target in opts->output_format (or src's
  * own format), each to a
  * hidden temporary in its folder renamed into place (openat/renameat, never
  * through a symlink), so a reader never sees a partial thumbnail. The decoder
@@ -101,7 +104,6 @@ int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **
  * opts->formats; only the first frame is read.
  *
  * Returns 0, or:
- *   -ENOENT, -EACCES, ...  src cannot be opened (errno from open(2));
  *   -EMEDIUMTYPE           not an allowed image format (or not a regular file);
  *   -EFBIG                 over a size limit (file size, pixels, width, height);
  *   -ENODATA               truncated: the file ends before the image does;
@@ -112,5 +114,5 @@ int thumbnail_probe(const char *src, const ThumbnailOptions *opts, const char **
  * On failure *reterr_reason (caller owns it; NULL on -ENOMEM) says why; each
  * target is either written completely or not at all, and no temporary is
  * left behind. */
-int thumbnail_make(const char *src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
+int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
                    char **reterr_reason);   /* n_targets: 1 to THUMBNAIL_TARGETS_MAX */

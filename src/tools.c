@@ -1,5 +1,9 @@
 /* tools.c - --gc and --explain. Both read the config and the trees only:
- * nothing here is shared with a running daemon but the file system. */
+ * nothing here is shared with a running daemon but the file system. What
+ * is a thumbnail, whose it is and whether it is current is the output
+ * tree's to say (output-tree.h); --gc removes only what thumbwatch made,
+ * and looks at each file's source again right before removing it, so a
+ * source that arrives meanwhile keeps the thumbnail the daemon just made. */
 #include "build-config.h"
 
 #include <dirent.h>
@@ -17,171 +21,193 @@
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
+#include "output-tree.h"
 #include "scan.h"
+#include "state-dir.h"
 #include "thumbnail.h"
-#include "time-util.h"
 #include "tools.h"
 
 typedef struct Gc {
         const ThumbwatchConfig *config;
         const DropConfig *drop;
         bool dry_run;
-        long files, folders, failed;
+        long files, folders, failed, foreign;
 } Gc;
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+static const char *rel_of(const DropConfig *d, const char *path) {
+        return path + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1);
 }
 
-static void free_names(char **names, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(names[i]);
-        free(names);
-}
+static bool skipped_because(const DropConfig *d, const char *rel, char *why, size_t size);
 
-/* Is the entry name of the open folder dir a file thumbwatch makes thumbnails of? */
-static bool is_source_file(const DropConfig *d, DIR *dir, const struct dirent *e) {
+/* Is src (absolute, below d->source) a source whose thumbnails include
+ * thumb in the output folder dir (relative to the output)? Looked at now. */
+static bool explains(const DropConfig *d, const char *src, const char *dir, const char *thumb) {
+        char why[PATH_MAX];
         struct stat st;
+        Outputs o;
+        bool found = false;
 
-        if (e->d_type == DT_REG)
-                return true;
-        if (e->d_type != DT_UNKNOWN && !(e->d_type == DT_LNK && d->follow_symlinks))
+        if ((d->follow_symlinks ? stat(src, &st) : lstat(src, &st)) < 0 || !S_ISREG(st.st_mode) ||
+            skipped_because(d, rel_of(d, src), why, sizeof why) || outputs_init(&o, d, src) < 0)
                 return false;
-        if (fstatat(dirfd(dir), e->d_name, &st, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) < 0)
-                return false;
-        return S_ISREG(st.st_mode);
+        for (size_t i = 0; i < o.n && !found; i++)
+                found = strcmp(o.dir[i], dir) == 0 && strcmp(o.file[i], thumb) == 0;
+        outputs_done(&o);
+        return found;
 }
 
-/* The names of the thumbnails the files of source folder src should have,
- * sorted. Returns 0 or -errno (src unreadable: nothing can be judged). */
-static int expected_names(const DropConfig *d, const char *src, char ***ret, size_t *ret_n) {
-        char **names = NULL;
-        size_t n = 0, size = 0;
+/* Where the file system keeps no stamps: does any file of the source folder
+ * src_dir give the thumbnail thumb? Read now, for each thumbnail judged. */
+static bool explained_by_folder(const DropConfig *d, const char *src_dir, const char *dir, const char *thumb) {
         struct dirent *e;
-        DIR *dir;
+        bool found = false;
+        DIR *dp = opendir(src_dir);
 
-        dir = opendir(src);
-        if (!dir)
-                return -errno;
-        while ((e = readdir(dir))) {
-                if (scan_ignored_name(d, e->d_name) || !naming_is_image(e->d_name) || !is_source_file(d, dir, e))
+        if (!dp)
+                return errno != ENOENT && errno != ENOTDIR;     /* unreadable: nothing can be judged */
+        while (!found && (e = readdir(dp))) {
+                _cleanup_free_ char *src = NULL;
+
+                if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
                         continue;
-                for (size_t i = 0; i < d->n_sizes; i++) {
-                        char *name;
-
-                        if (job_thumbnail_name(d, e->d_name, i, &name) < 0)
-                                continue;
-                        if (n == size) {
-                                char **a = realloc(names, (size ? size * 2 : 64) * sizeof *a);
-
-                                if (!a) {
-                                        free(name);
-                                        free_names(names, n);
-                                        (void) closedir(dir);
-                                        return -ENOMEM;
-                                }
-                                names = a;
-                                size = size ? size * 2 : 64;
-                        }
-                        names[n++] = name;
-                }
+                if (asprintf(&src, "%s/%s", strcmp(src_dir, "/") == 0 ? "" : src_dir, e->d_name) >= 0)
+                        found = explains(d, src, dir, thumb);
         }
-        (void) closedir(dir);
-        if (n > 0)
-                qsort(names, n, sizeof *names, cmp_str);
-        *ret = names;
-        *ret_n = n;
-        return 0;
+        (void) closedir(dp);
+        return found;
 }
 
-/* Removes an orphan thumbnail, or the folder of a gone source folder (only
- * if empty: what else is in it stays, silently), or says it would. */
-static void gc_remove(Gc *g, const char *path, bool folder) {
-        const char *slash = folder ? "/" : "";
-        long *count = folder ? &g->folders : &g->files;
+static char *join(const char *a, const char *b) {
+        char *p;
 
+        if (!b[0])
+                return strdup(a);
+        if (asprintf(&p, "%s/%s", strcmp(a, "/") == 0 ? "" : a, b) < 0)
+                return NULL;
+        return p;
+}
+
+/* Removes an orphan thumbnail (name in dirfd), or says it would. */
+static bool gc_remove(Gc *g, int dirfd, const char *name, const char *path) {
         if (g->dry_run) {
-                printf("would remove %s%s\n", path, slash);
-                (*count)++;
-        } else if ((folder ? rmdir(path) : unlink(path)) == 0) {
-                printf("removed %s%s\n", path, slash);
-                (*count)++;
-        } else if (!folder && errno != ENOENT) {
+                printf("would remove %s\n", path);
+                g->files++;
+                return true;
+        }
+        if (unlinkat(dirfd, name, 0) == 0) {
+                printf("removed %s\n", path);
+                g->files++;
+                return true;
+        }
+        if (errno != ENOENT) {
                 log_error_errno(errno, "cannot remove '%s': %m", path);
                 g->failed++;
         }
+        return false;
 }
 
-/* out mirrors src, which exists (src_exists) or not. */
-static void gc_dir(Gc *g, const char *src, const char *out, bool src_exists) {
-        char **expected = NULL;
-        size_t n_expected = 0;
-        struct dirent *e;
-        DIR *dir;
+/* Judges one file of the output folder dir (relative to the output; dirfd
+ * open on it): an orphan of thumbwatch's goes. Returns true if it stays. */
+static bool gc_file(Gc *g, int dirfd, const char *dir, const char *name, const char *path) {
+        const DropConfig *d = g->drop;
+        _cleanup_free_ char *src_dir = join(d->source, dir), *src = NULL;
+        char source_name[NAME_MAX + 1];
         int r;
 
-        if (src_exists) {
-                r = expected_names(g->drop, src, &expected, &n_expected);
-                if (r < 0) {
-                        /* Unreadable: nothing below can be judged. */
-                        log_warning_errno(r, "cannot read '%s', leaving '%s' as it is: %m", src, out);
-                        return;
+        if (naming_is_own_temporary(name) || !src_dir)
+                return true;
+        r = output_read_stamp(dirfd, name, source_name);
+        if (r == 0 || (r == -ENOTSUP && !output_is_ours(dirfd, name)) || (r < 0 && r != -ENOTSUP)) {
+                if (r == 0 || r == -ENOTSUP) {
+                        printf("kept %s: not made by thumbwatch\n", path);
+                        g->foreign++;
                 }
+                return true;
         }
-        dir = opendir(out);
-        if (!dir) {
-                if (errno != ENOENT) {
-                        log_error_errno(errno, "cannot read '%s': %m", out);
-                        g->failed++;
-                }
-                free_names(expected, n_expected);
-                return;
+        if (r > 0) {
+                src = join(src_dir, source_name);
+                if (!src || explains(d, src, dir, name))
+                        return true;
+        } else if (explained_by_folder(d, src_dir, dir, name))
+                return true;
+        return !gc_remove(g, dirfd, name, path);
+}
+
+/* Walks the output folder dir (relative to the output; dirfd open on it).
+ * Returns how many entries stay in it. */
+static long gc_dir(Gc *g, int dirfd, const char *dir, const char *path) {
+        const DropConfig *d = g->drop;
+        struct dirent *e;
+        long stay = 0;
+        int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
+
+        if (!dp) {
+                if (fd >= 0)
+                        (void) close(fd);
+                log_error_errno(errno, "cannot read '%s': %m", path);
+                g->failed++;
+                return 1;
         }
-        while ((e = readdir(dir))) {
-                _cleanup_free_ char *path = NULL, *child_src = NULL;
-                const char *name = e->d_name;
+        while ((e = readdir(dp))) {
+                _cleanup_free_ char *sub = NULL, *sub_path = NULL;
                 struct stat st;
 
-                /* ., .., .thumbwatch/ and temporaries: never ours to judge here. */
-                if (name[0] == '.')
+                if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
                         continue;
-                if (asprintf(&path, "%s/%s", out, name) < 0 || asprintf(&child_src, "%s/%s", src, name) < 0) {
-                        g->failed++;
+                /* The state folder, at the top: the daemon's. */
+                if (!dir[0] && strcmp(e->d_name, OUTPUT_STATE_DIR) == 0) {
+                        stay++;
                         continue;
                 }
-                if (lstat(path, &st) < 0)
+                sub = join(dir, e->d_name);
+                sub_path = join(path, e->d_name);
+                if (!sub || !sub_path || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        stay++;
                         continue;
+                }
                 if (S_ISDIR(st.st_mode)) {
+                        _cleanup_free_ char *src_dir = join(d->source, sub);
                         struct stat sst;
-                        bool exists;
+                        int sfd;
 
                         /* Another drop's output, or this one's inside its source. */
-                        if (scan_is_output(g->config, path))
+                        if (scan_is_output(g->config, sub_path)) {
+                                stay++;
                                 continue;
-                        exists = src_exists && lstat(child_src, &sst) == 0 && S_ISDIR(sst.st_mode) &&
-                                 !scan_ignored_name(g->drop, name) && g->drop->recursive;
-                        gc_dir(g, child_src, path, exists);
-                        if (!exists)
-                                gc_remove(g, path, true);
+                        }
+                        sfd = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sfd < 0 || gc_dir(g, sfd, sub, sub_path) > 0 || !src_dir ||
+                            (lstat(src_dir, &sst) == 0 && S_ISDIR(sst.st_mode))) {
+                                stay++;
+                        } else if (g->dry_run) {
+                                printf("would remove %s/\n", sub_path);
+                                g->folders++;
+                        } else if (unlinkat(dirfd, e->d_name, AT_REMOVEDIR) == 0) {
+                                printf("removed %s/\n", sub_path);
+                                g->folders++;
+                        } else
+                                stay++;
+                        if (sfd >= 0)
+                                (void) close(sfd);
                         continue;
                 }
-                if (!S_ISREG(st.st_mode) || !naming_is_image(name))
-                        continue;
-                if (!src_exists || n_expected == 0 ||
-                    !bsearch(&name, expected, n_expected, sizeof *expected, cmp_str))
-                        gc_remove(g, path, false);
+                if (!S_ISREG(st.st_mode) || gc_file(g, dirfd, dir, e->d_name, sub_path))
+                        stay++;
         }
-        (void) closedir(dir);
-        free_names(expected, n_expected);
+        (void) closedir(dp);
+        return stay;
 }
 
 /* layout = freedesktop: the cache may be shared with other programs, so
- * only files whose Thumb::URI names a gone file under this drop's source go. */
+ * only thumbwatch's own files (stamped; the markers in fail/thumbwatch/)
+ * whose Thumb::URI names a gone file under this drop's source go. */
 static void gc_freedesktop(Gc *g) {
         const DropConfig *d = g->drop;
 
         for (size_t i = 0; i <= d->n_sizes; i++) {
-                const char *sub = job_freedesktop_dir(d, i);
+                const char *sub = i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
                 _cleanup_free_ char *dir_path = NULL;
                 struct dirent *e;
                 DIR *dir;
@@ -193,17 +219,26 @@ static void gc_freedesktop(Gc *g) {
                         continue;
                 while ((e = readdir(dir))) {
                         _cleanup_free_ char *src = NULL, *path = NULL;
-                        char uri[PATH_MAX * 3 + 16];
+                        char uri[PATH_MAX * 3 + 16], software[64];
                         struct stat st;
+                        int r;
 
                         if (e->d_name[0] == '.' || strcmp(naming_extension(e->d_name), ".png") != 0)
+                                continue;
+                        r = i < d->n_sizes ? output_read_stamp(dirfd(dir), e->d_name, NULL) : 1;
+                        /* No stamps here: thumbwatch's by the Software chunk it writes. */
+                        if (r == -ENOTSUP)
+                                r = freedesktop_read_text(dirfd(dir), e->d_name, "Software", software,
+                                                          sizeof software) == 0 &&
+                                    strncmp(software, "thumbwatch ", 11) == 0;
+                        if (r <= 0)
                                 continue;
                         if (freedesktop_read_text(dirfd(dir), e->d_name, "Thumb::URI", uri, sizeof uri) < 0 ||
                             freedesktop_path(uri, &src) < 0 || !naming_path_is_under(src, d->source) ||
                             lstat(src, &st) == 0 || errno != ENOENT)
                                 continue;
                         if (asprintf(&path, "%s/%s", dir_path, e->d_name) >= 0)
-                                gc_remove(g, path, false);
+                                (void) gc_remove(g, dirfd(dir), e->d_name, path);
                 }
                 (void) closedir(dir);
         }
@@ -214,6 +249,7 @@ int tools_gc(const ThumbwatchConfig *c, bool dry_run) {
 
         for (size_t i = 0; i < c->n_drops; i++) {
                 struct stat st;
+                int fd;
 
                 g.drop = &c->drops[i];
                 if (stat(g.drop->source, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -222,50 +258,39 @@ int tools_gc(const ThumbwatchConfig *c, bool dry_run) {
                                     g.drop->source, g.drop->name, g.drop->output);
                         continue;
                 }
-                if (g.drop->layout == LAYOUT_FREEDESKTOP)
+                if (g.drop->layout == LAYOUT_FREEDESKTOP) {
                         gc_freedesktop(&g);
-                else
-                        gc_dir(&g, g.drop->source, g.drop->output, true);
+                        continue;
+                }
+                fd = open(g.drop->output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0) {
+                        if (errno != ENOENT) {
+                                log_error_errno(errno, "cannot read '%s': %m", g.drop->output);
+                                g.failed++;
+                        }
+                        continue;
+                }
+                (void) gc_dir(&g, fd, "", g.drop->output);
+                (void) close(fd);
         }
         printf("%s %ld orphan thumbnail%s and %ld folder%s\n", dry_run ? "would remove" : "removed", g.files,
                g.files == 1 ? "" : "s", g.folders, g.folders == 1 ? "" : "s");
+        if (g.foreign > 0)
+                printf("kept %ld file%s that thumbwatch did not make\n", g.foreign, g.foreign == 1 ? "" : "s");
         return g.failed > 0 ? 1 : 0;
 }
 
 /* path made absolute, with . and .. components resolved lexically. */
 static char *absolute(const char *path) {
-        char cwd[PATH_MAX], *joined = NULL, *out, *save = NULL;
-        size_t len = 0;
+        _cleanup_free_ char *cwd = NULL, *joined = NULL;
+        char *out;
 
-        if (path[0] == '/')
-                joined = strdup(path);
-        else if (getcwd(cwd, sizeof cwd) && asprintf(&joined, "%s/%s", cwd, path) < 0)
-                joined = NULL;
-        if (!joined)
-                return NULL;
-        out = calloc(1, strlen(joined) + 2);
-        if (!out) {
-                free(joined);
-                return NULL;
+        if (path[0] != '/') {
+                cwd = getcwd(NULL, 0);
+                if (!cwd || asprintf(&joined, "%s/%s", cwd, path) < 0)
+                        return NULL;
         }
-        for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-                if (strcmp(c, ".") == 0)
-                        continue;
-                if (strcmp(c, "..") == 0) {
-                        char *slash = strrchr(out, '/');
-
-                        len = slash ? (size_t) (slash - out) : 0;
-                        out[len] = '\0';
-                        continue;
-                }
-                out[len++] = '/';
-                strcpy(out + len, c);
-                len += strlen(c);
-        }
-        if (len == 0)
-                strcpy(out, "/");
-        free(joined);
-        return out;
+        return naming_normalize_path(joined ? joined : path, &out) < 0 ? NULL : out;
 }
 
 /* Why a file is skipped before it is opened, written to why; false if it is not. */
@@ -276,6 +301,11 @@ static bool skipped_because(const DropConfig *d, const char *rel, char *why, siz
 
         if (!copy)
                 return false;
+        if (strncmp(rel, OUTPUT_STATE_DIR "/", strlen(OUTPUT_STATE_DIR) + 1) == 0) {
+                (void) snprintf(why, size, "in the folder '" OUTPUT_STATE_DIR "' at the top of the drop, a name "
+                                           "thumbwatch keeps for its state");
+                return true;
+        }
         if (strchr(rel, '/') && !d->recursive) {
                 (void) snprintf(why, size, "in a subfolder, and recursive = no");
                 return true;
@@ -304,58 +334,103 @@ static bool skipped_because(const DropConfig *d, const char *rel, char *why, siz
         return false;
 }
 
-static void explain_freedesktop(const DropConfig *d, const char *path, const struct stat *src) {
-        _cleanup_free_ char *uri = NULL;
-        char name[FREEDESKTOP_NAME_MAX];
+/* The state of thumbnail i, in words. */
+static const char *state_words(const Outputs *o, size_t i, const SourceIdentity *id, bool source_ok, char *buf,
+                               size_t size) {
+        char other[NAME_MAX + 1];
+        ThumbState state = outputs_state(o, i, id, other);
 
-        if (freedesktop_uri(path, &uri) < 0)
-                return;
-        freedesktop_name(uri, name);
-        printf("  uri: %s\n", uri);
-        for (size_t i = 0; i <= d->n_sizes; i++) {
-                const char *sub = job_freedesktop_dir(d, i);
-                _cleanup_free_ char *dir_path = NULL;
-                bool exists, current;
-                const char *state;
-                int dfd;
-
-                if (!sub || asprintf(&dir_path, "%s/%s", d->output, sub) < 0)
-                        continue;
-                dfd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                exists = dfd >= 0 && faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-                current = exists && src && freedesktop_is_current(dfd, name, (long long) src->st_mtim.tv_sec);
-                if (dfd >= 0)
-                        (void) close(dfd);
-                if (i == d->n_sizes) {
-                        if (exists)
-                                printf("  failure marker: %s/%s\n", dir_path, name);
-                        continue;
-                }
-                if (!exists)
-                        state = "missing";
-                else if (!src)
-                        state = "an orphan: its source is gone (thumbwatch --gc removes it)";
-                else if (!current)
-                        state = "stale: its Thumb::MTime is not the source's, it will be made again";
-                else
-                        state = "up to date";
-                printf("  thumbnail %ux%u (%s): %s/%s: %s\n", d->sizes[i].width, d->sizes[i].height, sub, dir_path,
-                       name, state);
+        if (state == THUMB_MISSING)
+                return source_ok ? "missing: it will be made" : "missing";
+        if (state == THUMB_TAKEN) {
+                (void) snprintf(buf, size, "taken: it is the thumbnail of '%s', never overwritten for this file",
+                                other);
+                return buf;
         }
+        if (!source_ok)
+                return "an orphan: its source is gone or is no source (the daemon and --gc remove it)";
+        if (state == THUMB_STALE)
+                return "stale: made from another version of the source (or not stamped), it will be made again";
+        return "up to date";
+}
+
+/* Is path inside a drop's output? Says so, and returns true. */
+static bool explain_output(const ThumbwatchConfig *c, const char *path) {
+        for (size_t i = 0; i < c->n_drops; i++)
+                if (naming_path_is_under(path, c->drops[i].output)) {
+                        printf("%s\n  in the output folder of [drop:%s] (%s): thumbwatch writes there and never "
+                               "scans it\n",
+                               path, c->drops[i].name, c->drops[i].output);
+                        return true;
+                }
+        return false;
+}
+
+/* The source itself: whether it is read, its format, size and limits, and
+ * its failure memory. Returns whether it is a source (its thumbnails are
+ * made and kept). */
+static bool explain_source(const ThumbwatchConfig *c, const DropConfig *d, const char *path, struct stat *st) {
+        _cleanup_free_ char *reason = NULL;
+        char class[STATE_CLASS_MAX];
+        unsigned long w, h;
+        const char *format;
+        ThumbnailOptions opts;
+        int fd, r;
+
+        if ((d->follow_symlinks ? stat(path, st) : lstat(path, st)) < 0) {
+                printf("  source: does not exist (%s)\n", strerror(errno));
+                return false;
+        }
+        if (S_ISLNK(st->st_mode)) {
+                printf("  skipped: a symlink, and follow_symlinks = no\n");
+                return false;
+        }
+        if (!S_ISREG(st->st_mode)) {
+                printf("  skipped: not a regular file\n");
+                return false;
+        }
+        fd = job_open_source(d, path);
+        if (fd < 0) {
+                if (fd == -ELOOP || fd == -EXDEV)
+                        printf("  skipped: reached through a symlink%s, not read\n",
+                               fd == -EXDEV ? " that leads out of the drop" : "");
+                else
+                        printf("  source: cannot be opened: %s (io, tried again)\n", strerror(-fd));
+                return fd != -ELOOP && fd != -EXDEV;
+        }
+        job_thumbnail_options(c, d, &opts);
+        r = thumbnail_probe(fd, &opts, &format, &w, &h, &reason);
+        (void) close(fd);
+        if (r < 0)
+                printf("  source: %lld bytes%s%s: would fail (%s): %s\n", (long long) st->st_size, format ? ", " : "",
+                       format ? format : "", job_error_class(r), reason ? reason : "");
+        else
+                printf("  source: %lld bytes, %s, %lux%lu, within the limits\n", (long long) st->st_size, format, w, h);
+        if (state_failed_before(d, st, job_config_fingerprint(c, d), class) && strcmp(class, "suspect") != 0) {
+                if (r == 0 && job_class_depends_on_config(class))
+                        printf("  failed before (%s), under other limits: tried again\n", class);
+                else
+                        printf("  failed before (%s) and unchanged since: not tried again until it changes\n", class);
+        }
+        return true;
 }
 
 int tools_explain(const ThumbwatchConfig *c, const char *arg) {
-        _cleanup_free_ char *path = absolute(arg), *rel_dir = NULL;
-        const char *rel, *name;
+        _cleanup_free_ char *path = absolute(arg);
+        char what[PATH_MAX], buf[NAME_MAX + 128];
+        SourceIdentity id = {};
         const DropConfig *d;
-        char what[PATH_MAX], class[32];
-        bool exists;
         struct stat st;
+        bool source_ok;
+        Outputs o;
+        int r;
 
         if (!path) {
                 log_error_errno(-ENOMEM, "cannot resolve '%s': %m", arg);
                 return 1;
         }
+        if (explain_output(c, path))
+                return 0;
         d = job_find_drop(c, path);
         if (!d || strcmp(path, d->source) == 0) {
                 printf("%s: in no drop folder; the sources are:", path);
@@ -364,63 +439,32 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
                 printf("\n");
                 return 1;
         }
-        rel = path + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1);
-        name = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-        rel_dir = strndup(rel, (size_t) (name - rel));
         printf("%s\n  drop: [drop:%s], %s -> %s\n", path, d->name, d->source, d->output);
-
-        exists = (d->follow_symlinks ? stat(path, &st) : lstat(path, &st)) == 0;
-        if (skipped_because(d, rel, what, sizeof what)) {
+        if (skipped_because(d, rel_of(d, path), what, sizeof what)) {
                 printf("  skipped: %s\n", what);
                 return 0;
         }
-        if (!exists)
-                printf("  source: does not exist (%s)\n", strerror(errno));
-        else if (S_ISLNK(st.st_mode))
-                printf("  skipped: a symlink, and follow_symlinks = no\n");
-        else if (!S_ISREG(st.st_mode))
-                printf("  skipped: not a regular file\n");
-        else {
-                _cleanup_free_ char *reason = NULL;
-                unsigned long w, h;
-                const char *format;
-                ThumbnailOptions opts;
-                int r;
-
-                job_thumbnail_options(c, d, &opts);
-                r = thumbnail_probe(path, &opts, &format, &w, &h, &reason);
-                if (r < 0)
-                        printf("  source: %lld bytes%s%s: would fail (%s): %s\n", (long long) st.st_size,
-                               format ? ", " : "", format ? format : "", job_error_class(r), reason ? reason : "");
-                else
-                        printf("  source: %lld bytes, %s, %lux%lu, within the limits\n", (long long) st.st_size,
-                               format, w, h);
-                if (job_failed_before(d, path, &st, class, sizeof class))
-                        printf("  failed before (%s) and unchanged since: not tried again until it changes\n", class);
-        }
-        if (d->layout == LAYOUT_FREEDESKTOP) {
-                explain_freedesktop(d, path, exists ? &st : NULL);
+        source_ok = explain_source(c, d, path, &st);
+        if (source_ok)
+                output_identity(&st, &id);
+        r = outputs_init(&o, d, path);
+        if (r < 0) {
+                printf("  no thumbnails: %s\n", r == -EPERM ? "its name is reserved for the state folder" :
+                                                             strerror(-r));
                 return 0;
         }
-        for (size_t i = 0; i < d->n_sizes; i++) {
-                _cleanup_free_ char *thumb = NULL, *out = NULL;
-                struct stat tst;
-                const char *state;
+        if (o.uri)
+                printf("  uri: %s\n", o.uri);
+        for (size_t i = 0; i < o.n; i++)
+                printf("  thumbnail %ux%u: %s: %s\n", d->sizes[i].width, d->sizes[i].height, o.path[i],
+                       state_words(&o, i, &id, source_ok, buf, sizeof buf));
+        if (d->layout == LAYOUT_FREEDESKTOP) {
+                _cleanup_free_ char *marker = NULL;
 
-                if (job_thumbnail_name(d, name, i, &thumb) < 0 ||
-                    asprintf(&out, "%s/%s%s", d->output, rel_dir, thumb) < 0)
-                        continue;
-                if (lstat(out, &tst) < 0)
-                        state = "missing";
-                else if (!S_ISREG(tst.st_mode) || tst.st_size == 0)
-                        state = "not a thumbnail (not a regular file, or empty)";
-                else if (!exists)
-                        state = "an orphan: its source is gone (thumbwatch --gc removes it)";
-                else if (timespec_before(&tst.st_mtim, &st.st_mtim))
-                        state = "stale: older than the source, it will be made again";
-                else
-                        state = "up to date";
-                printf("  thumbnail %ux%u: %s: %s\n", d->sizes[i].width, d->sizes[i].height, out, state);
+                if (asprintf(&marker, "%s/" FREEDESKTOP_FAIL_DIR "/%s", d->output, o.file[0]) >= 0 &&
+                    access(marker, F_OK) == 0)
+                        printf("  failure marker: %s\n", marker);
         }
+        outputs_done(&o);
         return 0;
 }

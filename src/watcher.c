@@ -32,6 +32,7 @@
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
+#include "output-tree.h"
 #include "watcher.h"
 #include "time-util.h"
 
@@ -542,17 +543,6 @@ static void queue_file(Watcher *w, const char *path, const char *dir) {
         scanner_request(w->scanner, dir, false);
 }
 
-/* The output folder that mirrors a source folder. Caller owns the result. */
-static char *mirror_of(const DropConfig *d, const char *dir) {
-        char *p;
-
-        if (!naming_path_is_under(dir, d->source))
-                return NULL;
-        if (asprintf(&p, "%s%s", d->output, dir + strlen(d->source)) < 0)
-                return NULL;
-        return p;
-}
-
 typedef struct Renamed {
         const DropConfig *drop;
         const char *from;       /* the folder's old path */
@@ -565,7 +555,7 @@ static int remove_old_name(char *path, void *userdata) {
         _cleanup_free_ char *new_path = path, *old_path = NULL;
 
         if (asprintf(&old_path, "%s%s", rn->from, new_path + rn->to_len) >= 0)
-                job_remove_thumbnails(rn->drop, old_path);
+                (void) output_remove_source(rn->drop, old_path);
         return 0;
 }
 
@@ -577,12 +567,10 @@ static void flush_moved_from(Watcher *w) {
                 return;
         d = job_find_drop(w->config, w->moved_from);
         unwatch_tree(w, w->moved_from);
-        if (d && d->delete_with_source && d->layout == LAYOUT_MIRROR) {
-                _cleanup_free_ char *out = mirror_of(d, w->moved_from);
-                if (out) {
-                        log_debug("'%s' left the tree: removing its thumbnails '%s'", w->moved_from, out);
-                        job_remove_tree(out);
-                }
+        if (d && d->delete_with_source) {
+                long n = output_folder_remove(d, w->moved_from);
+
+                log_debug("'%s' left the tree: %ld of its thumbnails removed", w->moved_from, n);
         }
         free(w->moved_from);
         w->moved_from = NULL;
@@ -600,29 +588,14 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                                job_find_drop(w->config, w->moved_from) == d;
 
                 if (renamed) {
-                        bool mirror = d->layout == LAYOUT_MIRROR;
-                        _cleanup_free_ char *old_out = mirror ? mirror_of(d, w->moved_from) : NULL,
-                                            *new_out = mirror ? mirror_of(d, path) : NULL;
-
                         rename_tree(w, w->moved_from, path);
-                        /* The thumbnails move with their folder. The new parent's mirror may
-                         * not exist yet; if the move still fails, the old ones go and the
-                         * scan below makes them anew. */
-                        if (old_out && new_out && rename(old_out, new_out) < 0 && access(old_out, F_OK) == 0) {
-                                _cleanup_free_ char *parent = strdup(new_out);
-                                char *slash = parent ? strrchr(parent, '/') : NULL;
-
-                                if (slash) {
-                                        *slash = '\0';
-                                        (void) job_mkdir_p(parent, 0755);
-                                }
-                                if (rename(old_out, new_out) < 0)
-                                        job_remove_tree(old_out);
-                        }
+                        /* The thumbnails move with their folder (mirror); if they
+                         * cannot, the old ones go and the scan below makes them anew. */
+                        (void) output_folder_moved(d, w->moved_from, path);
                         /* layout = freedesktop names thumbnails by the file's URI, which the
                          * rename changed: the old names' go (the scan below makes the new),
                          * found by a walk of the folder, which reads names only. */
-                        if (!mirror && d->delete_with_source) {
+                        if (d->layout == LAYOUT_FREEDESKTOP && d->delete_with_source) {
                                 static const ScanCallbacks cb = { .file = remove_old_name };
                                 Renamed rn = { .drop = d, .from = w->moved_from, .to_len = strlen(path) };
 
@@ -639,12 +612,9 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                 (void) watch_tree(w, d, path, true);
                 return;
         }
-        if (ev->mask & IN_DELETE) {
-                /* Its files were deleted first, each removing its thumbnail: drop the empty mirror. */
-                _cleanup_free_ char *out = d->layout == LAYOUT_MIRROR ? mirror_of(d, path) : NULL;
-                if (out && d->delete_with_source)
-                        (void) rmdir(out);
-        }
+        if ((ev->mask & IN_DELETE) && d->delete_with_source)
+                /* Its files were deleted first, each removing its thumbnail: the mirror goes. */
+                (void) output_folder_remove(d, path);
 }
 
 static void handle_event(Watcher *w, const struct inotify_event *ev) {
@@ -723,7 +693,7 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
                  * a later rename of the folder had moved the thumbnail out of
                  * its reach. A worker making the same file's thumbnail at this
                  * moment finds its source gone when done and removes it. */
-                job_remove_thumbnails(d, path);
+                (void) output_remove_source(d, path);
 }
 
 static void *watcher_thread(void *arg) {

@@ -21,7 +21,7 @@ cat "$LOG" >>"$T/log"
 THUMBWATCH_TEST_CRASH=poison.jpg start_daemon "$T/in" "$T/out"
 check "start 2: ready, no crash loop" wait_ready
 check "the file the worker crashed on fails as crashed at once" log_has "poison.jpg' failed (crashed): thumbwatch crashed while decoding it"
-check "... is remembered" grep -q crashed "$T/out/.thumbwatch/failed/poison.jpg"
+check "... is remembered" grep -q crashed "$(record "$T/out" "$T/in/poison.jpg")"
 goods() { [ "$(find "$T/out" -name 'good*_thumbnail.jpg' | wc -l)" -eq 6 ]; }
 check "files other workers were decoding are not blamed: all six made" wait_for goods
 cp "$T/sample.jpg" "$T/in/after.jpg"

@@ -14,9 +14,10 @@ chown nobody "$T/out"
 chmod 644 "$T/sample.jpg"
 printf '[drop:d]\nsource = %s\noutput = %s\n[drop:links]\nsource = %s\noutput = %s\nfollow_symlinks = yes\n' \
 	"$T/in" "$T/out" "$T/in-links" "$T/out-links" >"$T/tw.conf"
-mkdir "$T/in-links" "$T/out-links"
-chmod 755 "$T/in-links"
-chown nobody "$T/out-links"
+printf '[drop:anywhere]\nsource = %s\noutput = %s\nfollow_symlinks = anywhere\n' "$T/in-any" "$T/out-any" >>"$T/tw.conf"
+mkdir "$T/in-links" "$T/out-links" "$T/in-links/real" "$T/in-any" "$T/out-any"
+chmod 755 "$T/in-links" "$T/in-links/real" "$T/in-any"
+chown nobody "$T/out-links" "$T/out-any"
 chmod 644 "$T/tw.conf"
 LOG=$T/log.perms
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$THUMBWATCH" --config "$T/tw.conf" 2>"$LOG" &
@@ -49,10 +50,18 @@ cp "$T/sample.jpg" "$T/in/barrier.jpg"
 check "barrier" wait_for is_file "$T/out/barrier_thumbnail.jpg"
 check "a symlink in the source is left alone" is_gone "$T/out/link_thumbnail.jpg"
 cp "$T/sample.jpg" "$T/link-target.jpg" && chmod 644 "$T/link-target.jpg"
-ln -s "$T/link-target.jpg" "$T/in-links/.l.tmp" && mv "$T/in-links/.l.tmp" "$T/in-links/linked.jpg"
-check "... unless the drop says follow_symlinks = yes" wait_for is_file "$T/out-links/linked_thumbnail.jpg"
-ln -s "$T/link-target.jpg" "$T/in-links/made-in-place.jpg"
+cp "$T/sample.jpg" "$T/in-links/real/target.jpg" && chmod 644 "$T/in-links/real/target.jpg"
+ln -s ../in-links/real/target.jpg "$T/in-links/.l.tmp" && mv "$T/in-links/.l.tmp" "$T/in-links/linked.jpg"
+check "... unless the drop says follow_symlinks = yes (a target inside the drop)" \
+	wait_for is_file "$T/out-links/linked_thumbnail.jpg"
+ln -s "$T/in-links/real/target.jpg" "$T/in-links/made-in-place.jpg"
 check "... also a link made in place (ln -s: IN_CREATE only)" wait_for is_file "$T/out-links/made-in-place_thumbnail.jpg"
+ln -s "$T/link-target.jpg" "$T/in-links/outside.jpg"
+check "follow_symlinks = yes: a link out of the drop is not read" \
+	wait_for log_has "in-links/outside.jpg' is reached through a symlink that leads out of the drop: not read"
+check "... and gets no thumbnail" is_gone "$T/out-links/outside_thumbnail.jpg"
+ln -s "$T/link-target.jpg" "$T/in-any/outside.jpg"
+check "follow_symlinks = anywhere: a link out of the drop is followed" wait_for is_file "$T/out-any/outside_thumbnail.jpg"
 
 # Gone before its turn: no failure, no thumbnail.
 cp "$T/sample.jpg" "$T/in/brief.jpg"; rm "$T/in/brief.jpg"

@@ -20,7 +20,7 @@ check "... and never logged as failed" test -z "$(grep 'two-sessions.jpg. failed
 # Cut short for good.
 head -c $((size / 2)) "$T/sample.jpg" >"$T/in/cut.jpg"
 check "left truncated: it fails as truncated once the grace period is over" wait_for log_has "cut.jpg' failed (truncated)"
-check "the failure is remembered" test -s "$T/out/.thumbwatch/failed/cut.jpg"
+check "the failure is remembered" test -s "$(record "$T/out" "$T/in/cut.jpg")"
 is "$(grep -c "cut.jpg' failed" "$LOG")" 1 "logged once"
 stop_daemon
 is "$STATUS" 0 "exit 0"

@@ -62,5 +62,5 @@ check "a failed file: THUMBWATCH_ERROR=unsupported, with the source" \
 	field "THUMBWATCH_SOURCE=/in/bad.jpg" THUMBWATCH_ERROR=unsupported PRIORITY=3 MESSAGE_ID=*
 check "an overflow, with its MESSAGE_ID" field MESSAGE_ID=* "MESSAGE=(raise fs.inotify.max_queued_events to make this rarer)" PRIORITY=4
 check "a reload, with its MESSAGE_ID" field MESSAGE_ID=* "MESSAGE=folders watched 1" PRIORITY=6
-check "the caller's location is recorded, not log.c's" field CODE_FILE=job.c CODE_FUNC=process
+check "the caller's location is recorded, not log.c's" field CODE_FILE=job.c CODE_FUNC=made
 done_testing

@@ -78,6 +78,9 @@ stop_daemon() {
 # temporaries DIR: hidden files left in an output tree, not counting the
 # daemon's own state folder .thumbwatch/.
 temporaries() { find "$1" -name '.*' -not -name .thumbwatch -not -path '*/.thumbwatch/*' | wc -l; }
+# record OUT SRC: the failure record of the source file SRC under the output
+# OUT, named by SRC's device and inode.
+record() { printf '%s/.thumbwatch/failed/%x-%x' "$1" $(stat -c '%d %i' "$2"); }
 log_has() { grep -q -- "$1" "$LOG"; }
 is_file() { [ -s "$1" ]; }
 is_gone() { [ ! -e "$1" ]; }

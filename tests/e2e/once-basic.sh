@@ -82,16 +82,17 @@ check "it is counted as failed" grep -q "^made $images, up to date 0, failed 1" 
 check "the log names the file, its class and the reason" grep -q "a/corrupt.jpg' failed (truncated): .*JPEG" "$T/stderr4"
 check "no thumbnail for the corrupt file" test ! -e "$T/out/a/corrupt_thumbnail.jpg"
 is "$(find "$T/out" -type f -not -path '*/.thumbwatch/*' | wc -l)" "$images" "every other image still has its thumbnail"
-check "the failure is remembered under .thumbwatch/" grep -q "truncated" "$T/out/.thumbwatch/failed/a/corrupt.jpg"
+check "the failure is remembered under .thumbwatch/" grep -q "truncated" "$(record "$T/out" "$T/in/a/corrupt.jpg")"
 diag "$T/stdout4" "$T/stderr4"
 "$THUMBWATCH" --once "$T/in" "$T/out" >"$T/stdout4b" 2>"$T/stderr4b"
 is "$?" 1 "run again: the remembered failure still counts (exit 1)"
 check "... but it is not decoded or logged again" test ! -s "$T/stderr4b"
 check "... and counted as failed" grep -q "^made 0, up to date $images, failed 1" "$T/stdout4b"
+rec=$(record "$T/out" "$T/in/a/corrupt.jpg")
 cp "$T/in/photo.jpg" "$T/in/a/corrupt.jpg"
 "$THUMBWATCH" --once "$T/in" "$T/out" >"$T/stdout4c" 2>&1
 is "$?" 0 "once the file changes it is tried again, and made"
-check "... and its failure record is gone" test ! -e "$T/out/.thumbwatch/failed/a/corrupt.jpg"
+check "... and its failure record is gone" test ! -e "$rec"
 rm "$T/in/a/corrupt.jpg"
 
 # An output folder inside the source is never scanned: no thumbnail of a thumbnail.

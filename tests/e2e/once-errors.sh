@@ -43,7 +43,7 @@ printf '[thumbwatch]\njob_timeout = 1ms\n[drop:s]\nsource = %s\noutput = %s\n' "
 is "$?" 1 "a decode past job_timeout: exit 1"
 check "... failed as timeout, with the path" grep -q "big.png' failed (timeout): abandoned after job_timeout" "$T/err"
 check "... nothing written" test -z "$(find "$T/slow-out" -name '*big*' -not -path '*/.thumbwatch/*')"
-check "... and remembered" grep -q timeout "$T/slow-out/.thumbwatch/failed/big.png"
+check "... and remembered" grep -q timeout "$(record "$T/slow-out" "$T/slow/big.png")"
 printf '[drop:s]\nsource = %s\noutput = %s\n' "$T/slow" "$T/slow-out2" >"$T/slow2.conf"
 "$THUMBWATCH" --config "$T/slow2.conf" --once >/dev/null 2>&1
 is "$?" 0 "with the default job_timeout the same file is made"

@@ -10,11 +10,12 @@
 #include <string.h>
 
 #include "naming.h"
+#include "output-tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char *buf = malloc(size + 3), *tmpl, *name, *ext, *out = NULL, *path = NULL, *src = NULL;
+        char *buf = malloc(size + 3), *tmpl, *name, *ext, *out = NULL, *src = NULL;
         const char *reason;
 
         if (!buf)
@@ -32,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         (void) naming_is_image(name);
         (void) naming_is_temporary(name);
+        (void) naming_is_own_temporary(name);
         (void) naming_extension(name);
         if (naming_check_template(tmpl, true, &reason) == 0 || naming_check_template(tmpl, false, &reason) == 0) {
                 if (naming_expand_ext(tmpl, name, *ext ? ext : NULL, 128, 96, &out) == 0) {
@@ -39,12 +41,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         if (strlen(out) > NAMING_NAME_MAX || out[0] == '\0')
                                 abort();
                 }
-                if (asprintf(&src, "/src/a/%s", name) >= 0 &&
-                    naming_output_path("/src", "/out", src, tmpl, 1, 1, &path) == 0 && strncmp(path, "/out/a/", 7) != 0)
-                        abort();        /* a thumbnail outside its mirror folder */
+                if (asprintf(&src, "/src/a/%s", name) >= 0) {
+                        static char source[] = "/src", output[] = "/out";
+                        DropConfig d = { .source = source, .output = output, .name_template = tmpl,
+                                         .sizes = { { 1, 1, THUMBNAIL_FIT } }, .n_sizes = 1 };
+                        Outputs o;
+
+                        if (outputs_init(&o, &d, src) == 0) {
+                                /* A thumbnail outside its mirror folder, or one named after a folder. */
+                                if (strncmp(o.path[0], "/out/a/", 7) != 0 || strcmp(o.dir[0], "a") != 0 ||
+                                    strchr(o.file[0], '/') || strcmp(o.file[0], ".") == 0 || strcmp(o.file[0], "..") == 0)
+                                        abort();
+                                outputs_done(&o);
+                        }
+                }
         }
         free(src);
-        free(path);
         free(out);
         free(buf);
         return 0;

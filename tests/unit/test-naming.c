@@ -103,24 +103,22 @@ static void test_templates(void) {
 }
 
 static void test_output_paths(void) {
-        char *s = NULL;
+        unsigned char rnd[NAMING_TEMPORARY_RANDOM] = { 0, 1, 2, 61, 62, 255 };
+        char tmp[NAME_MAX + 1], longest[NAME_MAX + 1];
 
-        is_int(naming_output_path("/src", "/out", "/src/photo.jpg", "{stem}_thumbnail{ext}", 128, 128, &s), 0, "top level");
-        is_str(s, "/out/photo_thumbnail.jpg", "top level goes to the output root");
-        free(s);
-        is_int(naming_output_path("/src", "/out", "/src/a/b/photo.jpg", "{stem}_thumbnail{ext}", 128, 128, &s), 0, "nested");
-        is_str(s, "/out/a/b/photo_thumbnail.jpg", "nested keeps the sub-folders");
-        free(s);
-        is_int(naming_output_path("/s rc", "/o ut", "/s rc/d ir/ph oto.png", "{stem}_thumbnail{ext}", 1, 1, &s), 0,
-               "spaces");
-        is_str(s, "/o ut/d ir/ph oto_thumbnail.png", "spaces are kept");
-        free(s);
-        is_int(naming_output_path("/", "/out", "/a/p.jpg", "{stem}_t{ext}", 1, 1, &s), 0, "source root /");
-        is_str(s, "/out/a/p_t.jpg", "source root / works");
-        free(s);
-        is_int(naming_output_path("/src", "/out", "/srcx/p.jpg", "{stem}{ext}", 1, 1, &s), -EINVAL,
-               "a sibling with the root as prefix is not under it");
-        is_int(naming_output_path("/src", "/out", "/src", "{stem}{ext}", 1, 1, &s), -EINVAL, "the root itself has no output");
+        is_int(naming_temporary("a.jpg", rnd, tmp), 0, "a temporary's name");
+        ok(naming_is_own_temporary(tmp), "... is one of ours");
+        ok(naming_is_temporary(tmp) || tmp[0] == '.', "... and hidden");
+        ok(!naming_is_own_temporary(".a.jpg.AbC123"), "rsync's temporary is not ours");
+        ok(!naming_is_own_temporary(".DS_Store"), ".DS_Store is not ours");
+        ok(!naming_is_own_temporary("a.jpg" NAMING_TEMPORARY_INFIX "AbC123"), "a visible name is not ours");
+        memset(longest, 'x', NAMING_NAME_MAX);
+        longest[NAMING_NAME_MAX] = '\0';
+        is_int(naming_temporary(longest, rnd, tmp), 0, "the longest thumbnail name has room for its temporary");
+        ok(strlen(tmp) <= NAME_MAX, "... within NAME_MAX");
+        longest[NAMING_NAME_MAX] = 'x';
+        longest[NAMING_NAME_MAX + 1] = '\0';
+        is_int(naming_temporary(longest, rnd, tmp), -ENAMETOOLONG, "one more character: refused");
 
         ok(naming_path_is_under("/a/b", "/a"), "/a/b is under /a");
         ok(naming_path_is_under("/a", "/a"), "/a is under /a");

@@ -1,0 +1,534 @@
+/* output-tree.c - the output tree's one owner: layouts, the identity stamp,
+ * removals and moves.
+ *
+ * Every write and removal goes through folder descriptors opened below the
+ * output root without following symlinks (beneath.h), so a link planted in
+ * an output tree (which may sit inside a drop) cannot send a write or an
+ * unlink elsewhere. Checks read by path (lstat, lgetxattr): they only read a
+ * stamp, and a wrong answer costs a thumbnail made again, never a file. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fts.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "beneath.h"
+#include "freedesktop.h"
+#include "macro.h"
+#include "naming.h"
+#include "output-tree.h"
+#include "thumbnail.h"
+
+/* The stamp's format: a version, then the identity, then the source's name. */
+#define STAMP_VERSION "1"
+
+void output_identity(const struct stat *st, SourceIdentity *ret) {
+        *ret = (SourceIdentity) {
+                .size = (uint64_t) st->st_size,
+                .ino = (uint64_t) st->st_ino,
+                .mtime = st->st_mtim,
+                .ctime = st->st_ctim,
+        };
+}
+
+bool output_identity_equal(const SourceIdentity *a, const SourceIdentity *b) {
+        return a->size == b->size && a->ino == b->ino && a->mtime.tv_sec == b->mtime.tv_sec &&
+               a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+const char *output_state_name(ThumbState s) {
+        static const char *const names[_THUMB_STATE_MAX] = {
+                [THUMB_CURRENT] = "up to date",
+                [THUMB_MISSING] = "missing",
+                [THUMB_STALE] = "stale",
+                [THUMB_TAKEN] = "taken by another source",
+        };
+        return s < _THUMB_STATE_MAX ? names[s] : "?";
+}
+
+static bool xattr_unsupported(int e) {
+        return e == ENOTSUP || e == EOPNOTSUPP;
+}
+
+/* "1 SIZE INO SEC.NSEC NAME" */
+static int format_stamp(const OutputStamp *s, char *buf, size_t size) {
+        int n = snprintf(buf, size, STAMP_VERSION " %" PRIu64 " %" PRIu64 " %lld.%09ld %s", s->id.size, s->id.ino,
+                         (long long) s->id.mtime.tv_sec, s->id.mtime.tv_nsec, s->name);
+
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : n;
+}
+
+static bool parse_stamp(const char *buf, SourceIdentity *ret_id, const char **ret_name) {
+        unsigned long long size, ino;
+        long long sec;
+        long nsec;
+        int end = 0;
+
+        if (sscanf(buf, STAMP_VERSION " %llu %llu %lld.%ld %n", &size, &ino, &sec, &nsec, &end) != 4 || end == 0 ||
+            nsec < 0 || nsec >= 1000000000)
+                return false;
+        *ret_id = (SourceIdentity) { .size = size, .ino = ino, .mtime = { (time_t) sec, nsec } };
+        *ret_name = buf + end;
+        return true;
+}
+
+int output_stamp_fd(int fd, void *userdata) {
+        const OutputStamp *s = userdata;
+        char buf[NAME_MAX + 128];
+        int n = format_stamp(s, buf, sizeof buf);
+
+        if (n < 0)
+                return n;
+        if (fsetxattr(fd, OUTPUT_XATTR, buf, (size_t) n, 0) == 0)
+                return 0;
+        if (!xattr_unsupported(errno))
+                return -errno;
+        /* No extended attributes here: the thumbnail's own mtime carries the
+         * source's, the one part of the identity that fits. */
+        {
+                struct timespec times[2] = { { .tv_nsec = UTIME_OMIT }, s->id.mtime };
+
+                return futimens(fd, times) < 0 ? -errno : 0;
+        }
+}
+
+bool output_same_time(const struct timespec *t, const struct timespec *s) {
+        static const long steps[] = { 100, 1000 };
+
+        if (t->tv_sec == s->tv_sec && t->tv_nsec == s->tv_nsec)
+                return true;
+        if (t->tv_sec == s->tv_sec) {
+                for (size_t i = 0; i < ELEMENTSOF(steps); i++)
+                        if (t->tv_nsec == s->tv_nsec - s->tv_nsec % steps[i])
+                                return true;
+                return t->tv_nsec == 0;
+        }
+        /* FAT's 2 s: the even second at or below. */
+        return t->tv_nsec == 0 && t->tv_sec == s->tv_sec - (((s->tv_sec % 2) + 2) % 2);
+}
+
+ThumbState outputs_state(const Outputs *o, size_t i, const SourceIdentity *id, char *ret_other) {
+        char buf[NAME_MAX + 128];
+        SourceIdentity stamped;
+        const char *name;
+        struct stat st;
+        ssize_t n;
+
+        n = lgetxattr(o->path[i], OUTPUT_XATTR, buf, sizeof buf - 1);
+        if (n >= 0) {
+                buf[n] = '\0';
+                if (!parse_stamp(buf, &stamped, &name))
+                        return THUMB_STALE;
+                if (strcmp(name, o->name) != 0) {
+                        if (ret_other)
+                                (void) snprintf(ret_other, NAME_MAX + 1, "%s", name);
+                        return THUMB_TAKEN;
+                }
+                return output_identity_equal(&stamped, id) ? THUMB_CURRENT : THUMB_STALE;
+        }
+        if (errno == ENOENT || errno == ENOTDIR)
+                return THUMB_MISSING;
+        if (!xattr_unsupported(errno))
+                return THUMB_STALE;     /* ENODATA: unstamped; ERANGE: not a stamp of ours */
+        if (lstat(o->path[i], &st) < 0)
+                return THUMB_MISSING;
+        if (!S_ISREG(st.st_mode) || st.st_size == 0)
+                return THUMB_STALE;
+        return output_same_time(&st.st_mtim, &id->mtime) ? THUMB_CURRENT : THUMB_STALE;
+}
+
+bool outputs_current(const Outputs *o, const SourceIdentity *id) {
+        for (size_t i = 0; i < o->n; i++)
+                if (outputs_state(o, i, id, NULL) != THUMB_CURRENT)
+                        return false;
+        return true;
+}
+
+/* The part of path below root: "" for root itself. */
+static const char *relative_to(const char *path, const char *root) {
+        size_t l = strlen(root);
+
+        if (strcmp(root, "/") == 0)
+                return path + 1;
+        return path[l] == '/' ? path + l + 1 : path + l;
+}
+
+/* Would this folder (relative to the output root) be the state folder or below it? */
+static bool is_state_path(const char *rel) {
+        size_t l = strlen(OUTPUT_STATE_DIR);
+
+        return strncmp(rel, OUTPUT_STATE_DIR, l) == 0 && (rel[l] == '\0' || rel[l] == '/');
+}
+
+static char *join3(const char *a, const char *b, const char *c) {
+        char *p;
+
+        if (asprintf(&p, "%s%s%s%s%s", strcmp(a, "/") == 0 ? "" : a, b[0] ? "/" : "", b, c[0] ? "/" : "", c) < 0)
+                return NULL;
+        return p;
+}
+
+int outputs_init(Outputs *o, const DropConfig *d, const char *src) {
+        const char *slash;
+        size_t dir_len;
+        int r;
+
+        *o = (Outputs) { .drop = d, .n = d->n_sizes };
+        for (size_t i = 0; i < ELEMENTSOF(o->dirfd); i++)
+                o->dirfd[i] = -1;
+        if (!naming_path_is_under(src, d->source) || strcmp(src, d->source) == 0)
+                return -EINVAL;
+        o->rel = strdup(relative_to(src, d->source));
+        if (!o->rel)
+                return -ENOMEM;
+        slash = strrchr(o->rel, '/');
+        o->name = slash ? slash + 1 : o->rel;
+        dir_len = slash ? (size_t) (slash - o->rel) : 0;
+        if (o->name[0] == '\0') {
+                outputs_done(o);
+                return -EINVAL;
+        }
+        if (d->layout == LAYOUT_FREEDESKTOP) {
+                r = freedesktop_uri(src, &o->uri);
+                if (r < 0) {
+                        outputs_done(o);
+                        return r;
+                }
+        } else if (is_state_path(o->rel) && slash) {
+                outputs_done(o);
+                return -EPERM;
+        }
+        for (size_t i = 0; i < o->n; i++) {
+                if (d->layout == LAYOUT_FREEDESKTOP) {
+                        char name[FREEDESKTOP_NAME_MAX];
+
+                        freedesktop_name(o->uri, name);
+                        o->dir[i] = strdup(freedesktop_flavour(d->sizes[i].width));
+                        o->file[i] = strdup(name);
+                        r = o->dir[i] && o->file[i] ? 0 : -ENOMEM;
+                } else {
+                        o->dir[i] = strndup(o->rel, dir_len);
+                        r = o->dir[i] ? naming_expand_ext(d->name_template, o->name,
+                                                          thumbnail_format_extension(d->output_format),
+                                                          d->sizes[i].width, d->sizes[i].height, &o->file[i]) :
+                                        -ENOMEM;
+                        /* A template such as "{stem}" could name a thumbnail after the state folder. */
+                        if (r >= 0 && o->dir[i][0] == '\0' && strcmp(o->file[i], OUTPUT_STATE_DIR) == 0)
+                                r = -EPERM;
+                }
+                if (r >= 0 && !(o->path[i] = join3(d->output, o->dir[i], o->file[i])))
+                        r = -ENOMEM;
+                if (r < 0) {
+                        outputs_done(o);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+void outputs_done(Outputs *o) {
+        for (size_t i = 0; i < ELEMENTSOF(o->dirfd); i++) {
+                if (o->dirfd[i] >= 0)
+                        (void) close(o->dirfd[i]);
+                o->dirfd[i] = -1;
+                free(o->dir[i]);
+                free(o->file[i]);
+                free(o->path[i]);
+                o->dir[i] = o->file[i] = o->path[i] = NULL;
+        }
+        free(o->rel);
+        free(o->uri);
+        o->rel = o->uri = NULL;
+        o->name = NULL;
+}
+
+/* The output root, followed if it is a symlink (the admin's choice). */
+static int open_root(const DropConfig *d) {
+        return beneath_open_root(d->output);
+}
+
+static mode_t dir_mode(const DropConfig *d) {
+        /* The Thumbnail Managing Standard's cache is private. */
+        return d->layout == LAYOUT_FREEDESKTOP ? 0700 : 0755;
+}
+
+int outputs_open(Outputs *o, bool create, char **reterr_dir) {
+        int root, r = 0;
+
+        *reterr_dir = NULL;
+        root = open_root(o->drop);
+        if (root < 0) {
+                *reterr_dir = strdup(o->drop->output);
+                return root;
+        }
+        for (size_t i = 0; i < o->n; i++) {
+                if (o->dirfd[i] >= 0)
+                        continue;
+                for (size_t j = 0; j < i; j++)
+                        if (o->dirfd[j] >= 0 && strcmp(o->dir[j], o->dir[i]) == 0) {
+                                o->dirfd[i] = fcntl(o->dirfd[j], F_DUPFD_CLOEXEC, 3);
+                                break;
+                        }
+                if (o->dirfd[i] < 0)
+                        o->dirfd[i] = beneath_open(root, o->dir[i], O_PATH | O_DIRECTORY,
+                                                   create ? BENEATH_CREATE_DIRS : 0, dir_mode(o->drop));
+                if (o->dirfd[i] < 0 && r >= 0) {
+                        r = o->dirfd[i] == -ELOOP ? -ENOTDIR : o->dirfd[i];
+                        *reterr_dir = join3(o->drop->output, o->dir[i], "");
+                }
+                if (o->dirfd[i] < 0)
+                        o->dirfd[i] = -1;
+        }
+        (void) close(root);
+        return r;
+}
+
+int output_read_stamp(int dirfd, const char *name, char *ret_name) {
+        char path[64 + NAME_MAX], buf[NAME_MAX + 128];
+        SourceIdentity id;
+        const char *stamped;
+        ssize_t n;
+
+        (void) snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dirfd, name);
+        n = lgetxattr(path, OUTPUT_XATTR, buf, sizeof buf - 1);
+        if (n < 0)
+                return xattr_unsupported(errno) ? -ENOTSUP : errno == ENODATA || errno == ERANGE ? 0 : -errno;
+        buf[n] = '\0';
+        if (!parse_stamp(buf, &id, &stamped))
+                return 0;
+        if (ret_name)
+                (void) snprintf(ret_name, NAME_MAX + 1, "%s", stamped);
+        return 1;
+}
+
+bool output_is_ours(int dirfd, const char *name) {
+        struct stat st;
+        int r;
+
+        if (naming_is_own_temporary(name))
+                return true;
+        r = output_read_stamp(dirfd, name, NULL);
+        if (r != -ENOTSUP)
+                return r > 0;
+        /* No stamps on this file system: a regular file with an image name. */
+        return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && naming_is_image(name);
+}
+
+/* The parent folder of rel below the output root (opened, created if asked)
+ * and rel's last component. */
+static int open_parent(int root, const char *rel, bool create, mode_t mode, const char **ret_base) {
+        const char *slash = strrchr(rel, '/');
+        _cleanup_free_ char *parent = slash ? strndup(rel, (size_t) (slash - rel)) : strdup("");
+
+        if (!parent)
+                return -ENOMEM;
+        *ret_base = slash ? slash + 1 : rel;
+        return beneath_open(root, parent, O_PATH | O_DIRECTORY, create ? BENEATH_CREATE_DIRS : 0, mode);
+}
+
+/* The freedesktop failure folder, opened (created if asked) below the output root. */
+static int open_fail_dir(const DropConfig *d, bool create) {
+        int root = open_root(d), fd;
+
+        if (root < 0)
+                return root;
+        fd = beneath_open(root, FREEDESKTOP_FAIL_DIR, O_PATH | O_DIRECTORY, create ? BENEATH_CREATE_DIRS : 0, 0700);
+        (void) close(root);
+        return fd;
+}
+
+int outputs_mark_failed(const Outputs *o, const ThumbnailOptions *opts, char **reterr_reason) {
+        ThumbnailOptions marker = *opts;
+        int fd, r;
+
+        *reterr_reason = NULL;
+        if (o->drop->layout != LAYOUT_FREEDESKTOP || o->n == 0)
+                return 0;
+        fd = open_fail_dir(o->drop, true);
+        if (fd < 0)
+                return fd;
+        marker.finish = NULL;
+        r = thumbnail_write_failure_marker(fd, o->file[0], &marker, reterr_reason);
+        (void) close(fd);
+        return r;
+}
+
+void outputs_unmark_failed(const Outputs *o) {
+        int fd;
+
+        if (o->drop->layout != LAYOUT_FREEDESKTOP || o->n == 0)
+                return;
+        fd = open_fail_dir(o->drop, false);
+        if (fd < 0)
+                return;
+        (void) unlinkat(fd, o->file[0], 0);
+        (void) close(fd);
+}
+
+long outputs_remove(Outputs *o) {
+        _cleanup_free_ char *failed_dir = NULL;
+        long n = 0;
+
+        (void) outputs_open(o, false, &failed_dir);
+        for (size_t i = 0; i < o->n; i++) {
+                char other[NAME_MAX + 1];
+                int r;
+
+                if (o->dirfd[i] < 0)
+                        continue;
+                r = output_read_stamp(o->dirfd[i], o->file[i], other);
+                /* Another source's thumbnail of the same name stays. */
+                if (r > 0 && strcmp(other, o->name) != 0)
+                        continue;
+                if (r != -ENOENT && unlinkat(o->dirfd[i], o->file[i], 0) == 0)
+                        n++;
+        }
+        /* The source's folder went too: its mirror goes when it is empty. */
+        if (o->drop->layout == LAYOUT_MIRROR && o->n > 0 && o->dir[0][0]) {
+                _cleanup_free_ char *src_dir = join3(o->drop->source, o->dir[0], "");
+                struct stat st;
+
+                if (src_dir && lstat(src_dir, &st) < 0 && errno == ENOENT) {
+                        int root = open_root(o->drop), parent = -1;
+                        const char *base;
+
+                        if (root >= 0)
+                                parent = open_parent(root, o->dir[0], false, 0, &base);
+                        if (parent >= 0) {
+                                (void) unlinkat(parent, base, AT_REMOVEDIR);
+                                (void) close(parent);
+                        }
+                        if (root >= 0)
+                                (void) close(root);
+                }
+        }
+        outputs_unmark_failed(o);
+        return n;
+}
+
+long output_remove_source(const DropConfig *d, const char *path) {
+        Outputs o;
+        long n;
+
+        if (outputs_init(&o, d, path) < 0)
+                return 0;
+        n = outputs_remove(&o);
+        outputs_done(&o);
+        return n;
+}
+
+static bool keep_not_ours(int dirfd, const char *name, void *userdata) {
+        (void) userdata;
+        return !output_is_ours(dirfd, name);
+}
+
+long output_folder_remove(const DropConfig *d, const char *src_dir) {
+        const char *rel, *base;
+        int root, parent;
+        long n;
+
+        if (d->layout != LAYOUT_MIRROR || !naming_path_is_under(src_dir, d->source) || strcmp(src_dir, d->source) == 0)
+                return 0;
+        rel = relative_to(src_dir, d->source);
+        if (is_state_path(rel))
+                return 0;
+        root = open_root(d);
+        if (root < 0)
+                return 0;
+        parent = open_parent(root, rel, false, 0, &base);
+        (void) close(root);
+        if (parent < 0)
+                return 0;
+        n = beneath_remove_tree(parent, base, keep_not_ours, NULL);
+        (void) close(parent);
+        return n > 0 ? n : 0;
+}
+
+int output_folder_moved(const DropConfig *d, const char *from_dir, const char *to_dir) {
+        const char *from, *to, *from_base, *to_base;
+        int root, pfrom = -1, pto = -1, r;
+
+        if (d->layout != LAYOUT_MIRROR)
+                return 0;
+        if (!naming_path_is_under(from_dir, d->source) || !naming_path_is_under(to_dir, d->source) ||
+            strcmp(from_dir, d->source) == 0 || strcmp(to_dir, d->source) == 0)
+                return -EINVAL;
+        from = relative_to(from_dir, d->source);
+        to = relative_to(to_dir, d->source);
+        if (is_state_path(from) || is_state_path(to))
+                return -EPERM;
+        root = open_root(d);
+        if (root < 0)
+                return root;
+        pfrom = open_parent(root, from, false, 0, &from_base);
+        r = pfrom;
+        if (r >= 0) {
+                pto = open_parent(root, to, true, dir_mode(d), &to_base);
+                r = pto;
+        }
+        if (r >= 0)
+                r = renameat(pfrom, from_base, pto, to_base) == 0 || errno == ENOENT ? 0 : -errno;
+                /* ENOENT: no thumbnails there yet, nothing to move */
+        if (pfrom >= 0 && r < 0) {
+                /* Could not follow (the new name's mirror exists, say): the
+                 * old thumbnails go, and the rescan makes the new ones. */
+                long n = beneath_remove_tree(pfrom, from_base, keep_not_ours, NULL);
+
+                (void) n;
+        }
+        if (pfrom >= 0)
+                (void) close(pfrom);
+        if (pto >= 0)
+                (void) close(pto);
+        (void) close(root);
+        return r == -ENOENT ? 0 : r;
+}
+
+int output_prepare(const DropConfig *d) {
+        _cleanup_free_ char *p = strdup(d->output);
+        mode_t mode = dir_mode(d);
+
+        if (!p)
+                return -ENOMEM;
+        if (mkdir(p, mode) == 0 || errno == EEXIST)
+                return 0;
+        if (errno != ENOENT)
+                return -errno;
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+long output_clean_temporaries(const DropConfig *d) {
+        _cleanup_free_ char *copy = strdup(d->output);
+        char *roots[] = { copy, NULL };
+        long n = 0;
+        FTSENT *e;
+        FTS *fts;
+
+        if (!copy)
+                return -ENOMEM;
+        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | FTS_NOSTAT, NULL);
+        if (!fts)
+                return -errno;
+        while ((e = fts_read(fts)))
+                if ((e->fts_info == FTS_F || e->fts_info == FTS_NSOK) && naming_is_own_temporary(e->fts_name) &&
+                    unlink(e->fts_accpath) == 0)
+                        n++;
+        (void) fts_close(fts);
+        return n;
+}

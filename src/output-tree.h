@@ -1,0 +1,162 @@
+/* output-tree.h - a drop's output tree: where the thumbnails of a source
+ * live, whether they are current, and how they move and go when sources move
+ * and go. The worker, the watcher, --gc and --explain all ask here; no other
+ * module knows the layouts (mirror, freedesktop) or the identity rule. No
+ * threads of its own; every function is thread-safe.
+ *
+ * A thumbnail is current when it was made from the source as it is now: the
+ * identity of the source that was decoded (size, inode and mtime, from the
+ * decoded descriptor) is stamped on every thumbnail before it is renamed into
+ * place, with the source's base name, as the extended attribute
+ * user.thumbwatch. It is compared for equality with the source's identity
+ * now, so a source replaced by any other file (mv, cp -p, rsync -a, tar x,
+ * an older or a future mtime) is made again; the check is one lstat() of the
+ * source and one getxattr() per thumbnail, never a decode. Where the output's
+ * file system keeps no extended attributes (FAT, NFSv3, tmpfs before Linux
+ * 6.6), the thumbnail's own mtime is set to the source's instead, and the
+ * identity is that mtime alone, compared at the precision the file system
+ * keeps (100 ns, 1 us, 1 s or 2 s).
+ *
+ * The stamp also says which source a thumbnail belongs to, so a thumbnail
+ * another source made (two sources whose names expand to one thumbnail name)
+ * is never overwritten or removed on this source's behalf. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "config-file.h"
+#include "thumbnail.h"
+
+/* Under every output root: what the daemon remembers (state-dir.h). No
+ * source name addresses it: a drop's top-level entry of this name is never
+ * scanned, watched or mirrored. */
+#define OUTPUT_STATE_DIR ".thumbwatch"
+
+/* The extended attribute that stamps a thumbnail with its source. */
+#define OUTPUT_XATTR "user.thumbwatch"
+
+/* What identifies the content of a source file. */
+typedef struct SourceIdentity {
+        uint64_t size;
+        uint64_t ino;
+        struct timespec mtime;
+        struct timespec ctime;          /* not part of a thumbnail's identity: chmod and link counts change it */
+} SourceIdentity;
+
+void output_identity(const struct stat *st, SourceIdentity *ret);
+
+/* Same size, inode and mtime (ctime is not compared). */
+bool output_identity_equal(const SourceIdentity *a, const SourceIdentity *b);
+
+/* Is t, a timestamp a file system stored for s, s at that file system's
+ * precision: exact, or s cut to 100 ns (NTFS, SMB), 1 us (some NFS
+ * servers), 1 s (ext4 with 128-byte inodes, ext3) or 2 s (FAT)? */
+bool output_same_time(const struct timespec *t, const struct timespec *s);
+
+typedef enum ThumbState {
+        THUMB_CURRENT,          /* made by thumbwatch from this source as it is now */
+        THUMB_MISSING,          /* no file of that name */
+        THUMB_STALE,            /* made from another version of this source, or unstamped: made again */
+        THUMB_TAKEN,            /* stamped as made from another source of the same folder */
+        _THUMB_STATE_MAX,
+} ThumbState;
+
+/* "up to date", "missing", ... for messages. */
+const char *output_state_name(ThumbState s);
+
+/* The thumbnails of one source file. */
+typedef struct Outputs {
+        const DropConfig *drop;                 /* borrowed */
+        char *rel;                              /* the source below its drop: "a/b/photo.jpg" */
+        const char *name;                       /* its base name, in rel */
+        size_t n;                               /* how many thumbnails: drop->n_sizes */
+        char *dir[CONFIG_SIZES_MAX];            /* thumbnail i's folder, relative to the output ("" the root) */
+        char *file[CONFIG_SIZES_MAX];           /* its name in that folder */
+        char *path[CONFIG_SIZES_MAX];           /* its absolute path, for messages */
+        int dirfd[CONFIG_SIZES_MAX];            /* its folder, once outputs_open() has opened it; else -1 */
+        char *uri;                              /* layout = freedesktop: the source's file:// URI */
+} Outputs;
+
+/* Where the thumbnails of src (an absolute path below d->source) go. Returns
+ * 0, -EINVAL when src is not below d->source (or is it), -EPERM when it would
+ * be mirrored onto the state folder, -ENOMEM. Nothing is opened. */
+int outputs_init(Outputs *o, const DropConfig *d, const char *src);
+void outputs_done(Outputs *o);
+
+/* Thumbnail i against the source's identity id, by lstat()/getxattr() of its
+ * path; nothing is opened, created or read but the stamp. When it is taken,
+ * the name of the source that made it goes to ret_other (may be NULL), which
+ * holds NAME_MAX + 1 bytes. */
+ThumbState outputs_state(const Outputs *o, size_t i, const SourceIdentity *id, char *ret_other);
+
+/* Is every thumbnail current? */
+bool outputs_current(const Outputs *o, const SourceIdentity *id);
+
+/* Opens (with create, creating) the folder of each thumbnail, never
+ * through a symlink: 0755, or 0700 in the freedesktop layout. The output
+ * root itself is never created here: a missing one is a disk not mounted or
+ * a folder removed, reported, not papered over. Returns 0, or -errno with
+ * the folder that failed in *reterr_dir (caller frees). */
+int outputs_open(Outputs *o, bool create, char **reterr_dir);
+
+/* What thumbnail_make() stamps on each thumbnail before renaming it into
+ * place (its finish callback): the identity of the source decoded. */
+typedef struct OutputStamp {
+        SourceIdentity id;
+        const char *name;               /* the source's base name; borrowed */
+} OutputStamp;
+
+/* The finish callback: userdata is an OutputStamp. Returns 0 or -errno. */
+int output_stamp_fd(int fd, void *userdata);
+
+/* layout = freedesktop: the standard's failure marker of this source,
+ * OUTPUT/fail/thumbwatch/MD5.png, which tells file managers not to try it
+ * either; opts as for its thumbnails (Thumb::URI and ::MTime). Returns 0 or
+ * -errno with *reterr_reason (caller frees). Nothing for mirror. */
+int outputs_mark_failed(const Outputs *o, const ThumbnailOptions *opts, char **reterr_reason);
+
+/* Removes that marker, once a thumbnail is made. */
+void outputs_unmark_failed(const Outputs *o);
+
+/* Removes the thumbnails of this source that are its own (stamped with its
+ * name, or not stamped at all), never another source's. Returns how many. */
+long outputs_remove(Outputs *o);
+
+/* As outputs_remove(), for the source at path (of d). */
+long output_remove_source(const DropConfig *d, const char *path);
+
+/* A source folder (absolute, below d->source) was renamed to to_dir inside
+ * the drop: in the mirror layout its thumbnails' folder follows. Returns 0,
+ * or -errno when it could not (the caller rescans; the old folder is removed
+ * as by output_folder_remove()). Nothing to do for freedesktop. */
+int output_folder_moved(const DropConfig *d, const char *from_dir, const char *to_dir);
+
+/* A source folder left the drop (deleted, moved out): in the mirror layout,
+ * the thumbnails below its mirror go, and the folders they leave empty;
+ * anything thumbwatch did not make stays. Returns how many files went. */
+long output_folder_remove(const DropConfig *d, const char *src_dir);
+
+/* The stamp of the file name in the output folder dirfd: 1 stamped (the
+ * name of the source it was made from to ret_source_name, NAME_MAX + 1
+ * bytes, when not NULL), 0 not stamped (not made by thumbwatch, or made
+ * by one that did not stamp), -ENOTSUP where the file system keeps no stamps,
+ * -ENOENT, or another -errno. */
+int output_read_stamp(int dirfd, const char *name, char *ret_source_name);
+
+/* Is the file name in the output folder dirfd one thumbwatch made: stamped,
+ * or (where the file system keeps no stamps) a regular file? Or one of its
+ * temporaries? */
+bool output_is_ours(int dirfd, const char *name);
+
+/* Creates d's output folder and its missing parents, 0755 (0700 in the
+ * freedesktop layout). Returns 0 or -errno. */
+int output_prepare(const DropConfig *d);
+
+/* Removes the temporaries a crash left under d's output (only thumbwatch's
+ * own: naming_is_own_temporary()). Call before any worker starts. Returns
+ * how many, or -errno. */
+long output_clean_temporaries(const DropConfig *d);

@@ -1,0 +1,273 @@
+/* state-dir.c - failure memory and in-flight records under OUTPUT/.thumbwatch.
+ *
+ * A failure record is OUTPUT/.thumbwatch/failed/DEV-INO (hexadecimal) and
+ * holds "2 SIZE MTIME CTIME CLASS FINGERPRINT", a newline, and the source's
+ * path. Keyed by inode, a record follows its file through renames of the
+ * folders above it, and a poison file moved about is still known. */
+#include "build-config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "beneath.h"
+#include "log.h"
+#include "macro.h"
+#include "naming.h"
+#include "output-tree.h"
+#include "state-dir.h"
+
+#define FAILED_DIR OUTPUT_STATE_DIR "/failed"
+#define INFLIGHT_DIR OUTPUT_STATE_DIR "/inflight"
+#define RECORD_VERSION "2"
+
+/* Opens (creating) a folder of the state folder. */
+static int open_state(const DropConfig *d, const char *sub, bool create) {
+        int root = beneath_open_root(d->output), fd;
+
+        if (root < 0)
+                return root;
+        fd = beneath_open(root, sub, O_RDONLY | O_DIRECTORY, create ? BENEATH_CREATE_DIRS : 0, 0700);
+        (void) close(root);
+        return fd;
+}
+
+static bool is_record_name(const char *name) {
+        const char *dash = strchr(name, '-');
+
+        return dash && dash > name && dash[1] && strspn(name, "0123456789abcdef") == (size_t) (dash - name) &&
+               strspn(dash + 1, "0123456789abcdef") == strlen(dash + 1);
+}
+
+int state_prepare(const DropConfig *d) {
+        int fd = open_state(d, FAILED_DIR, true);
+        struct dirent *e;
+        DIR *dir;
+
+        if (fd < 0)
+                return fd;
+        /* Made by an older thumbwatch with other modes, or records named after
+         * the sources (before version 2): private now, and the old records go. */
+        {
+                int root = beneath_open_root(d->output), state = root >= 0 ?
+                        beneath_open(root, OUTPUT_STATE_DIR, O_PATH | O_DIRECTORY, 0, 0) : -1;
+
+                if (state >= 0) {
+                        char p[64];
+
+                        (void) snprintf(p, sizeof p, "/proc/self/fd/%d", state);
+                        (void) chmod(p, 0700);
+                        (void) close(state);
+                }
+                if (root >= 0)
+                        (void) close(root);
+        }
+        (void) fchmod(fd, 0700);
+        dir = fdopendir(fd);
+        if (!dir) {
+                (void) close(fd);
+                return -errno;
+        }
+        while ((e = readdir(dir)))
+                if (e->d_name[0] != '.' && !is_record_name(e->d_name))
+                        (void) beneath_remove_tree(dirfd(dir), e->d_name, NULL, NULL);
+        (void) closedir(dir);
+        return 0;
+}
+
+static void record_name(const struct stat *st, char buf[64]) {
+        (void) snprintf(buf, 64, "%" PRIx64 "-%" PRIx64, (uint64_t) st->st_dev, (uint64_t) st->st_ino);
+}
+
+bool state_failed_before(const DropConfig *d, const struct stat *st, uint64_t config_fp, char class[STATE_CLASS_MAX]) {
+        long long size, msec, mnsec, csec, cnsec;
+        unsigned long long fp;
+        char name[64], c[STATE_CLASS_MAX];
+        bool same = false;
+        int dfd, fd;
+        FILE *f;
+
+        dfd = open_state(d, FAILED_DIR, false);
+        if (dfd < 0)
+                return false;
+        record_name(st, name);
+        fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        (void) close(dfd);
+        if (fd < 0)
+                return false;
+        f = fdopen(fd, "r");
+        if (!f) {
+                (void) close(fd);
+                return false;
+        }
+        if (fscanf(f, RECORD_VERSION " %lld %lld.%lld %lld.%lld %31s %llx", &size, &msec, &mnsec, &csec, &cnsec, c,
+                   &fp) == 7)
+                same = size == (long long) st->st_size && msec == (long long) st->st_mtim.tv_sec &&
+                       mnsec == st->st_mtim.tv_nsec && csec == (long long) st->st_ctim.tv_sec &&
+                       cnsec == st->st_ctim.tv_nsec && (fp == 0 || fp == config_fp);
+        (void) fclose(f);
+        if (same)
+                (void) snprintf(class, STATE_CLASS_MAX, "%s", c);
+        return same;
+}
+
+void state_remember_failure(const DropConfig *d, const char *path, const struct stat *st, const char *class,
+                            uint64_t config_fp) {
+        _cleanup_free_ char *text = NULL;
+        char name[64], tmp[80];
+        int dfd, fd, n;
+
+        dfd = open_state(d, FAILED_DIR, true);
+        if (dfd < 0)
+                return;
+        record_name(st, name);
+        n = asprintf(&text, RECORD_VERSION " %lld %lld.%09ld %lld.%09ld %s %" PRIx64 "\n%s", (long long) st->st_size,
+                     (long long) st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long long) st->st_ctim.tv_sec,
+                     st->st_ctim.tv_nsec, class, config_fp, path);
+        /* Written whole or not at all: a temporary renamed over the record. */
+        (void) snprintf(tmp, sizeof tmp, ".%s.tmp", name);
+        fd = n < 0 ? -1 : openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+                bool ok = write(fd, text, (size_t) n) == n;
+
+                if (close(fd) < 0)
+                        ok = false;
+                if (!ok || renameat(dfd, tmp, dfd, name) < 0)
+                        (void) unlinkat(dfd, tmp, 0);
+        }
+        (void) close(dfd);
+}
+
+void state_forget_failure(const DropConfig *d, const struct stat *st) {
+        char name[64];
+        int dfd = open_state(d, FAILED_DIR, false);
+
+        if (dfd < 0)
+                return;
+        record_name(st, name);
+        (void) unlinkat(dfd, name, 0);
+        (void) close(dfd);
+}
+
+/* In-flight records: OUTPUT/.thumbwatch/inflight/worker-TID holds the path the
+ * thread TID is decoding, from before the decode to after it. If the thread
+ * crashes, the fatal-signal handler renames its record to crashed-TID: that
+ * file caused it. A record left as worker-TID was interrupted from outside
+ * (a kill, a power cut) and is innocent until it happens again. */
+static __thread int inflight_dfd = -1;          /* open while this thread decodes */
+static __thread char inflight_file[32];         /* "worker-TID" */
+static __thread char crashed_file[32];          /* "crashed-TID" */
+
+void state_inflight_begin(const DropConfig *d, const char *path) {
+        int fd;
+
+        (void) snprintf(inflight_file, sizeof inflight_file, "worker-%ld", (long) gettid());
+        (void) snprintf(crashed_file, sizeof crashed_file, "crashed-%ld", (long) gettid());
+        inflight_dfd = open_state(d, INFLIGHT_DIR, true);
+        if (inflight_dfd < 0)
+                return;
+        fd = openat(inflight_dfd, inflight_file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+                size_t len = strlen(path);
+                if (write(fd, path, len) != (ssize_t) len)
+                        (void) unlinkat(inflight_dfd, inflight_file, 0);
+                (void) close(fd);
+        }
+}
+
+void state_inflight_end(void) {
+        if (inflight_dfd < 0)
+                return;
+        (void) unlinkat(inflight_dfd, inflight_file, 0);
+        (void) close(inflight_dfd);
+        inflight_dfd = -1;
+}
+
+/* A fatal signal on a thread that is decoding: the file it decodes is the
+ * likely cause. Only signals the kernel raised (a fault) or the process
+ * raised itself (abort()) count: a kill from outside, such as systemd's
+ * watchdog, blames no file. Async-signal-safe: renameat() and raise() only. */
+static void crash_handler(int sig, siginfo_t *si, void *ucontext) {
+        (void) ucontext;
+        if (inflight_dfd >= 0 && (si->si_code > 0 || si->si_pid == getpid()))
+                (void) renameat(inflight_dfd, inflight_file, inflight_dfd, crashed_file);
+        (void) raise(sig);      /* SA_RESETHAND: now the default action */
+}
+
+void state_install_crash_handler(void) {
+        static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+        struct sigaction sa = { .sa_sigaction = crash_handler, .sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER };
+
+        (void) sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                (void) sigaction(sigs[i], &sa, NULL);
+}
+
+static void log_crashed(const DropConfig *d, const char *path, const char *why) {
+        log_full_errno_fields(LOG_ERR, 0,
+                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_FAILED },
+                                                    { "THUMBWATCH_SOURCE", path },
+                                                    { "THUMBWATCH_OUTPUT", d->output },
+                                                    { "THUMBWATCH_ERROR", "crashed" },
+                                                    { "THUMBWATCH_DURATION_US", "0" } }),
+                              5, "'%s' failed (crashed): %s", path, why);
+}
+
+long state_recover_inflight(const DropConfig *d) {
+        struct dirent *e;
+        long n = 0;
+        DIR *dp;
+        int dfd;
+
+        dfd = open_state(d, INFLIGHT_DIR, false);
+        if (dfd < 0)
+                return 0;
+        dp = fdopendir(dfd);
+        if (!dp) {
+                (void) close(dfd);
+                return -errno;
+        }
+        while ((e = readdir(dp))) {
+                char path[PATH_MAX + 1], class[STATE_CLASS_MAX];
+                struct stat st;
+                ssize_t len;
+                int fd;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                len = fd >= 0 ? read(fd, path, PATH_MAX) : -1;
+                if (fd >= 0)
+                        (void) close(fd);
+                (void) unlinkat(dfd, e->d_name, 0);
+                if (len <= 0)
+                        continue;
+                path[len] = '\0';
+                if (!naming_path_is_under(path, d->source) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                n++;
+                /* Crashed on it: its fault. Interrupted from outside: once may be
+                 * chance, twice in a row is the file (a hang the watchdog ends). */
+                if (strncmp(e->d_name, "crashed-", 8) == 0) {
+                        state_remember_failure(d, path, &st, "crashed", 0);
+                        log_crashed(d, path, "thumbwatch crashed while decoding it: not tried again until it changes");
+                } else if (state_failed_before(d, &st, 0, class) && strcmp(class, "suspect") == 0) {
+                        state_remember_failure(d, path, &st, "crashed", 0);
+                        log_crashed(d, path,
+                                    "thumbwatch stopped abruptly while decoding it, twice: not tried again until it changes");
+                } else {
+                        state_remember_failure(d, path, &st, "suspect", 0);
+                        log_warning("'%s' was being decoded when thumbwatch stopped abruptly: trying it once more", path);
+                }
+        }
+        (void) closedir(dp);
+        return n;
+}
