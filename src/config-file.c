@@ -1,15 +1,19 @@
 /* config-file.c - the config file, through inih, and the command-line overrides.
+ * Every key is one row of config_keys[] below: its parser, printer, field,
+ * limits and default. Parsing, printing and the lists of keys come from it.
  *
  * inih tells us the line of a syntax error but not the line of the key its
  * handler is called for; we feed it through our own line reader, which counts
  * lines, so every error names FILE:LINE. */
 #include "build-config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,36 +27,34 @@
 #include "naming.h"
 #include "thumbnail.h"
 
-#define DEFAULT_QUEUE_SIZE 256
-#define DEFAULT_NAME_TEMPLATE "{stem}_thumbnail{ext}"
 #define QUEUE_SIZE_MAX 1000000
 #define WORKERS_MAX 1024
-#define DEFAULT_STOP_TIMEOUT 30
-#define DEFAULT_JOB_TIMEOUT_USEC (60 * 1000000ULL)
-#define DEFAULT_TRUNCATED_GRACE_USEC (60 * 1000000ULL)
-#define DEFAULT_MAX_FILE_SIZE (256ULL << 20)
-#define DEFAULT_MAX_PIXELS 100000000ULL
-#define DEFAULT_MAX_SIDE 30000U
 #define TIMEOUT_MAX 86400
+#define USEC_PER_SEC UINT64_C(1000000)
+#define SIDE_MAX 1000000
+#define PIXELS_MAX UINT64_C(1000000000000)
 /* inih's line buffer; Debian's build lets us raise it so that long paths fit. */
 #define LINE_MAX_CONFIG (PATH_MAX + 256)
 
-static const char *const global_keys[CONFIG_GLOBAL_KEYS] = {
-        "workers", "queue_size", "log_level", "log_target", "stop_timeout", "job_timeout",
-        "truncated_grace", "max_file_size", "max_pixels", "max_width", "max_height", "retry_io",
-};
-/* "ignore" may be given several times: its globs accumulate. */
-static const char *const drop_keys[CONFIG_DROP_KEYS] = {
-        "source", "output", "sizes", "name", "recursive", "delete_with_source",
-        "formats", "strip", "follow_symlinks", "format", "quality", "background", "ignore",
-        "embedded_previews", "layout",
-};
+/* Every message of this file is made here: the caller owns it; NULL when out of memory. */
+static char *message_va(const char *format, va_list ap) _printf_(1, 0);
+static char *message_va(const char *format, va_list ap) {
+        char *msg;
 
-static int key_index(const char *const *keys, size_t n, const char *key) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(keys[i], key) == 0)
-                        return (int) i;
-        return -1;
+        if (vasprintf(&msg, format, ap) < 0)
+                return NULL;
+        return msg;
+}
+
+/* Sets *reterr_message (caller owns it) and returns -EINVAL. */
+static int error_message(char **reterr_message, const char *format, ...) _printf_(2, 3);
+static int error_message(char **reterr_message, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        *reterr_message = message_va(format, ap);
+        va_end(ap);
+        return -EINVAL;
 }
 
 /* The size modes, as "sizes = WxH:MODE" spells them. */
@@ -89,20 +91,6 @@ int config_parse_size(const char *s, ThumbSize *ret) {
         return 0;
 }
 
-static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
-        unsigned long v;
-        char *end;
-
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno || *end || v < min || v > max)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
 /* A whole number with an optional unit from units (each a suffix and a
  * multiplier); the first unit is the default. */
 typedef struct Unit {
@@ -134,19 +122,25 @@ static int parse_with_unit(const char *s, const Unit *units, size_t n_units, uin
         return -EINVAL;
 }
 
+/* A whole number, nothing after it. */
+static int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        static const Unit units[] = { { "", 1 } };
+        return parse_with_unit(s, units, ELEMENTSOF(units), min, max, ret);
+}
+
 /* Seconds ("30", "30s") or milliseconds ("500ms"), in microseconds. */
 static int parse_duration(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
-        static const Unit units[] = { { "s", 1000000 }, { "ms", 1000 } };
+        static const Unit units[] = { { "s", USEC_PER_SEC }, { "ms", 1000 } };
         return parse_with_unit(s, units, ELEMENTSOF(units), min, max, ret);
 }
 
 /* Bytes, or with K, M or G (powers of 1024). */
-static int parse_bytes(const char *s, uint64_t *ret) {
+static int parse_bytes(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
         static const Unit units[] = { { "", 1 }, { "K", 1ULL << 10 }, { "M", 1ULL << 20 }, { "G", 1ULL << 30 } };
-        return parse_with_unit(s, units, ELEMENTSOF(units), 1, UINT64_MAX, ret);
+        return parse_with_unit(s, units, ELEMENTSOF(units), min, max, ret);
 }
 
-static int parse_bool(const char *s, bool *ret) {
+static int parse_yes_no(const char *s, bool *ret) {
         static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
@@ -160,6 +154,539 @@ static int parse_bool(const char *s, bool *ret) {
                 }
         }
         return -EINVAL;
+}
+
+/* The table of keys.
+ *
+ * One row per key, in the order config_print() prints them, as systemd's
+ * gperf tables of config_parse_*() functions: the row says where the value
+ * goes (an offset into ThumbwatchConfig or DropConfig, whose size the typed
+ * parser and printer check), how it is read and printed, its limits, its
+ * default, and what a bad value is told. Parsing, printing with provenance,
+ * "unknown key" and "set twice" all come from here. */
+typedef enum KeyFlags {
+        KEY_AUTO = 1 << 0,              /* "auto" is 0, and 0 is printed as "auto" */
+        KEY_REPEATABLE = 1 << 1,        /* may be given again; the values accumulate ("ignore") */
+        KEY_CONTINUES = 1 << 2,         /* may continue on indented lines ("sizes") */
+} KeyFlags;
+
+typedef struct ConfigKey ConfigKey;
+
+/* Sets the field k describes in base (a ThumbwatchConfig or a DropConfig)
+ * from value; first is false for an indented continuation line. Returns 0,
+ * -ENOMEM, or -EINVAL and maybe a static *reterr_reason (else k->expected). */
+typedef int (*KeyParser)(const ConfigKey *k, void *base, const char *value, bool first, const char **reterr_reason);
+/* Prints the field as " VALUE" (a list as " A B ..."). */
+typedef void (*KeyPrinter)(const ConfigKey *k, const void *base, FILE *f);
+
+struct ConfigKey {
+        ConfigSection section;
+        const char *name;
+        KeyParser parse;
+        KeyPrinter print;
+        size_t offset;                  /* of the field in its section's struct */
+        size_t size;                    /* of the field: what the parser and printer expect */
+        size_t count_offset;            /* a list's element count, a size_t (sizes, ignore) */
+        uint64_t min, max;              /* numeric limits, in the unit stored (microseconds for durations) */
+        unsigned flags;                 /* KeyFlags */
+        const char *default_value;      /* parsed by config_new() and drop_init(); NULL: none */
+        const char *expected;           /* what a bad value is told */
+};
+
+/* The field k describes, checked against the type the parser or printer expects. */
+#define FIELD(type, k, base) \
+        (assert((k)->size == sizeof(type)), (type *) (void *) ((char *) (base) + (k)->offset))
+#define CONST_FIELD(type, k, base) \
+        (assert((k)->size == sizeof(type)), (type const *) (const void *) ((const char *) (base) + (k)->offset))
+/* A list held in an array (sizes): its first element; count_offset locates
+ * the number of elements in use. */
+#define ARRAY(type, k, base) \
+        (assert((k)->size % sizeof(type) == 0), (type *) (void *) ((char *) (base) + (k)->offset))
+#define CONST_ARRAY(type, k, base) \
+        (assert((k)->size % sizeof(type) == 0), (type const *) (const void *) ((const char *) (base) + (k)->offset))
+#define COUNT(k, base) ((size_t *) (void *) ((char *) (base) + (k)->count_offset))
+#define CONST_COUNT(k, base) ((const size_t *) (const void *) ((const char *) (base) + (k)->count_offset))
+
+static bool is_auto(const ConfigKey *k, const char *value) {
+        return (k->flags & KEY_AUTO) && strcmp(value, "auto") == 0;
+}
+
+static int parse_unsigned(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                          const char **reterr_reason _unused_) {
+        uint64_t v = 0;
+
+        assert(k->max <= UINT_MAX);
+        if (!is_auto(k, value) && parse_uint(value, k->min, k->max, &v) < 0)
+                return -EINVAL;
+        *FIELD(unsigned, k, base) = (unsigned) v;
+        return 0;
+}
+
+static void print_unsigned(const ConfigKey *k, const void *base, FILE *f) {
+        unsigned v = *CONST_FIELD(unsigned, k, base);
+
+        if (v == 0 && (k->flags & KEY_AUTO))
+                fprintf(f, " auto");
+        else
+                fprintf(f, " %u", v);
+}
+
+static int parse_size_t(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                        const char **reterr_reason _unused_) {
+        uint64_t v;
+
+        if (parse_uint(value, k->min, k->max, &v) < 0)
+                return -EINVAL;
+        *FIELD(size_t, k, base) = (size_t) v;
+        return 0;
+}
+
+static void print_size_t(const ConfigKey *k, const void *base, FILE *f) {
+        fprintf(f, " %zu", *CONST_FIELD(size_t, k, base));
+}
+
+static int parse_uint64(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                        const char **reterr_reason _unused_) {
+        return parse_uint(value, k->min, k->max, FIELD(uint64_t, k, base));
+}
+
+/* Also prints a size in bytes: exactly, so that it reads back the same. */
+static void print_uint64(const ConfigKey *k, const void *base, FILE *f) {
+        uint64_t v = *CONST_FIELD(uint64_t, k, base);
+
+        if (v == 0 && (k->flags & KEY_AUTO))
+                fprintf(f, " auto");
+        else
+                fprintf(f, " %" PRIu64, v);
+}
+
+static int parse_byte_size(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                           const char **reterr_reason _unused_) {
+        uint64_t *p = FIELD(uint64_t, k, base);
+
+        if (is_auto(k, value)) {
+                *p = 0;
+                return 0;
+        }
+        return parse_bytes(value, k->min, k->max, p);
+}
+
+static int parse_usec(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                      const char **reterr_reason _unused_) {
+        return parse_duration(value, k->min, k->max, FIELD(uint64_t, k, base));
+}
+
+static void print_usec(const ConfigKey *k, const void *base, FILE *f) {
+        uint64_t usec = *CONST_FIELD(uint64_t, k, base);
+
+        if (usec % USEC_PER_SEC == 0)
+                fprintf(f, " %" PRIu64 "s", usec / USEC_PER_SEC);
+        else
+                fprintf(f, " %" PRIu64 "ms", usec / 1000);
+}
+
+/* A duration in whole seconds, stored as seconds (stop_timeout). */
+static int parse_seconds(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                         const char **reterr_reason _unused_) {
+        uint64_t usec;
+
+        if (parse_duration(value, k->min, k->max, &usec) < 0)
+                return -EINVAL;
+        *FIELD(unsigned, k, base) = (unsigned) (usec / USEC_PER_SEC);
+        return 0;
+}
+
+static void print_seconds(const ConfigKey *k, const void *base, FILE *f) {
+        fprintf(f, " %us", *CONST_FIELD(unsigned, k, base));
+}
+
+static int parse_log_level(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                           const char **reterr_reason _unused_) {
+        int r = log_level_from_string(value);
+
+        if (r < 0)
+                return -EINVAL;
+        *FIELD(int, k, base) = r;
+        return 0;
+}
+
+static void print_log_level(const ConfigKey *k, const void *base, FILE *f) {
+        fprintf(f, " %s", log_level_to_string(*CONST_FIELD(int, k, base)));
+}
+
+static int parse_log_target(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                            const char **reterr_reason _unused_) {
+        int r = log_target_from_string(value);
+
+        if (r < 0)
+                return -EINVAL;
+        *FIELD(int, k, base) = r;
+        return 0;
+}
+
+static void print_log_target(const ConfigKey *k, const void *base, FILE *f) {
+        fprintf(f, " %s", log_target_to_string((LogTarget) *CONST_FIELD(int, k, base)));
+}
+
+static int parse_bool(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                      const char **reterr_reason _unused_) {
+        return parse_yes_no(value, FIELD(bool, k, base));
+}
+
+static void print_bool(const ConfigKey *k, const void *base, FILE *f) {
+        fprintf(f, " %s", *CONST_FIELD(bool, k, base) ? "yes" : "no");
+}
+
+static int parse_string(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                        const char **reterr_reason _unused_) {
+        char **p = FIELD(char *, k, base), *t = strdup(value);
+
+        if (!t)
+                return -ENOMEM;
+        free(*p);
+        *p = t;
+        return 0;
+}
+
+static void print_string(const ConfigKey *k, const void *base, FILE *f) {
+        const char *s = *CONST_FIELD(char *, k, base);
+
+        fprintf(f, " %s", s ? s : "");
+}
+
+/* An absolute path, normalized (source, output). */
+static int parse_path(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                      const char **reterr_reason _unused_) {
+        char **p = FIELD(char *, k, base), *n;
+        int r;
+
+        r = naming_normalize_path(value, &n);
+        if (r < 0)
+                return r;
+        free(*p);
+        *p = n;
+        return 0;
+}
+
+/* The decoders allowed: format names, replacing the default. */
+static int parse_formats(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                         const char **reterr_reason) {
+        unsigned *formats = FIELD(unsigned, k, base);
+        _cleanup_free_ char *copy = strdup(value);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        *formats = 0;
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                int f = thumbnail_format_from_name(w);
+
+                if (f < 0)
+                        return -EINVAL;
+                *formats |= (unsigned) f;
+        }
+        if (*formats == 0) {
+                *reterr_reason = "expected at least one format";
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static void print_formats(const ConfigKey *k, const void *base, FILE *f) {
+        unsigned formats = *CONST_FIELD(unsigned, k, base);
+
+        for (unsigned bit = 1; bit & THUMBNAIL_ALL_FORMATS; bit <<= 1)
+                if (formats & bit)
+                        fprintf(f, " %s", thumbnail_format_name(bit));
+}
+
+/* The output format: "same" (0) or a format thumbnails can be written in. */
+static int parse_output_format(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                               const char **reterr_reason _unused_) {
+        int f = strcasecmp(value, "same") == 0 ? 0 : thumbnail_format_from_name(value);
+
+        if (f < 0 || (f != 0 && !thumbnail_format_extension((unsigned) f)))
+                return -EINVAL;
+        *FIELD(unsigned, k, base) = (unsigned) f;
+        return 0;
+}
+
+static void print_output_format(const ConfigKey *k, const void *base, FILE *f) {
+        unsigned format = *CONST_FIELD(unsigned, k, base);
+
+        fprintf(f, " %s", format ? thumbnail_format_name(format) : "same");
+}
+
+static int parse_colour(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                        const char **reterr_reason _unused_) {
+        unsigned long rgb;
+        char *end;
+
+        if (value[0] != '#' || strlen(value) != 7)
+                return -EINVAL;
+        errno = 0;
+        rgb = strtoul(value + 1, &end, 16);
+        if (errno || *end)
+                return -EINVAL;
+        *FIELD(uint32_t, k, base) = (uint32_t) rgb;
+        return 0;
+}
+
+static void print_colour(const ConfigKey *k, const void *base, FILE *f) {
+        fprintf(f, " #%06x", (unsigned) *CONST_FIELD(uint32_t, k, base));
+}
+
+static const char *const follow_names[] = { [FOLLOW_NO] = "no", [FOLLOW_BENEATH] = "yes",
+                                            [FOLLOW_ANYWHERE] = "anywhere" };
+
+/* no, yes (and every other spelling of a boolean), or anywhere. */
+static int parse_follow_symlinks(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                                 const char **reterr_reason _unused_) {
+        FollowSymlinks *p = FIELD(FollowSymlinks, k, base);
+        bool yes;
+
+        if (strcmp(value, "anywhere") == 0)
+                *p = FOLLOW_ANYWHERE;
+        else if (parse_yes_no(value, &yes) >= 0)
+                *p = yes ? FOLLOW_BENEATH : FOLLOW_NO;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+static void print_follow_symlinks(const ConfigKey *k, const void *base, FILE *f) {
+        fprintf(f, " %s", follow_names[*CONST_FIELD(FollowSymlinks, k, base)]);
+}
+
+static const char *const layout_names[] = { [LAYOUT_MIRROR] = "mirror", [LAYOUT_FREEDESKTOP] = "freedesktop" };
+
+static int parse_layout(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                        const char **reterr_reason _unused_) {
+        for (size_t i = 0; i < ELEMENTSOF(layout_names); i++)
+                if (strcmp(value, layout_names[i]) == 0) {
+                        *FIELD(DropLayout, k, base) = (DropLayout) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static void print_layout(const ConfigKey *k, const void *base, FILE *f) {
+        fprintf(f, " %s", layout_names[*CONST_FIELD(DropLayout, k, base)]);
+}
+
+/* Sizes, whitespace- or comma-separated: the first line replaces the list
+ * (and the default), continuation lines add to it. */
+static int parse_sizes(const ConfigKey *k, void *base, const char *value, bool first, const char **reterr_reason) {
+        ThumbSize *sizes = ARRAY(ThumbSize, k, base);
+        size_t *n = COUNT(k, base);
+        _cleanup_free_ char *copy = strdup(value);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        if (first)
+                *n = 0;
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                if (*n >= CONFIG_SIZES_MAX) {
+                        *reterr_reason = "too many sizes (at most " STRINGIFY(CONFIG_SIZES_MAX) ")";
+                        return -EINVAL;
+                }
+                if (config_parse_size(w, &sizes[*n]) < 0)
+                        return -EINVAL;
+                for (size_t j = 0; j < *n; j++)
+                        if (sizes[j].width == sizes[*n].width && sizes[j].height == sizes[*n].height) {
+                                *reterr_reason = "the same WIDTHxHEIGHT twice (their thumbnails would have the same name)";
+                                return -EINVAL;
+                        }
+                (*n)++;
+        }
+        if (*n == 0) {
+                *reterr_reason = "expected at least one size";
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static void print_sizes(const ConfigKey *k, const void *base, FILE *f) {
+        const ThumbSize *sizes = CONST_ARRAY(ThumbSize, k, base);
+        size_t n = *CONST_COUNT(k, base);
+
+        for (size_t i = 0; i < n; i++) {
+                bool fit = sizes[i].mode == THUMBNAIL_FIT;   /* the default, not spelt out */
+
+                fprintf(f, " %ux%u%s%s", sizes[i].width, sizes[i].height, fit ? "" : ":",
+                        fit ? "" : size_modes[sizes[i].mode]);
+        }
+}
+
+/* Globs, whitespace- or comma-separated, added to the list. */
+static int parse_globs(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                       const char **reterr_reason _unused_) {
+        char ***globs = FIELD(char **, k, base);
+        size_t *n = COUNT(k, base);
+        _cleanup_free_ char *copy = strdup(value);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                char **a = realloc(*globs, (*n + 1) * sizeof *a);
+
+                if (!a)
+                        return -ENOMEM;
+                *globs = a;
+                a[*n] = strdup(w);
+                if (!a[*n])
+                        return -ENOMEM;
+                (*n)++;
+        }
+        return 0;
+}
+
+static void print_globs(const ConfigKey *k, const void *base, FILE *f) {
+        char *const *globs = *CONST_FIELD(char **, k, base);
+        size_t n = *CONST_COUNT(k, base);
+
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, " %s", globs[i]);
+}
+
+#define KEY(sect, type, key, parser, printer, member, lo, hi, fl, def, why)                            \
+        {                                                                                               \
+                .section = sect, .name = key, .parse = parser, .print = printer,                        \
+                .offset = offsetof(type, member), .size = sizeof(((type *) NULL)->member), .min = lo,   \
+                .max = hi, .flags = fl, .default_value = def, .expected = why,                          \
+        }
+#define GLOBAL(...) KEY(CONFIG_GLOBAL, ThumbwatchConfig, __VA_ARGS__)
+#define DROP(...) KEY(CONFIG_DROP, DropConfig, __VA_ARGS__)
+/* A list: the field is an array, count its number of elements. */
+#define DROP_LIST(key, parser, printer, member, count, fl, def, why)                                    \
+        {                                                                                               \
+                .section = CONFIG_DROP, .name = key, .parse = parser, .print = printer,                 \
+                .offset = offsetof(DropConfig, member), .size = sizeof(((DropConfig *) NULL)->member),  \
+                .count_offset = offsetof(DropConfig, count), .flags = fl, .default_value = def,         \
+                .expected = why,                                                                        \
+        }
+#define SEC(n) ((n) * USEC_PER_SEC)
+
+static const ConfigKey config_keys[] = {
+        GLOBAL("workers", parse_unsigned, print_unsigned, workers, 1, WORKERS_MAX, KEY_AUTO, "auto",
+               "expected 'auto' or a whole number from 1 to " STRINGIFY(WORKERS_MAX)),
+        GLOBAL("queue_size", parse_size_t, print_size_t, queue_size, 1, QUEUE_SIZE_MAX, 0, "256",
+               "expected a whole number from 1 to " STRINGIFY(QUEUE_SIZE_MAX)),
+        GLOBAL("log_level", parse_log_level, print_log_level, log_level, 0, 0, 0, "info",
+               "expected err, warning, notice, info or debug"),
+        GLOBAL("log_target", parse_log_target, print_log_target, log_target, 0, 0, 0, "auto",
+               "expected auto, journal or stderr"),
+        GLOBAL("stop_timeout", parse_seconds, print_seconds, stop_timeout, SEC(1), SEC(TIMEOUT_MAX), 0, "30s",
+               "expected whole seconds from 1 to " STRINGIFY(TIMEOUT_MAX) ", like 30 or 30s"),
+        GLOBAL("job_timeout", parse_usec, print_usec, job_timeout_usec, 1000, SEC(TIMEOUT_MAX), 0, "60s",
+               "expected a duration up to " STRINGIFY(TIMEOUT_MAX) " s, like 60, 60s or 500ms"),
+        GLOBAL("truncated_grace", parse_usec, print_usec, truncated_grace_usec, 0, SEC(TIMEOUT_MAX), 0, "60s",
+               "expected a duration up to " STRINGIFY(TIMEOUT_MAX) " s, like 60, 60s or 500ms"),
+        GLOBAL("max_file_size", parse_byte_size, print_uint64, max_file_size, 1, UINT64_MAX, 0, "256M",
+               "expected a size in bytes, or with K, M or G, like 256M"),
+        GLOBAL("max_pixels", parse_uint64, print_uint64, max_pixels, 1, PIXELS_MAX, 0, "100000000",
+               "expected a whole number of pixels, like 100000000"),
+        GLOBAL("max_width", parse_unsigned, print_unsigned, max_width, 1, SIDE_MAX, 0, "30000",
+               "expected a whole number of pixels from 1 to " STRINGIFY(SIDE_MAX)),
+        GLOBAL("max_height", parse_unsigned, print_unsigned, max_height, 1, SIDE_MAX, 0, "30000",
+               "expected a whole number of pixels from 1 to " STRINGIFY(SIDE_MAX)),
+        GLOBAL("retry_io", parse_usec, print_usec, retry_io_usec, 0, SEC(TIMEOUT_MAX), 0, "10s",
+               "expected a duration up to " STRINGIFY(TIMEOUT_MAX) " s, like 60, 60s or 500ms"),
+
+        DROP("source", parse_path, print_string, source, 0, 0, 0, NULL, "expected an absolute path"),
+        DROP("output", parse_path, print_string, output, 0, 0, 0, NULL, "expected an absolute path"),
+        DROP_LIST("sizes", parse_sizes, print_sizes, sizes, n_sizes, KEY_CONTINUES, "128x128",
+                  "expected sizes as WIDTHxHEIGHT[:fit|:fill|:pad], each from 1 to " STRINGIFY(CONFIG_DIMENSION_MAX)),
+        DROP("name", parse_string, print_string, name_template, 0, 0, 0, "{stem}_thumbnail{ext}", NULL),
+        DROP("recursive", parse_bool, print_bool, recursive, 0, 0, 0, "yes", "expected yes or no"),
+        DROP("delete_with_source", parse_bool, print_bool, delete_with_source, 0, 0, 0, "yes", "expected yes or no"),
+        DROP("formats", parse_formats, print_formats, formats, 0, 0, 0, "jpeg png gif webp tiff bmp",
+             "expected formats from: jpeg png gif webp tiff bmp"),
+        DROP("strip", parse_bool, print_bool, strip, 0, 0, 0, "yes", "expected yes or no"),
+        DROP("follow_symlinks", parse_follow_symlinks, print_follow_symlinks, follow_symlinks, 0, 0, 0, "no",
+             "expected no, yes (targets inside the drop) or anywhere"),
+        DROP("format", parse_output_format, print_output_format, output_format, 0, 0, 0, "same",
+             "expected same, jpeg, png or webp"),
+        DROP("quality", parse_unsigned, print_unsigned, quality, 1, 100, 0, "85",
+             "expected a whole number from 1 to 100"),
+        DROP("background", parse_colour, print_colour, background, 0, 0, 0, "#ffffff", "expected a colour as #RRGGBB"),
+        DROP("embedded_previews", parse_bool, print_bool, embedded_previews, 0, 0, 0, "no", "expected yes or no"),
+        DROP("layout", parse_layout, print_layout, layout, 0, 0, 0, "mirror", "expected mirror or freedesktop"),
+        DROP_LIST("ignore", parse_globs, print_globs, ignore, n_ignore, KEY_REPEATABLE, NULL, NULL),
+};
+
+_Static_assert(ELEMENTSOF(config_keys) <= CONFIG_KEYS_MAX, "CONFIG_KEYS_MAX is smaller than the table of keys");
+
+const char *config_key(size_t i, ConfigSection *ret_section) {
+        if (i >= ELEMENTSOF(config_keys))
+                return NULL;
+        if (ret_section)
+                *ret_section = config_keys[i].section;
+        return config_keys[i].name;
+}
+
+static const ConfigKey *key_find(ConfigSection section, const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (config_keys[i].section == section && strcmp(config_keys[i].name, name) == 0)
+                        return &config_keys[i];
+        return NULL;
+}
+
+/* Where k's line goes in a key_lines array. */
+static size_t key_row(const ConfigKey *k) {
+        return (size_t) (k - config_keys);
+}
+
+/* "unknown key (known in [thumbwatch]: workers, ...)"; caller frees; NULL when out of memory. */
+static char *unknown_key_reason(ConfigSection section) {
+        char *buf = NULL;
+        size_t size = 0;
+        const char *sep = " ";
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        fprintf(f, "unknown key (known in %s:", section == CONFIG_GLOBAL ? "[thumbwatch]" : "[drop:NAME]");
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (config_keys[i].section == section) {
+                        fprintf(f, "%s%s", sep, config_keys[i].name);
+                        sep = ", ";
+                }
+        fputc(')', f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+/* Sets the key of base, as the file would; *reterr_reason is static. */
+static int key_set(const ConfigKey *k, void *base, const char *value, bool first, const char **reterr_reason) {
+        const char *reason = NULL;
+        int r = k->parse(k, base, value, first, &reason);
+
+        if (r < 0 && r != -ENOMEM)
+                *reterr_reason = reason ? reason : k->expected ? k->expected : "invalid";
+        return r;
+}
+
+/* Every key of the section to its default. Returns 0 or -ENOMEM. */
+static int keys_set_defaults(ConfigSection section, void *base) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                const ConfigKey *k = &config_keys[i];
+                const char *reason = NULL;
+                int r;
+
+                if (k->section != section || !k->default_value)
+                        continue;
+                r = key_set(k, base, k->default_value, true, &reason);
+                if (r == -ENOMEM)
+                        return r;
+                assert(r == 0);         /* the table's defaults are valid */
+        }
+        return 0;
 }
 
 /* Makes a command-line path absolute against the current directory. */
@@ -188,41 +715,28 @@ static void drop_done(DropConfig *d) {
 }
 
 static int drop_init(DropConfig *d, const char *name, unsigned line) {
-        *d = (DropConfig) {
-                .sizes = { { 128, 128, THUMBNAIL_FIT } },
-                .n_sizes = 1,
-                .recursive = true,
-                .delete_with_source = true,
-                .formats = THUMBNAIL_ALL_FORMATS,
-                .strip = true,
-                .quality = 85,
-                .background = 0xffffff,
-                .line = line,
-        };
+        int r;
+
+        *d = (DropConfig) { .line = line };
         d->name = strdup(name);
-        d->name_template = strdup(DEFAULT_NAME_TEMPLATE);
-        if (!d->name || !d->name_template) {
+        r = d->name ? keys_set_defaults(CONFIG_DROP, d) : -ENOMEM;
+        if (r < 0)
                 drop_done(d);
-                return -ENOMEM;
-        }
-        return 0;
+        return r;
 }
 
 int config_new(ThumbwatchConfig **ret) {
         ThumbwatchConfig *c = calloc(1, sizeof *c);
+        int r;
 
         if (!c)
                 return -ENOMEM;
         c->n_ref = 1;
-        c->queue_size = DEFAULT_QUEUE_SIZE;
-        c->log_level = LOG_INFO;
-        c->stop_timeout = DEFAULT_STOP_TIMEOUT;
-        c->job_timeout_usec = DEFAULT_JOB_TIMEOUT_USEC;
-        c->truncated_grace_usec = DEFAULT_TRUNCATED_GRACE_USEC;
-        c->retry_io_usec = 10 * 1000000ULL;
-        c->max_file_size = DEFAULT_MAX_FILE_SIZE;
-        c->max_pixels = DEFAULT_MAX_PIXELS;
-        c->max_width = c->max_height = DEFAULT_MAX_SIDE;
+        r = keys_set_defaults(CONFIG_GLOBAL, c);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
         *ret = c;
         return 0;
 }
@@ -249,288 +763,22 @@ ThumbwatchConfig *config_free(ThumbwatchConfig *c) {
         return NULL;
 }
 
-static int error_message(char **reterr_message, const char *format, ...) _printf_(2, 3);
-static int error_message(char **reterr_message, const char *format, ...) {
-        va_list ap;
-
-        va_start(ap, format);
-        if (vasprintf(reterr_message, format, ap) < 0)
-                *reterr_message = NULL;
-        va_end(ap);
-        return -EINVAL;
-}
-
-/* Sets a [thumbwatch] key. *reterr_reason is static. */
-static int set_global(ThumbwatchConfig *c, const char *key, const char *value, const char **reterr_reason) {
-        unsigned long v;
-        int r;
-
-        if (strcmp(key, "workers") == 0) {
-                if (strcmp(value, "auto") == 0) {
-                        c->workers = 0;
-                        return 0;
-                }
-                if (parse_uint(value, 1, WORKERS_MAX, &v) < 0) {
-                        *reterr_reason = "expected 'auto' or a whole number from 1 to " STRINGIFY(WORKERS_MAX);
-                        return -EINVAL;
-                }
-                c->workers = (unsigned) v;
-                return 0;
-        }
-        if (strcmp(key, "queue_size") == 0) {
-                if (parse_uint(value, 1, QUEUE_SIZE_MAX, &v) < 0) {
-                        *reterr_reason = "expected a whole number from 1 to " STRINGIFY(QUEUE_SIZE_MAX);
-                        return -EINVAL;
-                }
-                c->queue_size = v;
-                return 0;
-        }
-        if (strcmp(key, "log_level") == 0) {
-                r = log_level_from_string(value);
-                if (r < 0) {
-                        *reterr_reason = "expected err, warning, notice, info or debug";
-                        return -EINVAL;
-                }
-                c->log_level = r;
-                return 0;
-        }
-        if (strcmp(key, "log_target") == 0) {
-                r = log_target_from_string(value);
-                if (r < 0) {
-                        *reterr_reason = "expected auto, journal or stderr";
-                        return -EINVAL;
-                }
-                c->log_target = r;
-                return 0;
-        }
-        if (strcmp(key, "stop_timeout") == 0) {
-                uint64_t usec;
-
-                if (parse_duration(value, 1000000, TIMEOUT_MAX * 1000000ULL, &usec) < 0) {
-                        *reterr_reason = "expected whole seconds from 1 to " STRINGIFY(TIMEOUT_MAX) ", like 30 or 30s";
-                        return -EINVAL;
-                }
-                c->stop_timeout = (unsigned) (usec / 1000000);
-                return 0;
-        }
-        if (strcmp(key, "job_timeout") == 0 || strcmp(key, "truncated_grace") == 0 || strcmp(key, "retry_io") == 0) {
-                uint64_t *p = key[0] == 'j' ? &c->job_timeout_usec : key[0] == 't' ? &c->truncated_grace_usec :
-                              &c->retry_io_usec;
-
-                if (parse_duration(value, key[0] == 'j' ? 1000 : 0, TIMEOUT_MAX * 1000000ULL, p) < 0) {
-                        *reterr_reason = "expected a duration up to " STRINGIFY(TIMEOUT_MAX) " s, like 60, 60s or 500ms";
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        if (strcmp(key, "max_file_size") == 0) {
-                if (parse_bytes(value, &c->max_file_size) < 0) {
-                        *reterr_reason = "expected a size in bytes, or with K, M or G, like 256M";
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        if (strcmp(key, "max_pixels") == 0) {
-                if (parse_uint(value, 1, (unsigned long) 1e12, &v) < 0) {
-                        *reterr_reason = "expected a whole number of pixels, like 100000000";
-                        return -EINVAL;
-                }
-                c->max_pixels = v;
-                return 0;
-        }
-        if (strcmp(key, "max_width") == 0 || strcmp(key, "max_height") == 0) {
-                if (parse_uint(value, 1, 1000000, &v) < 0) {
-                        *reterr_reason = "expected a whole number of pixels from 1 to 1000000";
-                        return -EINVAL;
-                }
-                *(key[4] == 'w' ? &c->max_width : &c->max_height) = (unsigned) v;
-                return 0;
-        }
-        *reterr_reason = "unknown key (known in [thumbwatch]: workers, queue_size, log_level, log_target, "
-                         "stop_timeout, job_timeout, truncated_grace, retry_io, max_file_size, max_pixels, max_width, "
-                         "max_height)";
-        return -ENOENT;
-}
-
 int config_set_global(ThumbwatchConfig *c, const char *key, const char *value, char **reterr_message) {
+        const ConfigKey *k = key_find(CONFIG_GLOBAL, key);
         const char *reason = NULL;
-        int k;
-
-        if (set_global(c, key, value, &reason) < 0)
-                return error_message(reterr_message, "%s '%s': %s", key, value, reason);
-        k = key_index(global_keys, ELEMENTSOF(global_keys), key);
-        if (k >= 0)
-                c->key_lines[k] = CONFIG_LINE_COMMAND_LINE;
-        return 0;
-}
-
-/* Appends the whitespace- or comma-separated words of value to a drop key. */
-static int set_drop(DropConfig *d, const char *key, const char *value, bool first, const char **reterr_reason) {
         int r;
 
-        if (strcmp(key, "source") == 0 || strcmp(key, "output") == 0) {
-                char **p = key[0] == 's' ? &d->source : &d->output;
-                char *n;
-
-                r = naming_normalize_path(value, &n);
-                if (r == -EINVAL) {
-                        *reterr_reason = "expected an absolute path";
-                        return r;
-                }
-                if (r < 0)
-                        return r;
-                free(*p);
-                *p = n;
-                return 0;
+        if (!k) {
+                _cleanup_free_ char *known = unknown_key_reason(CONFIG_GLOBAL);
+                return error_message(reterr_message, "%s '%s': %s", key, value, known ? known : "unknown key");
         }
-        if (strcmp(key, "name") == 0) {
-                char *t = strdup(value);
-
-                if (!t)
-                        return -ENOMEM;
-                free(d->name_template);
-                d->name_template = t;
-                return 0;
-        }
-        if (strcmp(key, "follow_symlinks") == 0) {
-                bool yes;
-
-                if (strcmp(value, "anywhere") == 0)
-                        d->follow_symlinks = FOLLOW_ANYWHERE;
-                else if (parse_bool(value, &yes) >= 0)
-                        d->follow_symlinks = yes ? FOLLOW_BENEATH : FOLLOW_NO;
-                else {
-                        *reterr_reason = "expected no, yes (targets inside the drop) or anywhere";
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        if (strcmp(key, "recursive") == 0 || strcmp(key, "delete_with_source") == 0 || strcmp(key, "strip") == 0 ||
-            strcmp(key, "embedded_previews") == 0) {
-                bool *p = key[0] == 'r' ? &d->recursive : key[0] == 'd' ? &d->delete_with_source :
-                          key[0] == 's' ? &d->strip : &d->embedded_previews;
-
-                if (parse_bool(value, p) < 0) {
-                        *reterr_reason = "expected yes or no";
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        if (strcmp(key, "layout") == 0) {
-                if (strcmp(value, "mirror") == 0)
-                        d->layout = LAYOUT_MIRROR;
-                else if (strcmp(value, "freedesktop") == 0)
-                        d->layout = LAYOUT_FREEDESKTOP;
-                else {
-                        *reterr_reason = "expected mirror or freedesktop";
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        if (strcmp(key, "format") == 0) {
-                int f = strcasecmp(value, "same") == 0 ? 0 : thumbnail_format_from_name(value);
-
-                if (f < 0 || (f != 0 && !thumbnail_format_extension((unsigned) f))) {
-                        *reterr_reason = "expected same, jpeg, png or webp";
-                        return -EINVAL;
-                }
-                d->output_format = (unsigned) f;
-                return 0;
-        }
-        if (strcmp(key, "quality") == 0) {
-                unsigned long q;
-
-                if (parse_uint(value, 1, 100, &q) < 0) {
-                        *reterr_reason = "expected a whole number from 1 to 100";
-                        return -EINVAL;
-                }
-                d->quality = (unsigned) q;
-                return 0;
-        }
-        if (strcmp(key, "background") == 0) {
-                unsigned long rgb;
-                char *end;
-
-                errno = 0;
-                rgb = value[0] == '#' && strlen(value) == 7 ? strtoul(value + 1, &end, 16) : 0;
-                if (value[0] != '#' || strlen(value) != 7 || errno || *end) {
-                        *reterr_reason = "expected a colour as #RRGGBB";
-                        return -EINVAL;
-                }
-                d->background = (uint32_t) rgb;
-                return 0;
-        }
-        if (strcmp(key, "formats") == 0) {
-                _cleanup_free_ char *copy = strdup(value);
-                char *save = NULL;
-
-                if (!copy)
-                        return -ENOMEM;
-                d->formats = 0;
-                for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-                        int f = thumbnail_format_from_name(w);
-
-                        if (f < 0) {
-                                *reterr_reason = "expected formats from: jpeg png gif webp tiff bmp";
-                                return -EINVAL;
-                        }
-                        d->formats |= (unsigned) f;
-                }
-                if (d->formats == 0) {
-                        *reterr_reason = "expected at least one format";
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        if (strcmp(key, "sizes") == 0 || strcmp(key, "ignore") == 0) {
-                bool sizes = key[0] == 's';
-                _cleanup_free_ char *copy = strdup(value);
-                char *save = NULL;
-
-                if (!copy)
-                        return -ENOMEM;
-                if (sizes && first)
-                        d->n_sizes = 0;         /* the key replaces the default */
-                for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-                        if (sizes) {
-                                if (d->n_sizes >= CONFIG_SIZES_MAX) {
-                                        *reterr_reason = "too many sizes (at most " STRINGIFY(CONFIG_SIZES_MAX) ")";
-                                        return -EINVAL;
-                                }
-                                if (config_parse_size(w, &d->sizes[d->n_sizes]) < 0) {
-                                        *reterr_reason = "expected sizes as WIDTHxHEIGHT[:fit|:fill|:pad], each "
-                                                         "from 1 to " STRINGIFY(CONFIG_DIMENSION_MAX);
-                                        return -EINVAL;
-                                }
-                                for (size_t j = 0; j < d->n_sizes; j++)
-                                        if (d->sizes[j].width == d->sizes[d->n_sizes].width &&
-                                            d->sizes[j].height == d->sizes[d->n_sizes].height) {
-                                                *reterr_reason = "the same WIDTHxHEIGHT twice (their thumbnails "
-                                                                 "would have the same name)";
-                                                return -EINVAL;
-                                        }
-                                d->n_sizes++;
-                        } else {
-                                char **a = realloc(d->ignore, (d->n_ignore + 1) * sizeof *a);
-                                if (!a)
-                                        return -ENOMEM;
-                                d->ignore = a;
-                                a[d->n_ignore] = strdup(w);
-                                if (!a[d->n_ignore])
-                                        return -ENOMEM;
-                                d->n_ignore++;
-                        }
-                }
-                if (sizes && d->n_sizes == 0) {
-                        *reterr_reason = "expected at least one size";
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        *reterr_reason = "unknown key (known in [drop:NAME]: source, output, sizes, name, recursive, "
-                         "delete_with_source, formats, strip, follow_symlinks, format, quality, background, ignore, "
-                         "embedded_previews, layout)";
-        return -ENOENT;
+        r = key_set(k, c, value, true, &reason);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return error_message(reterr_message, "%s '%s': %s", key, value, reason);
+        c->key_lines[key_row(k)] = CONFIG_LINE_COMMAND_LINE;
+        return 0;
 }
 
 typedef struct Parser {
@@ -552,8 +800,7 @@ static void parser_error(Parser *p, unsigned line, const char *format, ...) {
         if (p->error)
                 return;         /* report the first error; the rest often follow from it */
         va_start(ap, format);
-        if (vasprintf(&msg, format, ap) < 0)
-                msg = NULL;
+        msg = message_va(format, ap);
         va_end(ap);
         if (asprintf(&p->error, "%s:%u: %s", p->path, line, msg ? msg : "out of memory") < 0)
                 p->error = NULL;
@@ -594,75 +841,93 @@ static bool valid_drop_name(const char *name) {
         return name[0] && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == strlen(name);
 }
 
-static int handler(void *user, const char *section, const char *key, const char *value) {
-        Parser *p = user;
+/* The drop of a [drop:NAME] section, added on its first key. NULL after an error. */
+static DropConfig *parser_drop(Parser *p, const char *section) {
         ThumbwatchConfig *c = p->config;
-        const char *reason = NULL;
-        bool first;
-        int r;
+        const char *name = section + strlen("drop:");
+        DropConfig *d, *a;
 
-        /* inih calls us again with the same key for an indented continuation line. */
-        first = !p->continuation;
+        if (!valid_drop_name(name)) {
+                parser_error(p, p->line, "[%s]: drop names may use only letters, digits, '_', '.' and '-'", section);
+                return NULL;
+        }
+        d = find_drop(c, name);
+        if (d)
+                return d;
+        a = realloc(c->drops, (c->n_drops + 1) * sizeof *a);
+        if (!a) {
+                parser_error(p, p->line, "out of memory");
+                return NULL;
+        }
+        c->drops = a;
+        d = &a[c->n_drops];
+        if (drop_init(d, name, p->section_line) < 0) {
+                parser_error(p, p->line, "out of memory");
+                return NULL;
+        }
+        c->n_drops++;
+        return d;
+}
 
+/* The struct a section's keys go in (the config or a drop), its section in
+ * the table and its key_lines. Returns 0, or -EINVAL after an error. */
+static int parser_section(Parser *p, const char *section, const char *key, ConfigSection *ret_section,
+                          void **ret_base, unsigned **ret_lines) {
         if (strcmp(section, "thumbwatch") == 0) {
-                int k = key_index(global_keys, ELEMENTSOF(global_keys), key);
-
-                if (k >= 0) {
-                        if (c->key_lines[k] != 0 || !first) {
-                                parser_error(p, p->line, "[thumbwatch] %s: set twice", key);
-                                return 0;
-                        }
-                        c->key_lines[k] = p->line;
-                }
-                r = set_global(c, key, value, &reason);
-        } else if (strncmp(section, "drop:", 5) == 0) {
-                const char *name = section + 5;
-                DropConfig *d;
-
-                if (!valid_drop_name(name)) {
-                        parser_error(p, p->line, "[%s]: drop names may use only letters, digits, '_', '.' and '-'", section);
-                        return 0;
-                }
-                d = find_drop(c, name);
-                if (!d) {
-                        DropConfig *a = realloc(c->drops, (c->n_drops + 1) * sizeof *a);
-                        if (!a) {
-                                parser_error(p, p->line, "out of memory");
-                                return 0;
-                        }
-                        c->drops = a;
-                        d = &a[c->n_drops];
-                        if (drop_init(d, name, p->section_line) < 0) {
-                                parser_error(p, p->line, "out of memory");
-                                return 0;
-                        }
-                        c->n_drops++;
-                }
-                {
-                        int k = key_index(drop_keys, ELEMENTSOF(drop_keys), key);
-
-                        /* Only sizes may continue on indented lines; ignore may repeat. */
-                        if (k >= 0 && d->key_lines[k] != 0 && strcmp(key, "ignore") != 0 &&
-                            (first || strcmp(key, "sizes") != 0)) {
-                                parser_error(p, p->line, "[%s] %s: set twice", section, key);
-                                return 0;
-                        }
-                        if (k >= 0)
-                                d->key_lines[k] = p->line;
-                }
-                r = set_drop(d, key, value, first, &reason);
-        } else if (section[0] == '\0') {
-                parser_error(p, p->line, "%s: key outside any section (expected [thumbwatch] or [drop:NAME] first)", key);
-                return 0;
-        } else {
-                parser_error(p, p->line, "[%s]: unknown section (expected [thumbwatch] or [drop:NAME])", section);
+                *ret_section = CONFIG_GLOBAL;
+                *ret_base = p->config;
+                *ret_lines = p->config->key_lines;
                 return 0;
         }
+        if (strncmp(section, "drop:", strlen("drop:")) == 0) {
+                DropConfig *d = parser_drop(p, section);
 
+                if (!d)
+                        return -EINVAL;
+                *ret_section = CONFIG_DROP;
+                *ret_base = d;
+                *ret_lines = d->key_lines;
+                return 0;
+        }
+        if (section[0] == '\0')
+                parser_error(p, p->line, "%s: key outside any section (expected [thumbwatch] or [drop:NAME] first)", key);
+        else
+                parser_error(p, p->line, "[%s]: unknown section (expected [thumbwatch] or [drop:NAME])", section);
+        return -EINVAL;
+}
+
+/* Called by inih for each key = value, and again with the same key for an
+ * indented continuation line. Returns 1, or 0 after an error. */
+static int handler(void *user, const char *section, const char *key, const char *value) {
+        Parser *p = user;
+        bool first = !p->continuation;
+        const ConfigKey *k;
+        const char *reason = NULL;
+        ConfigSection s;
+        unsigned *lines;
+        void *base;
+        int r;
+
+        if (parser_section(p, section, key, &s, &base, &lines) < 0)
+                return 0;
+        k = key_find(s, key);
+        if (!k) {
+                _cleanup_free_ char *known = unknown_key_reason(s);
+
+                parser_error(p, p->line, "[%s] %s '%s': %s", section, key, value, known ? known : "unknown key");
+                return 0;
+        }
+        if (lines[key_row(k)] != 0 && !(k->flags & KEY_REPEATABLE) && (first || !(k->flags & KEY_CONTINUES))) {
+                parser_error(p, p->line, "[%s] %s: set twice", section, key);
+                return 0;
+        }
+        if (first)
+                lines[key_row(k)] = p->line;    /* a continued key's line is its first */
+        r = key_set(k, base, value, first, &reason);
         if (r == -ENOMEM)
                 parser_error(p, p->line, "out of memory");
         else if (r < 0)
-                parser_error(p, p->line, "[%s] %s '%s': %s", section, key, value, reason ? reason : "invalid");
+                parser_error(p, p->line, "[%s] %s '%s': %s", section, key, value, reason);
         return r < 0 ? 0 : 1;
 }
 
@@ -714,6 +979,8 @@ int config_set_single_drop(ThumbwatchConfig *c, const char *source, const char *
                 return error_message(reterr_message, "cannot make '%s' or '%s' an absolute path: %s", source, output,
                                      strerror(-r));
         }
+        d.key_lines[key_row(key_find(CONFIG_DROP, "source"))] = CONFIG_LINE_COMMAND_LINE;
+        d.key_lines[key_row(key_find(CONFIG_DROP, "output"))] = CONFIG_LINE_COMMAND_LINE;
         for (size_t i = 0; i < c->n_drops; i++)
                 drop_done(&c->drops[i]);
         free(c->drops);
@@ -804,92 +1071,25 @@ static void origin(const ThumbwatchConfig *c, unsigned line, FILE *f) {
                 fprintf(f, "    ; %s:%u\n", c->path ? c->path : "-", line);
 }
 
-static void print_duration(FILE *f, const char *key, uint64_t usec) {
-        if (usec % 1000000 == 0)
-                fprintf(f, "%s = %" PRIu64 "s", key, usec / 1000000);
-        else
-                fprintf(f, "%s = %" PRIu64 "ms", key, usec / 1000);
+/* Every key of a section, in the table's order, with where its value came from. */
+static void print_section(const ThumbwatchConfig *c, ConfigSection section, const void *base, const unsigned *lines,
+                          FILE *f) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                const ConfigKey *k = &config_keys[i];
+
+                if (k->section != section)
+                        continue;
+                fprintf(f, "%s =", k->name);
+                k->print(k, base, f);
+                origin(c, lines[i], f);
+        }
 }
 
 void config_print(const ThumbwatchConfig *c, FILE *f) {
-        const unsigned *g = c->key_lines;
-
         fprintf(f, "[thumbwatch]\n");
-        if (c->workers == 0)
-                fprintf(f, "workers = auto");
-        else
-                fprintf(f, "workers = %u", c->workers);
-        origin(c, g[0], f);
-        fprintf(f, "queue_size = %zu", c->queue_size);
-        origin(c, g[1], f);
-        fprintf(f, "log_level = %s", log_level_to_string(c->log_level));
-        origin(c, g[2], f);
-        fprintf(f, "log_target = %s", log_target_to_string(c->log_target));
-        origin(c, g[3], f);
-        fprintf(f, "stop_timeout = %us", c->stop_timeout);
-        origin(c, g[4], f);
-        print_duration(f, "job_timeout", c->job_timeout_usec);
-        origin(c, g[5], f);
-        print_duration(f, "truncated_grace", c->truncated_grace_usec);
-        origin(c, g[6], f);
-        fprintf(f, "max_file_size = %" PRIu64, c->max_file_size);
-        origin(c, g[7], f);
-        fprintf(f, "max_pixels = %" PRIu64, c->max_pixels);
-        origin(c, g[8], f);
-        fprintf(f, "max_width = %u", c->max_width);
-        origin(c, g[9], f);
-        fprintf(f, "max_height = %u", c->max_height);
-        origin(c, g[10], f);
-        print_duration(f, "retry_io", c->retry_io_usec);
-        origin(c, g[11], f);
+        print_section(c, CONFIG_GLOBAL, c, c->key_lines, f);
         for (size_t i = 0; i < c->n_drops; i++) {
-                const DropConfig *d = &c->drops[i];
-                const unsigned *l = d->key_lines;
-                /* A drop from the command line: its source and output came from there. */
-                unsigned cmd = d->line == 0 ? CONFIG_LINE_COMMAND_LINE : 0;
-
-                fprintf(f, "\n[drop:%s]\n", d->name);
-                fprintf(f, "source = %s", d->source ? d->source : "");
-                origin(c, cmd ? cmd : l[0], f);
-                fprintf(f, "output = %s", d->output ? d->output : "");
-                origin(c, cmd ? cmd : l[1], f);
-                fprintf(f, "sizes =");
-                for (size_t j = 0; j < d->n_sizes; j++) {
-                        bool fit = d->sizes[j].mode == THUMBNAIL_FIT;   /* the default, not spelt out */
-
-                        fprintf(f, " %ux%u%s%s", d->sizes[j].width, d->sizes[j].height, fit ? "" : ":",
-                                fit ? "" : size_modes[d->sizes[j].mode]);
-                }
-                origin(c, l[2], f);
-                fprintf(f, "name = %s", d->name_template);
-                origin(c, l[3], f);
-                fprintf(f, "recursive = %s", d->recursive ? "yes" : "no");
-                origin(c, l[4], f);
-                fprintf(f, "delete_with_source = %s", d->delete_with_source ? "yes" : "no");
-                origin(c, l[5], f);
-                fprintf(f, "formats =");
-                for (unsigned bit = 1; bit & THUMBNAIL_ALL_FORMATS; bit <<= 1)
-                        if (d->formats & bit)
-                                fprintf(f, " %s", thumbnail_format_name(bit));
-                origin(c, l[6], f);
-                fprintf(f, "strip = %s", d->strip ? "yes" : "no");
-                origin(c, l[7], f);
-                fprintf(f, "follow_symlinks = %s", d->follow_symlinks == FOLLOW_ANYWHERE ? "anywhere" :
-                                                   d->follow_symlinks == FOLLOW_BENEATH ? "yes" : "no");
-                origin(c, l[8], f);
-                fprintf(f, "format = %s", d->output_format ? thumbnail_format_name(d->output_format) : "same");
-                origin(c, l[9], f);
-                fprintf(f, "quality = %u", d->quality);
-                origin(c, l[10], f);
-                fprintf(f, "background = #%06x", (unsigned) d->background);
-                origin(c, l[11], f);
-                fprintf(f, "embedded_previews = %s", d->embedded_previews ? "yes" : "no");
-                origin(c, l[13], f);
-                fprintf(f, "layout = %s", d->layout == LAYOUT_FREEDESKTOP ? "freedesktop" : "mirror");
-                origin(c, l[14], f);
-                fprintf(f, "ignore =");
-                for (size_t j = 0; j < d->n_ignore; j++)
-                        fprintf(f, " %s", d->ignore[j]);
-                origin(c, l[12], f);
+                fprintf(f, "\n[drop:%s]\n", c->drops[i].name);
+                print_section(c, CONFIG_DROP, &c->drops[i], c->drops[i].key_lines, f);
         }
 }

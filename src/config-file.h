@@ -11,11 +11,18 @@
 #include "thumbnail.h"
 
 #define CONFIG_SIZES_MAX THUMBNAIL_TARGETS_MAX
-#define CONFIG_GLOBAL_KEYS 12
-#define CONFIG_DROP_KEYS 15
+/* At least the number of keys in config-file.c's table (checked there): the
+ * size of the key_lines arrays, which are indexed by the table's rows. */
+#define CONFIG_KEYS_MAX 40
 /* Where a key's value came from: 0 its default, a line of the file, or this. */
 #define CONFIG_LINE_COMMAND_LINE (~0U)
 #define CONFIG_DIMENSION_MAX 8192U
+
+/* The sections of the file: [thumbwatch], and [drop:NAME] once per drop. */
+typedef enum ConfigSection {
+        CONFIG_GLOBAL,
+        CONFIG_DROP,
+} ConfigSection;
 
 typedef struct ThumbSize {
         unsigned width, height;
@@ -53,7 +60,7 @@ typedef struct DropConfig {
         char **ignore;                  /* fnmatch(3) globs on base names */
         size_t n_ignore;
         unsigned line;                  /* of its [drop:NAME] header; 0 from the command line */
-        unsigned key_lines[CONFIG_DROP_KEYS]; /* where each key was set (see CONFIG_LINE_*) */
+        unsigned key_lines[CONFIG_KEYS_MAX]; /* where each key was set (see CONFIG_LINE_*), by table row */
 } DropConfig;
 
 typedef struct ThumbwatchConfig {
@@ -72,7 +79,7 @@ typedef struct ThumbwatchConfig {
         unsigned max_width, max_height;
         DropConfig *drops;
         size_t n_drops;
-        unsigned key_lines[CONFIG_GLOBAL_KEYS]; /* where each [thumbwatch] key was set */
+        unsigned key_lines[CONFIG_KEYS_MAX]; /* where each [thumbwatch] key was set, by table row */
 } ThumbwatchConfig;
 
 /* A config with every default and no drop. Returns 0 or -ENOMEM. */
@@ -104,6 +111,10 @@ int config_validate(const ThumbwatchConfig *c, char **reterr_message);
 /* The effective config, as an INI file that config_load() accepts; each key
  * is followed by a comment saying where its value came from. */
 void config_print(const ThumbwatchConfig *c, FILE *f);
+
+/* The name and section of the i-th key config_load() knows, in the order
+ * config_print() prints them; NULL past the last. For tests and tools. */
+const char *config_key(size_t i, ConfigSection *ret_section);
 
 /* Parses "WxH" into a size; returns 0 or -EINVAL. */
 int config_parse_size(const char *s, ThumbSize *ret);

@@ -142,6 +142,227 @@ static void test_every_key(void) {
         config_free(c);
 }
 
+/* Every key set, none left at its default: test_table() checks that this is so. */
+static const char every_key[] = "[thumbwatch]\n"
+                                "workers = 3\n"
+                                "queue_size = 17\n"
+                                "log_level = debug\n"
+                                "log_target = stderr\n"
+                                "stop_timeout = 7s\n"
+                                "job_timeout = 1500ms\n"
+                                "truncated_grace = 0\n"
+                                "max_file_size = 3M\n"
+                                "max_pixels = 5000000\n"
+                                "max_width = 4000\n"
+                                "max_height = 3000\n"
+                                "retry_io = 2s\n"
+                                "\n"
+                                "[drop:a]\n"
+                                "source = /srv/a\n"
+                                "output = /srv/a-out\n"
+                                "sizes = 64x64 200x100:fill\n"
+                                "  32x32:pad\n"
+                                "name = {stem}.{size}{ext}\n"
+                                "recursive = no\n"
+                                "delete_with_source = no\n"
+                                "formats = jpeg png\n"
+                                "strip = no\n"
+                                "follow_symlinks = anywhere\n"
+                                "format = webp\n"
+                                "quality = 40\n"
+                                "background = #102030\n"
+                                "embedded_previews = yes\n"
+                                "layout = mirror\n"
+                                "ignore = *.raw tmp-*\n"
+                                "ignore = *.xcf\n"
+                                "\n"
+                                "[drop:b]\n"
+                                "source = /srv/b\n"
+                                "output = /srv/b-out\n"
+                                "sizes = 256x256 128x128\n"
+                                "name = {stem}{ext}\n"
+                                "recursive = yes\n"
+                                "delete_with_source = yes\n"
+                                "formats = gif\n"
+                                "strip = yes\n"
+                                "follow_symlinks = yes\n"
+                                "format = png\n"
+                                "quality = 100\n"
+                                "background = #000000\n"
+                                "embedded_previews = no\n"
+                                "layout = freedesktop\n"
+                                "ignore = x\n";
+
+/* What config_print() writes; caller frees. */
+static char *print_config(const ThumbwatchConfig *c) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f)
+                abort();
+        config_print(c, f);
+        if (fclose(f) != 0)
+                abort();
+        return buf;
+}
+
+#define LINES_MAX 200
+
+/* Splits text (modified) into lines; line[1] is the first, as in messages. */
+static size_t split_lines(char *text, char *line[LINES_MAX]) {
+        size_t n = 0;
+
+        line[0] = NULL;
+        for (char *s = text; *s && n + 1 < LINES_MAX; n++) {
+                char *nl = strchr(s, '\n');
+
+                line[n + 1] = s;
+                if (!nl)
+                        return n + 1;
+                *nl = '\0';
+                s = nl + 1;
+        }
+        return n;
+}
+
+/* Where lines (split_lines()) set key in their section_index-th section
+ * ([thumbwatch] 0, the drops from 1): the line, 0 if nowhere; *ret_count
+ * how many lines do. */
+static unsigned find_key(char **line, size_t n, size_t section_index, const char *key, unsigned *ret_count) {
+        size_t section = 0, l = strlen(key);
+        unsigned found = 0;
+
+        *ret_count = 0;
+        for (size_t i = 1; i <= n; i++) {
+                if (line[i][0] == '[')
+                        section += strncmp(line[i], "[drop:", 6) == 0;
+                else if (section == section_index && strncmp(line[i], key, l) == 0 && strncmp(line[i] + l, " =", 2) == 0) {
+                        found = (unsigned) i;
+                        (*ret_count)++;
+                }
+        }
+        return found;
+}
+
+/* "key = value" of a printed line, without its origin comment; static. */
+static const char *without_origin(const char *line) {
+        static char buf[512];
+        const char *o = strstr(line, "    ; ");
+
+        (void) snprintf(buf, sizeof buf, "%.*s", (int) (o ? (size_t) (o - line) : strlen(line)), line);
+        return buf;
+}
+
+/* Every key of the table, in every section it can be in: config_print()
+ * prints it once; config_load() reads the printed text back to the same
+ * value, with the printed line as its origin (FILE:LINE); config_set_global()
+ * takes the printed value of a [thumbwatch] key, which then says "command
+ * line". The input sets every key, so a key added to the table without a
+ * test here fails ("... not at its default"). */
+static void test_table(void) {
+        ThumbwatchConfig *c = NULL, *again = NULL;
+        char *msg = load(every_key, &c), *printed, *reprinted, *overridden;
+        char *line[LINES_MAX], *line2[LINES_MAX], *line3[LINES_MAX];
+        size_t n, n2, n3, n_keys = 0;
+        ConfigSection section;
+        const char *key;
+
+        ok(!msg && c, "a config setting every key loads");
+        if (msg)
+                printf("#   %s\n", msg);
+        free(msg);
+        if (!c)
+                return;
+        printed = print_config(c);
+        msg = load(printed, &again);
+        ok(!msg && again, "what config_print() prints loads again");
+        free(msg);
+        if (!again)
+                return;
+        reprinted = print_config(again);
+        n = split_lines(printed, line);
+        n2 = split_lines(reprinted, line2);
+        is_int(n2, n, "... and prints as many lines");
+        for (size_t i = 0; (key = config_key(i, &section)); i++) {
+                size_t sections = section == CONFIG_GLOBAL ? 1 : c->n_drops;
+
+                n_keys++;
+                for (size_t s = 0; s < sections; s++) {
+                        size_t index = section == CONFIG_GLOBAL ? 0 : s + 1;
+                        unsigned count, at = find_key(line, n, index, key, &count), count2;
+                        char want[1024], name[200];
+
+                        (void) snprintf(name, sizeof name, "%s in [%s]: printed once, not at its default", key,
+                                        index ? c->drops[s].name : "thumbwatch");
+                        if (!tap_ok(count == 1 && !strstr(line[at], "; default"), __FILE__, __LINE__, name))
+                                printf("#   printed %u times, last '%s'\n", count, at ? line[at] : "");
+                        if (count != 1)
+                                continue;
+                        (void) snprintf(want, sizeof want, "%s    ; %s:%u", without_origin(line[at]), path, at);
+                        (void) snprintf(name, sizeof name, "%s in [%s]: loaded back, the same, from FILE:%u", key,
+                                        index ? c->drops[s].name : "thumbwatch", at);
+                        is_str(find_key(line2, n2, index, key, &count2) == at ? line2[at] : "(elsewhere)", want, name);
+                }
+                if (section != CONFIG_GLOBAL)
+                        continue;
+                {
+                        unsigned count, at = find_key(line, n, 0, key, &count);
+                        const char *value = without_origin(line[at]) + strlen(key) + 3;
+                        char name[200];
+
+                        (void) snprintf(name, sizeof name, "%s '%s' from the command line", key, value);
+                        is_int(config_set_global(again, key, value, &msg), 0, name);
+                        free(msg);
+                        msg = NULL;
+                }
+        }
+        ok(n_keys >= 27, "config_key() lists the table");
+        overridden = print_config(again);
+        n3 = split_lines(overridden, line3);
+        for (size_t i = 0; (key = config_key(i, &section)); i++) {
+                unsigned count, at = section == CONFIG_GLOBAL ? find_key(line3, n3, 0, key, &count) : 0;
+                char name[200];
+
+                if (!at)
+                        continue;
+                (void) snprintf(name, sizeof name, "%s: '; command line' after config_set_global()", key);
+                ok(strstr(line3[at], "    ; command line"), name);
+        }
+        free(printed);
+        free(reprinted);
+        free(overridden);
+        config_free(again);
+        config_free(c);
+}
+
+/* "unknown key (known in ...)" lists the keys of its section, as the table has them. */
+static void test_unknown_key_lists_the_table(void) {
+        static const char *const texts[] = { [CONFIG_GLOBAL] = "[thumbwatch]\nbogus = 1\n",
+                                             [CONFIG_DROP] = "[drop:a]\nbogus = 1\n" };
+
+        for (ConfigSection s = CONFIG_GLOBAL; s <= CONFIG_DROP; s++) {
+                char want[1000], *msg = load(texts[s], NULL);
+                ConfigSection section;
+                const char *key, *sep = ": ";
+                size_t l;
+
+                l = (size_t) snprintf(want, sizeof want, "unknown key (known in %s",
+                                      s == CONFIG_GLOBAL ? "[thumbwatch]" : "[drop:NAME]");
+                for (size_t i = 0; (key = config_key(i, &section)); i++)
+                        if (section == s && l < sizeof want) {
+                                l += (size_t) snprintf(want + l, sizeof want - l, "%s%s", sep, key);
+                                sep = ", ";
+                        }
+                if (l < sizeof want)
+                        (void) snprintf(want + l, sizeof want - l, ")");
+                if (!ok(msg && strstr(msg, want), s == CONFIG_GLOBAL ? "[thumbwatch]: an unknown key lists the table's keys"
+                                                                    : "[drop:NAME]: an unknown key lists the table's keys"))
+                        printf("#   got '%s'\n#   want '...%s'\n", msg ? msg : "(none)", want);
+                free(msg);
+        }
+}
+
 static void test_limits_and_safety_keys(void) {
         ThumbwatchConfig *c = NULL;
         char *msg = load("[thumbwatch]\n"
@@ -332,6 +553,8 @@ int main(void) {
         (void) snprintf(path, sizeof path, "%s/thumbwatch.conf", dir);
         test_defaults();
         test_every_key();
+        test_table();
+        test_unknown_key_lists_the_table();
         test_limits_and_safety_keys();
         test_workers_auto();
         test_errors();
