@@ -33,6 +33,9 @@
 #define USEC_PER_SEC UINT64_C(1000000)
 #define SIDE_MAX 1000000
 #define PIXELS_MAX UINT64_C(1000000000000)
+/* A smaller memory budget is a forgotten suffix ("max_memory = 512"): it
+ * would not hold one 512x512 RGBA thumbnail. */
+#define MEMORY_MIN (UINT64_C(1) << 20)
 /* inih's line buffer; Debian's build lets us raise it so that long paths fit. */
 #define LINE_MAX_CONFIG (PATH_MAX + 256)
 
@@ -592,8 +595,12 @@ static const ConfigKey config_keys[] = {
                "expected a whole number of pixels from 1 to " STRINGIFY(SIDE_MAX)),
         GLOBAL("max_height", parse_unsigned, print_unsigned, max_height, 1, SIDE_MAX, 0, "30000",
                "expected a whole number of pixels from 1 to " STRINGIFY(SIDE_MAX)),
+        GLOBAL("max_memory", parse_byte_size, print_uint64, max_memory, MEMORY_MIN, UINT64_MAX, KEY_AUTO, "auto",
+               "expected 'auto' or a size in bytes from 1M, or with K, M or G, like 2G"),
         GLOBAL("retry_io", parse_usec, print_usec, retry_io_usec, 0, SEC(TIMEOUT_MAX), 0, "10s",
                "expected a duration up to " STRINGIFY(TIMEOUT_MAX) " s, like 60, 60s or 500ms"),
+        GLOBAL("rescan_unwatched", parse_usec, print_usec, rescan_unwatched_usec, SEC(1), SEC(TIMEOUT_MAX), 0, "30s",
+               "expected a duration from 1 s to " STRINGIFY(TIMEOUT_MAX) " s, like 30 or 30s"),
 
         DROP("source", parse_path, print_string, source, 0, 0, 0, NULL, "expected an absolute path"),
         DROP("output", parse_path, print_string, output, 0, 0, 0, NULL, "expected an absolute path"),

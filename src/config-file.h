@@ -74,9 +74,11 @@ typedef struct ThumbwatchConfig {
         uint64_t job_timeout_usec;      /* one file longer than this is abandoned */
         uint64_t truncated_grace_usec;  /* a truncated file younger than this may still be arriving */
         uint64_t retry_io_usec;         /* an io failure is tried again after this; 0: never */
+        uint64_t rescan_unwatched_usec; /* folders past the inotify watch limit are rescanned this often */
         uint64_t max_file_size;         /* bytes */
         uint64_t max_pixels;
         unsigned max_width, max_height;
+        uint64_t max_memory;            /* bytes, the budget of all decodes together; 0: auto */
         DropConfig *drops;
         size_t n_drops;
         unsigned key_lines[CONFIG_KEYS_MAX]; /* where each [thumbwatch] key was set, by table row */

@@ -66,6 +66,19 @@ printf '[drop:a]\nsource = %s/missing\noutput = %s/o\n' "$T" "$T" >"$T/missing-s
 is "$?" 2 "a drop whose source is missing: exit 2"
 check "... with the file and line of the drop" grep -q "missing-src.conf:1: \[drop:a\] source '$T/missing': No such file" "$T/err"
 
+# rescan_unwatched and max_memory: their defaults, a value from the file, a bad value.
+check "--check-config prints rescan_unwatched's default" grep -q "^rescan_unwatched = 30s *; default$" "$T/check"
+check "--check-config prints max_memory's default, auto" grep -q "^max_memory = auto *; default$" "$T/check"
+printf '[thumbwatch]\nrescan_unwatched = 2s\nmax_memory = 1G\n[drop:a]\nsource = %s\noutput = %s\n' "$T/in1" "$T/out1" >"$T/new.conf"
+"$THUMBWATCH" --check-config "$T/new.conf" >"$T/check3"
+is "$?" 0 "rescan_unwatched = 2s, max_memory = 1G: exit 0"
+check "... rescan_unwatched printed with its line" grep -q "^rescan_unwatched = 2s *; $T/new.conf:2$" "$T/check3"
+check "... max_memory printed in bytes with its line" grep -q "^max_memory = 1073741824 *; $T/new.conf:3$" "$T/check3"
+printf '[thumbwatch]\nmax_memory = 512\n' >"$T/bad3.conf"
+"$THUMBWATCH" --check-config "$T/bad3.conf" 2>"$T/err"
+is "$?" 2 "max_memory = 512 (no unit, under 1M): exit 2"
+check "... with the file, line and what is expected" grep -q "$T/bad3.conf:2: \[thumbwatch\] max_memory '512': expected 'auto' or a size" "$T/err"
+
 # SRC OUT replace the drops of the file but keep its [thumbwatch] settings.
 "$THUMBWATCH" --config "$T/tw.conf" --once "$T/in2" "$T/out3" >"$T/stdout" 2>"$T/stderr"
 is "$?" 0 "--config FILE with SRC OUT: exit 0"

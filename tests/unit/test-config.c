@@ -155,7 +155,9 @@ static const char every_key[] = "[thumbwatch]\n"
                                 "max_pixels = 5000000\n"
                                 "max_width = 4000\n"
                                 "max_height = 3000\n"
+                                "max_memory = 512M\n"
                                 "retry_io = 2s\n"
+                                "rescan_unwatched = 90s\n"
                                 "\n"
                                 "[drop:a]\n"
                                 "source = /srv/a\n"
@@ -417,6 +419,75 @@ static void test_limits_and_safety_keys(void) {
         config_free(c);
 }
 
+static void test_rescan_unwatched_and_max_memory(void) {
+        ThumbwatchConfig *c = NULL;
+        char *msg = load("[drop:a]\nsource = /a\noutput = /b\n", &c), *printed;
+
+        ok(!msg && c, "a config without them loads");
+        free(msg);
+        if (!c)
+                return;
+        is_int(c->rescan_unwatched_usec, 30000000, "rescan_unwatched default: 30 s");
+        is_int(c->max_memory, 0, "max_memory default: auto (0)");
+        printed = print_config(c);
+        ok(strstr(printed, "\nrescan_unwatched = 30s    ; default\n"), "rescan_unwatched printed as 30s, the default");
+        ok(strstr(printed, "\nmax_memory = auto    ; default\n"), "max_memory printed as auto, the default");
+        free(printed);
+        config_free(c);
+
+        msg = load("[thumbwatch]\nrescan_unwatched = 1500ms\nmax_memory = 2G\n[drop:a]\nsource = /a\noutput = /b\n", &c);
+        ok(!msg && c, "rescan_unwatched in ms, max_memory with G");
+        free(msg);
+        if (c) {
+                is_int(c->rescan_unwatched_usec, 1500000, "rescan_unwatched = 1500ms");
+                is_int(c->max_memory, 2ULL << 30, "max_memory = 2G");
+                printed = print_config(c);
+                ok(strstr(printed, "\nrescan_unwatched = 1500ms    ; ") && strstr(printed, "\nmax_memory = 2147483648    ; "),
+                   "... printed as 1500ms and in bytes");
+                free(printed);
+                config_free(c);
+        }
+        msg = load("[thumbwatch]\nrescan_unwatched = 1\nmax_memory = auto\n[drop:a]\nsource = /a\noutput = /b\n", &c);
+        ok(!msg && c && c->rescan_unwatched_usec == 1000000 && c->max_memory == 0, "rescan_unwatched = 1 (s), max_memory = auto");
+        free(msg);
+        config_free(c);
+
+        fails_at("[thumbwatch]\nrescan_unwatched = 0\n", 2, "rescan_unwatched '0': expected a duration from 1 s",
+                 "rescan_unwatched 0");
+        fails_at("[thumbwatch]\nrescan_unwatched = 999ms\n", 2, "rescan_unwatched '999ms'", "rescan_unwatched under 1 s");
+        fails_at("[thumbwatch]\nrescan_unwatched = 86401s\n", 2, "rescan_unwatched '86401s'",
+                 "rescan_unwatched over a day");
+        fails_at("[thumbwatch]\nrescan_unwatched = often\n", 2, "rescan_unwatched 'often'", "rescan_unwatched not a duration");
+        fails_at("[thumbwatch]\nmax_memory = 0\n", 2, "max_memory '0': expected 'auto' or a size", "max_memory 0");
+        fails_at("[thumbwatch]\nmax_memory = 512\n", 2, "max_memory '512'", "max_memory under 1M: a forgotten suffix");
+        fails_at("[thumbwatch]\nmax_memory = 12T\n", 2, "max_memory '12T'", "max_memory with an unknown unit");
+        fails_at("[thumbwatch]\nmax_memory = lots\n", 2, "max_memory 'lots'", "max_memory not a size");
+        fails_at("[thumbwatch]\nmax_memory = 1G\nmax_memory = 2G\n", 3, "set twice", "max_memory twice");
+}
+
+static void test_follow_symlinks(void) {
+        static const struct {
+                const char *value;
+                FollowSymlinks want;
+        } cases[] = { { "no", FOLLOW_NO }, { "off", FOLLOW_NO }, { "yes", FOLLOW_BENEATH }, { "true", FOLLOW_BENEATH },
+                      { "on", FOLLOW_BENEATH }, { "1", FOLLOW_BENEATH }, { "anywhere", FOLLOW_ANYWHERE } };
+
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                ThumbwatchConfig *c = NULL;
+                char text[200], name[100], *msg;
+
+                (void) snprintf(text, sizeof text, "[drop:a]\nsource = /a\noutput = /b\nfollow_symlinks = %s\n", cases[i].value);
+                (void) snprintf(name, sizeof name, "follow_symlinks = %s", cases[i].value);
+                msg = load(text, &c);
+                ok(!msg && c && c->drops[0].follow_symlinks == cases[i].want, name);
+                free(msg);
+                config_free(c);
+        }
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nfollow_symlinks = everywhere\n", 4,
+                 "follow_symlinks 'everywhere': expected no, yes (targets inside the drop) or anywhere",
+                 "follow_symlinks: a bad value");
+}
+
 static void test_workers_auto(void) {
         ThumbwatchConfig *c = NULL;
         char *msg = load("[thumbwatch]\nworkers = auto\n[drop:a]\nsource=/a\noutput=/b\n", &c);
@@ -557,6 +628,8 @@ int main(void) {
         test_unknown_key_lists_the_table();
         test_limits_and_safety_keys();
         test_workers_auto();
+        test_rescan_unwatched_and_max_memory();
+        test_follow_symlinks();
         test_errors();
         test_missing_file();
         test_overrides();
