@@ -16,7 +16,8 @@
 #define CONFIG_KEYS_MAX 40
 /* Where a key's value came from: 0 its default, a line of the file, or this. */
 #define CONFIG_LINE_COMMAND_LINE (~0U)
-#define CONFIG_DIMENSION_MAX 8192U
+/* The largest thumbnail side. No suffix: messages spell it with STRINGIFY(). */
+#define CONFIG_DIMENSION_MAX 8192
 
 /* The sections of the file: [thumbwatch], and [drop:NAME] once per drop. */
 typedef enum ConfigSection {

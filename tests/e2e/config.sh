@@ -56,6 +56,10 @@ printf '[drop:a]\nsource = %s\noutput = %s\nsizes = big\n' "$T/in1" "$T/o" >"$T/
 is "$?" 2 "bad value with --once: exit 2, nothing done"
 check "bad value: file, line, key and value" grep -q "$T/bad2.conf:4: \[drop:a\] sizes 'big'" "$T/err"
 check "bad value: no output folder created" test ! -e "$T/o"
+printf '[drop:a]\nsource = %s\noutput = %s\nsizes = 64x64 9000x100\n' "$T/in1" "$T/out1" >"$T/big.conf"
+"$THUMBWATCH" --check-config "$T/big.conf" >/dev/null 2>"$T/err"
+is "$?" 2 "a size over 8192: exit 2"
+check "... the message gives the limit as 8192" grep -q "$T/big.conf:4: \[drop:a\] sizes '64x64 9000x100': .*each from 1 to 8192$" "$T/err"
 
 "$THUMBWATCH" --config "$T/none.conf" --once 2>"$T/err"
 is "$?" 2 "missing config file: exit 2"

@@ -516,6 +516,16 @@ static void test_errors(void) {
         fails_at("[drop:a]\nsource = /a\noutput = /b\nsizes = 128\n", 4, "WIDTHxHEIGHT", "size without x");
         fails_at("[drop:a]\nsource = /a\noutput = /b\nsizes = 0x10\n", 4, "sizes", "zero size");
         fails_at("[drop:a]\nsource = /a\noutput = /b\nsizes = 99999x10\n", 4, "sizes", "huge size");
+        {
+                char *msg = load("[drop:a]\nsource = /a\noutput = /b\nsizes = 8193x10\n", NULL);
+                const char *want = "sizes '8193x10': expected sizes as WIDTHxHEIGHT[:fit|:fill|:pad], each from 1 to 8192";
+                size_t l = msg ? strlen(msg) : 0;
+
+                if (!ok(l >= strlen(want) && strcmp(msg + l - strlen(want), want) == 0,
+                        "a size too large: the message ends with the limit, 8192"))
+                        printf("#   got '%s'\n", msg ? msg : "(none)");
+                free(msg);
+        }
         fails_at("[drop:a]\nsource = /a\noutput = /b\nsizes = 10x10 abc\n", 4, "sizes", "junk in sizes");
         fails_at("[drop:a]\nsource = /a\nsource = /c\n", 3, "set twice", "source twice");
         fails_at("[drop:a]\nsource = /a\noutput = /b\nrecursive = maybe\n", 4, "yes or no", "bad boolean");
