@@ -1010,8 +1010,88 @@ static void drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf
                 (void) snprintf(buf, size, "command line");
 }
 
+/* A template must give each size its own name, or the thumbnails of one
+ * source overwrite each other: "{stem}_{width}{ext}" names both 128x128 and
+ * 128x32 "x_128.jpg". Checked on a sample source name, with the extension
+ * thumbnails get in the drop's output format. */
+static int validate_names(const DropConfig *d, const char *where, char **reterr_message) {
+        static const char sample[] = "x.jpg";
+        const char *ext = d->output_format ? thumbnail_format_extension(d->output_format) : NULL;
+        char *names[CONFIG_SIZES_MAX] = {};
+        int r = 0;
+
+        for (size_t i = 0; i < d->n_sizes && r == 0; i++) {
+                r = naming_expand_ext(d->name_template, sample, ext, d->sizes[i].width, d->sizes[i].height, &names[i]);
+                for (size_t j = 0; j < i && r == 0; j++)
+                        if (strcmp(names[i], names[j]) == 0)
+                                r = error_message(reterr_message,
+                                                  "%s: name '%s' gives the sizes %ux%u and %ux%u the same name ('%s' "
+                                                  "for '%s'); use {size}, or {width} and {height}",
+                                                  where, d->name_template, d->sizes[j].width, d->sizes[j].height,
+                                                  d->sizes[i].width, d->sizes[i].height, names[i], sample);
+        }
+        for (size_t i = 0; i < d->n_sizes; i++)
+                free(names[i]);
+        return r;
+}
+
+/* What one drop's own keys must agree on. */
+static int validate_drop(const DropConfig *d, const char *where, char **reterr_message) {
+        const char *reason;
+
+        if (strcmp(d->source, d->output) == 0)
+                return error_message(reterr_message, "%s: output '%s' is the source itself; use a separate folder",
+                                     where, d->output);
+        /* layout = freedesktop names thumbnails by the standard, not by the template. */
+        if (d->layout == LAYOUT_MIRROR) {
+                if (naming_check_template(d->name_template, d->n_sizes > 1, &reason) < 0)
+                        return error_message(reterr_message, "%s: name '%s': %s", where, d->name_template, reason);
+                return validate_names(d, where, reterr_message);
+        }
+        for (size_t j = 0; j < d->n_sizes; j++)
+                if (d->sizes[j].width != d->sizes[j].height || d->sizes[j].mode != THUMBNAIL_FIT ||
+                    !freedesktop_flavour(d->sizes[j].width))
+                        return error_message(reterr_message,
+                                             "%s: layout = freedesktop takes the sizes 128x128 (normal), 256x256 (large), "
+                                             "512x512 (x-large) and 1024x1024 (xx-large), not %ux%u%s",
+                                             where, d->sizes[j].width, d->sizes[j].height,
+                                             d->sizes[j].mode != THUMBNAIL_FIT ? " with a mode" : "");
+        if (d->output_format != 0 && d->output_format != THUMBNAIL_PNG)
+                return error_message(reterr_message, "%s: layout = freedesktop writes PNG: format must be same or png",
+                                     where);
+        return 0;
+}
+
+/* What drop d must not share with drop e (e may be d itself). An output
+ * inside a source is fine, its own or another's: the scanner skips every
+ * drop's output. Two outputs that are one folder, or one inside the other,
+ * are not: the drops' thumbnails would overwrite each other, and --gc of one
+ * drop would take the other's for orphans. */
+static int validate_pair(const DropConfig *d, const DropConfig *e, const char *where, char **reterr_message) {
+#define NOT_SHARED "; the thumbnails of the two drops would overwrite each other and --gc would delete the other " \
+                   "drop's: give each drop a folder of its own"
+        if (d != e && naming_path_is_under(d->source, e->source))
+                return error_message(reterr_message, "%s: source '%s' is inside the source of [drop:%s]; drops must not overlap",
+                                     where, d->source, e->name);
+        if (naming_path_is_under(e->source, d->output))
+                return error_message(reterr_message, "%s: output '%s' contains the source '%s' of [drop:%s]",
+                                     where, d->output, e->source, e->name);
+        if (d == e)
+                return 0;
+        if (strcmp(d->output, e->output) == 0)
+                return error_message(reterr_message, "%s: output '%s' is also the output of [drop:%s] (line %u)" NOT_SHARED,
+                                     where, d->output, e->name, e->line);
+        if (naming_path_is_under(d->output, e->output) || naming_path_is_under(e->output, d->output))
+                return error_message(reterr_message, "%s: output '%s' %s the output '%s' of [drop:%s] (line %u)" NOT_SHARED,
+                                     where, d->output, naming_path_is_under(d->output, e->output) ? "is inside" : "contains",
+                                     e->output, e->name, e->line);
+        return 0;
+#undef NOT_SHARED
+}
+
 int config_validate(const ThumbwatchConfig *c, char **reterr_message) {
         char where[PATH_MAX + 300];
+        int r;
 
         if (c->n_drops == 0)
                 return error_message(reterr_message, "%s: no [drop:NAME] section: nothing to watch",
@@ -1027,43 +1107,12 @@ int config_validate(const ThumbwatchConfig *c, char **reterr_message) {
                         return error_message(reterr_message, "%s: 'output' is missing", where);
         }
         for (size_t i = 0; i < c->n_drops; i++) {
-                const DropConfig *d = &c->drops[i];
-                const char *reason;
-
-                drop_where(c, d, where, sizeof where);
-                if (strcmp(d->source, d->output) == 0)
-                        return error_message(reterr_message, "%s: output '%s' is the source itself; use a separate folder",
-                                             where, d->output);
-                /* layout = freedesktop names thumbnails by the standard, not by the template. */
-                if (d->layout == LAYOUT_MIRROR && naming_check_template(d->name_template, d->n_sizes > 1, &reason) < 0)
-                        return error_message(reterr_message, "%s: name '%s': %s", where, d->name_template, reason);
-                if (d->layout == LAYOUT_FREEDESKTOP) {
-                        for (size_t j = 0; j < d->n_sizes; j++)
-                                if (d->sizes[j].width != d->sizes[j].height || d->sizes[j].mode != THUMBNAIL_FIT ||
-                                    !freedesktop_flavour(d->sizes[j].width))
-                                        return error_message(reterr_message,
-                                                             "%s: layout = freedesktop takes the sizes 128x128 (normal), "
-                                                             "256x256 (large), 512x512 (x-large) and 1024x1024 "
-                                                             "(xx-large), not %ux%u%s", where, d->sizes[j].width,
-                                                             d->sizes[j].height,
-                                                             d->sizes[j].mode != THUMBNAIL_FIT ? " with a mode" : "");
-                        if (d->output_format != 0 && d->output_format != THUMBNAIL_PNG)
-                                return error_message(reterr_message,
-                                                     "%s: layout = freedesktop writes PNG: format must be same or png",
-                                                     where);
-                }
-                for (size_t j = 0; j < c->n_drops; j++) {
-                        const DropConfig *e = &c->drops[j];
-
-                        if (j != i && naming_path_is_under(d->source, e->source))
-                                return error_message(reterr_message,
-                                                     "%s: source '%s' is inside the source of [drop:%s]; drops must not overlap",
-                                                     where, d->source, e->name);
-                        if (naming_path_is_under(e->source, d->output))
-                                return error_message(reterr_message,
-                                                     "%s: output '%s' contains the source '%s' of [drop:%s]",
-                                                     where, d->output, e->source, e->name);
-                }
+                drop_where(c, &c->drops[i], where, sizeof where);
+                r = validate_drop(&c->drops[i], where, reterr_message);
+                for (size_t j = 0; j < c->n_drops && r == 0; j++)
+                        r = validate_pair(&c->drops[i], &c->drops[j], where, reterr_message);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

@@ -106,8 +106,11 @@ int config_set_global(ThumbwatchConfig *c, const char *key, const char *value, c
  * from the current directory). Returns 0, -ENOMEM, or -EINVAL with a message. */
 int config_set_single_drop(ThumbwatchConfig *c, const char *source, const char *output, char **reterr_message);
 
-/* Checks what each key alone cannot: every drop has a source and an output, no
- * source overlaps another, no output is a source, templates fit the sizes.
+/* Checks what each key alone cannot: every drop has a source and an output;
+ * no source overlaps another; no output contains a source; no two outputs
+ * are one folder or one inside the other (an output inside a source is fine:
+ * the scanner skips every output); a template has the tokens it needs and
+ * gives each size its own name; layout = freedesktop has its sizes and PNG.
  * Returns 0 or -EINVAL with *reterr_message (caller owns it). */
 int config_validate(const ThumbwatchConfig *c, char **reterr_message);
 

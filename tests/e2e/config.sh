@@ -83,6 +83,32 @@ printf '[thumbwatch]\nmax_memory = 512\n' >"$T/bad3.conf"
 is "$?" 2 "max_memory = 512 (no unit, under 1M): exit 2"
 check "... with the file, line and what is expected" grep -q "$T/bad3.conf:2: \[thumbwatch\] max_memory '512': expected 'auto' or a size" "$T/err"
 
+# Two drops must not share an output, nor nest one output in another: their
+# thumbnails would overwrite each other and --gc would delete the other's.
+printf '[drop:a]\nsource = %s\noutput = %s\n[drop:b]\nsource = %s\noutput = %s\n' \
+	"$T/in1" "$T/shared" "$T/in2" "$T/shared" >"$T/same-out.conf"
+"$THUMBWATCH" --check-config "$T/same-out.conf" >/dev/null 2>"$T/err"
+is "$?" 2 "two drops with one output: exit 2"
+check "... naming the file, the line and both drops" \
+	grep -q "$T/same-out.conf:1: \[drop:a\]: output '$T/shared' is also the output of \[drop:b\] (line 4); .*--gc would delete" "$T/err"
+printf '[drop:a]\nsource = %s\noutput = %s\n[drop:b]\nsource = %s\noutput = %s\n' \
+	"$T/in1" "$T/shared/a" "$T/in2" "$T/shared" >"$T/nested-out.conf"
+"$THUMBWATCH" --check-config "$T/nested-out.conf" >/dev/null 2>"$T/err"
+is "$?" 2 "an output inside another drop's output: exit 2"
+check "... naming the file, the line and both drops" \
+	grep -q "$T/nested-out.conf:1: \[drop:a\]: output '$T/shared/a' is inside the output '$T/shared' of \[drop:b\] (line 4)" "$T/err"
+printf '[drop:a]\nsource = %s\noutput = %s/.thumbs\n[drop:b]\nsource = %s\noutput = %s/b-thumbs\n' \
+	"$T/in1" "$T/in1" "$T/in2" "$T/in1" >"$T/in-source.conf"
+"$THUMBWATCH" --check-config "$T/in-source.conf" >/dev/null
+is "$?" 0 "outputs inside a source, its own or another's: still fine"
+
+# A name template must give each size its own name.
+printf '[drop:a]\nsource = %s\noutput = %s\nsizes = 128x128 128x32\nname = {stem}_{width}{ext}\n' "$T/in1" "$T/out1" >"$T/clash.conf"
+"$THUMBWATCH" --check-config "$T/clash.conf" >/dev/null 2>"$T/err"
+is "$?" 2 "a name that gives two sizes one name: exit 2"
+check "... naming both sizes and the name they share" \
+	grep -q "$T/clash.conf:1: \[drop:a\]: name '{stem}_{width}{ext}' gives the sizes 128x128 and 128x32 the same name ('x_128.jpg'" "$T/err"
+
 # SRC OUT replace the drops of the file but keep its [thumbwatch] settings.
 "$THUMBWATCH" --config "$T/tw.conf" --once "$T/in2" "$T/out3" >"$T/stdout" 2>"$T/stderr"
 is "$?" 0 "--config FILE with SRC OUT: exit 0"

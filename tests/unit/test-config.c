@@ -577,6 +577,58 @@ static void test_errors(void) {
         (void) drop;
 }
 
+/* Loads text and says whether it is valid, with the message when it is not. */
+static void valid(const char *text, const char *name) {
+        char *msg = load(text, NULL);
+
+        if (!ok(!msg, name))
+                printf("#   %s\n", msg);
+        free(msg);
+}
+
+static void test_outputs_apart(void) {
+        fails_at("[drop:a]\nsource = /a\noutput = /o\n\n[drop:b]\nsource = /b\noutput = /o/\n", 1,
+                 "[drop:a]: output '/o' is also the output of [drop:b] (line 5); the thumbnails of the two drops "
+                 "would overwrite each other and --gc would delete the other drop's",
+                 "two drops with the same output: refused, naming both and the other's line");
+        fails_at("[drop:a]\nsource = /a\noutput = /o/a\n[drop:b]\nsource = /b\noutput = /o\n", 1,
+                 "[drop:a]: output '/o/a' is inside the output '/o' of [drop:b] (line 4)",
+                 "an output inside a later drop's output: refused");
+        fails_at("[drop:a]\nsource = /a\noutput = /o\n[drop:b]\nsource = /b\noutput = /o/deep/b\n", 1,
+                 "[drop:a]: output '/o' contains the output '/o/deep/b' of [drop:b] (line 4)",
+                 "an output containing a later drop's output: refused");
+        fails_at("[drop:a]\nsource = /a\noutput = /oa\n[drop:b]\nsource = /b\noutput = /ob\n"
+                 "[drop:c]\nsource = /c\noutput = /ob/c\n", 4, "[drop:b]: output '/ob' contains the output '/ob/c' of [drop:c] (line 7)",
+                 "... found between any two drops, at the first of them");
+        valid("[drop:a]\nsource = /a\noutput = /o/a\n[drop:b]\nsource = /b\noutput = /o/b\n",
+              "outputs side by side in one folder: fine");
+        valid("[drop:a]\nsource = /a\noutput = /o\n[drop:b]\nsource = /b\noutput = /o2\n",
+              "an output whose name starts with another's: fine");
+        valid("[drop:a]\nsource = /a\noutput = /a/.thumbs\n[drop:b]\nsource = /b\noutput = /a/b-thumbs\n",
+              "outputs inside a source, its own and another's: fine (the scanner skips every output)");
+}
+
+static void test_names_tell_sizes_apart(void) {
+        const char *drop = "[drop:a]\nsource = /a\noutput = /b\n";
+        char text[300];
+
+        (void) snprintf(text, sizeof text, "%ssizes = 128x128 128x32\nname = {stem}_{width}{ext}\n", drop);
+        fails_at(text, 1, "name '{stem}_{width}{ext}' gives the sizes 128x128 and 128x32 the same name ('x_128.jpg' for 'x.jpg')",
+                 "a template that cannot tell two sizes apart: refused, naming both");
+        (void) snprintf(text, sizeof text, "%ssizes = 64x64 128x128 128x32\nname = {stem}_{width}{ext}\nformat = png\n", drop);
+        fails_at(text, 1, "the sizes 128x128 and 128x32 the same name ('x_128.png' for 'x.jpg')",
+                 "... the first two that clash, with the output format's extension");
+        (void) snprintf(text, sizeof text, "%ssizes = 128x128 128x32\nname = {stem}_{height}{ext}\n", drop);
+        valid(text, "{height} tells 128x128 from 128x32");
+        (void) snprintf(text, sizeof text, "%ssizes = 64x64 128x128\nname = {stem}_{width}{ext}\n", drop);
+        valid(text, "{width} tells 64x64 from 128x128");
+        (void) snprintf(text, sizeof text, "%ssizes = 128x128 128x32\nname = {width}/{height}-{stem}{ext}\n", drop);
+        fails_at(text, 1, "name '{width}/{height}-{stem}{ext}'", "a template with '/' is still refused first");
+        (void) snprintf(text, sizeof text, "%ssizes = 128x128 256x256\nlayout = freedesktop\nname = {stem}_{width}{ext}\n",
+                        drop);
+        valid(text, "layout = freedesktop: the template is not used");
+}
+
 static void test_missing_file(void) {
         ThumbwatchConfig *c = NULL;
         char *msg = NULL;
@@ -641,6 +693,8 @@ int main(void) {
         test_rescan_unwatched_and_max_memory();
         test_follow_symlinks();
         test_errors();
+        test_outputs_apart();
+        test_names_tell_sizes_apart();
         test_missing_file();
         test_overrides();
         test_parse_size();
