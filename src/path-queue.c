@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "path-queue.h"
 
@@ -127,7 +128,7 @@ static void append(PathQueue *q, Entry *e) {
         (void) pthread_cond_signal(&q->not_empty);
 }
 
-static int push(PathQueue *q, char *path, bool block) {
+static int push(PathQueue *q, char *path, bool block, const atomic_bool *cancel) {
         uint64_t hash = hash_path(path);
         Entry *e;
         int r;
@@ -157,7 +158,23 @@ static int push(PathQueue *q, char *path, bool block) {
                         goto out;
                 }
                 /* Waiting releases the lock: look the path up again afterwards. */
-                (void) pthread_cond_wait(&q->not_full, &q->lock);
+                if (!cancel)
+                        (void) pthread_cond_wait(&q->not_full, &q->lock);
+                else {
+                        struct timespec ts;
+
+                        if (atomic_load(cancel)) {
+                                r = -ECANCELED;
+                                goto out;
+                        }
+                        (void) clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += 100 * 1000000L;
+                        if (ts.tv_nsec >= 1000000000L) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000L;
+                        }
+                        (void) pthread_cond_timedwait(&q->not_full, &q->lock, &ts);
+                }
         }
 
         e = calloc(1, sizeof *e);
@@ -178,12 +195,17 @@ out:
 
 int path_queue_push(PathQueue *q, char *path) {
         assert(q && path);
-        return push(q, path, true);
+        return push(q, path, true, NULL);
+}
+
+int path_queue_push_cancellable(PathQueue *q, char *path, const atomic_bool *cancel) {
+        assert(q && path && cancel);
+        return push(q, path, true, cancel);
 }
 
 int path_queue_try_push(PathQueue *q, char *path) {
         assert(q && path);
-        return push(q, path, false);
+        return push(q, path, false, NULL);
 }
 
 int path_queue_pop(PathQueue *q, const char **ret_path) {

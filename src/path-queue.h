@@ -8,6 +8,7 @@
  * workers at once. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -23,6 +24,10 @@ PathQueue *path_queue_free(PathQueue *q);     /* NULL-safe; returns NULL */
  * (and freed). Returns -EPIPE after path_queue_close(); on failure the caller
  * still owns path. */
 int path_queue_push(PathQueue *q, char *path);
+
+/* As path_queue_push(), but gives up with -ECANCELED (caller still owns
+ * path) within 100 ms of *cancel becoming true while it waits. */
+int path_queue_push_cancellable(PathQueue *q, char *path, const atomic_bool *cancel);
 
 /* As path_queue_push(), but returns -EAGAIN at once when full (caller still owns path). */
 int path_queue_try_push(PathQueue *q, char *path);

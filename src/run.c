@@ -354,13 +354,25 @@ static int services_start(Services *s, const ThumbwatchConfig *c, PathQueue *que
         return r;
 }
 
-/* Waits for the watcher to have tried every root, taking signals meanwhile.
- * Returns the signal that interrupted the wait (SIGTERM/SIGINT), or 0. */
-static int wait_ready(Services *s, const sigset_t *mask) {
-        while (!watcher_ready(s->watcher)) {
+static bool services_ready(Services *s) {
+        return watcher_ready(s->watcher);
+}
+
+static bool services_exited(Services *s) {
+        return (!s->watcher || !watcher_running(s->watcher)) && (!s->scanner || !scanner_running(s->scanner));
+}
+
+/* Waits until done(s), taking signals meanwhile: SIGTERM or SIGINT ends the
+ * wait and is returned; a SIGHUP is remembered in *hup (a reload after this
+ * one). Returns 0 when done. */
+static int wait_services(Services *s, bool (*done)(Services *s), const sigset_t *mask, bool *hup) {
+        while (!done(s)) {
                 int sig = wait_signal(mask, 50 * 1000);
+
                 if (sig == SIGTERM || sig == SIGINT)
                         return sig;
+                if (sig == SIGHUP)
+                        *hup = true;
         }
         return 0;
 }
@@ -397,10 +409,16 @@ static bool healthy(const ThumbwatchConfig *c, WorkerPool *pool, Services *s, bo
         return ok;
 }
 
-static void reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue, Services *s, run_reload_fn fn,
-                   const sigset_t *mask) {
+/* SIGHUP: the config read again and the watcher and scanner restarted on
+ * it. Signals are taken all the while: a SIGTERM or SIGINT is returned at
+ * once, for the caller to stop (the services may be half stopped; stopping
+ * them again is safe); a SIGHUP that arrives meanwhile is returned too, for
+ * another reload after this one. Returns 0 otherwise. */
+static int reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue, Services *s, run_reload_fn fn,
+                  const sigset_t *mask) {
         ThumbwatchConfig *next = NULL;
-        int r;
+        bool hup = false;
+        int r, sig;
 
         notify_reloading();
         log_info("reloading the config");
@@ -412,9 +430,14 @@ static void reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue,
                 log_full_errno_fields(LOG_ERR, r, ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_RELOAD } }), 1,
                                       "reload failed, still running the previous config");
                 notify_ready();
-                return;
+                return 0;
         }
         services_stop(s);
+        sig = wait_services(s, services_exited, mask, &hup);
+        if (sig != 0) {
+                config_unref(next);
+                return sig;
+        }
         services_join(s);
         log_set_max_level(next->log_level);
         job_context_set_config(job, next);
@@ -424,12 +447,16 @@ static void reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue,
         if (r < 0) {
                 /* Nothing watches now; the supervisor's restart is the way back. */
                 log_error_errno(r, "cannot restart the watcher after a reload: %m");
-                return;
+                return 0;
         }
-        (void) wait_ready(s, mask);
+        /* READY=1 and the line saying so once the folders are watched. */
+        sig = wait_services(s, services_ready, mask, &hup);
+        if (sig != 0)
+                return sig;
         log_full_errno_fields(LOG_INFO, 0, ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_RELOAD } }), 1,
                               "reloaded: drops %zu, folders watched %u", next->n_drops, watcher_watches(s->watcher));
         notify_ready();
+        return hup ? SIGHUP : 0;
 }
 
 int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
@@ -438,7 +465,7 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
         PathQueue *queue = NULL;
         WorkerPool *pool = NULL;
         Services services = {};
-        bool was_healthy = true;
+        bool was_healthy = true, hup = false;
         JobContext job;
         sigset_t mask;
         int r, sig;
@@ -465,8 +492,9 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                 return EXIT_SOME_FAILED;
         }
 
-        /* READY=1 once every root is watched (or known to be missing). */
-        sig = wait_ready(&services, &mask);
+        /* READY=1 once every root is watched (or known to be missing). A
+         * SIGHUP meanwhile is a reload after that. */
+        sig = wait_services(&services, services_ready, &mask, &hup);
         if (sig == 0) {
                 notify_ready();
                 log_info("ready: drops %zu, folders watched %u, workers %zu", config->n_drops,
@@ -478,11 +506,18 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                 uint64_t now;
 
                 /* Look often while catching up, so that its end is logged on time. */
-                sig = wait_signal(&mask, catching_up ? CATCH_UP_POLL_USEC : tick);
+                sig = hup ? SIGHUP : wait_signal(&mask, catching_up ? CATCH_UP_POLL_USEC : tick);
+                hup = false;
                 if (sig == SIGHUP) {
-                        reload(&config, &job, queue, &services, reload_fn, &mask);
+                        int next = reload(&config, &job, queue, &services, reload_fn, &mask);
+
                         catching_up = true;
                         catch_up_start = now_usec();
+                        if (next == SIGTERM || next == SIGINT) {
+                                sig = next;
+                                break;
+                        }
+                        hup = next == SIGHUP;
                 }
                 now = now_usec();
                 idle = !(services.scanner && scanner_busy(services.scanner)) && path_queue_idle(queue);

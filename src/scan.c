@@ -253,6 +253,7 @@ struct Scanner {
         atomic_bool stopping;
         atomic_bool rescan_all;                 /* set when requests overflowed */
         atomic_bool scanning;                   /* a walk is in progress */
+        atomic_bool running;                    /* from scanner_start() until the thread's end */
 };
 
 int scanner_new(const ThumbwatchConfig *c, PathQueue *work, Scanner **ret) {
@@ -316,7 +317,9 @@ static int push_file(char *path, void *userdata) {
                 free(path);
                 return -ECANCELED;
         }
-        r = path_queue_push(s->work, path);
+        /* Blocks while the work queue is full, but not past scanner_stop():
+         * a reload must not wait for the workers to drain it. */
+        r = path_queue_push_cancellable(s->work, path, &s->stopping);
         if (r < 0) {
                 free(path);
                 return r;
@@ -354,14 +357,23 @@ static void *scanner_thread(void *arg) {
                 path_queue_done(s->requests, req);
                 atomic_store(&s->scanning, false);
         }
+        atomic_store(&s->running, false);
         return NULL;
 }
 
-int scanner_start(Scanner *s) {
-        int r = pthread_create(&s->thread, NULL, scanner_thread, s);
+bool scanner_running(Scanner *s) {
+        return atomic_load(&s->running);
+}
 
-        if (r != 0)
+int scanner_start(Scanner *s) {
+        int r;
+
+        atomic_store(&s->running, true);
+        r = pthread_create(&s->thread, NULL, scanner_thread, s);
+        if (r != 0) {
+                atomic_store(&s->running, false);
                 return -r;
+        }
         s->started = true;
         return 0;
 }

@@ -58,7 +58,10 @@ void scanner_request_all(Scanner *s);
 /* True while requests are waiting or being scanned. */
 bool scanner_busy(Scanner *s);
 
-/* Stops the thread: the scan in progress is abandoned, waiting requests are
- * dropped. */
+/* Is the thread still running? Once false, scanner_join() does not block. */
+bool scanner_running(Scanner *s);
+
+/* Stops the thread: the scan in progress is abandoned (a push blocked on a
+ * full work queue included), waiting requests are dropped. */
 void scanner_stop(Scanner *s);
 void scanner_join(Scanner *s);

@@ -37,10 +37,14 @@
 #include "time-util.h"
 
 #define WATCH_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | \
-                      IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+                      IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 #define UNWATCHED_REPORT_MAX 10
 #define RETRY_MIN_USEC (1 * 1000000ULL)
 #define RETRY_MAX_USEC (60 * 1000000ULL)
+/* A file created and then left alone this long, without its writer closing
+ * it, is complete all the same (linked in from O_TMPFILE, say). */
+#define PENDING_QUIET_USEC (2 * 1000000ULL)
+#define PENDING_MAX 1024
 
 typedef struct Watch {
         int wd;
@@ -76,6 +80,7 @@ struct Watcher {
         bool started;                   /* owner thread only */
         atomic_bool stopping;
         atomic_bool ready;
+        atomic_bool running;            /* from watcher_start() until the thread's last instruction */
         atomic_uint n_watches;          /* mirrors n_watch, for other threads */
         atomic_uint_fast64_t heartbeat;
 
@@ -93,8 +98,22 @@ struct Watcher {
          * renamed inside the tree; otherwise it left. */
         uint32_t moved_cookie;
         char *moved_from;
-        unsigned n_unwatched;           /* subtrees left unwatched for the watch limit */
+        unsigned n_unwatched;           /* subtrees left unwatched for the watch limit, ever */
         bool no_mask_create;            /* the kernel predates IN_MASK_CREATE (Linux 4.18) */
+        /* The subtrees the watch limit leaves unwatched now: rescanned every
+         * rescan_unwatched, and watched as soon as the limit allows. */
+        char **unwatched;
+        size_t n_unwatched_now;
+        uint64_t unwatched_at;          /* when to look at them again */
+        bool retrying;                  /* in that look: the limit is not reported again */
+        /* Files created (IN_CREATE) and not closed yet: most are being
+         * written and end with IN_CLOSE_WRITE; those that are not are
+         * queued once left alone for PENDING_QUIET_USEC. */
+        struct Pending {
+                char *path;
+                uint64_t due;
+        } *pending;
+        size_t n_pending;
 };
 
 int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Watcher **ret) {
@@ -115,6 +134,10 @@ int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Wa
         w->scanner = scanner;
         *ret = w;
         return 0;
+}
+
+bool watcher_running(Watcher *w) {
+        return atomic_load(&w->running);
 }
 
 bool watcher_ready(Watcher *w) {
@@ -158,6 +181,12 @@ Watcher *watcher_free(Watcher *w) {
                 return NULL;
         while (w->by_wd)
                 watch_free(w, *(Watch **) w->by_wd);
+        for (size_t i = 0; i < w->n_unwatched_now; i++)
+                free(w->unwatched[i]);
+        free(w->unwatched);
+        for (size_t i = 0; i < w->n_pending; i++)
+                free(w->pending[i].path);
+        free(w->pending);
         free(w->roots);
         free(w->moved_from);
         free(w);
@@ -381,6 +410,49 @@ static int watched_elsewhere(Watcher *w, const char *path, const struct stat *st
         return 0;
 }
 
+/* fs.inotify.max_user_watches, or the user namespace's own limit where it
+ * is lower (libinotifytools reads the first only). */
+static int max_watches(void) {
+        int max = inotifytools_get_max_user_watches();
+        FILE *f = fopen("/proc/sys/user/max_inotify_watches", "re");
+        int ns;
+
+        if (f) {
+                if (fscanf(f, "%d", &ns) == 1 && ns > 0 && (max <= 0 || ns < max))
+                        max = ns;
+                (void) fclose(f);
+        }
+        return max;
+}
+
+/* Remembers that the subtree path is not watched (the limit), unless a
+ * subtree above it is remembered already; subtrees below it are forgotten. */
+static void remember_unwatched(Watcher *w, const char *path) {
+        char **a, *p;
+        size_t j = 0;
+
+        for (size_t i = 0; i < w->n_unwatched_now; i++)
+                if (naming_path_is_under(path, w->unwatched[i]))
+                        return;
+        for (size_t i = 0; i < w->n_unwatched_now; i++) {
+                if (naming_path_is_under(w->unwatched[i], path))
+                        free(w->unwatched[i]);
+                else
+                        w->unwatched[j++] = w->unwatched[i];
+        }
+        w->n_unwatched_now = j;
+        p = strdup(path);
+        a = p ? reallocarray(w->unwatched, w->n_unwatched_now + 1, sizeof *a) : NULL;
+        if (!a) {
+                free(p);
+                return;         /* out of memory: the next overflow rescan still finds its files */
+        }
+        a[w->n_unwatched_now++] = p;
+        w->unwatched = a;
+        if (w->n_unwatched_now == 1)
+                w->unwatched_at = now_usec() + w->config->rescan_unwatched_usec;
+}
+
 static int count_dir(const char *path, const struct stat *st, void *userdata) {
         (void) path;
         (void) st;
@@ -392,8 +464,10 @@ static int watch_dir(const char *path, const struct stat *stbuf, void *userdata)
         WalkState *st = userdata;
         Watcher *w = st->watcher;
         _cleanup_free_ char *slashed = NULL;
+        const char *name;
         Watch *x;
         int wd, events, ok;
+        bool root;
 
         if (atomic_load(&w->stopping))
                 return -ECANCELED;
@@ -417,14 +491,20 @@ static int watch_dir(const char *path, const struct stat *stbuf, void *userdata)
                 (void) snprintf(stale, sizeof stale, "//thumbwatch-stale/%lu/", ++w->n_stale);
                 inotifytools_replace_filename(slashed, stale);
         }
-        /* The source itself may be a symlink to its folder; nothing below it is followed. */
-        events = WATCH_EVENTS & ~(strcmp(path, st->drop->source) == 0 ? IN_DONT_FOLLOW : 0);
+        /* The source itself may be a symlink to its folder; nothing below it
+         * is followed. libinotifytools 3.22 adds the trailing '/' its names
+         * of folders have only when lstat() says folder, so a symlink to one
+         * would be filed under a name without it, which none of the lookups
+         * here finds: it is given the slashed name, which the kernel follows. */
+        root = strcmp(path, st->drop->source) == 0;
+        name = root ? slashed : path;
+        events = WATCH_EVENTS & ~(root ? IN_DONT_FOLLOW : 0);
         errno = 0;
-        ok = inotifytools_watch_file(path, events | (w->no_mask_create ? 0 : IN_MASK_CREATE));
+        ok = inotifytools_watch_file(name, events | (w->no_mask_create ? 0 : IN_MASK_CREATE));
         if (!ok && errno == EINVAL && !w->no_mask_create) {
                 w->no_mask_create = true;
                 errno = 0;
-                ok = inotifytools_watch_file(path, events);
+                ok = inotifytools_watch_file(name, events);
         }
         if (!ok && errno == EEXIST) {
                 int r = watched_elsewhere(w, path, stbuf, &wd);
@@ -434,12 +514,15 @@ static int watch_dir(const char *path, const struct stat *stbuf, void *userdata)
                 if (r != -ENOENT)
                         return r;
                 errno = 0;
-                ok = inotifytools_watch_file(path, events);
+                ok = inotifytools_watch_file(name, events);
         }
         if (!ok) {
                 int r = errno ? -errno : -EIO;
 
                 if (r == -ENOSPC) {
+                        remember_unwatched(w, path);
+                        if (w->retrying)
+                                return 1;
                         /* Name the first few subtrees; a huge tree would flood the log. */
                         if (++w->n_unwatched > UNWATCHED_REPORT_MAX) {
                                 if (w->n_unwatched == UNWATCHED_REPORT_MAX + 1)
@@ -451,9 +534,9 @@ static int watch_dir(const char *path, const struct stat *stbuf, void *userdata)
                                               ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_WATCH_LIMIT },
                                                                     { "THUMBWATCH_SOURCE", path } }), 2,
                                     "watch limit reached: '%s' and the folders below it are not watched "
-                                    "(their files are found only by rescans); raise it with: "
-                                    "sysctl fs.inotify.max_user_watches=%d",
-                                    path, inotifytools_get_max_user_watches() * 2);
+                                    "(they are rescanned every %.0f s, and watched once the limit allows); "
+                                    "raise it with: sysctl fs.inotify.max_user_watches=%d",
+                                    path, (double) w->config->rescan_unwatched_usec / 1e6, max_watches() * 2);
                         return 1;
                 }
                 if (r == -ENOENT || r == -ENOTDIR)
@@ -490,7 +573,7 @@ static int watch_tree(Watcher *w, const DropConfig *d, const char *dir, bool sca
 static void check_watch_limit(Watcher *w) {
         static const ScanCallbacks cb = { .dir = count_dir };
         WalkState st = { .watcher = w };
-        int max = inotifytools_get_max_user_watches();
+        int max = max_watches();
 
         for (size_t i = 0; i < w->n_roots; i++)
                 (void) scan_tree(w->config, w->roots[i].drop, w->roots[i].drop->source, true, &cb, &st);
@@ -541,6 +624,68 @@ static void queue_file(Watcher *w, const char *path, const char *dir) {
                 return;
         free(p);
         scanner_request(w->scanner, dir, false);
+}
+
+static void pending_drop(Watcher *w, const char *path) {
+        for (size_t i = 0; i < w->n_pending; i++)
+                if (strcmp(w->pending[i].path, path) == 0) {
+                        free(w->pending[i].path);
+                        w->pending[i] = w->pending[--w->n_pending];
+                        return;
+                }
+}
+
+static void pending_add(Watcher *w, const char *path, const char *dir) {
+        struct Pending *a;
+        char *p;
+
+        pending_drop(w, path);
+        p = strdup(path);
+        a = p && w->n_pending < PENDING_MAX ? reallocarray(w->pending, w->n_pending + 1, sizeof *a) : NULL;
+        if (!a) {
+                /* Too many files being written at once: the folder's rescan
+                 * finds what is complete. */
+                free(p);
+                scanner_request(w->scanner, dir, false);
+                return;
+        }
+        a[w->n_pending++] = (struct Pending) { p, now_usec() + PENDING_QUIET_USEC };
+        w->pending = a;
+}
+
+/* Queues the created files that were left alone, without a close, for
+ * PENDING_QUIET_USEC: by their ctime, which every write moves. */
+static void pending_check(Watcher *w, uint64_t now) {
+        for (size_t i = 0; i < w->n_pending;) {
+                struct Pending *e = &w->pending[i];
+                struct timespec real;
+                struct stat st;
+                bool regular;
+
+                if (e->due > now) {
+                        i++;
+                        continue;
+                }
+                (void) clock_gettime(CLOCK_REALTIME, &real);
+                regular = lstat(e->path, &st) == 0 && S_ISREG(st.st_mode);
+                if (regular && real.tv_sec - st.st_ctim.tv_sec < (time_t) (PENDING_QUIET_USEC / 1000000)) {
+                        e->due = now + PENDING_QUIET_USEC;      /* still being written */
+                        i++;
+                        continue;
+                }
+                if (regular) {
+                        _cleanup_free_ char *dir = strdup(e->path);
+                        char *slash = dir ? strrchr(dir, '/') : NULL;
+
+                        if (slash) {
+                                *slash = '\0';
+                                log_debug("'%s' was created and left alone without a close: complete", e->path);
+                                queue_file(w, e->path, dir);
+                        }
+                }
+                free(e->path);
+                *e = w->pending[--w->n_pending];
+        }
 }
 
 typedef struct Renamed {
@@ -675,25 +820,67 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
                 handle_dir_event(w, d, ev, path);
                 return;
         }
-        /* Files: only complete ones. IN_CREATE is never enough: a file being
-         * copied in is complete only when its writer closes it. */
+        /* Files: only complete ones. A file being copied in is complete when
+         * its writer closes it (IN_CLOSE_WRITE) or renames it into place
+         * (IN_MOVED_TO), never when it is created. IN_ATTRIB (touch -d, an
+         * mtime set after the data, chmod) asks the worker to look: it
+         * decides by identity, without a decode when nothing changed. */
         if (!naming_is_image(ev->name) || scan_ignored_name(d, ev->name))
                 return;
-        if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+        if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB)) {
+                if (ev->mask & IN_CLOSE_WRITE)
+                        pending_drop(w, path);
                 queue_file(w, path, dir);
-        else if ((ev->mask & IN_CREATE) && d->follow_symlinks) {
-                /* A symlink is complete when created: it is never written or closed. */
+        } else if (ev->mask & IN_CREATE) {
+                /* Complete when created, with no close to come: a hard link
+                 * (ln, cp -l, rsync --link-dest: the inode has another name
+                 * already) and a symlink. Any other file is watched for its
+                 * close, or for being left alone without one. */
                 struct stat st;
 
-                if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+                if (lstat(path, &st) < 0)
+                        return;
+                if ((S_ISREG(st.st_mode) && st.st_nlink > 1) || (S_ISLNK(st.st_mode) && d->follow_symlinks))
                         queue_file(w, path, dir);
-        }
-        else if ((ev->mask & (IN_DELETE | IN_MOVED_FROM)) && d->delete_with_source)
+                else if (S_ISREG(st.st_mode))
+                        pending_add(w, path, dir);
+        } else if ((ev->mask & (IN_DELETE | IN_MOVED_FROM)) && d->delete_with_source) {
+                pending_drop(w, path);
                 /* At once, in event order: queued, the removal could run after
                  * a later rename of the folder had moved the thumbnail out of
                  * its reach. A worker making the same file's thumbnail at this
                  * moment finds its source gone when done and removes it. */
                 (void) output_remove_source(d, path);
+        } else if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
+                pending_drop(w, path);
+}
+
+/* The subtrees the watch limit left unwatched: watched now if the limit
+ * allows, and rescanned either way (files may have landed there). */
+static void retry_unwatched(Watcher *w) {
+        char **list = w->unwatched;
+        size_t n = w->n_unwatched_now;
+
+        w->unwatched = NULL;
+        w->n_unwatched_now = 0;
+        w->retrying = true;
+        for (size_t i = 0; i < n && !atomic_load(&w->stopping); i++) {
+                const DropConfig *d = job_find_drop(w->config, list[i]);
+                struct stat st;
+
+                if (d && lstat(list[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+                        (void) watch_tree(w, d, list[i], false);
+                        scanner_request(w->scanner, list[i], true);
+                }
+        }
+        w->retrying = false;
+        for (size_t i = 0; i < n; i++)
+                free(list[i]);
+        free(list);
+        if (w->n_unwatched_now == 0)
+                log_notice("every folder is watched now: the watch limit allows them all");
+        else
+                w->unwatched_at = now_usec() + w->config->rescan_unwatched_usec;
 }
 
 static void *watcher_thread(void *arg) {
@@ -703,6 +890,7 @@ static void *watcher_thread(void *arg) {
         if (!inotifytools_initialize()) {
                 log_error_errno(errno, "cannot start inotify: %m");
                 atomic_store(&w->ready, true);
+                atomic_store(&w->running, false);
                 return NULL;
         }
         check_watch_limit(w);
@@ -719,6 +907,10 @@ static void *watcher_thread(void *arg) {
                         if (!w->roots[i].armed && w->roots[i].retry_at <= now)
                                 arm_root(w, &w->roots[i]);
 
+                if (w->n_pending > 0)
+                        pending_check(w, now);
+                if (w->n_unwatched_now > 0 && now >= w->unwatched_at)
+                        retry_unwatched(w);
                 ev = inotifytools_next_events(1, 1);
                 if (!ev) {
                         /* A quiet second: a folder moved away and not back has left. */
@@ -728,6 +920,7 @@ static void *watcher_thread(void *arg) {
                 handle_event(w, ev);
         }
         inotifytools_cleanup();
+        atomic_store(&w->running, false);
         return NULL;
 }
 
@@ -735,9 +928,12 @@ int watcher_start(Watcher *w) {
         int r;
 
         atomic_store(&w->heartbeat, now_usec());
+        atomic_store(&w->running, true);
         r = pthread_create(&w->thread, NULL, watcher_thread, w);
-        if (r != 0)
+        if (r != 0) {
+                atomic_store(&w->running, false);
                 return -r;
+        }
         w->started = true;
         return 0;
 }

@@ -21,6 +21,10 @@ Watcher *watcher_free(Watcher *w);             /* NULL-safe; returns NULL; must 
  * scanner for a catch-up scan), then reports ready. Returns 0 or -errno. */
 int watcher_start(Watcher *w);
 
+/* Is the thread still running (started and not yet at its end)? Once
+ * false, watcher_join() does not block. */
+bool watcher_running(Watcher *w);
+
 /* Has every root been tried once (watched, or logged as unavailable)? */
 bool watcher_ready(Watcher *w);
 

@@ -13,8 +13,7 @@
 for k in 1 2 3 4 5 6; do cp "$T/sample.jpg" "$T/in/good$k.jpg"; done
 cp "$T/sample.jpg" "$T/in/poison.jpg"
 THUMBWATCH_TEST_CRASH=poison.jpg start_daemon "$T/in" "$T/out"
-wait "$PID"
-STATUS=$?
+wait_exit "$PID"
 PID=
 is "$STATUS" 134 "start 1: the poison file crashes the process (SIGABRT)"
 cat "$LOG" >>"$T/log"

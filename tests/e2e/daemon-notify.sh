@@ -32,8 +32,8 @@ check "STOPPING=1 after SIGTERM" notified '^STOPPING=1$'
 start_daemon "$T/in" "$T/out"
 check "without NOTIFY_SOCKET the daemon runs" wait_ready
 kill -INT "$PID"
-wait "$PID"
-is "$?" 0 "SIGINT: exit 0"
+wait_exit "$PID"
+is "$STATUS" 0 "SIGINT: exit 0"
 PID=
 check "... and sends nothing" test ! -s "$T/notify.log"
 done_testing

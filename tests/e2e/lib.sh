@@ -67,11 +67,34 @@ start_daemon() {
 	"$THUMBWATCH" "$@" 2>"$LOG" &
 	PID=$!
 }
-# stop_daemon: SIGTERM, then waits; the exit status is in $STATUS.
+# running PID: the process exists and has not exited (a zombie has).
+running() {
+	state=$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2>/dev/null)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+# wait_exit PID: waits for PID, a child of this shell, to exit, for at most
+# $WAIT_SECONDS (never for ever: then it is killed, status 137); the exit
+# status is in $STATUS.
+wait_exit() {
+	i=0
+	while running "$1"; do
+		i=$((i + 1))
+		if [ $i -gt $(( ${WAIT_SECONDS:-20} * 20 )) ]; then
+			echo "# pid $1 did not exit within ${WAIT_SECONDS:-20} s: killed"
+			kill -KILL "$1" 2>/dev/null
+			break
+		fi
+		sleep 0.05
+	done
+	wait "$1"
+	STATUS=$?
+}
+# children_of PID: the pids of PID's children (procfs: no procps needed).
+children_of() { cat /proc/"$1"/task/*/children 2>/dev/null; }
+# stop_daemon: SIGTERM, then waits (bounded); the exit status is in $STATUS.
 stop_daemon() {
 	kill -TERM "$PID" 2>/dev/null
-	wait "$PID"
-	STATUS=$?
+	wait_exit "$PID"
 	PID=
 	cat "$LOG" >>"$T/log"
 }

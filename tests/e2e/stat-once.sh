@@ -56,15 +56,17 @@ check "(a file stat()ed twice is counted twice)" grep -q '^2 top1.jpg$' "$T/twic
 LOG=$T/log.strace
 strace -f -qq -o "$T/daemon" "$THUMBWATCH" -w 2 "$T/in" "$T/out" 2>"$LOG" &
 SPID=$!
-trap 'kill -TERM $(pgrep -P "$SPID") 2>/dev/null; wait "$SPID"; cleanup' EXIT
+trap 'kill -TERM $(children_of "$SPID") 2>/dev/null; wait_exit "$SPID"; cleanup' EXIT
 check "the daemon under strace catches up" wait_for log_has "caught up in"
 all_once "$T/daemon" "daemon catch-up (watches set, tree scanned): each file stat()ed once"
 files=new.jpg
 cp "$T/sample.jpg" "$T/in/.new.tmp" && mv "$T/in/.new.tmp" "$T/in/new.jpg"
 check "a live drop is made" wait_for is_file "$T/out/new_thumbnail.jpg"
 all_n "$T/daemon" 2 "... and stat()ed twice (to decide, and after writing)"
-kill -TERM "$(pgrep -P "$SPID" | head -1)"
-wait "$SPID"
-is "$?" 0 "exit 0 (strace passes the daemon's on)"
+daemon=$(children_of "$SPID" | head -n 1)
+check "the daemon runs under strace" test -n "$daemon"
+[ -n "$daemon" ] && kill -TERM "$daemon"
+wait_exit "$SPID"
+is "$STATUS" 0 "exit 0 (strace passes the daemon's on)"
 cat "$LOG" >>"$T/log"
 done_testing
