@@ -62,24 +62,35 @@ void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, Thumb
         };
 }
 
-static void apply_limits(const ThumbwatchConfig *c) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        uint64_t workers = c->workers > 0 ? c->workers : cpus > 0 ? (uint64_t) cpus : 1;
+uint64_t job_memory_budget(const ThumbwatchConfig *c) {
+        return c->max_memory > 0 ? c->max_memory : memory_budget_auto();
+}
+
+static void apply_limits(JobContext *ctx, const ThumbwatchConfig *c) {
+        uint64_t budget = job_memory_budget(c);
         ThumbnailOptions o;
 
         job_thumbnail_options(c, NULL, &o);
-        /* Every worker may hold an image at the pixel limit (8 bytes a pixel
-         * at GraphicsMagick's 16 bits a channel); beyond that, fail rather
-         * than swap. */
-        o.max_memory = workers * c->max_pixels * 8;
+        /* Decodes reserve their estimates from the budget before they start;
+         * GraphicsMagick's own accounting of its pixels (a part of what is
+         * reserved) gets the same ceiling, as a second line. */
+        o.max_memory = budget;
         if (thumbnail_set_limits(&o) < 0)
                 log_warning("cannot set GraphicsMagick's resource limits; the header checks still apply");
+        memory_budget_set_total(ctx->budget, budget);
 }
 
-void job_context_init(JobContext *ctx, ThumbwatchConfig *c, bool once) {
-        *ctx = (JobContext) { .config = config_ref(c), .once = once };
+int job_context_init(JobContext *ctx, ThumbwatchConfig *c, bool once) {
+        int r;
+
+        *ctx = (JobContext) { .once = once };
+        r = memory_budget_new(job_memory_budget(c), &ctx->budget);
+        if (r < 0)
+                return r;
+        ctx->config = config_ref(c);
         (void) pthread_mutex_init(&ctx->lock, NULL);
-        apply_limits(c);
+        apply_limits(ctx, c);
+        return 0;
 }
 
 void job_context_done(JobContext *ctx) {
@@ -90,13 +101,14 @@ void job_context_done(JobContext *ctx) {
                 free(r);
         }
         ctx->config = config_unref(ctx->config);
+        ctx->budget = memory_budget_free(ctx->budget);
         (void) pthread_mutex_destroy(&ctx->lock);
 }
 
 void job_context_set_config(JobContext *ctx, ThumbwatchConfig *c) {
         ThumbwatchConfig *old;
 
-        apply_limits(c);
+        apply_limits(ctx, c);
         (void) pthread_mutex_lock(&ctx->lock);
         old = ctx->config;
         ctx->config = config_ref(c);
@@ -254,7 +266,7 @@ bool job_class_depends_on_config(const char *class) {
 
 uint64_t job_config_fingerprint(const ThumbwatchConfig *c, const DropConfig *d) {
         uint64_t v[] = { d->formats, c->max_file_size, c->max_pixels, c->max_width, c->max_height,
-                         c->job_timeout_usec };
+                         c->job_timeout_usec, job_memory_budget(c) };
         uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
 
         for (size_t i = 0; i < ELEMENTSOF(v); i++)
@@ -477,12 +489,16 @@ static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, 
         output_identity(st, &stamp.id);
         opts.finish = output_stamp_fd;
         opts.finish_userdata = &stamp;
+        opts.budget = ctx->budget;
+        opts.cancel = &ctx->stopping;
         if (d->layout == LAYOUT_FREEDESKTOP) {
                 opts.thumb_uri = o->uri;
                 opts.thumb_mtime = (long long) st->st_mtim.tv_sec;
                 opts.thumb_size = (unsigned long long) st->st_size;
         }
         r = make(d, path, fd, targets, o->n, &opts, &reason, duration, sizeof duration);
+        if (r == -ECANCELED)
+                return OUTCOME_DONE;    /* stopping while it waited for the memory budget */
         if (r < 0) {
                 handle_failure(ctx, config, o, path, st, duration, r, reason, &opts);
                 return OUTCOME_DONE;

@@ -32,10 +32,15 @@ typedef struct JobContext {
         JobStats stats;
         atomic_bool stopping;                   /* set: skip what is still queued */
         bool once;                              /* immutable: no later, so no grace for truncated files */
+        MemoryBudget *budget;                   /* owned; max_memory, for every decode (thread-safe) */
 } JobContext;
 
-/* Takes a reference to c and applies its limits to the decoder. */
-void job_context_init(JobContext *ctx, ThumbwatchConfig *c, bool once);
+/* The bytes max_memory gives: itself, or for auto (0) memory_budget_auto(). */
+uint64_t job_memory_budget(const ThumbwatchConfig *c);
+
+/* Takes a reference to c and applies its limits to the decoder. Returns 0
+ * or -ENOMEM. */
+int job_context_init(JobContext *ctx, ThumbwatchConfig *c, bool once);
 void job_context_done(JobContext *ctx);
 
 /* Swaps in a new config (taking a reference); jobs already running finish

@@ -132,6 +132,65 @@ static void log_to_journal_fields(int level, int error, const char *file, int li
                 free(field_strings[i]);
 }
 
+/* The length of the valid UTF-8 sequence at s (1 to 4), or 0. Overlong
+ * forms, surrogates and code points past U+10FFFF are not valid. */
+static size_t utf8_length(const unsigned char *s) {
+        unsigned c = s[0], cp;
+        size_t n;
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                n = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+                n = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+                n = 4, cp = c & 0x07;
+        else
+                return 0;
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = cp << 6 | (s[i] & 0x3f);
+        }
+        if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+                return 0;
+        return n;
+}
+
+char *log_escape(const char *s) {
+        static const char hex[] = "0123456789abcdef";
+        char *out = malloc(4 * strlen(s) + 1), *p = out;
+
+        if (!out)
+                return NULL;
+        for (const unsigned char *c = (const unsigned char *) s; *c;) {
+                size_t n = utf8_length(c);
+
+                if (*c == '\\') {
+                        *p++ = '\\';
+                        *p++ = '\\';
+                        c++;
+                } else if (*c == '\n' || *c == '\t' || *c == '\r') {
+                        *p++ = '\\';
+                        *p++ = *c == '\n' ? 'n' : *c == '\t' ? 't' : 'r';
+                        c++;
+                } else if (n == 0 || *c < 0x20 || *c == 0x7f) {
+                        *p++ = '\\';
+                        *p++ = 'x';
+                        *p++ = hex[*c >> 4];
+                        *p++ = hex[*c & 15];
+                        c++;
+                } else {
+                        memcpy(p, c, n);
+                        p += n;
+                        c += n;
+                }
+        }
+        *p = '\0';
+        return out;
+}
+
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const LogField *fields, size_t n_fields, const char *format, ...) {
         char message[2048];
@@ -149,12 +208,18 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
         if (log_journal)
                 log_to_journal_fields(level, error, file, line, func, fields, n_fields, message);
-        else
+        else {
+                /* A line is a line: a name with a newline, a terminal escape or
+                 * invalid UTF-8 in it cannot forge one (the journal keeps the
+                 * raw bytes, in fields of their own). */
+                _cleanup_free_ char *escaped = log_escape(message);
+
                 /* One fprintf per line: stdio locks the stream, so lines from threads never mix.
                  * On a terminal, first clear a progress bar that may be on the line. */
                 (void) fprintf(stderr, "%sthumbwatch: %s%s\n", log_tty ? "\r\033[K" : "",
                                level <= LOG_WARNING ? (level <= LOG_ERR ? "error: " : "warning: ") : "",
-                               message);
+                               escaped ? escaped : "(out of memory)");
+        }
         errno = error;
         return -error;
 }

@@ -47,6 +47,12 @@ int log_get_max_level(void);
 int log_level_from_string(const char *s);
 const char *log_level_to_string(int level);
 
+/* s with every byte that could break or forge a line of text escaped:
+ * control characters as \n, \t, \r or \xNN, bytes that are not valid UTF-8
+ * as \xNN, and the backslash as \\. Caller frees; NULL on ENOMEM. Plain
+ * lines on stderr and the paths --gc and --explain print go through it. */
+char *log_escape(const char *s);
+
 /* Writes one message. error is 0 or an errno (either sign); it is available to
  * the format as %m and recorded as ERRNO=. Returns -abs(error), so that
  * `return log_error_errno(r, ...)` passes the error on. */

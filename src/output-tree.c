@@ -414,6 +414,11 @@ long outputs_remove(Outputs *o) {
         return n;
 }
 
+bool output_names_may_collide(const DropConfig *d) {
+        return d->layout == LAYOUT_MIRROR && !strstr(d->name_template, "{name}") &&
+               (d->output_format != 0 || !strstr(d->name_template, "{ext}"));
+}
+
 long output_remove_source(const DropConfig *d, const char *path) {
         Outputs o;
         long n;

@@ -122,6 +122,11 @@ int outputs_mark_failed(const Outputs *o, const ThumbnailOptions *opts, char **r
 /* Removes that marker, once a thumbnail is made. */
 void outputs_unmark_failed(const Outputs *o);
 
+/* Can two sources of one folder give one thumbnail name? When the name
+ * template has no {name}, and {ext} is missing or follows an output format
+ * (a.jpg and a.png, with format = jpeg). */
+bool output_names_may_collide(const DropConfig *d);
+
 /* Removes the thumbnails of this source that are its own (stamped with its
  * name, or not stamped at all), never another source's. Returns how many. */
 long outputs_remove(Outputs *o);

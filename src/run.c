@@ -134,7 +134,9 @@ static int workers_start(ThumbwatchConfig *c, bool once, JobContext *job, PathQu
         WorkerPool *pool = NULL;
         int r;
 
-        job_context_init(job, c, once);
+        r = job_context_init(job, c, once);
+        if (r < 0)
+                return r;
         r = path_queue_new(c->queue_size, &queue);
         if (r >= 0)
                 r = worker_pool_new(n_workers(c), queue, job_process, job, &pool);
@@ -377,11 +379,16 @@ static int wait_services(Services *s, bool (*done)(Services *s), const sigset_t 
         return 0;
 }
 
-static void send_status(const JobStats *st, PathQueue *queue, Services *s) {
-        notify_status("queued %zu, made %llu, failed %llu, up to date %llu, retrying %llu, watches %u",
+static void send_status(JobContext *job, PathQueue *queue, Services *s) {
+        const JobStats *st = &job->stats;
+
+        notify_status("queued %zu, made %llu, failed %llu, up to date %llu, retrying %llu, watches %u, "
+                      "memory %llu of %llu MB",
                       path_queue_length(queue), (unsigned long long) atomic_load(&st->made),
                       (unsigned long long) atomic_load(&st->failed), (unsigned long long) atomic_load(&st->up_to_date),
-                      (unsigned long long) atomic_load(&st->retrying), watcher_watches(s->watcher));
+                      (unsigned long long) atomic_load(&st->retrying), watcher_watches(s->watcher),
+                      (unsigned long long) (memory_budget_used(job->budget) >> 20),
+                      (unsigned long long) (memory_budget_total(job->budget) >> 20));
 }
 
 /* WATCHDOG=1 only while the watcher loops and no worker is stuck on one
@@ -497,8 +504,9 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
         sig = wait_services(&services, services_ready, &mask, &hup);
         if (sig == 0) {
                 notify_ready();
-                log_info("ready: drops %zu, folders watched %u, workers %zu", config->n_drops,
-                         watcher_watches(services.watcher), n_workers(config));
+                log_info("ready: drops %zu, folders watched %u, workers %zu, max_memory %llu MB", config->n_drops,
+                         watcher_watches(services.watcher), n_workers(config),
+                         (unsigned long long) (memory_budget_total(job.budget) >> 20));
         }
 
         tick = watchdog > 0 && watchdog / 2 < STATUS_INTERVAL_USEC ? watchdog / 2 : STATUS_INTERVAL_USEC;
@@ -534,7 +542,7 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                 }
                 (void) job_push_due_retries(&job, queue, now);
                 if (now - last_status >= STATUS_INTERVAL_USEC || sig == SIGHUP) {
-                        send_status(&job.stats, queue, &services);
+                        send_status(&job, queue, &services);
                         last_status = now;
                 }
                 if (watchdog > 0 && healthy(config, pool, &services, &was_healthy))

@@ -41,6 +41,10 @@ bool scan_ignored_name(const DropConfig *d, const char *name) {
         return naming_is_temporary(name) || naming_matches_any(name, d->ignore, d->n_ignore);
 }
 
+bool scan_skips_dir(const DropConfig *d, const char *parent, const char *name) {
+        return scan_ignored_name(d, name) || (strcmp(name, OUTPUT_STATE_DIR) == 0 && strcmp(parent, d->source) == 0);
+}
+
 bool scan_is_output(const ThumbwatchConfig *c, const char *dir) {
         for (size_t i = 0; i < c->n_drops; i++)
                 if (strcmp(dir, c->drops[i].output) == 0)
@@ -185,8 +189,7 @@ static int walk(Walk *wk, const char *path, bool top) {
                 if (type == DT_DIR) {
                         /* The name of the state folder, at the top of a drop, is
                          * never mirrored: it would be the output's state folder. */
-                        if (!wk->recursive || scan_ignored_name(wk->drop, de->d_name) ||
-                            (strcmp(de->d_name, OUTPUT_STATE_DIR) == 0 && strcmp(path, wk->drop->source) == 0))
+                        if (!wk->recursive || scan_skips_dir(wk->drop, path, de->d_name))
                                 continue;
                         r = names_add(&subdirs, de->d_name);
                         if (r < 0)

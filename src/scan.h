@@ -35,6 +35,11 @@ long scan_tree(const ThumbwatchConfig *c, const DropConfig *d, const char *root,
 /* Should a directory entry with this base name be passed over, for drop d? */
 bool scan_ignored_name(const DropConfig *d, const char *name);
 
+/* Should the sub-folder name of the folder parent (absolute) be passed over:
+ * an ignored name, or the state folder's name at the top of the drop? The
+ * one rule of the walks and the watcher, for folders made and renamed alike. */
+bool scan_skips_dir(const DropConfig *d, const char *parent, const char *name);
+
 /* Is dir (absolute, no trailing slash) one of the drops' output folders? */
 bool scan_is_output(const ThumbwatchConfig *c, const char *dir);
 

@@ -3,9 +3,12 @@
  * may run on many threads at once. No logging: errors come back to the caller. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "memory-budget.h"
 
 /* The decoders thumbwatch may use, chosen from a file's magic bytes. */
 enum {
@@ -42,6 +45,8 @@ typedef struct ThumbnailOptions {
         unsigned long long thumb_size;
         bool embedded_previews;         /* a JPEG's EXIF thumbnail stands in for the decode when it is
                                          * at least as large as every target and of the same shape */
+        MemoryBudget *budget;           /* set: each decode reserves its estimate from it first */
+        const atomic_bool *cancel;      /* set: a wait for the budget gives up when it becomes true */
         int (*finish)(int fd, void *userdata); /* set: called on each thumbnail's temporary, written and
                                          * still open, before it is renamed into place; <0 fails it */
         void *finish_userdata;
@@ -105,10 +110,12 @@ int thumbnail_probe(int src, const ThumbnailOptions *opts, const char **ret_form
  *
  * Returns 0, or:
  *   -EMEDIUMTYPE           not an allowed image format (or not a regular file);
- *   -EFBIG                 over a size limit (file size, pixels, width, height);
+ *   -EFBIG                 over a size limit (file size, pixels, width, height), or its
+ *                          decode alone needs more than the whole memory budget;
  *   -ENODATA               truncated: the file ends before the image does;
  *   -EBADMSG               otherwise corrupt;
  *   -ETIMEDOUT             the decode ran past opts->timeout_usec;
+ *   -ECANCELED             *opts->cancel became true while it waited for the budget;
  *   -EIO, -ENOSPC, ...     a thumbnail could not be written;
  *   -ENOMEM.
  * On failure *reterr_reason (caller owns it; NULL on -ENOMEM) says why; each

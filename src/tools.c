@@ -27,6 +27,19 @@
 #include "thumbnail.h"
 #include "tools.h"
 
+/* A name as it may be printed: escaped (log_escape()), so that a name with
+ * a newline cannot forge a line of this report. Valid until the fourth
+ * call after this one. */
+static const char *esc(const char *s) {
+        static char *ring[4];
+        static unsigned next;
+        char **slot = &ring[next++ % ELEMENTSOF(ring)];
+
+        free(*slot);
+        *slot = log_escape(s);
+        return *slot ? *slot : "(out of memory)";
+}
+
 typedef struct Gc {
         const ThumbwatchConfig *config;
         const DropConfig *drop;
@@ -91,12 +104,12 @@ static char *join(const char *a, const char *b) {
 /* Removes an orphan thumbnail (name in dirfd), or says it would. */
 static bool gc_remove(Gc *g, int dirfd, const char *name, const char *path) {
         if (g->dry_run) {
-                printf("would remove %s\n", path);
+                printf("would remove %s\n", esc(path));
                 g->files++;
                 return true;
         }
         if (unlinkat(dirfd, name, 0) == 0) {
-                printf("removed %s\n", path);
+                printf("removed %s\n", esc(path));
                 g->files++;
                 return true;
         }
@@ -120,7 +133,7 @@ static bool gc_file(Gc *g, int dirfd, const char *dir, const char *name, const c
         r = output_read_stamp(dirfd, name, source_name);
         if (r == 0 || (r == -ENOTSUP && !output_is_ours(dirfd, name)) || (r < 0 && r != -ENOTSUP)) {
                 if (r == 0 || r == -ENOTSUP) {
-                        printf("kept %s: not made by thumbwatch\n", path);
+                        printf("kept %s: not made by thumbwatch\n", esc(path));
                         g->foreign++;
                 }
                 return true;
@@ -182,10 +195,10 @@ static long gc_dir(Gc *g, int dirfd, const char *dir, const char *path) {
                             (lstat(src_dir, &sst) == 0 && S_ISDIR(sst.st_mode))) {
                                 stay++;
                         } else if (g->dry_run) {
-                                printf("would remove %s/\n", sub_path);
+                                printf("would remove %s/\n", esc(sub_path));
                                 g->folders++;
                         } else if (unlinkat(dirfd, e->d_name, AT_REMOVEDIR) == 0) {
-                                printf("removed %s/\n", sub_path);
+                                printf("removed %s/\n", esc(sub_path));
                                 g->folders++;
                         } else
                                 stay++;
@@ -360,7 +373,7 @@ static bool explain_output(const ThumbwatchConfig *c, const char *path) {
                 if (naming_path_is_under(path, c->drops[i].output)) {
                         printf("%s\n  in the output folder of [drop:%s] (%s): thumbwatch writes there and never "
                                "scans it\n",
-                               path, c->drops[i].name, c->drops[i].output);
+                               esc(path), c->drops[i].name, esc(c->drops[i].output));
                         return true;
                 }
         return false;
@@ -433,15 +446,15 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
                 return 0;
         d = job_find_drop(c, path);
         if (!d || strcmp(path, d->source) == 0) {
-                printf("%s: in no drop folder; the sources are:", path);
+                printf("%s: in no drop folder; the sources are:", esc(path));
                 for (size_t i = 0; i < c->n_drops; i++)
-                        printf(" %s", c->drops[i].source);
+                        printf(" %s", esc(c->drops[i].source));
                 printf("\n");
                 return 1;
         }
-        printf("%s\n  drop: [drop:%s], %s -> %s\n", path, d->name, d->source, d->output);
+        printf("%s\n  drop: [drop:%s], %s -> %s\n", esc(path), d->name, esc(d->source), esc(d->output));
         if (skipped_because(d, rel_of(d, path), what, sizeof what)) {
-                printf("  skipped: %s\n", what);
+                printf("  skipped: %s\n", esc(what));
                 return 0;
         }
         source_ok = explain_source(c, d, path, &st);
@@ -454,16 +467,16 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
                 return 0;
         }
         if (o.uri)
-                printf("  uri: %s\n", o.uri);
+                printf("  uri: %s\n", esc(o.uri));
         for (size_t i = 0; i < o.n; i++)
-                printf("  thumbnail %ux%u: %s: %s\n", d->sizes[i].width, d->sizes[i].height, o.path[i],
-                       state_words(&o, i, &id, source_ok, buf, sizeof buf));
+                printf("  thumbnail %ux%u: %s: %s\n", d->sizes[i].width, d->sizes[i].height, esc(o.path[i]),
+                       esc(state_words(&o, i, &id, source_ok, buf, sizeof buf)));
         if (d->layout == LAYOUT_FREEDESKTOP) {
                 _cleanup_free_ char *marker = NULL;
 
                 if (asprintf(&marker, "%s/" FREEDESKTOP_FAIL_DIR "/%s", d->output, o.file[0]) >= 0 &&
                     access(marker, F_OK) == 0)
-                        printf("  failure marker: %s\n", marker);
+                        printf("  failure marker: %s\n", esc(marker));
         }
         outputs_done(&o);
         return 0;

@@ -721,7 +721,8 @@ static void flush_moved_from(Watcher *w) {
         w->moved_from = NULL;
 }
 
-static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inotify_event *ev, const char *path) {
+static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inotify_event *ev, const char *dir,
+                             const char *path) {
         if (ev->mask & IN_MOVED_FROM) {
                 flush_moved_from(w);
                 w->moved_from = strdup(path);
@@ -731,7 +732,16 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
         if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
                 bool renamed = (ev->mask & IN_MOVED_TO) && w->moved_from && ev->cookie == w->moved_cookie &&
                                job_find_drop(w->config, w->moved_from) == d;
+                bool skipped = scan_skips_dir(d, dir, ev->name) || scan_is_output(w->config, path) || !d->recursive;
 
+                /* Renamed to a name the drop passes over: to the drop it has
+                 * left, as if moved out (one rule with a folder made so). */
+                if (renamed && skipped) {
+                        log_debug("'%s' was renamed to '%s', which is passed over: it left the drop", w->moved_from,
+                                  path);
+                        flush_moved_from(w);
+                        return;
+                }
                 if (renamed) {
                         rename_tree(w, w->moved_from, path);
                         /* The thumbnails move with their folder (mirror); if they
@@ -749,7 +759,7 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                         free(w->moved_from);
                         w->moved_from = NULL;
                 }
-                if (scan_ignored_name(d, ev->name) || scan_is_output(w->config, path) || !d->recursive)
+                if (skipped)
                         return;
                 /* New, moved in or renamed: watch it (a renamed folder's watches
                  * followed it, but it may have been renamed before it was ever
@@ -817,7 +827,7 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
                 return;
 
         if (ev->mask & IN_ISDIR) {
-                handle_dir_event(w, d, ev, path);
+                handle_dir_event(w, d, ev, dir, path);
                 return;
         }
         /* Files: only complete ones. A file being copied in is complete when
@@ -851,6 +861,11 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
                  * its reach. A worker making the same file's thumbnail at this
                  * moment finds its source gone when done and removes it. */
                 (void) output_remove_source(d, path);
+                /* Another file of the folder may give the same thumbnail name
+                 * (a.jpg and a.png with format = jpeg) and have been refused it
+                 * while this one held it: the folder is looked at again. */
+                if (output_names_may_collide(d))
+                        scanner_request(w->scanner, dir, false);
         } else if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
                 pending_drop(w, path);
 }

@@ -13,7 +13,8 @@ check "the listener is up" wait_for notified LISTENING
 NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=400000 start_daemon "$T/in" "$T/out"
 check "READY=1 once the roots are watched" wait_for notified '^READY=1$'
 check "READY=1 comes after the watch is set up" log_has "ready:"
-check "STATUS= with live counters" wait_for notified '^STATUS=queued [0-9]*, made [0-9]*, failed [0-9]*, up to date [0-9]*, retrying [0-9]*, watches 1$'
+check "STATUS= with live counters and the memory budget in use" \
+	wait_for notified '^STATUS=queued [0-9]*, made [0-9]*, failed [0-9]*, up to date [0-9]*, retrying [0-9]*, watches 1, memory [0-9]* of [1-9][0-9]* MB$'
 check "WATCHDOG=1 while healthy (WATCHDOG_USEC set)" wait_for notified '^WATCHDOG=1$'
 cp "$T/sample.jpg" "$T/in/a.jpg"
 check "the thumbnail is made" wait_for is_file "$T/out/a_thumbnail.jpg"

@@ -37,9 +37,11 @@ if command -v man >/dev/null; then
 		THUMBWATCH_SOURCE THUMBWATCH_OUTPUT THUMBWATCH_ERROR THUMBWATCH_DURATION_US MESSAGE_ID 'STATUS=' 130; do
 		check "thumbwatch(8) covers $word" sh -c "MANWIDTH=200 man -l '$R$MANDIR/man8/thumbwatch.8' 2>/dev/null | grep -q -- '$word'"
 	done
-	for key in workers queue_size log_level log_target stop_timeout job_timeout truncated_grace retry_io max_file_size \
-		max_pixels max_width max_height source output sizes name recursive delete_with_source formats format \
-		quality background strip follow_symlinks ignore; do
+	# Every key --check-config prints (the config's own table) is documented.
+	printf '[drop:d]\nsource = /s\noutput = /o\n' >"$T/keys.conf"
+	keys=$("$THUMBWATCH" --check-config "$T/keys.conf" | sed -n 's/^\([a-z_]*\) =.*/\1/p' | sort -u)
+	check "--check-config prints the keys" test "$(echo "$keys" | wc -l)" -gt 20
+	for key in $keys; do
 		check "thumbwatch.conf(5) covers $key" sh -c "MANWIDTH=200 man -l '$R$MANDIR/man5/thumbwatch.conf.5' 2>/dev/null | grep -q '^ *$key '"
 		check "etc/thumbwatch.conf documents $key" grep -q "^;\{0,1\}$key =" "$TOP_SRCDIR/etc/thumbwatch.conf"
 	done
