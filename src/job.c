@@ -10,6 +10,7 @@
  * ever settled with another version's pixels (output-tree.h). */
 #include "build-config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -458,15 +459,68 @@ typedef enum Outcome {
         OUTCOME_CHANGED,        /* the source changed while it was made: make it again */
 } Outcome;
 
-/* Makes the thumbnails of the source open as fd (st: its fstat()), then
- * looks at the source again. */
+/* The source at path, gone while its thumbnails were made (deleted,
+ * renamed, its folder moved): its thumbnails have no source here. If its
+ * folder moved, the mirror moved with it and the thumbnails just written are
+ * where they should be; what may stand under the old name is a mirror made
+ * anew by outputs_open() after the move, which goes. Otherwise the
+ * thumbnails go, through the folders they were written to. Returns false
+ * when the source is still there. */
+static bool went_away(JobContext *ctx, Outputs *o, const char *path, int fd, struct stat *ret_now,
+                      SourceIdentity *ret_id) {
+        const DropConfig *d = o->drop;
+        SourceIdentity unused;
+        struct stat decoded;
+        Outputs by_name;
+
+        if (output_stat_source(AT_FDCWD, path, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, ret_now, ret_id) !=
+            -ENOENT)
+                return false;
+        atomic_fetch_add(&ctx->stats.vanished, 1);
+        log_debug("'%s' went away while its thumbnail was made: removing it", path);
+        if (output_stat_source(fd, "", AT_EMPTY_PATH, &decoded, &unused) == 0 && decoded.st_nlink > 0 &&
+            outputs_init(&by_name, d, path) >= 0) {
+                (void) outputs_remove(&by_name);
+                outputs_done(&by_name);
+        } else
+                (void) outputs_remove(o);
+        return true;
+}
+
+/* Hard links: the other names of this file in its folder show the same
+ * content, and a write through one name is seen (IN_CLOSE_WRITE) under that
+ * name only; the others are looked at again. */
+static void queue_other_names(JobContext *ctx, const Outputs *o, const char *path, const struct stat *st) {
+        _cleanup_free_ char *dir = strndup(path, strlen(path) - strlen(o->name));
+        struct dirent *e;
+        DIR *dp;
+
+        if (ctx->once || st->st_nlink < 2 || !dir)
+                return;
+        dp = opendir(dir);
+        if (!dp)
+                return;
+        while ((e = readdir(dp))) {
+                _cleanup_free_ char *other = NULL;
+
+                if ((uint64_t) e->d_ino != (uint64_t) st->st_ino || strcmp(e->d_name, o->name) == 0 ||
+                    !naming_is_image(e->d_name) || asprintf(&other, "%s%s", dir, e->d_name) < 0)
+                        continue;
+                schedule_retry(ctx, other, now_usec());
+        }
+        (void) closedir(dp);
+}
+
+/* Makes the thumbnails of the source open as fd (st and id: its identity),
+ * then looks at the source again. */
 static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, Outputs *o, const char *path, int fd,
-                               const struct stat *st) {
+                               const struct stat *st, const SourceIdentity *id) {
         ThumbnailTarget targets[CONFIG_SIZES_MAX] = {};
         _cleanup_free_ char *reason = NULL, *failed_dir = NULL;
         const DropConfig *d = o->drop;
         char duration[32] = "0";
         ThumbnailOptions opts;
+        SourceIdentity is, fd_now;
         OutputStamp stamp;
         struct stat now, decoded;
         int r;
@@ -485,8 +539,7 @@ static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, 
                 targets[i] = (ThumbnailTarget) { o->dirfd[i], o->file[i], d->sizes[i].width, d->sizes[i].height,
                                                  d->layout == LAYOUT_FREEDESKTOP ? THUMBNAIL_FIT : d->sizes[i].mode };
         job_thumbnail_options(config, d, &opts);
-        stamp = (OutputStamp) { .name = o->name };
-        output_identity(st, &stamp.id);
+        stamp = (OutputStamp) { .id = *id, .recipe = o->recipe, .name = o->name };
         opts.finish = output_stamp_fd;
         opts.finish_userdata = &stamp;
         opts.budget = ctx->budget;
@@ -499,46 +552,25 @@ static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, 
         r = make(d, path, fd, targets, o->n, &opts, &reason, duration, sizeof duration);
         if (r == -ECANCELED)
                 return OUTCOME_DONE;    /* stopping while it waited for the memory budget */
+        /* Gone meanwhile, made or not (its folder deleted under the output's
+         * temporary is an io error that is nobody's fault). */
+        if (went_away(ctx, o, path, fd, &now, &is))
+                return OUTCOME_DONE;
         if (r < 0) {
                 handle_failure(ctx, config, o, path, st, duration, r, reason, &opts);
-                return OUTCOME_DONE;
-        }
-
-        /* Gone while it was made (deleted, renamed, its folder moved): its
-         * thumbnails have no source here. If its folder moved, the mirror
-         * moved with it and the thumbnails just written are where they should
-         * be; what may stand under the old name is a mirror made anew by
-         * outputs_open() after the move, which goes. Otherwise the
-         * thumbnails go, through the folders they were written to. */
-        if ((d->follow_symlinks ? stat(path, &now) : lstat(path, &now)) < 0 && errno == ENOENT) {
-                Outputs by_name;
-
-                atomic_fetch_add(&ctx->stats.vanished, 1);
-                log_debug("'%s' went away while its thumbnail was made: removing it", path);
-                if (fstat(fd, &decoded) == 0 && decoded.st_nlink > 0 && outputs_init(&by_name, d, path) >= 0) {
-                        (void) outputs_remove(&by_name);
-                        outputs_done(&by_name);
-                } else
-                        (void) outputs_remove(o);
                 return OUTCOME_DONE;
         }
         /* Replaced (mv, rsync, tar x) or written in place meanwhile: the
          * thumbnails carry the identity of what was decoded, which is not the
          * file's any more, so they are stale; made again. */
-        {
-                SourceIdentity was, is, fd_now;
-
-                output_identity(st, &was);
-                output_identity(&now, &is);
-                if (fstat(fd, &decoded) < 0)
-                        decoded = *st;
-                output_identity(&decoded, &fd_now);
-                if (!output_identity_equal(&was, &is) || !output_identity_equal(&was, &fd_now)) {
-                        log_debug("'%s' changed while its thumbnail was made: making it again", path);
-                        return OUTCOME_CHANGED;
-                }
+        if (output_stat_source(fd, "", AT_EMPTY_PATH, &decoded, &fd_now) < 0)
+                fd_now = *id;
+        if (!output_identity_equal(id, &is) || !output_identity_equal(id, &fd_now)) {
+                log_debug("'%s' changed while its thumbnail was made: making it again", path);
+                return OUTCOME_CHANGED;
         }
         made(ctx, o, path, st, duration);
+        queue_other_names(ctx, o, path, st);
         return OUTCOME_DONE;
 }
 
@@ -562,12 +594,13 @@ static Outcome process_once(JobContext *ctx, const ThumbwatchConfig *config, con
                 }
                 return OUTCOME_DONE;
         }
-        if ((d->follow_symlinks ? stat(path, &st) : lstat(path, &st)) < 0) {
-                if (errno == ENOENT || errno == ENOTDIR)
+        r = output_stat_source(AT_FDCWD, path, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, &st, &id);
+        if (r < 0) {
+                if (r == -ENOENT || r == -ENOTDIR)
                         not_a_source(ctx, &o, path, "gone");
                 else {
                         atomic_fetch_add(&ctx->stats.failed, 1);
-                        log_error_errno(errno, "'%s': cannot stat: %m", path);
+                        log_error_errno(r, "'%s': cannot stat: %m", path);
                 }
                 return OUTCOME_DONE;
         }
@@ -576,7 +609,6 @@ static Outcome process_once(JobContext *ctx, const ThumbwatchConfig *config, con
                                                                    "not a regular file");
                 return OUTCOME_DONE;
         }
-        output_identity(&st, &id);
         if (outputs_current(&o, &id)) {
                 atomic_fetch_add(&ctx->stats.up_to_date, 1);
                 return OUTCOME_DONE;
@@ -616,12 +648,20 @@ static Outcome process_once(JobContext *ctx, const ThumbwatchConfig *config, con
                 return OUTCOME_DONE;
         }
         /* The identity of what is decoded: this descriptor's. */
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (output_stat_source(fd, "", AT_EMPTY_PATH, &st, &id) < 0 || !S_ISREG(st.st_mode)) {
                 (void) close(fd);
                 not_a_source(ctx, &o, path, "not a regular file");
                 return OUTCOME_DONE;
         }
-        outcome = make_and_settle(ctx, config, &o, path, fd, &st);
+        /* A thumbnail is never a source: an output folder moved into the
+         * drop (or its files copied in) would be thumbnailed over and over. */
+        if (output_read_stamp(fd, NULL, NULL) > 0) {
+                (void) close(fd);
+                log_notice("'%s' is a thumbnail thumbwatch made (an output folder moved into the drop?): "
+                           "not thumbnailed", path);
+                return OUTCOME_DONE;
+        }
+        outcome = make_and_settle(ctx, config, &o, path, fd, &st, &id);
         (void) close(fd);
         return outcome;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -27,8 +28,9 @@
 #include "output-tree.h"
 #include "thumbnail.h"
 
-/* The stamp's format: a version, then the identity, then the source's name. */
-#define STAMP_VERSION "1"
+/* The stamp's format: a version, the identity, the recipe, one space and
+ * the source's name (which may itself start with a space). */
+#define STAMP_VERSION "2"
 
 void output_identity(const struct stat *st, SourceIdentity *ret) {
         *ret = (SourceIdentity) {
@@ -39,9 +41,50 @@ void output_identity(const struct stat *st, SourceIdentity *ret) {
         };
 }
 
+int output_stat_source(int dirfd, const char *path, int flags, struct stat *ret_st, SourceIdentity *ret_id) {
+        struct statx stx;
+
+        if (statx(dirfd, path, flags | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &stx) < 0)
+                return -errno;
+        *ret_st = (struct stat) {
+                .st_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor),
+                .st_ino = stx.stx_ino,
+                .st_mode = stx.stx_mode,
+                .st_nlink = stx.stx_nlink,
+                .st_uid = stx.stx_uid,
+                .st_gid = stx.stx_gid,
+                .st_size = (off_t) stx.stx_size,
+                .st_mtim = { stx.stx_mtime.tv_sec, stx.stx_mtime.tv_nsec },
+                .st_ctim = { stx.stx_ctime.tv_sec, stx.stx_ctime.tv_nsec },
+                .st_atim = { stx.stx_atime.tv_sec, stx.stx_atime.tv_nsec },
+        };
+        output_identity(ret_st, ret_id);
+        if (stx.stx_mask & STATX_BTIME)
+                ret_id->btime = (struct timespec) { stx.stx_btime.tv_sec, stx.stx_btime.tv_nsec };
+        return 0;
+}
+
 bool output_identity_equal(const SourceIdentity *a, const SourceIdentity *b) {
         return a->size == b->size && a->ino == b->ino && a->mtime.tv_sec == b->mtime.tv_sec &&
-               a->mtime.tv_nsec == b->mtime.tv_nsec;
+               a->mtime.tv_nsec == b->mtime.tv_nsec && a->btime.tv_sec == b->btime.tv_sec &&
+               a->btime.tv_nsec == b->btime.tv_nsec;
+}
+
+uint64_t output_recipe(const DropConfig *d) {
+        uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+        uint64_t v[4 + 3 * CONFIG_SIZES_MAX] = { d->output_format, d->quality, d->background,
+                                                 (uint64_t) d->strip << 2 | (uint64_t) d->embedded_previews << 1 |
+                                                         (uint64_t) d->layout };
+
+        for (size_t i = 0; i < d->n_sizes; i++) {
+                v[4 + 3 * i] = d->sizes[i].width;
+                v[5 + 3 * i] = d->sizes[i].height;
+                v[6 + 3 * i] = (uint64_t) d->sizes[i].mode + 1;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(v); i++)
+                for (size_t b = 0; b < 8; b++)
+                        h = (h ^ ((v[i] >> (8 * b)) & 0xff)) * 1099511628211ULL;
+        return h;
 }
 
 const char *output_state_name(ThumbState s) {
@@ -58,25 +101,31 @@ static bool xattr_unsupported(int e) {
         return e == ENOTSUP || e == EOPNOTSUPP;
 }
 
-/* "1 SIZE INO SEC.NSEC NAME" */
+/* "2 SIZE INO MSEC.MNSEC BSEC.BNSEC RECIPE NAME" */
 static int format_stamp(const OutputStamp *s, char *buf, size_t size) {
-        int n = snprintf(buf, size, STAMP_VERSION " %" PRIu64 " %" PRIu64 " %lld.%09ld %s", s->id.size, s->id.ino,
-                         (long long) s->id.mtime.tv_sec, s->id.mtime.tv_nsec, s->name);
+        int n = snprintf(buf, size, STAMP_VERSION " %" PRIu64 " %" PRIu64 " %lld.%09ld %lld.%09ld %016" PRIx64 " %s",
+                         s->id.size, s->id.ino, (long long) s->id.mtime.tv_sec, s->id.mtime.tv_nsec,
+                         (long long) s->id.btime.tv_sec, s->id.btime.tv_nsec, s->recipe, s->name);
 
         return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : n;
 }
 
-static bool parse_stamp(const char *buf, SourceIdentity *ret_id, const char **ret_name) {
-        unsigned long long size, ino;
-        long long sec;
-        long nsec;
+static bool parse_stamp(const char *buf, SourceIdentity *ret_id, uint64_t *ret_recipe, const char **ret_name) {
+        unsigned long long size, ino, recipe;
+        long long sec, bsec;
+        long nsec, bnsec;
         int end = 0;
 
-        if (sscanf(buf, STAMP_VERSION " %llu %llu %lld.%ld %n", &size, &ino, &sec, &nsec, &end) != 4 || end == 0 ||
-            nsec < 0 || nsec >= 1000000000)
+        /* %n straight after the recipe, then exactly one space: a name may
+         * start with spaces of its own, which a " %n" would swallow. */
+        if (sscanf(buf, STAMP_VERSION " %llu %llu %lld.%ld %lld.%ld %llx%n", &size, &ino, &sec, &nsec, &bsec, &bnsec,
+                   &recipe, &end) != 7 || end == 0 || buf[end] != ' ' || nsec < 0 || nsec >= 1000000000 ||
+            bnsec < 0 || bnsec >= 1000000000)
                 return false;
-        *ret_id = (SourceIdentity) { .size = size, .ino = ino, .mtime = { (time_t) sec, nsec } };
-        *ret_name = buf + end;
+        *ret_id = (SourceIdentity) { .size = size, .ino = ino, .mtime = { (time_t) sec, nsec },
+                                     .btime = { (time_t) bsec, bnsec } };
+        *ret_recipe = recipe;
+        *ret_name = buf + end + 1;
         return true;
 }
 
@@ -119,20 +168,21 @@ ThumbState outputs_state(const Outputs *o, size_t i, const SourceIdentity *id, c
         char buf[NAME_MAX + 128];
         SourceIdentity stamped;
         const char *name;
+        uint64_t recipe;
         struct stat st;
         ssize_t n;
 
         n = lgetxattr(o->path[i], OUTPUT_XATTR, buf, sizeof buf - 1);
         if (n >= 0) {
                 buf[n] = '\0';
-                if (!parse_stamp(buf, &stamped, &name))
+                if (!parse_stamp(buf, &stamped, &recipe, &name))
                         return THUMB_STALE;
                 if (strcmp(name, o->name) != 0) {
                         if (ret_other)
                                 (void) snprintf(ret_other, NAME_MAX + 1, "%s", name);
                         return THUMB_TAKEN;
                 }
-                return output_identity_equal(&stamped, id) ? THUMB_CURRENT : THUMB_STALE;
+                return output_identity_equal(&stamped, id) && recipe == o->recipe ? THUMB_CURRENT : THUMB_STALE;
         }
         if (errno == ENOENT || errno == ENOTDIR)
                 return THUMB_MISSING;
@@ -181,7 +231,7 @@ int outputs_init(Outputs *o, const DropConfig *d, const char *src) {
         size_t dir_len;
         int r;
 
-        *o = (Outputs) { .drop = d, .n = d->n_sizes };
+        *o = (Outputs) { .drop = d, .n = d->n_sizes, .recipe = output_recipe(d) };
         for (size_t i = 0; i < ELEMENTSOF(o->dirfd); i++)
                 o->dirfd[i] = -1;
         if (!naming_path_is_under(src, d->source) || strcmp(src, d->source) == 0)
@@ -295,14 +345,18 @@ int output_read_stamp(int dirfd, const char *name, char *ret_name) {
         char path[64 + NAME_MAX], buf[NAME_MAX + 128];
         SourceIdentity id;
         const char *stamped;
+        uint64_t recipe;
         ssize_t n;
 
-        (void) snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dirfd, name);
-        n = lgetxattr(path, OUTPUT_XATTR, buf, sizeof buf - 1);
+        if (name) {
+                (void) snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dirfd, name);
+                n = lgetxattr(path, OUTPUT_XATTR, buf, sizeof buf - 1);
+        } else
+                n = fgetxattr(dirfd, OUTPUT_XATTR, buf, sizeof buf - 1);
         if (n < 0)
                 return xattr_unsupported(errno) ? -ENOTSUP : errno == ENODATA || errno == ERANGE ? 0 : -errno;
         buf[n] = '\0';
-        if (!parse_stamp(buf, &id, &stamped))
+        if (!parse_stamp(buf, &id, &recipe, &stamped))
                 return 0;
         if (ret_name)
                 (void) snprintf(ret_name, NAME_MAX + 1, "%s", stamped);

@@ -44,13 +44,26 @@ typedef struct SourceIdentity {
         uint64_t size;
         uint64_t ino;
         struct timespec mtime;
+        struct timespec btime;          /* birth time, where the file system keeps one (statx); else 0: a file
+                                         * deleted and made anew may get the same inode back (ext4 does) */
         struct timespec ctime;          /* not part of a thumbnail's identity: chmod and link counts change it */
 } SourceIdentity;
 
+/* The identity in st (no birth time: stat(2) has none). */
 void output_identity(const struct stat *st, SourceIdentity *ret);
 
-/* Same size, inode and mtime (ctime is not compared). */
+/* fstatat(dirfd, path, flags) of a source, through statx(2), with its
+ * identity, birth time included. flags: AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH.
+ * Returns 0 or -errno. */
+int output_stat_source(int dirfd, const char *path, int flags, struct stat *ret_st, SourceIdentity *ret_id);
+
+/* Same size, inode, mtime and birth time (ctime is not compared). */
 bool output_identity_equal(const SourceIdentity *a, const SourceIdentity *b);
+
+/* A fingerprint of how a drop's thumbnails are made (sizes and modes,
+ * format, quality, background, strip, previews, layout): stamped too, so
+ * thumbnails made under other settings are made again. */
+uint64_t output_recipe(const DropConfig *d);
 
 /* Is t, a timestamp a file system stored for s, s at that file system's
  * precision: exact, or s cut to 100 ns (NTFS, SMB), 1 us (some NFS
@@ -79,6 +92,7 @@ typedef struct Outputs {
         char *path[CONFIG_SIZES_MAX];           /* its absolute path, for messages */
         int dirfd[CONFIG_SIZES_MAX];            /* its folder, once outputs_open() has opened it; else -1 */
         char *uri;                              /* layout = freedesktop: the source's file:// URI */
+        uint64_t recipe;                        /* output_recipe(drop) */
 } Outputs;
 
 /* Where the thumbnails of src (an absolute path below d->source) go. Returns
@@ -107,6 +121,7 @@ int outputs_open(Outputs *o, bool create, char **reterr_dir);
  * place (its finish callback): the identity of the source decoded. */
 typedef struct OutputStamp {
         SourceIdentity id;
+        uint64_t recipe;                /* output_recipe() of the drop */
         const char *name;               /* the source's base name; borrowed */
 } OutputStamp;
 
@@ -145,7 +160,8 @@ int output_folder_moved(const DropConfig *d, const char *from_dir, const char *t
  * anything thumbwatch did not make stays. Returns how many files went. */
 long output_folder_remove(const DropConfig *d, const char *src_dir);
 
-/* The stamp of the file name in the output folder dirfd: 1 stamped (the
+/* The stamp of the file name in the output folder dirfd (name NULL: of the
+ * file dirfd, open for reading, itself): 1 stamped (the
  * name of the source it was made from to ret_source_name, NAME_MAX + 1
  * bytes, when not NULL), 0 not stamped (not made by thumbwatch, or made
  * by one that did not stamp), -ENOTSUP where the file system keeps no stamps,

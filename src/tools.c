@@ -382,7 +382,8 @@ static bool explain_output(const ThumbwatchConfig *c, const char *path) {
 /* The source itself: whether it is read, its format, size and limits, and
  * its failure memory. Returns whether it is a source (its thumbnails are
  * made and kept). */
-static bool explain_source(const ThumbwatchConfig *c, const DropConfig *d, const char *path, struct stat *st) {
+static bool explain_source(const ThumbwatchConfig *c, const DropConfig *d, const char *path, struct stat *st,
+                           SourceIdentity *id) {
         _cleanup_free_ char *reason = NULL;
         char class[STATE_CLASS_MAX];
         unsigned long w, h;
@@ -390,8 +391,9 @@ static bool explain_source(const ThumbwatchConfig *c, const DropConfig *d, const
         ThumbnailOptions opts;
         int fd, r;
 
-        if ((d->follow_symlinks ? stat(path, st) : lstat(path, st)) < 0) {
-                printf("  source: does not exist (%s)\n", strerror(errno));
+        r = output_stat_source(AT_FDCWD, path, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, st, id);
+        if (r < 0) {
+                printf("  source: does not exist (%s)\n", strerror(-r));
                 return false;
         }
         if (S_ISLNK(st->st_mode)) {
@@ -457,9 +459,7 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
                 printf("  skipped: %s\n", esc(what));
                 return 0;
         }
-        source_ok = explain_source(c, d, path, &st);
-        if (source_ok)
-                output_identity(&st, &id);
+        source_ok = explain_source(c, d, path, &st, &id);
         r = outputs_init(&o, d, path);
         if (r < 0) {
                 printf("  no thumbnails: %s\n", r == -EPERM ? "its name is reserved for the state folder" :

@@ -35,8 +35,12 @@ is "$(wh "$T/out/future_thumbnail.jpg")" "128 64" "a source with a future mtime 
 if command -v python3 >/dev/null; then
 	stamp=$(python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "user.thumbwatch").decode())' \
 		"$T/out/mv_thumbnail.jpg" 2>&1)
-	is "$stamp" "1 $(stat -c '%s %i %.9Y' "$T/in/mv.jpg") mv.jpg" \
-		"the thumbnail is stamped user.thumbwatch = '1 SIZE INO SEC.NSEC NAME' of its source"
+	want="2 $(stat -c '%s %i %.9Y %.9W' "$T/in/mv.jpg")"
+	check "the thumbnail is stamped user.thumbwatch = '2 SIZE INO MTIME BTIME RECIPE NAME' of its source" \
+		sh -c "echo '$stamp' | grep -qx '$want [0-9a-f]\{16\} mv.jpg'"
+	[ "${stamp#"$want"}" != "$stamp" ] || diag <<EOF
+got '$stamp', want '$want RECIPE mv.jpg'
+EOF
 else
 	ok "# SKIP python3 is needed to read the stamp"
 fi

@@ -107,15 +107,12 @@ static int write_file(const char *path, const char *text) {
 /* Writes a thumbnail for o's thumbnail 0 the way thumbnail.c does, stamped
  * with the identity of the source file src (as made from it). */
 static void make_stamped(const Outputs *o, const char *src) {
-        char *reason = NULL;
-        OutputStamp stamp = { .name = o->name };
+        OutputStamp stamp = { .name = o->name, .recipe = o->recipe };
         struct stat st;
         int fd;
 
-        (void) reason;
-        if (stat(src, &st) < 0)
+        if (output_stat_source(AT_FDCWD, src, 0, &st, &stamp.id) < 0)
                 abort();
-        output_identity(&st, &stamp.id);
         fd = open(o->path[0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || write(fd, "thumb", 5) != 5 || output_stamp_fd(fd, &stamp) < 0 || close(fd) < 0)
                 abort();
@@ -125,9 +122,8 @@ static SourceIdentity identity_of(const char *path) {
         SourceIdentity id;
         struct stat st;
 
-        if (stat(path, &st) < 0)
+        if (output_stat_source(AT_FDCWD, path, 0, &st, &id) < 0)
                 abort();
-        output_identity(&st, &id);
         return id;
 }
 
@@ -233,6 +229,37 @@ static void test_identity(void) {
         outputs_done(&o);
 }
 
+/* Names that start with white space, and a settings change. */
+static void test_stamp_names(void) {
+        static const char *const names[] = { " x.jpg", "\nx.jpg", "  \t x.jpg", "x .jpg" };
+        DropConfig d = drop(at("in"), at("out"));
+
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+                char src[PATH_MAX], other[NAME_MAX + 1] = "", stamped[NAME_MAX + 1] = "";
+                SourceIdentity id;
+                Outputs o;
+                int dfd;
+
+                (void) snprintf(src, sizeof src, "%s/%s", at("in"), names[i]);
+                write_file(src, "w");
+                if (outputs_init(&o, &d, src) < 0)
+                        abort();
+                make_stamped(&o, src);
+                id = identity_of(src);
+                is_int(outputs_state(&o, 0, &id, other), THUMB_CURRENT, "a name starting with white space: current");
+                dfd = open(at("out"), O_PATH | O_DIRECTORY);
+                is_int(output_read_stamp(dfd, o.file[0], stamped), 1, "... its stamp is read");
+                is_str(stamped, names[i], "... naming it exactly");
+                (void) close(dfd);
+                d.quality = 60;
+                o.recipe = output_recipe(&d);
+                is_int(outputs_state(&o, 0, &id, NULL), THUMB_STALE, "... made with another quality: stale");
+                d.quality = 0;
+                outputs_done(&o);
+                (void) unlink(src);
+        }
+}
+
 static void test_precision(void) {
         struct timespec s = { 1700000001, 123456789 };
 
@@ -326,6 +353,7 @@ int main(void) {
                 return 99;
         test_paths();
         test_identity();
+        test_stamp_names();
         test_precision();
         test_removal();
         test_temporaries();
