@@ -8,6 +8,7 @@
  * stamp, and a wrong answer costs a thumbnail made again, never a file. */
 #include "build-config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
@@ -364,16 +365,11 @@ int output_read_stamp(int dirfd, const char *name, char *ret_name) {
 }
 
 bool output_is_ours(int dirfd, const char *name) {
-        struct stat st;
-        int r;
-
         if (naming_is_own_temporary(name))
                 return true;
-        r = output_read_stamp(dirfd, name, NULL);
-        if (r != -ENOTSUP)
-                return r > 0;
-        /* No stamps on this file system: a regular file with an image name. */
-        return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && naming_is_image(name);
+        /* Where the file system keeps no stamps, nothing can be told apart:
+         * nothing is ours to remove but our temporaries. */
+        return output_read_stamp(dirfd, name, NULL) > 0;
 }
 
 /* The parent folder of rel below the output root (opened, created if asked)
@@ -551,6 +547,23 @@ int output_folder_moved(const DropConfig *d, const char *from_dir, const char *t
         return r == -ENOENT ? 0 : r;
 }
 
+bool output_keeps_stamps(const DropConfig *d) {
+        int root = open_root(d), state, fd;
+        bool keeps = true;
+
+        state = root >= 0 ? beneath_open(root, OUTPUT_STATE_DIR, O_RDONLY | O_DIRECTORY, 0, 0) : -1;
+        fd = state >= 0 ? openat(state, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600) : -1;
+        if (fd >= 0) {
+                keeps = fsetxattr(fd, OUTPUT_XATTR, "probe", 5, 0) == 0 || !xattr_unsupported(errno);
+                (void) close(fd);
+        }
+        if (state >= 0)
+                (void) close(state);
+        if (root >= 0)
+                (void) close(root);
+        return keeps;
+}
+
 int output_prepare(const DropConfig *d) {
         _cleanup_free_ char *p = strdup(d->output);
         mode_t mode = dir_mode(d);
@@ -590,4 +603,199 @@ long output_clean_temporaries(const DropConfig *d) {
                         n++;
         (void) fts_close(fts);
         return n;
+}
+
+/* Pruning */
+
+/* Is src a source whose thumbnails include thumb in the output folder dir
+ * (relative to the output)? Looked at now. */
+static bool explains(const OutputPrune *p, const DropConfig *d, const char *src, const char *dir, const char *thumb) {
+        SourceIdentity id;
+        struct stat st;
+        Outputs o;
+        bool found = false;
+
+        if (output_stat_source(AT_FDCWD, src, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, &st, &id) < 0 ||
+            !S_ISREG(st.st_mode) || (p->source_path_ok && !p->source_path_ok(d, src)) || outputs_init(&o, d, src) < 0)
+                return false;
+        for (size_t i = 0; i < o.n && !found; i++)
+                found = strcmp(o.dir[i], dir) == 0 && strcmp(o.file[i], thumb) == 0;
+        outputs_done(&o);
+        return found;
+}
+
+/* Removes name (of dirfd) for p, or says it would; folder: rmdir. */
+static bool prune_remove(OutputPrune *p, int dirfd, const char *name, const char *path, bool folder) {
+        if (!p->dry_run && unlinkat(dirfd, name, folder ? AT_REMOVEDIR : 0) < 0) {
+                if (!folder && errno != ENOENT)
+                        p->failed++;
+                return false;
+        }
+        if (folder)
+                p->folders++;
+        else
+                p->files++;
+        if (p->removed)
+                p->removed(path, folder, p->userdata);
+        return true;
+}
+
+static void prune_kept(OutputPrune *p, const char *path) {
+        p->foreign++;
+        if (p->kept)
+                p->kept(path, p->userdata);
+}
+
+/* One regular file of the mirror folder dir: an orphan of thumbwatch's
+ * goes. Returns true if it stays. */
+static bool prune_file(OutputPrune *p, const DropConfig *d, int dirfd, const char *dir, const char *name,
+                       const char *path) {
+        _cleanup_free_ char *src = NULL;
+        char source_name[NAME_MAX + 1];
+        int r;
+
+        if (naming_is_own_temporary(name))
+                return true;            /* a thumbnail being written, or a crash's: start-up's */
+        r = output_read_stamp(dirfd, name, source_name);
+        if (r == 0 || r == -ENOTSUP) {
+                prune_kept(p, path);
+                return true;
+        }
+        if (r < 0)
+                return true;
+        src = join3(d->source, dir, source_name);
+        if (!src || explains(p, d, src, dir, name))
+                return true;
+        return !prune_remove(p, dirfd, name, path, false);
+}
+
+/* The mirror folder dir (relative to the output; dirfd open on it), and
+ * below. Returns how many entries stay in it. */
+static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char *dir, const char *path) {
+        struct dirent *e;
+        long stay = 0;
+        int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
+
+        if (!dp) {
+                if (fd >= 0)
+                        (void) close(fd);
+                p->failed++;
+                return 1;
+        }
+        while ((e = readdir(dp))) {
+                _cleanup_free_ char *sub = NULL, *sub_path = NULL;
+                struct stat st;
+
+                if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+                        continue;
+                if (!dir[0] && strcmp(e->d_name, OUTPUT_STATE_DIR) == 0) {
+                        stay++;         /* the daemon's state */
+                        continue;
+                }
+                sub = dir[0] ? join3(dir, e->d_name, "") : strdup(e->d_name);
+                sub_path = join3(path, e->d_name, "");
+                if (!sub || !sub_path || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        stay++;
+                        continue;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_free_ char *src_dir = join3(d->source, sub, "");
+                        struct stat sst;
+                        int sfd;
+
+                        /* Another drop's output, or this one's inside its source. */
+                        if (p->config && output_is_drop_output(p->config, sub_path)) {
+                                stay++;
+                                continue;
+                        }
+                        sfd = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sfd < 0 || prune_dir(p, d, sfd, sub, sub_path) > 0 || !src_dir ||
+                            (lstat(src_dir, &sst) == 0 && S_ISDIR(sst.st_mode)) ||
+                            !prune_remove(p, dirfd, e->d_name, sub_path, true))
+                                stay++;
+                        if (sfd >= 0)
+                                (void) close(sfd);
+                        continue;
+                }
+                if (!S_ISREG(st.st_mode) || prune_file(p, d, dirfd, dir, e->d_name, sub_path))
+                        stay++;
+        }
+        (void) closedir(dp);
+        return stay;
+}
+
+/* layout = freedesktop: the cache may be shared with other programs, so
+ * only thumbwatch's own files (stamped, or with its Software chunk where
+ * there are no stamps; the markers in fail/thumbwatch/) whose Thumb::URI
+ * names a gone file below src_dir go. */
+static void prune_freedesktop(OutputPrune *p, const DropConfig *d, const char *src_dir) {
+        for (size_t i = 0; i <= d->n_sizes; i++) {
+                const char *sub = i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
+                _cleanup_free_ char *dir_path = NULL;
+                struct dirent *e;
+                DIR *dir;
+
+                if (!sub || !(dir_path = join3(d->output, sub, "")))
+                        continue;
+                dir = opendir(dir_path);
+                if (!dir)
+                        continue;
+                while ((e = readdir(dir))) {
+                        _cleanup_free_ char *src = NULL, *path = NULL;
+                        char uri[PATH_MAX * 3 + 16], software[64];
+                        struct stat st;
+                        int r;
+
+                        if (e->d_name[0] == '.' || strcmp(naming_extension(e->d_name), ".png") != 0)
+                                continue;
+                        r = i < d->n_sizes ? output_read_stamp(dirfd(dir), e->d_name, NULL) : 1;
+                        if (r == -ENOTSUP)
+                                r = freedesktop_read_text(dirfd(dir), e->d_name, "Software", software,
+                                                          sizeof software) == 0 &&
+                                    strncmp(software, "thumbwatch ", 11) == 0;
+                        if (r <= 0)
+                                continue;
+                        if (freedesktop_read_text(dirfd(dir), e->d_name, "Thumb::URI", uri, sizeof uri) < 0 ||
+                            freedesktop_path(uri, &src) < 0 || !naming_path_is_under(src, src_dir) ||
+                            strcmp(src, d->source) == 0 || lstat(src, &st) == 0 || errno != ENOENT)
+                                continue;
+                        if ((path = join3(dir_path, e->d_name, "")))
+                                (void) prune_remove(p, dirfd(dir), e->d_name, path, false);
+                }
+                (void) closedir(dir);
+        }
+}
+
+bool output_is_drop_output(const ThumbwatchConfig *c, const char *dir) {
+        for (size_t i = 0; i < c->n_drops; i++)
+                if (strcmp(dir, c->drops[i].output) == 0)
+                        return true;
+        return false;
+}
+
+int output_prune(const DropConfig *d, const char *src_dir, OutputPrune *p) {
+        _cleanup_free_ char *out_path = NULL;
+        const char *rel;
+        int root, fd;
+
+        if (!naming_path_is_under(src_dir, d->source))
+                return -EINVAL;
+        if (d->layout == LAYOUT_FREEDESKTOP) {
+                prune_freedesktop(p, d, src_dir);
+                return 0;
+        }
+        rel = relative_to(src_dir, d->source);
+        if (is_state_path(rel) || !(out_path = join3(d->output, rel, "")))
+                return -EINVAL;
+        root = open_root(d);
+        if (root < 0)
+                return root;
+        fd = beneath_open(root, rel, O_RDONLY | O_DIRECTORY, 0, 0);
+        (void) close(root);
+        if (fd < 0)
+                return fd == -ENOENT ? 0 : fd;
+        (void) prune_dir(p, d, fd, rel, out_path);
+        (void) close(fd);
+        return 0;
 }

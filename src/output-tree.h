@@ -169,13 +169,47 @@ long output_folder_remove(const DropConfig *d, const char *src_dir);
 int output_read_stamp(int dirfd, const char *name, char *ret_source_name);
 
 /* Is the file name in the output folder dirfd one thumbwatch made: stamped,
- * or (where the file system keeps no stamps) a regular file? Or one of its
- * temporaries? */
+ * or one of its temporaries? (Where the file system keeps no stamps, only
+ * the temporaries: thumbwatch cannot tell its thumbnails from others'.) */
 bool output_is_ours(int dirfd, const char *name);
 
 /* Creates d's output folder and its missing parents, 0755 (0700 in the
  * freedesktop layout). Returns 0 or -errno. */
 int output_prepare(const DropConfig *d);
+
+/* Is dir (absolute) one of c's drops' output folders? */
+bool output_is_drop_output(const ThumbwatchConfig *c, const char *dir);
+
+/* Pruning: what is left of sources that are gone. */
+typedef struct OutputPrune {
+        const ThumbwatchConfig *config; /* every drop's output is left alone */
+        bool dry_run;                   /* say what would go, remove nothing */
+        /* Does the drop still thumbnail the file at src (absolute, below its
+         * source) by its path (ignore rules, recursive, image names)? */
+        bool (*source_path_ok)(const DropConfig *d, const char *src);
+        /* Told of each file or folder removed (or that would be), of each
+         * file kept because thumbwatch did not make it, of each error. May
+         * be NULL. Paths are raw bytes. */
+        void (*removed)(const char *path, bool folder, void *userdata);
+        void (*kept)(const char *path, void *userdata);
+        void *userdata;
+        long files, folders, foreign, failed;   /* counted, added to */
+} OutputPrune;
+
+/* Removes the thumbnails under the mirror of src_dir (d->source, or a folder
+ * below it) whose source is gone or no source any more, and the folders of
+ * source folders that are gone: only what thumbwatch made (stamped), each
+ * source looked at again right before its thumbnail goes, so a file that
+ * arrives meanwhile keeps the thumbnail the daemon just made. Where the file
+ * system keeps no stamps nothing is removed (thumbwatch cannot tell its
+ * files from others there): every file is reported as kept. freedesktop:
+ * the drop's stamped thumbnails (and markers) whose Thumb::URI names a gone
+ * file below src_dir. Returns 0, or -errno when the output cannot be read. */
+int output_prune(const DropConfig *d, const char *src_dir, OutputPrune *p);
+
+/* Does d's output keep the stamps (user extended attributes)? Probed with
+ * a file in its state folder; true when that cannot be told. */
+bool output_keeps_stamps(const DropConfig *d);
 
 /* Removes the temporaries a crash left under d's output (only thumbwatch's
  * own: naming_is_own_temporary()). Call before any worker starts. Returns

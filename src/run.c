@@ -95,6 +95,11 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                  * on a reload these are the live ones. */
                 if (!starting)
                         continue;
+                if (!output_keeps_stamps(d))
+                        log_warning("%soutput '%s' keeps no extended attributes: a thumbnail's identity there is "
+                                    "its mtime alone, two sources giving one name are not told apart, and "
+                                    "thumbwatch removes no file there but its own temporaries (--gc included)",
+                                    where, d->output);
                 n = output_clean_temporaries(d);
                 if (n > 0)
                         log_notice("removed %ld stale temporary files under '%s'", n, d->output);

@@ -10,8 +10,9 @@
  *
  * Threads: scanner_request() is called by the watcher thread (and main);
  * the scanner thread pops requests and walks. Requests travel through a
- * PathQueue of their own ("R/path" recursive, "F/path" this folder only),
- * which coalesces repeats. Shutdown: scanner_stop() sets stopping, closes the
+ * PathQueue of their own ("R/path" recursive, "F/path" this folder only,
+ * "P/path" prune the thumbnails of gone sources below it), which coalesces
+ * repeats. A root's recursive scan prunes too. Shutdown: scanner_stop() sets stopping, closes the
  * request queue, the walk notices at its next file, the thread exits. */
 #include "build-config.h"
 
@@ -33,6 +34,7 @@
 #include "naming.h"
 #include "output-tree.h"
 #include "scan.h"
+#include "state-dir.h"
 
 /* Requests waiting beyond this become one full rescan. */
 #define SCAN_REQUESTS_MAX 4096
@@ -45,10 +47,43 @@ bool scan_skips_dir(const DropConfig *d, const char *parent, const char *name) {
         return scan_ignored_name(d, name) || (strcmp(name, OUTPUT_STATE_DIR) == 0 && strcmp(parent, d->source) == 0);
 }
 
-bool scan_is_output(const ThumbwatchConfig *c, const char *dir) {
-        for (size_t i = 0; i < c->n_drops; i++)
-                if (strcmp(dir, c->drops[i].output) == 0)
+bool scan_path_skipped(const DropConfig *d, const char *rel, char *why, size_t size) {
+        _cleanup_free_ char *copy = strdup(rel);
+        const char *name = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+        char *save = NULL;
+
+        if (!copy)
+                return false;
+        if (strncmp(rel, OUTPUT_STATE_DIR "/", strlen(OUTPUT_STATE_DIR) + 1) == 0) {
+                (void) snprintf(why, size, "in the folder '" OUTPUT_STATE_DIR "' at the top of the drop, a name "
+                                           "thumbwatch keeps for its state");
+                return true;
+        }
+        if (strchr(rel, '/') && !d->recursive) {
+                (void) snprintf(why, size, "in a subfolder, and recursive = no");
+                return true;
+        }
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                bool last = c + strlen(c) == copy + strlen(rel);
+
+                for (size_t i = 0; i < d->n_ignore; i++)
+                        if (naming_matches_any(c, &d->ignore[i], 1)) {
+                                (void) snprintf(why, size, "%s matches ignore = %s", last ? "its name" : "a folder above it",
+                                                d->ignore[i]);
+                                return true;
+                        }
+                if (naming_is_temporary(c)) {
+                        if (last)
+                                (void) snprintf(why, size, "a temporary name (a copy or download in progress)");
+                        else
+                                (void) snprintf(why, size, "in the folder '%s', which has a temporary name", c);
                         return true;
+                }
+        }
+        if (!naming_is_image(name)) {
+                (void) snprintf(why, size, "not an image extension (.jpg .jpeg .png .gif .webp .tif .tiff .bmp)");
+                return true;
+        }
         return false;
 }
 
@@ -111,7 +146,7 @@ static char *join(const char *dir, const char *name) {
  * and, where the output exists, by device and inode, so other spellings of
  * the same folder match too. */
 static bool is_excluded(const Walk *wk, const char *path, const struct stat *st) {
-        if (scan_is_output(wk->config, path))
+        if (output_is_drop_output(wk->config, path))
                 return true;
         for (size_t i = 0; i < wk->config->n_drops; i++)
                 if (wk->excluded[i].exists && st->st_dev == wk->excluded[i].dev && st->st_ino == wk->excluded[i].ino)
@@ -308,6 +343,15 @@ void scanner_request(Scanner *s, const char *dir, bool recursive) {
         }
 }
 
+void scanner_request_prune(Scanner *s, const char *dir) {
+        char *req;
+
+        if (asprintf(&req, "P%s", dir) < 0)
+                return;
+        if (path_queue_try_push(s->requests, req) < 0)
+                free(req);      /* the next root scan prunes */
+}
+
 bool scanner_busy(Scanner *s) {
         return atomic_load(&s->scanning) || path_queue_length(s->requests) > 0;
 }
@@ -330,16 +374,53 @@ static int push_file(char *path, void *userdata) {
         return 0;
 }
 
-static void scan_one(Scanner *s, const DropConfig *d, const char *dir, bool recursive) {
-        static const ScanCallbacks cb = { .file = push_file };
-        long r = scan_tree(s->config, d, dir, recursive, &cb, s);
+static bool prune_source_ok(const DropConfig *d, const char *src) {
+        char why[PATH_MAX];
 
-        if (r >= 0)
-                log_debug("scanned '%s'%s: %ld images", dir, recursive ? " and below" : "", r);
+        return !scan_path_skipped(d, src + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1), why,
+                                  sizeof why);
+}
+
+/* What a missed event or downtime left: the thumbnails under the mirror of
+ * dir whose sources are gone, and (for a drop's root) the failure records
+ * of files that are gone. found: the images the scan of dir found; a root
+ * with none, and thumbnails of its own in the output, is more likely a disk
+ * not mounted than a drop emptied, and is left alone. */
+static void prune(Scanner *s, const DropConfig *d, const char *dir, long found) {
+        bool root = strcmp(dir, d->source) == 0;
+        OutputPrune p = { .config = s->config, .source_path_ok = prune_source_ok, .dry_run = root && found == 0 };
+        int r;
+
+        if (!d->delete_with_source || atomic_load(&s->stopping))
+                return;
+        r = output_prune(d, dir, &p);
+        if (r < 0)
+                log_warning_errno(r, "cannot look for thumbnails of gone sources under '%s': %m", d->output);
+        else if (p.dry_run && p.files > 0)
+                log_warning("source '%s' has no images, but '%s' holds %ld thumbnails of them: not removing them "
+                            "(a disk not mounted?); thumbwatch --gc removes them",
+                            d->source, d->output, p.files);
+        else if (p.files + p.folders > 0)
+                log_info("'%s': removed %ld thumbnails and %ld folders of sources that are gone", dir, p.files,
+                         p.folders);
+        if (root && !p.dry_run)
+                (void) state_prune_failures(d);
+}
+
+static void scan_one(Scanner *s, const DropConfig *d, const char *dir, char kind) {
+        static const ScanCallbacks cb = { .file = push_file };
+        long r = kind == 'P' ? 1 : scan_tree(s->config, d, dir, kind != 'F', &cb, s);
+
+        if (kind != 'P' && r >= 0)
+                log_debug("scanned '%s'%s: %ld images", dir, kind != 'F' ? " and below" : "", r);
         else if (r == -ENOENT || r == -ENOTDIR)
                 log_debug("'%s' is gone before it could be scanned", dir);
-        else if (r != -ECANCELED && r != -EPIPE)
+        else if (r != -ECANCELED && r != -EPIPE && r < 0)
                 log_warning_errno((int) r, "cannot scan '%s', skipping: %m", dir);
+        /* A root's scan (start-up, a reload, an overflow) and a prune request
+         * look for what is gone, too: events are hints, the tree is the truth. */
+        if (r >= 0 && (kind == 'P' || (kind == 'R' && strcmp(dir, d->source) == 0)))
+                prune(s, d, dir, r);
 }
 
 static void *scanner_thread(void *arg) {
@@ -350,12 +431,12 @@ static void *scanner_thread(void *arg) {
                 atomic_store(&s->scanning, true);
                 if (atomic_exchange(&s->rescan_all, false)) {
                         for (size_t i = 0; i < s->config->n_drops && !atomic_load(&s->stopping); i++)
-                                scan_one(s, &s->config->drops[i], s->config->drops[i].source, true);
+                                scan_one(s, &s->config->drops[i], s->config->drops[i].source, 'R');
                 } else if (req[1] != '\0' && !atomic_load(&s->stopping)) {
                         const DropConfig *d = job_find_drop(s->config, req + 1);
 
                         if (d)
-                                scan_one(s, d, req + 1, req[0] == 'R');
+                                scan_one(s, d, req + 1, req[0]);
                 }
                 path_queue_done(s->requests, req);
                 atomic_store(&s->scanning, false);

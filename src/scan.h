@@ -40,8 +40,13 @@ bool scan_ignored_name(const DropConfig *d, const char *name);
  * one rule of the walks and the watcher, for folders made and renamed alike. */
 bool scan_skips_dir(const DropConfig *d, const char *parent, const char *name);
 
-/* Is dir (absolute, no trailing slash) one of the drops' output folders? */
-bool scan_is_output(const ThumbwatchConfig *c, const char *dir);
+/* Is the file rel (relative to d's source) passed over by its path: in the
+ * state folder's name at the top, below the top with recursive = no, a
+ * component ignored or temporary, not an image name? Why goes to why. The
+ * one rule of --explain, --gc and the daemon's pruning; the walks apply the
+ * same, folder by folder. */
+bool scan_path_skipped(const DropConfig *d, const char *rel, char *why, size_t size);
+
 
 typedef struct Scanner Scanner;
 
@@ -56,6 +61,12 @@ int scanner_start(Scanner *s);
  * when too many requests are waiting, a full rescan of every root is done
  * instead. Thread-safe. */
 void scanner_request(Scanner *s, const char *dir, bool recursive);
+
+/* Asks for the thumbnails of gone sources below dir to be removed (and, for
+ * a drop's root, the failure records of gone files): what a missed delete
+ * event left. Thread-safe, never blocks (dropped when too many requests
+ * wait: the next root scan prunes). */
+void scanner_request_prune(Scanner *s, const char *dir);
 
 /* Asks for every root to be scanned again. Thread-safe, never blocks. */
 void scanner_request_all(Scanner *s);

@@ -157,6 +157,46 @@ void state_forget_failure(const DropConfig *d, const struct stat *st) {
         (void) close(dfd);
 }
 
+long state_prune_failures(const DropConfig *d) {
+        struct dirent *e;
+        long n = 0;
+        int dfd = open_state(d, FAILED_DIR, false);
+        DIR *dp = dfd >= 0 ? fdopendir(dfd) : NULL;
+
+        if (!dp) {
+                if (dfd >= 0)
+                        (void) close(dfd);
+                return 0;
+        }
+        while ((e = readdir(dp))) {
+                char buf[PATH_MAX + 256], name[64], *path;
+                struct stat st;
+                ssize_t len;
+                int fd;
+
+                if (!is_record_name(e->d_name))
+                        continue;
+                fd = openat(dirfd(dp), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                len = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+                if (fd >= 0)
+                        (void) close(fd);
+                if (len < 0)
+                        continue;
+                buf[len] = '\0';
+                path = strchr(buf, '\n');
+                /* The record's file is gone, or its device and inode are another's. */
+                if (path && (d->follow_symlinks ? stat(path + 1, &st) : lstat(path + 1, &st)) == 0) {
+                        record_name(&st, name);
+                        if (strcmp(name, e->d_name) == 0)
+                                continue;
+                }
+                if (unlinkat(dirfd(dp), e->d_name, 0) == 0)
+                        n++;
+        }
+        (void) closedir(dp);
+        return n;
+}
+
 /* In-flight records: OUTPUT/.thumbwatch/inflight/worker-TID holds the path the
  * thread TID is decoding, from before the decode to after it. If the thread
  * crashes, the fatal-signal handler renames its record to crashed-TID: that

@@ -50,5 +50,9 @@ void state_install_crash_handler(void);
  * flight. */
 long state_recover_inflight(const DropConfig *d);
 
+/* Removes the failure records of files that are gone (or whose device and
+ * inode are another file's now). Returns how many. */
+long state_prune_failures(const DropConfig *d);
+
 /* Creates OUTPUT/.thumbwatch 0700 (and makes an older one 0700). Returns 0 or -errno. */
 int state_prepare(const DropConfig *d);

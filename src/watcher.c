@@ -45,6 +45,7 @@
  * it, is complete all the same (linked in from O_TMPFILE, say). */
 #define PENDING_QUIET_USEC (2 * 1000000ULL)
 #define PENDING_MAX 1024
+#define PRUNE_INTERVAL_USEC (3600 * 1000000ULL)
 
 typedef struct Watch {
         int wd;
@@ -106,6 +107,7 @@ struct Watcher {
         size_t n_unwatched_now;
         uint64_t unwatched_at;          /* when to look at them again */
         bool retrying;                  /* in that look: the limit is not reported again */
+        uint64_t prune_at;              /* the next hourly prune of every root */
         /* Files created (IN_CREATE) and not closed yet: most are being
          * written and end with IN_CLOSE_WRITE; those that are not are
          * queued once left alone for PENDING_QUIET_USEC. */
@@ -732,7 +734,8 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
         if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
                 bool renamed = (ev->mask & IN_MOVED_TO) && w->moved_from && ev->cookie == w->moved_cookie &&
                                job_find_drop(w->config, w->moved_from) == d;
-                bool skipped = scan_skips_dir(d, dir, ev->name) || scan_is_output(w->config, path) || !d->recursive;
+                bool skipped = scan_skips_dir(d, dir, ev->name) || output_is_drop_output(w->config, path) ||
+                               !d->recursive;
 
                 /* Renamed to a name the drop passes over: to the drop it has
                  * left, as if moved out (one rule with a folder made so). */
@@ -886,6 +889,8 @@ static void retry_unwatched(Watcher *w) {
                 if (d && lstat(list[i], &st) == 0 && S_ISDIR(st.st_mode)) {
                         (void) watch_tree(w, d, list[i], false);
                         scanner_request(w->scanner, list[i], true);
+                        /* Deletions there went unseen too. */
+                        scanner_request_prune(w->scanner, list[i]);
                 }
         }
         w->retrying = false;
@@ -926,6 +931,16 @@ static void *watcher_thread(void *arg) {
                         pending_check(w, now);
                 if (w->n_unwatched_now > 0 && now >= w->unwatched_at)
                         retry_unwatched(w);
+                /* Hourly, what no event said: thumbnails and failure records
+                 * of files that are gone (a drop writer's churn cannot grow
+                 * the state folder for long). */
+                if (now >= w->prune_at) {
+                        if (w->prune_at > 0)
+                                for (size_t i = 0; i < w->n_roots; i++)
+                                        if (w->roots[i].armed)
+                                                scanner_request_prune(w->scanner, w->roots[i].drop->source);
+                        w->prune_at = now + PRUNE_INTERVAL_USEC;
+                }
                 ev = inotifytools_next_events(1, 1);
                 if (!ev) {
                         /* A quiet second: a folder moved away and not back has left. */

@@ -91,6 +91,9 @@ if unshare --user --map-root-user sh -c 'echo 4 >/proc/sys/user/max_inotify_watc
 	cp "$T/sample.jpg" "$unwatched/late.jpg"
 	check "a file dropped into an unwatched folder is found by the rescan" \
 		wait_for is_file "$T/lim-out$rel/late_thumbnail.jpg"
+	rm "$unwatched/late.jpg"
+	check "a file deleted from an unwatched folder loses its thumbnail at the rescan" \
+		wait_for is_gone "$T/lim-out$rel/late_thumbnail.jpg"
 	touch "$T/raise"
 	check "the limit raised: every folder is watched" wait_for log_has "every folder is watched now"
 	is "$(kernel_watches)" 8 "... all 8 of them"

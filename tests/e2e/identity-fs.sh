@@ -96,6 +96,12 @@ if mount -t ramfs ramfs "$T/ramfs" 2>"$T/mount.err"; then
 	no_xattrs ramfs "$T/ramfs.conf" blue 1559347201.5 "64 128"
 	is "$(stat -c %.9Y "$T/ramfs/out/older_thumbnail.jpg")" "$(stat -c %.9Y "$T/in/older.jpg")" \
 		"ramfs: the thumbnail's mtime is its source's"
+	# Without stamps thumbwatch cannot tell its files from an admin's: --gc
+	# removes nothing there, and says so.
+	cp "$T/sample.jpg" "$T/ramfs/out/my-logo.jpg"
+	"$THUMBWATCH" --config "$T/ramfs.conf" --gc >"$T/ramfs.gc" 2>&1
+	check "ramfs: --gc keeps an image thumbwatch did not make" test -s "$T/ramfs/out/my-logo.jpg"
+	check "... and reports it" grep -q "^kept $T/ramfs/out/my-logo.jpg: not made by thumbwatch" "$T/ramfs.gc"
 else
 	ok "# SKIP cannot mount ramfs here: $(head -n 1 "$T/mount.err")"
 fi
