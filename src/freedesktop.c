@@ -30,9 +30,27 @@ const char *freedesktop_flavour(unsigned size) {
         }
 }
 
-static bool unreserved(unsigned char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-               c == '_' || c == '~' || c == '/';
+/* The bytes g_filename_to_uri() leaves as they are, one bit each (bit b & 31
+ * of word b >> 5). GNOME (GnomeDesktopThumbnailFactory), KDE's KIO and Thunar
+ * name a thumbnail after the URI GLib gives, so a URI that differs from it in
+ * one byte names a thumbnail none of them reads. GLib's glib/gconvert.c
+ * (checked against 2.74.6): g_filename_to_uri() is "file://" followed by
+ * g_escape_uri_string (filename, UNSAFE_PATH), which keeps a byte c when
+ * 32 <= c < 128 and acceptable[c - 32] & UNSAFE_PATH (0x8), and writes every
+ * other one as %XX, upper-case hex. Those 79 bytes are
+ *     !$&'()*+,-./0123456789:=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~
+ * so it escapes the controls, space, "#%;<>?[\]^`{|}, DEL and every byte
+ * from 0x80 on, UTF-8 or not, and RFC 3986's sub-delims and ':' '@' not. */
+static const uint32_t glib_path_safe[8] = {
+        0x00000000, /* 0x00-0x1f: none */
+        0x27ffffd2, /* 0x20-0x3f: ! $ & ' ( ) * + , - . / 0-9 : = */
+        0x87ffffff, /* 0x40-0x5f: @ A-Z _ */
+        0x47fffffe, /* 0x60-0x7f: a-z ~ */
+        0, 0, 0, 0, /* 0x80-0xff: none */
+};
+
+static bool uri_keeps(unsigned char c) {
+        return glib_path_safe[c >> 5] >> (c & 31) & 1;
 }
 
 int freedesktop_uri(const char *path, char **ret) {
@@ -43,7 +61,7 @@ int freedesktop_uri(const char *path, char **ret) {
                 return -ENOMEM;
         p = stpcpy(uri, "file://");
         for (const unsigned char *s = (const unsigned char *) path; *s; s++)
-                if (unreserved(*s))
+                if (uri_keeps(*s))
                         *p++ = (char) *s;
                 else {
                         *p++ = '%';

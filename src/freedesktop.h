@@ -11,11 +11,15 @@
  * (512), "xx-large" (1024), or NULL for any other size. */
 const char *freedesktop_flavour(unsigned size);
 
-/* The file:// URI of an absolute path, every byte but unreserved ones and
- * '/' percent-encoded (RFC 3986). Caller frees. Returns 0 or -ENOMEM. */
+/* The file:// URI of an absolute path, byte for byte the one GLib's
+ * g_filename_to_uri() gives (what GNOME, KDE and Thunar look thumbnails up
+ * by): "file://" and the path as it is, every byte but the 79 of
+ * [A-Za-z0-9] and !$&'()*+,-./:=@_~ written %XX (upper-case hex). Caller
+ * frees. Returns 0 or -ENOMEM. */
 int freedesktop_uri(const char *path, char **ret);
 
-/* The path of a file:// URI, or -EINVAL if it is not one. Caller frees. */
+/* The path of a file:// URI, every %XX decoded (either case of hex), or
+ * -EINVAL if it is not one or holds %00. Caller frees. */
 int freedesktop_path(const char *uri, char **ret);
 
 /* Where failures are recorded, under the output: the standard's
