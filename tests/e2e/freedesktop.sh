@@ -13,9 +13,21 @@ gm convert -size 300x100 xc:blue "$T/in/wide.png"
 echo "not an image" >"$T/in/bad.jpg"
 printf '[drop:d]\nsource = %s\noutput = %s\nlayout = freedesktop\nsizes = 128x128 256x256\n' "$T/in" "$T/cache" >"$T/tw.conf"
 
-# name FILE: the standard's name, from Python's own URI quoting and MD5.
-name() { python3 -c 'import hashlib, sys, urllib.parse; print(hashlib.md5(("file://" + urllib.parse.quote(sys.argv[1])).encode()).hexdigest() + ".png")' "$1"; }
-uri() { python3 -c 'import sys, urllib.parse; print("file://" + urllib.parse.quote(sys.argv[1]))' "$1"; }
+# uri FILE: its file:// URI as GLib's g_filename_to_uri() gives it, which is
+# what GNOME, KDE and Thunar look thumbnails up by: the path's bytes as they
+# are, but for these 79, each written %XX in upper case (not Python's
+# urllib.parse.quote: that escapes ( ) ! ' , & = + @ $ : * too).
+GLIB_URI='import os, sys
+SAFE = b"!$&'"'"'()*+,-./0123456789:=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~"
+def uri(path):
+    return "file://" + "".join(chr(b) if b in SAFE else "%%%02X" % b for b in os.fsencode(path))
+'
+uri() { python3 -c "$GLIB_URI"'
+print(uri(sys.argv[1]))' "$1"; }
+# name FILE: the standard's name, MD5(URI).png.
+name() { python3 -c "$GLIB_URI"'
+import hashlib
+print(hashlib.md5(uri(sys.argv[1]).encode()).hexdigest() + ".png")' "$1"; }
 chunk() { # PNG KEY: the value of its tEXt chunk KEY
 	python3 - "$1" "$2" <<'PY'
 import struct, sys
@@ -66,10 +78,10 @@ is "$(chunk "$T/cache/normal/$na" Thumb::MTime)" "$(stat -c %Y "$a")" "... with 
 # The daemon: a new file, then its deletion.
 start_daemon --config "$T/tw.conf"
 check "ready" wait_ready
-cp "$T/sample.jpg" "$T/in/new.jpg"
-nn=$(name "$T/in/new.jpg")
+cp "$T/sample.jpg" "$T/in/new (1).jpg"
+nn=$(name "$T/in/new (1).jpg")
 check "the daemon makes normal/ and large/ for a new file" wait_for is_file "$T/cache/large/$nn"
-rm "$T/in/new.jpg"
+rm "$T/in/new (1).jpg"
 check "... and removes them when it is deleted" wait_for is_gone "$T/cache/normal/$nn"
 # A renamed folder: its files have new URIs, so new names; the old ones go.
 mkdir -p "$T/in/album/inner"
@@ -101,6 +113,42 @@ rm "$a"
 is "$(grep -c '^removed .*\.png$' "$T/gc")" 2 "--gc removes the gone source's two thumbnails"
 check "... and leaves a thumbnail of another program's file" is_file "$T/cache/normal/foreign.png"
 check "... and the thumbnails of existing sources" is_file "$T/cache/normal/$(name "$T/in/wide.png")"
+
+# Names GLib leaves as they are, and names it escapes: every thumbnail is
+# under the name GLib's URI gives, with that URI in Thumb::URI.
+mkdir -p "$T/names/dir $(printf '\377') (x)"
+for f in "photo (1).jpg" "it's & more!.png" 'a,b=c+d@e$f:g*h.jpg' "two  spaces .jpg" \
+	"$(printf 'caf\351.jpg')" "$(printf 'caf\303\251.jpg')" 'q?#[x]{y}|z;%^`<>"\.jpg' "dir $(printf '\377') (x)/in~side.jpg"; do
+	cp "$T/sample.jpg" "$T/names/$f"
+done
+printf '[drop:n]\nsource = %s\noutput = %s\nlayout = freedesktop\n' "$T/names" "$T/c3" >"$T/names.conf"
+"$THUMBWATCH" --config "$T/names.conf" --once >"$T/o4" 2>&1
+is "$?" 0 "--once over names with ( ) ! ' , & = + @ \$ : * ~, spaces, non-UTF-8 bytes: exit 0"
+check "... makes all 8" grep -q "made 8," "$T/o4"
+for f in "$T/names"/* "$T/names"/*/*; do
+	[ -f "$f" ] || continue
+	u=$(uri "$f")
+	nf=$(name "$f")
+	check "${u#"file://$T/names/"}: normal/ holds MD5(GLib's URI).png" is_file "$T/c3/normal/$nf"
+	is "$(chunk "$T/c3/normal/$nf" Thumb::URI)" "$u" "... its Thumb::URI is GLib's URI"
+done
+check "nothing else in normal/" test "$(ls "$T/c3/normal" | wc -l)" -eq 8
+# Against known strings, not only the helper above.
+is "$(chunk "$T/c3/normal/$(name "$T/names/photo (1).jpg")" Thumb::URI)" "$(uri "$T/names")/photo%20(1).jpg" \
+	"photo (1).jpg: Thumb::URI ends in photo%20(1).jpg"
+is "$(chunk "$T/c3/normal/$(name "$T/names/$(printf 'caf\351.jpg')")" Thumb::URI)" "$(uri "$T/names")/caf%E9.jpg" \
+	"caf<0xE9>.jpg (Latin-1): Thumb::URI ends in caf%E9.jpg"
+"$THUMBWATCH" --config "$T/names.conf" --once >"$T/o5" 2>&1
+check "a second pass finds them all up to date" grep -q "made 0, up to date 8" "$T/o5"
+# A thumbnail made under the old escaping (every sub-delim %XX) has another
+# name: it is not found as current, the right one is made, the old stays.
+p1="$T/names/photo (1).jpg"
+old=$(python3 -c 'import hashlib, sys; print(hashlib.md5(sys.argv[1].encode()).hexdigest() + ".png")' \
+	"$(uri "$T/names")/photo%20%281%29.jpg")
+mv "$T/c3/normal/$(name "$p1")" "$T/c3/normal/$old"
+"$THUMBWATCH" --config "$T/names.conf" --once >"$T/o6" 2>&1
+check "a thumbnail under the old escaping's name is not current: made again" grep -q "made 1, up to date 7" "$T/o6"
+check "... under GLib's name" is_file "$T/c3/normal/$(name "$p1")"
 
 # What the standard cannot hold is refused.
 printf '[drop:d]\nsource = %s\noutput = %s\nlayout = freedesktop\nsizes = 100x100\n' "$T/in" "$T/c2" >"$T/bad.conf"
