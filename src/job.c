@@ -40,6 +40,9 @@
 /* O_NONBLOCK: a FIFO planted in a drop folder must not hang a worker. */
 #define SOURCE_OPEN_FLAGS (O_RDONLY | O_NOCTTY | O_NONBLOCK)
 
+/* This thread's file, in its last attempt: it failed as io; it was made. */
+static __thread bool io_failed_now, made_now;
+
 struct Retry {
         char *path;             /* owned */
         uint64_t due;           /* CLOCK_MONOTONIC us */
@@ -100,6 +103,12 @@ void job_context_done(JobContext *ctx) {
                 ctx->retries = r->next;
                 free(r->path);
                 free(r);
+        }
+        while (ctx->io_failing) {
+                struct IoFailure *f = ctx->io_failing;
+                ctx->io_failing = f->next;
+                free(f->path);
+                free(f);
         }
         ctx->config = config_unref(ctx->config);
         ctx->budget = memory_budget_free(ctx->budget);
@@ -347,6 +356,7 @@ static void made(JobContext *ctx, const Outputs *o, const char *path, const stru
         state_forget_failure(o->drop, st);
         outputs_unmark_failed(o);
         atomic_fetch_add(&ctx->stats.made, 1);
+        made_now = true;
         log_full_errno_fields(LOG_DEBUG, 0,
                               ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_MADE },
                                                     { "THUMBWATCH_SOURCE", path },
@@ -370,6 +380,58 @@ static uint64_t young_for(const struct stat *st, uint64_t grace) {
         age = (uint64_t) (now.tv_sec - st->st_ctim.tv_sec) * 1000000 +
               (uint64_t) (now.tv_nsec - st->st_ctim.tv_nsec) / 1000;
         return age < grace ? grace - age : 0;
+}
+
+/* An io failure (not the file's: a permission, a full disk, an output folder
+ * missing): logged at err the first time, then at debug while it lasts (a
+ * retry every retry_io would be 8,640 lines a day); tried again after
+ * retry_io. Its recovery is logged too (process()). */
+static void io_failure(JobContext *ctx, const ThumbwatchConfig *config, const char *path, const char *out,
+                       const char *duration, int r, const char *reason) {
+        struct IoFailure *f;
+        unsigned count = 0;
+
+        io_failed_now = true;
+        (void) pthread_mutex_lock(&ctx->lock);
+        for (f = ctx->io_failing; f && strcmp(f->path, path) != 0; f = f->next)
+                ;
+        if (f)
+                count = ++f->count;
+        else if ((f = calloc(1, sizeof *f)) && (f->path = strdup(path))) {
+                f->count = 1;
+                f->next = ctx->io_failing;
+                ctx->io_failing = f;
+        } else
+                free(f);
+        (void) pthread_mutex_unlock(&ctx->lock);
+        if (count <= 1)
+                log_failure(path, out, "io", duration, r, reason);
+        else
+                log_debug("'%s' still fails (io, %u times): %s", path, count, reason ? reason : strerror(-r));
+        if (!ctx->once && config->retry_io_usec > 0) {
+                if (count <= 1)
+                        log_info("'%s': trying again every %.1f s", path, (double) config->retry_io_usec / 1e6);
+                schedule_retry(ctx, path, now_usec() + config->retry_io_usec);
+        }
+}
+
+/* How many times path failed as io before this attempt, forgotten now. */
+static unsigned io_failure_forget(JobContext *ctx, const char *path) {
+        unsigned count = 0;
+
+        (void) pthread_mutex_lock(&ctx->lock);
+        for (struct IoFailure **p = &ctx->io_failing; *p; p = &(*p)->next)
+                if (strcmp((*p)->path, path) == 0) {
+                        struct IoFailure *f = *p;
+
+                        *p = f->next;
+                        count = f->count;
+                        free(f->path);
+                        free(f);
+                        break;
+                }
+        (void) pthread_mutex_unlock(&ctx->lock);
+        return count;
 }
 
 /* A failure r of the source st describes: a young truncated file is tried
@@ -413,11 +475,7 @@ static void handle_failure(JobContext *ctx, const ThumbwatchConfig *config, cons
                 log_failure(path, out_dir_of(o, out, sizeof out), class, duration, r, reason);
                 return;
         }
-        log_failure(path, out_dir_of(o, out, sizeof out), class, duration, r, reason);
-        if (!ctx->once && config->retry_io_usec > 0) {
-                log_info("'%s': trying again in %.1f s", path, (double) config->retry_io_usec / 1e6);
-                schedule_retry(ctx, path, now_usec() + config->retry_io_usec);
-        }
+        io_failure(ctx, config, path, out_dir_of(o, out, sizeof out), duration, r, reason);
 }
 
 /* The source at path is gone, or is no source any more (a symlink not
@@ -526,6 +584,11 @@ static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, 
         int r;
 
         r = outputs_open(o, true, &failed_dir);
+        if (o->root_made) {
+                /* Every thumbnail went with it: the drops are scanned again. */
+                log_notice("output folder '%s' was gone: made it again, and catching up", d->output);
+                atomic_store(&ctx->rescan_wanted, true);
+        }
         if (r < 0) {
                 _cleanup_free_ char *why = NULL;
 
@@ -641,9 +704,7 @@ static Outcome process_once(JobContext *ctx, const ThumbwatchConfig *config, con
                         if (asprintf(&why, "cannot open: %s", strerror(-fd)) < 0)
                                 why = NULL;
                         atomic_fetch_add(&ctx->stats.failed, 1);
-                        log_failure(path, out_dir_of(&o, out, sizeof out), "io", "0", fd, why);
-                        if (!ctx->once && config->retry_io_usec > 0)
-                                schedule_retry(ctx, path, now_usec() + config->retry_io_usec);
+                        io_failure(ctx, config, path, out_dir_of(&o, out, sizeof out), "0", fd, why);
                 }
                 return OUTCOME_DONE;
         }
@@ -673,9 +734,16 @@ static void process(JobContext *ctx, const ThumbwatchConfig *config, const char 
                 log_debug("'%s' is in no drop folder, skipping", path);
                 return;
         }
+        io_failed_now = made_now = false;
         for (int attempt = 0; attempt < CHANGING_ATTEMPTS; attempt++)
-                if (process_once(ctx, config, d, path) == OUTCOME_DONE)
+                if (process_once(ctx, config, d, path) == OUTCOME_DONE) {
+                        /* An io failure that is over: said once, as it was. */
+                        unsigned n = io_failed_now ? 0 : io_failure_forget(ctx, path);
+
+                        if (n > 0 && made_now)
+                                log_notice("'%s' made, after %u io failure%s", path, n, n == 1 ? "" : "s");
                         return;
+                }
         /* Still changing: a writer at work in place. Its close will queue it
          * again; the retry is for a writer that never closes. */
         if (!ctx->once) {

@@ -29,8 +29,15 @@ typedef struct JobContext {
         pthread_mutex_t lock;
         ThumbwatchConfig *config;               /* guarded by lock; one reference owned */
         Retry *retries;                         /* guarded by lock; owned: due for another try */
+        struct IoFailure {                      /* guarded by lock; owned: paths failing as io now */
+                char *path;
+                unsigned count;
+                struct IoFailure *next;
+        } *io_failing;
         JobStats stats;
         atomic_bool stopping;                   /* set: skip what is still queued */
+        atomic_bool rescan_wanted;              /* set by a worker: every drop wants a rescan (an output
+                                                 * folder made again); the main loop asks the scanner */
         bool once;                              /* immutable: no later, so no grace for truncated files */
         MemoryBudget *budget;                   /* owned; max_memory, for every decode (thread-safe) */
 } JobContext;

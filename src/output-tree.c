@@ -14,6 +14,7 @@
 #include <fts.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,11 +312,98 @@ static mode_t dir_mode(const DropConfig *d) {
         return d->layout == LAYOUT_FREEDESKTOP ? 0700 : 0755;
 }
 
+/* Each output root as output_prepare() found it: the device of its parent
+ * folder. A root removed later is made again only while its parent is
+ * still on that device: a root whose disk was unmounted has a parent on
+ * another (the mount point's), and writing there would fill the wrong disk. */
+static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct RootRecord {
+        char *path;
+        dev_t parent_dev, dev;
+} *root_records;                                /* guarded by roots_lock */
+static size_t n_root_records;                   /* guarded by roots_lock */
+
+static char *parent_of(const char *path) {
+        const char *slash = strrchr(path, '/');
+
+        return slash == path ? strdup("/") : strndup(path, slash ? (size_t) (slash - path) : 0);
+}
+
+static void record_root(const DropConfig *d) {
+        _cleanup_free_ char *parent = parent_of(d->output);
+        struct RootRecord *a;
+        struct stat pst, st;
+
+        if (!parent || stat(parent, &pst) < 0 || stat(d->output, &st) < 0)
+                return;
+        (void) pthread_mutex_lock(&roots_lock);
+        for (size_t i = 0; i < n_root_records; i++)
+                if (strcmp(root_records[i].path, d->output) == 0) {
+                        root_records[i].parent_dev = pst.st_dev;
+                        root_records[i].dev = st.st_dev;
+                        goto out;
+                }
+        a = reallocarray(root_records, n_root_records + 1, sizeof *a);
+        if (a) {
+                root_records = a;
+                a[n_root_records] = (struct RootRecord) { strdup(d->output), pst.st_dev, st.st_dev };
+                if (a[n_root_records].path)
+                        n_root_records++;
+        }
+out:
+        (void) pthread_mutex_unlock(&roots_lock);
+}
+
+/* Is the output root fd on the device it was on at output_prepare()? A
+ * mount point whose disk went away is an empty folder on another. */
+static bool root_in_place(const DropConfig *d, int fd) {
+        bool ok = true;
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return true;
+        (void) pthread_mutex_lock(&roots_lock);
+        for (size_t i = 0; i < n_root_records; i++)
+                if (strcmp(root_records[i].path, d->output) == 0)
+                        ok = root_records[i].dev == st.st_dev;
+        (void) pthread_mutex_unlock(&roots_lock);
+        return ok;
+}
+
+/* The output root of d is gone: made again, if it can safely be. */
+static int remake_root(const DropConfig *d) {
+        _cleanup_free_ char *parent = parent_of(d->output);
+        bool known = false;
+        struct stat st;
+        dev_t dev = 0;
+
+        (void) pthread_mutex_lock(&roots_lock);
+        for (size_t i = 0; i < n_root_records; i++)
+                if (strcmp(root_records[i].path, d->output) == 0) {
+                        known = true;
+                        dev = root_records[i].parent_dev;
+                }
+        (void) pthread_mutex_unlock(&roots_lock);
+        if (!known || !parent || stat(parent, &st) < 0 || st.st_dev != dev)
+                return -ENOENT;
+        if (mkdir(d->output, dir_mode(d)) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
 int outputs_open(Outputs *o, bool create, char **reterr_dir) {
         int root, r = 0;
 
         *reterr_dir = NULL;
         root = open_root(o->drop);
+        if (root == -ENOENT && create && remake_root(o->drop) == 0) {
+                o->root_made = true;
+                root = open_root(o->drop);
+        }
+        if (root >= 0 && create && !root_in_place(o->drop, root)) {
+                (void) close(root);
+                root = -ENODEV;         /* "No such device": its disk is not mounted */
+        }
         if (root < 0) {
                 *reterr_dir = strdup(o->drop->output);
                 return root;
@@ -570,8 +658,10 @@ int output_prepare(const DropConfig *d) {
 
         if (!p)
                 return -ENOMEM;
-        if (mkdir(p, mode) == 0 || errno == EEXIST)
+        if (mkdir(p, mode) == 0 || errno == EEXIST) {
+                record_root(d);
                 return 0;
+        }
         if (errno != ENOENT)
                 return -errno;
         for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
@@ -582,6 +672,7 @@ int output_prepare(const DropConfig *d) {
         }
         if (mkdir(p, mode) < 0 && errno != EEXIST)
                 return -errno;
+        record_root(d);
         return 0;
 }
 

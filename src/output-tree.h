@@ -93,6 +93,7 @@ typedef struct Outputs {
         int dirfd[CONFIG_SIZES_MAX];            /* its folder, once outputs_open() has opened it; else -1 */
         char *uri;                              /* layout = freedesktop: the source's file:// URI */
         uint64_t recipe;                        /* output_recipe(drop) */
+        bool root_made;                         /* outputs_open() made the output root again */
 } Outputs;
 
 /* Where the thumbnails of src (an absolute path below d->source) go. Returns
@@ -111,10 +112,12 @@ ThumbState outputs_state(const Outputs *o, size_t i, const SourceIdentity *id, c
 bool outputs_current(const Outputs *o, const SourceIdentity *id);
 
 /* Opens (with create, creating) the folder of each thumbnail, never
- * through a symlink: 0755, or 0700 in the freedesktop layout. The output
- * root itself is never created here: a missing one is a disk not mounted or
- * a folder removed, reported, not papered over. Returns 0, or -errno with
- * the folder that failed in *reterr_dir (caller frees). */
+ * through a symlink: 0755, or 0700 in the freedesktop layout. A removed
+ * output root is made again (root_made) only while its parent is on the
+ * device it was on at output_prepare(); a root (a mount point) that is on
+ * another device than then is -ENODEV: a disk not mounted is an error, not
+ * papered over with thumbnails on the wrong disk. Returns 0, or
+ * -errno with the folder that failed in *reterr_dir (caller frees). */
 int outputs_open(Outputs *o, bool create, char **reterr_dir);
 
 /* What thumbnail_make() stamps on each thumbnail before renaming it into
@@ -174,7 +177,8 @@ int output_read_stamp(int dirfd, const char *name, char *ret_source_name);
 bool output_is_ours(int dirfd, const char *name);
 
 /* Creates d's output folder and its missing parents, 0755 (0700 in the
- * freedesktop layout). Returns 0 or -errno. */
+ * freedesktop layout), and remembers where it is (outputs_open()). Returns
+ * 0 or -errno. */
 int output_prepare(const DropConfig *d);
 
 /* Is dir (absolute) one of c's drops' output folders? */

@@ -199,8 +199,12 @@ static int feed(char *path, void *userdata) {
         return 0;
 }
 
+static void fed_too_deep(void *userdata) {
+        atomic_store(&((Feeder *) userdata)->scan_failed, true);
+}
+
 static void *feeder_thread(void *arg) {
-        static const ScanCallbacks cb = { .file = feed };
+        static const ScanCallbacks cb = { .file = feed, .too_deep = fed_too_deep };
         Feeder *f = arg;
 
         for (size_t i = 0; i < f->config->n_drops; i++) {
@@ -546,6 +550,8 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                                  (unsigned long long) atomic_load(&job.stats.failed));
                 }
                 (void) job_push_due_retries(&job, queue, now);
+                if (atomic_exchange(&job.rescan_wanted, false) && services.scanner)
+                        scanner_request_all(services.scanner);
                 if (now - last_status >= STATUS_INTERVAL_USEC || sig == SIGHUP) {
                         send_status(&job, queue, &services);
                         last_status = now;

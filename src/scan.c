@@ -166,6 +166,24 @@ static unsigned char entry_type(DIR *dir, const struct dirent *de) {
         return IFTODT(st.st_mode);
 }
 
+/* Is the path of name in path too long to be opened (PATH_MAX, 4096 bytes
+ * with its NUL)? Then it is named, at warning level, and counted. Reaching
+ * it would take paths relative to folder descriptors all the way to the
+ * workers and the output tree; no drop seen in use comes near. */
+static bool too_deep(Walk *wk, const char *path, const char *name, bool folder) {
+        size_t len = strlen(path) + 1 + strlen(name);
+
+        if (len < PATH_MAX)
+                return false;
+        if (!wk->cb->file)
+                return true;    /* a walk of folders only (the watcher's): the scan's walk says it */
+        log_warning("'%s/%s' is too deep: its path is %zu bytes, over PATH_MAX (%d)%s", path, name, len, PATH_MAX,
+                    folder ? "; it and the folders below it are not scanned or watched" : "; it is not thumbnailed");
+        if (wk->cb->too_deep)
+                wk->cb->too_deep(wk->userdata);
+        return true;
+}
+
 /* Walks one folder: its stat (the only one it gets here: it tells an output
  * folder by its inode, and the dir callback has it), its callback, its files,
  * then its sub-folders. The folder is read whole and closed before the walk
@@ -224,7 +242,8 @@ static int walk(Walk *wk, const char *path, bool top) {
                 if (type == DT_DIR) {
                         /* The name of the state folder, at the top of a drop, is
                          * never mirrored: it would be the output's state folder. */
-                        if (!wk->recursive || scan_skips_dir(wk->drop, path, de->d_name))
+                        if (!wk->recursive || scan_skips_dir(wk->drop, path, de->d_name) ||
+                            too_deep(wk, path, de->d_name, true))
                                 continue;
                         r = names_add(&subdirs, de->d_name);
                         if (r < 0)
@@ -234,7 +253,7 @@ static int walk(Walk *wk, const char *path, bool top) {
                 /* A symlink goes to the worker, which follows it or not as
                  * follow_symlinks says; FIFOs, sockets and devices never do. */
                 if (!wk->cb->file || (type != DT_REG && type != DT_LNK) || !naming_is_image(de->d_name) ||
-                    scan_ignored_name(wk->drop, de->d_name))
+                    scan_ignored_name(wk->drop, de->d_name) || too_deep(wk, path, de->d_name, false))
                         continue;
                 p = join(path, de->d_name);
                 if (!p) {

@@ -21,6 +21,9 @@ typedef struct ScanCallbacks {
          * the walk. A blocking queue push here gives the walk backpressure.
          * May be NULL: folders only. */
         int (*file)(char *path, void *userdata);
+        /* Called for each folder or image too deep to be read (its path over
+         * PATH_MAX; named in the log already). May be NULL. */
+        void (*too_deep)(void *userdata);
 } ScanCallbacks;
 
 /* Walks root, a folder inside (or equal to) d->source; into sub-folders only

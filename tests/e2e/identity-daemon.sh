@@ -112,9 +112,13 @@ rm -rf "$T/out/sub"
 cp "$T/sample.jpg" "$T/in/sub/x.jpg"
 check "a missing output folder: io, and the log names it" \
 	wait_for log_has "'$T/in/sub/x.jpg' failed (io): cannot open or create the output folder '$T/out/sub'"
-check "... it is tried again after retry_io" log_has "'$T/in/sub/x.jpg': trying again in 1.0 s"
+check "... it is tried again after retry_io" log_has "'$T/in/sub/x.jpg': trying again every 1.0 s"
+retried() { log_has "'$T/in/sub/x.jpg' still fails (io, 3 times)"; }
+check "... and again, quietly (at debug)" wait_for retried
 rm "$T/out/sub"
 check "once the way is clear the thumbnail appears, with no new event" wait_for is_file "$T/out/sub/x_thumbnail.jpg"
+is "$(grep -c "'$T/in/sub/x.jpg' failed (io)" "$LOG")" 1 "... the io failure was logged at err once, not at each retry"
+check "... and the recovery is logged" wait_for log_has "'$T/in/sub/x.jpg' made, after [0-9]* io failures"
 
 # A source replaced by a symlink (follow_symlinks = no): not a source.
 check "link.jpg has its thumbnail" is_file "$T/out/link_thumbnail.jpg"

@@ -64,6 +64,26 @@ grep "caught up" "$LOG" | diag
 stop_daemon
 is "$STATUS" 0 "SIGTERM: exit 0"
 
+# The output's disk unmounted under the daemon: no thumbnail goes to the
+# disk below (the mount point's); retried, and made once it is back. Both an
+# output inside the mount and the mount point itself as the output.
+mkdir "$T/in-u"
+for output in "$T/ext4/out-u" "$T/ext4"; do
+	printf '[thumbwatch]\nretry_io = 1s\n[drop:u]\nsource = %s\noutput = %s\n' "$T/in-u" "$output" >"$T/umount.conf"
+	rm -f "$T/in-u/"*
+	start_daemon --config "$T/umount.conf"
+	check "ext4: ready" wait_ready
+	umount "$T/ext4"
+	cp "$T/sample.jpg" "$T/in-u/while-away.jpg"
+	check "the output's disk unmounted ($output): an io failure naming the output" \
+		wait_for log_has "in-u/while-away.jpg' failed (io): cannot open or create the output folder '$output'"
+	check "... nothing was written to the disk below" test -z "$(ls -A "$T/ext4")"
+	mount -o loop "$T/ext4.img" "$T/ext4"
+	check "mounted again: made, with no new event" wait_for is_file "$output/while-away_thumbnail.jpg"
+	stop_daemon
+	is "$STATUS" 0 "SIGTERM: exit 0"
+done
+
 # no_xattrs LABEL CONF IMAGE-FUNCTION DIMS: the output of CONF keeps no
 # extended attributes, so a thumbnail's own mtime carries its source's. A
 # second --once makes nothing; older.jpg replaced by another image (IMAGE,
