@@ -193,18 +193,22 @@ char *log_escape(const char *s) {
 
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const LogField *fields, size_t n_fields, const char *format, ...) {
-        char message[2048];
+        _cleanup_free_ char *message = NULL;
         va_list ap;
 
         error = error < 0 ? -error : error;
         if (level > log_get_max_level())
                 return -error;
 
-        /* %m in the format refers to the error we were given, not to whatever errno is. */
+        /* %m in the format refers to the error we were given, not to whatever
+         * errno is. As long as it takes: a path may be longer than PATH_MAX. */
         errno = error;
         va_start(ap, format);
-        (void) vsnprintf(message, sizeof message, format, ap);
+        if (vasprintf(&message, format, ap) < 0)
+                message = NULL;
         va_end(ap);
+        if (!message)
+                return -error;
 
         if (log_journal)
                 log_to_journal_fields(level, error, file, line, func, fields, n_fields, message);
