@@ -841,7 +841,9 @@ static void prune_freedesktop(OutputPrune *p, const DropConfig *d, const char *s
                         if (e->d_name[0] == '.' || strcmp(naming_extension(e->d_name), ".png") != 0)
                                 continue;
                         r = i < d->n_sizes ? output_read_stamp(dirfd(dir), e->d_name, NULL) : 1;
-                        if (r == -ENOTSUP)
+                        /* Not stamped (no stamps here, or made by a thumbwatch
+                         * that did not stamp): its own by the Software chunk. */
+                        if (r == -ENOTSUP || r == 0)
                                 r = freedesktop_read_text(dirfd(dir), e->d_name, "Software", software,
                                                           sizeof software) == 0 &&
                                     strncmp(software, "thumbwatch ", 11) == 0;
@@ -849,8 +851,21 @@ static void prune_freedesktop(OutputPrune *p, const DropConfig *d, const char *s
                                 continue;
                         if (freedesktop_read_text(dirfd(dir), e->d_name, "Thumb::URI", uri, sizeof uri) < 0 ||
                             freedesktop_path(uri, &src) < 0 || !naming_path_is_under(src, src_dir) ||
-                            strcmp(src, d->source) == 0 || lstat(src, &st) == 0 || errno != ENOENT)
+                            strcmp(src, d->source) == 0)
                                 continue;
+                        /* Its source is there, and it is under the name that
+                         * source's URI gives (a thumbnail made when URIs were
+                         * escaped otherwise is not): it stays. */
+                        if (lstat(src, &st) == 0 || errno != ENOENT) {
+                                _cleanup_free_ char *now = NULL;
+                                char name[FREEDESKTOP_NAME_MAX];
+
+                                if (freedesktop_uri(src, &now) < 0)
+                                        continue;
+                                freedesktop_name(now, name);
+                                if (strcmp(name, e->d_name) == 0)
+                                        continue;
+                        }
                         if ((path = join3(dir_path, e->d_name, "")))
                                 (void) prune_remove(p, dirfd(dir), e->d_name, path, false);
                 }

@@ -208,7 +208,7 @@ typedef struct OutputPrune {
  * system keeps no stamps nothing is removed (thumbwatch cannot tell its
  * files from others there): every file is reported as kept. freedesktop:
  * the drop's stamped thumbnails (and markers) whose Thumb::URI names a gone
- * file below src_dir. Returns 0, or -errno when the output cannot be read. */
+ * file below src_dir, or a file whose URI now names another thumbnail. Returns 0, or -errno when the output cannot be read. */
 int output_prune(const DropConfig *d, const char *src_dir, OutputPrune *p);
 
 /* Does d's output keep the stamps (user extended attributes)? Probed with

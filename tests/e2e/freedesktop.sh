@@ -141,7 +141,7 @@ is "$(chunk "$T/c3/normal/$(name "$T/names/$(printf 'caf\351.jpg')")" Thumb::URI
 "$THUMBWATCH" --config "$T/names.conf" --once >"$T/o5" 2>&1
 check "a second pass finds them all up to date" grep -q "made 0, up to date 8" "$T/o5"
 # A thumbnail made under the old escaping (every sub-delim %XX) has another
-# name: it is not found as current, the right one is made, the old stays.
+# name: it is not found as current, the right one is made, --gc removes the old.
 p1="$T/names/photo (1).jpg"
 old=$(python3 -c 'import hashlib, sys; print(hashlib.md5(sys.argv[1].encode()).hexdigest() + ".png")' \
 	"$(uri "$T/names")/photo%20%281%29.jpg")
@@ -149,6 +149,10 @@ mv "$T/c3/normal/$(name "$p1")" "$T/c3/normal/$old"
 "$THUMBWATCH" --config "$T/names.conf" --once >"$T/o6" 2>&1
 check "a thumbnail under the old escaping's name is not current: made again" grep -q "made 1, up to date 7" "$T/o6"
 check "... under GLib's name" is_file "$T/c3/normal/$(name "$p1")"
+"$THUMBWATCH" --config "$T/names.conf" --gc >"$T/gc3" 2>&1
+check "--gc removes the one under the old name, whose source's URI names another now" \
+	grep -q "^removed $T/c3/normal/$old$" "$T/gc3"
+check "... and keeps the one under GLib's name" is_file "$T/c3/normal/$(name "$p1")"
 
 # What the standard cannot hold is refused.
 printf '[drop:d]\nsource = %s\noutput = %s\nlayout = freedesktop\nsizes = 100x100\n' "$T/in" "$T/c2" >"$T/bad.conf"
