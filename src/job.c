@@ -439,7 +439,7 @@ static unsigned io_failure_forget(JobContext *ctx, const char *path) {
  * fault of the file is remembered (and marked, in the freedesktop layout)
  * while one of ours (io) is retried. */
 static void handle_failure(JobContext *ctx, const ThumbwatchConfig *config, const Outputs *o, const char *path,
-                           const struct stat *st, const char *duration, int r, const char *reason,
+                           const struct stat *st, int fd, const char *duration, int r, const char *reason,
                            const ThumbnailOptions *opts) {
         const DropConfig *d = o->drop;
         char out[PATH_MAX];
@@ -467,7 +467,7 @@ static void handle_failure(JobContext *ctx, const ThumbwatchConfig *config, cons
         if (strcmp(class, "io") != 0) {
                 _cleanup_free_ char *marker_reason = NULL;
 
-                state_remember_failure(d, path, st, class,
+                state_remember_failure(d, path, st, fd, class,
                                        job_class_depends_on_config(class) ? job_config_fingerprint(config, d) : 0);
                 if (opts && outputs_mark_failed(o, opts, &marker_reason) < 0)
                         log_warning("'%s': cannot record the failure in '%s/%s': %s", path, d->output,
@@ -595,7 +595,7 @@ static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, 
                 if (asprintf(&why, "cannot open or create the output folder '%s': %s",
                              failed_dir ? failed_dir : d->output, strerror(-r)) < 0)
                         why = NULL;
-                handle_failure(ctx, config, o, path, st, duration, r < 0 && r != -ENOMEM ? -EIO : r, why, NULL);
+                handle_failure(ctx, config, o, path, st, fd, duration, r < 0 && r != -ENOMEM ? -EIO : r, why, NULL);
                 return OUTCOME_DONE;
         }
         for (size_t i = 0; i < o->n; i++)
@@ -620,7 +620,7 @@ static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, 
         if (went_away(ctx, o, path, fd, &now, &is))
                 return OUTCOME_DONE;
         if (r < 0) {
-                handle_failure(ctx, config, o, path, st, duration, r, reason, &opts);
+                handle_failure(ctx, config, o, path, st, fd, duration, r, reason, &opts);
                 return OUTCOME_DONE;
         }
         /* Replaced (mv, rsync, tar x) or written in place meanwhile: the
@@ -640,7 +640,8 @@ static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, 
 /* One attempt at path: returns OUTCOME_CHANGED when it must be made again. */
 static Outcome process_once(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d, const char *path) {
         _cleanup_(outputs_done) Outputs o = {};
-        char class_before[STATE_CLASS_MAX];
+        char class_before[STATE_CLASS_MAX], digest[STATE_DIGEST_MAX];
+        FailedBefore failed;
         SourceIdentity id;
         struct stat st;
         Outcome outcome;
@@ -679,8 +680,10 @@ static Outcome process_once(JobContext *ctx, const ThumbwatchConfig *config, con
         if (name_taken(ctx, &o, path, &id))
                 return OUTCOME_DONE;
         /* Failed before and unchanged since: it would fail again. Logged once, when it failed. */
-        if (state_failed_before(d, &st, job_config_fingerprint(config, d), class_before) &&
-            strcmp(class_before, "suspect") != 0) {
+        failed = state_failed_before(d, &st, job_config_fingerprint(config, d), class_before, digest);
+        if (failed != FAILED_NO && strcmp(class_before, "suspect") == 0)
+                failed = FAILED_NO;     /* interrupted once: tried once more */
+        if (failed == FAILED_YES) {
                 atomic_fetch_add(&ctx->stats.failed, 1);
                 log_debug("'%s' failed before (%s) and has not changed, skipping", path, class_before);
                 return OUTCOME_DONE;
@@ -713,6 +716,23 @@ static Outcome process_once(JobContext *ctx, const ThumbwatchConfig *config, con
                 (void) close(fd);
                 not_a_source(ctx, &o, path, "not a regular file");
                 return OUTCOME_DONE;
+        }
+        /* Failed before, and only its ctime changed (a chmod; or a repair
+         * with cp -p, which keeps size and mtime): the same content still
+         * fails, without a decode or a log line. */
+        if (failed == FAILED_IF_SAME) {
+                char now[STATE_DIGEST_MAX];
+
+                if (state_digest_fd(fd, (uint64_t) st.st_size, now) == 0 && strcmp(now, digest) == 0) {
+                        state_remember_failure(d, path, &st, fd, class_before,
+                                               job_class_depends_on_config(class_before) ?
+                                                       job_config_fingerprint(config, d) : 0);
+                        (void) close(fd);
+                        atomic_fetch_add(&ctx->stats.failed, 1);
+                        log_debug("'%s' failed before (%s); its content has not changed, skipping", path,
+                                  class_before);
+                        return OUTCOME_DONE;
+                }
         }
         /* A thumbnail is never a source: an output folder moved into the
          * drop (or its files copied in) would be thumbnailed over and over. */

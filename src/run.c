@@ -90,6 +90,14 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                 if (r < 0)
                         return log_error_errno(r, "%scannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m",
                                                where, d->output);
+                /* Without stamps two sources that give one name overwrite each
+                 * other at every pass, and nothing can tell which is whose. */
+                if (output_names_may_collide(d) && !output_keeps_stamps(d))
+                        return log_error_errno(EINVAL,
+                                               "%sname = %s can give two sources one thumbnail name (a.jpg and a.png), "
+                                               "and output '%s' keeps no extended attributes to tell them apart: "
+                                               "put {name} in the name, or use format = same",
+                                               where, d->name_template, d->output);
                 /* What a crash left behind: temporaries (invariant 5) and the
                  * files the workers were decoding. Only before any worker runs:
                  * on a reload these are the live ones. */

@@ -1,8 +1,10 @@
 /* state-dir.c - failure memory and in-flight records under OUTPUT/.thumbwatch.
  *
  * A failure record is OUTPUT/.thumbwatch/failed/DEV-INO (hexadecimal) and
- * holds "2 SIZE MTIME CTIME CLASS FINGERPRINT", a newline, and the source's
- * path. Keyed by inode, a record follows its file through renames of the
+ * holds "3 SIZE MTIME CTIME CLASS FINGERPRINT DIGEST", a newline, and the
+ * source's path. A file whose ctime alone changed (a chmod, or a repair from
+ * a backup with cp -p, which keeps size and mtime) is told by its digest: a
+ * chmod costs a read of the file, not a decode and a log line. Keyed by inode, a record follows its file through renames of the
  * folders above it, and a poison file moved about is still known. */
 #include "build-config.h"
 
@@ -18,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <md5.h>
+
 #include "beneath.h"
 #include "log.h"
 #include "macro.h"
@@ -27,7 +31,7 @@
 
 #define FAILED_DIR OUTPUT_STATE_DIR "/failed"
 #define INFLIGHT_DIR OUTPUT_STATE_DIR "/inflight"
-#define RECORD_VERSION "2"
+#define RECORD_VERSION "3"
 
 /* Opens (creating) a folder of the state folder. */
 static int open_state(const DropConfig *d, const char *sub, bool create) {
@@ -87,58 +91,105 @@ static void record_name(const struct stat *st, char buf[64]) {
         (void) snprintf(buf, 64, "%" PRIx64 "-%" PRIx64, (uint64_t) st->st_dev, (uint64_t) st->st_ino);
 }
 
-bool state_failed_before(const DropConfig *d, const struct stat *st, uint64_t config_fp, char class[STATE_CLASS_MAX]) {
+FailedBefore state_failed_before(const DropConfig *d, const struct stat *st, uint64_t config_fp,
+                                 char class[STATE_CLASS_MAX], char ret_digest[STATE_DIGEST_MAX]) {
         long long size, msec, mnsec, csec, cnsec;
         unsigned long long fp;
-        char name[64], c[STATE_CLASS_MAX];
-        bool same = false;
+        char name[64], c[STATE_CLASS_MAX], digest[STATE_DIGEST_MAX];
+        FailedBefore r = FAILED_NO;
         int dfd, fd;
         FILE *f;
 
         dfd = open_state(d, FAILED_DIR, false);
         if (dfd < 0)
-                return false;
+                return FAILED_NO;
         record_name(st, name);
         fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         (void) close(dfd);
         if (fd < 0)
-                return false;
+                return FAILED_NO;
         f = fdopen(fd, "r");
         if (!f) {
                 (void) close(fd);
-                return false;
+                return FAILED_NO;
         }
-        if (fscanf(f, RECORD_VERSION " %lld %lld.%lld %lld.%lld %31s %llx", &size, &msec, &mnsec, &csec, &cnsec, c,
-                   &fp) == 7)
-                same = size == (long long) st->st_size && msec == (long long) st->st_mtim.tv_sec &&
-                       mnsec == st->st_mtim.tv_nsec && csec == (long long) st->st_ctim.tv_sec &&
-                       cnsec == st->st_ctim.tv_nsec && (fp == 0 || fp == config_fp);
+        if (fscanf(f, RECORD_VERSION " %lld %lld.%lld %lld.%lld %31s %llx %32s", &size, &msec, &mnsec, &csec, &cnsec,
+                   c, &fp, digest) == 8 &&
+            size == (long long) st->st_size && msec == (long long) st->st_mtim.tv_sec &&
+            mnsec == st->st_mtim.tv_nsec && (fp == 0 || fp == config_fp))
+                r = csec == (long long) st->st_ctim.tv_sec && cnsec == st->st_ctim.tv_nsec ? FAILED_YES :
+                    strcmp(digest, "-") != 0 ? FAILED_IF_SAME : FAILED_NO;
         (void) fclose(f);
-        if (same)
+        if (r != FAILED_NO) {
                 (void) snprintf(class, STATE_CLASS_MAX, "%s", c);
-        return same;
+                (void) snprintf(ret_digest, STATE_DIGEST_MAX, "%s", digest);
+        }
+        return r;
 }
 
-void state_remember_failure(const DropConfig *d, const char *path, const struct stat *st, const char *class,
+#define DIGEST_WHOLE (16ULL << 20)
+#define DIGEST_PART (8ULL << 20)
+
+static int digest_range(int fd, MD5_CTX *ctx, uint64_t from, uint64_t len) {
+        unsigned char buf[1 << 16];
+
+        while (len > 0) {
+                ssize_t n = pread(fd, buf, len < sizeof buf ? (size_t) len : sizeof buf, (off_t) from);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                MD5Update(ctx, buf, (size_t) n);
+                from += (uint64_t) n;
+                len -= (uint64_t) n;
+        }
+        return 0;
+}
+
+int state_digest_fd(int fd, uint64_t size, char ret[STATE_DIGEST_MAX]) {
+        MD5_CTX ctx;
+        int r;
+
+        MD5Init(&ctx);
+        if (size <= DIGEST_WHOLE)
+                r = digest_range(fd, &ctx, 0, size);
+        else {
+                r = digest_range(fd, &ctx, 0, DIGEST_PART);
+                if (r >= 0)
+                        r = digest_range(fd, &ctx, size - DIGEST_PART, DIGEST_PART);
+        }
+        if (r < 0)
+                return r;
+        (void) MD5End(&ctx, ret);
+        return 0;
+}
+
+void state_remember_failure(const DropConfig *d, const char *path, const struct stat *st, int fd, const char *class,
                             uint64_t config_fp) {
         _cleanup_free_ char *text = NULL;
-        char name[64], tmp[80];
-        int dfd, fd, n;
+        char name[64], tmp[80], digest[STATE_DIGEST_MAX] = "-";
+        int dfd, tfd, n;
 
+        if (fd >= 0 && state_digest_fd(fd, (uint64_t) st->st_size, digest) < 0)
+                (void) snprintf(digest, sizeof digest, "-");
         dfd = open_state(d, FAILED_DIR, true);
         if (dfd < 0)
                 return;
         record_name(st, name);
-        n = asprintf(&text, RECORD_VERSION " %lld %lld.%09ld %lld.%09ld %s %" PRIx64 "\n%s", (long long) st->st_size,
+        n = asprintf(&text, RECORD_VERSION " %lld %lld.%09ld %lld.%09ld %s %" PRIx64 " %s\n%s", (long long) st->st_size,
                      (long long) st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long long) st->st_ctim.tv_sec,
-                     st->st_ctim.tv_nsec, class, config_fp, path);
+                     st->st_ctim.tv_nsec, class, config_fp, digest, path);
         /* Written whole or not at all: a temporary renamed over the record. */
         (void) snprintf(tmp, sizeof tmp, ".%s.tmp", name);
-        fd = n < 0 ? -1 : openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-                bool ok = write(fd, text, (size_t) n) == n;
+        tfd = n < 0 ? -1 : openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (tfd >= 0) {
+                bool ok = write(tfd, text, (size_t) n) == n;
 
-                if (close(fd) < 0)
+                if (close(tfd) < 0)
                         ok = false;
                 if (!ok || renameat(dfd, tmp, dfd, name) < 0)
                         (void) unlinkat(dfd, tmp, 0);
@@ -276,10 +327,10 @@ long state_recover_inflight(const DropConfig *d) {
                 return -errno;
         }
         while ((e = readdir(dp))) {
-                char path[PATH_MAX + 1], class[STATE_CLASS_MAX];
+                char path[PATH_MAX + 1], class[STATE_CLASS_MAX], digest[STATE_DIGEST_MAX];
                 struct stat st;
                 ssize_t len;
-                int fd;
+                int fd, sfd;
 
                 if (e->d_name[0] == '.')
                         continue;
@@ -294,19 +345,34 @@ long state_recover_inflight(const DropConfig *d) {
                 if (!naming_path_is_under(path, d->source) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
                         continue;
                 n++;
+                /* Its digest, so that a chmod does not make a poison file be
+                 * tried (and crash) again: opened below the drop, as any source. */
+                {
+                        int root = beneath_open_root(d->source);
+
+                        sfd = root >= 0 && naming_path_is_under(path, d->source) && strcmp(path, d->source) != 0 ?
+                                      beneath_open(root, path + strlen(d->source) +
+                                                           (strcmp(d->source, "/") == 0 ? 0 : 1),
+                                                   O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, 0) :
+                                      -1;
+                        if (root >= 0)
+                                (void) close(root);
+                }
                 /* Crashed on it: its fault. Interrupted from outside: once may be
                  * chance, twice in a row is the file (a hang the watchdog ends). */
                 if (strncmp(e->d_name, "crashed-", 8) == 0) {
-                        state_remember_failure(d, path, &st, "crashed", 0);
+                        state_remember_failure(d, path, &st, sfd, "crashed", 0);
                         log_crashed(d, path, "thumbwatch crashed while decoding it: not tried again until it changes");
-                } else if (state_failed_before(d, &st, 0, class) && strcmp(class, "suspect") == 0) {
-                        state_remember_failure(d, path, &st, "crashed", 0);
+                } else if (state_failed_before(d, &st, 0, class, digest) == FAILED_YES && strcmp(class, "suspect") == 0) {
+                        state_remember_failure(d, path, &st, sfd, "crashed", 0);
                         log_crashed(d, path,
                                     "thumbwatch stopped abruptly while decoding it, twice: not tried again until it changes");
                 } else {
-                        state_remember_failure(d, path, &st, "suspect", 0);
+                        state_remember_failure(d, path, &st, sfd, "suspect", 0);
                         log_warning("'%s' was being decoded when thumbwatch stopped abruptly: trying it once more", path);
                 }
+                if (sfd >= 0)
+                        (void) close(sfd);
         }
         (void) closedir(dp);
         return n;

@@ -17,16 +17,32 @@
 /* The class of a remembered failure: "corrupt", "truncated", ... */
 #define STATE_CLASS_MAX 32
 
-/* Has the file st describes failed before, as it is now (same size, inode,
- * mtime and ctime: a file repaired with cp -p keeps size and mtime, never
- * ctime)? A record written with a config fingerprint (not 0) holds only
- * while config_fp is the same: a file refused by a limit or the formats
- * allow-list is tried again once those change. The class goes to class. */
-bool state_failed_before(const DropConfig *d, const struct stat *st, uint64_t config_fp, char class[STATE_CLASS_MAX]);
+/* A digest of a file's content: MD5 in hex, of all of it up to 16 MB, of
+ * its first and last 8 MB past that; "-" when unknown. */
+#define STATE_DIGEST_MAX 33
 
-/* Remembers that path (st) failed with class; config_fp as above, 0 when the
- * failure does not depend on the config. */
-void state_remember_failure(const DropConfig *d, const char *path, const struct stat *st, const char *class,
+typedef enum FailedBefore {
+        FAILED_NO,              /* no record for it, or one of another config */
+        FAILED_YES,             /* as it is now: same size, inode, mtime and ctime */
+        FAILED_IF_SAME,         /* same size, inode and mtime, another ctime: a chmod, a new link, or a
+                                 * repair with cp -p (which keeps size and mtime); failed still if its
+                                 * content's digest is the one recorded */
+} FailedBefore;
+
+/* Has the file st describes failed before? A record written with a config
+ * fingerprint (not 0) holds only while config_fp is the same: a file
+ * refused by a limit or the formats allow-list is tried again once those
+ * change. The class goes to class, the recorded digest to ret_digest. */
+FailedBefore state_failed_before(const DropConfig *d, const struct stat *st, uint64_t config_fp,
+                                 char class[STATE_CLASS_MAX], char ret_digest[STATE_DIGEST_MAX]);
+
+/* The digest of the file open as fd (st_size size). Returns 0 or -errno. */
+int state_digest_fd(int fd, uint64_t size, char ret[STATE_DIGEST_MAX]);
+
+/* Remembers that path (st; open as fd, or -1 when it is not at hand) failed
+ * with class; config_fp as above, 0 when the failure does not depend on the
+ * config. */
+void state_remember_failure(const DropConfig *d, const char *path, const struct stat *st, int fd, const char *class,
                             uint64_t config_fp);
 
 /* Forgets the failure of the file st describes (its thumbnail was made). */

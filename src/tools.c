@@ -63,6 +63,7 @@ static void gc_kept(const char *path, void *userdata) {
 int tools_gc(const ThumbwatchConfig *c, bool dry_run) {
         OutputPrune p = { .config = c, .dry_run = dry_run, .source_path_ok = source_path_ok, .removed = gc_removed,
                           .kept = gc_kept, .userdata = &dry_run };
+        long records = 0;
 
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
@@ -80,11 +81,15 @@ int tools_gc(const ThumbwatchConfig *c, bool dry_run) {
                         log_error_errno(r, "cannot read '%s': %m", d->output);
                         p.failed++;
                 }
+                if (!dry_run)
+                        records += state_prune_failures(d);
         }
         printf("%s %ld orphan thumbnail%s and %ld folder%s\n", dry_run ? "would remove" : "removed", p.files,
                p.files == 1 ? "" : "s", p.folders, p.folders == 1 ? "" : "s");
         if (p.foreign > 0)
                 printf("kept %ld file%s that thumbwatch did not make\n", p.foreign, p.foreign == 1 ? "" : "s");
+        if (records > 0)
+                printf("removed %ld failure record%s of files that are gone\n", records, records == 1 ? "" : "s");
         return p.failed > 0 ? 1 : 0;
 }
 
@@ -139,7 +144,8 @@ static bool explain_output(const ThumbwatchConfig *c, const char *path) {
 static bool explain_source(const ThumbwatchConfig *c, const DropConfig *d, const char *path, struct stat *st,
                            SourceIdentity *id) {
         _cleanup_free_ char *reason = NULL;
-        char class[STATE_CLASS_MAX];
+        char class[STATE_CLASS_MAX], digest[STATE_DIGEST_MAX];
+        FailedBefore failed;
         unsigned long w, h;
         const char *format;
         ThumbnailOptions opts;
@@ -175,7 +181,11 @@ static bool explain_source(const ThumbwatchConfig *c, const DropConfig *d, const
                        format ? format : "", job_error_class(r), reason ? reason : "");
         else
                 printf("  source: %lld bytes, %s, %lux%lu, within the limits\n", (long long) st->st_size, format, w, h);
-        if (state_failed_before(d, st, job_config_fingerprint(c, d), class) && strcmp(class, "suspect") != 0) {
+        failed = state_failed_before(d, st, job_config_fingerprint(c, d), class, digest);
+        if (failed == FAILED_IF_SAME && strcmp(class, "suspect") != 0)
+                printf("  failed before (%s); only its ctime changed since: tried again if its content did\n",
+                       class);
+        else if (failed == FAILED_YES && strcmp(class, "suspect") != 0) {
                 if (r == 0 && job_class_depends_on_config(class))
                         printf("  failed before (%s), under other limits: tried again\n", class);
                 else

@@ -122,6 +122,12 @@ if mount -t ramfs ramfs "$T/ramfs" 2>"$T/mount.err"; then
 	"$THUMBWATCH" --config "$T/ramfs.conf" --gc >"$T/ramfs.gc" 2>&1
 	check "ramfs: --gc keeps an image thumbwatch did not make" test -s "$T/ramfs/out/my-logo.jpg"
 	check "... and reports it" grep -q "^kept $T/ramfs/out/my-logo.jpg: not made by thumbwatch" "$T/ramfs.gc"
+	# Without stamps a.jpg and a.png (format = jpeg) would overwrite each
+	# other at every pass: such a drop is refused, saying what to do.
+	printf '[drop:r]\nsource = %s\noutput = %s\nformat = jpeg\n' "$T/in" "$T/ramfs/out" >"$T/ramfs-jpeg.conf"
+	"$THUMBWATCH" --config "$T/ramfs-jpeg.conf" --once >/dev/null 2>"$T/ramfs-jpeg.err"
+	is "$?" 2 "ramfs, format = jpeg: refused (exit 2)"
+	check "... saying why and what to do" grep -q "keeps no extended attributes to tell them apart: put {name} in the name" "$T/ramfs-jpeg.err"
 else
 	ok "# SKIP cannot mount ramfs here: $(head -n 1 "$T/mount.err")"
 fi

@@ -93,6 +93,10 @@ check "... and is remembered" test -s "$rec"
 once run5
 is "$RC" 1 "unchanged, it still counts as failed"
 check "... without being decoded again" test -z "$(grep "fix.jpg' failed" "$T/run5")"
+chmod 600 "$T/in/fix.jpg"
+once run5b
+is "$RC" 1 "a chmod (its ctime changes, its content not): still failed"
+check "... without being decoded or logged again" test -z "$(grep "fix.jpg' failed" "$T/run5b")"
 before=$(stat -c '%s %i %.9Y' "$T/in/fix.jpg")
 cp -p "$T/good.jpg" "$T/in/fix.jpg"
 is "$(stat -c '%s %i %.9Y' "$T/in/fix.jpg")" "$before" "repaired with cp -p: same size, inode and mtime as the corrupt version"
