@@ -130,6 +130,7 @@ static void append(PathQueue *q, Entry *e) {
 
 static int push(PathQueue *q, char *path, bool block, const atomic_bool *cancel) {
         uint64_t hash = hash_path(path);
+        bool waited = false;
         Entry *e;
         int r;
 
@@ -158,6 +159,7 @@ static int push(PathQueue *q, char *path, bool block, const atomic_bool *cancel)
                         goto out;
                 }
                 /* Waiting releases the lock: look the path up again afterwards. */
+                waited = true;
                 if (!cancel)
                         (void) pthread_cond_wait(&q->not_full, &q->lock);
                 else {
@@ -189,6 +191,11 @@ static int push(PathQueue *q, char *path, bool block, const atomic_bool *cancel)
         append(q, e);
         r = 0;
 out:
+        /* A pop wakes one producer. If this one was woken but took no room
+         * (coalesced, cancelled) or room is left, pass the wake-up on, or
+         * another producer could sleep while the queue has room. */
+        if (waited && q->len < q->capacity)
+                (void) pthread_cond_signal(&q->not_full);
         (void) pthread_mutex_unlock(&q->lock);
         return r;
 }
