@@ -2,7 +2,10 @@
  * of the same entries, for coalescing. One mutex guards all of it.
  *
  * Threads: any number of producers call push, any number of consumers call
- * pop/done. Producers wait on not_full, consumers on not_empty. Shutdown:
+ * pop/done. Producers wait on not_full, consumers on not_empty. The capacity
+ * may change at any time (set_capacity): growing wakes every producer,
+ * shrinking keeps what is queued and lets pops bring the length down.
+ * interrupt() wakes the consumers to look at their cancel flags. Shutdown:
  * close() wakes everyone; consumers drain what is queued, then get -EPIPE. */
 #include "build-config.h"
 
@@ -30,10 +33,10 @@ struct Entry {
 
 struct PathQueue {
         pthread_mutex_t lock;
-        pthread_cond_t not_empty;       /* signalled on push, re-queue and close */
-        pthread_cond_t not_full;        /* signalled on pop and close */
-        size_t capacity;                /* immutable after path_queue_new() */
-        size_t n_buckets;               /* immutable; a power of two */
+        pthread_cond_t not_empty;       /* signalled on push, re-queue, close and interrupt */
+        pthread_cond_t not_full;        /* signalled on pop, close and a larger capacity */
+        size_t capacity;                /* guarded by lock */
+        size_t n_buckets;               /* guarded by lock; a power of two, never shrinks */
         Entry *head, *tail;             /* guarded by lock: the FIFO */
         size_t len;                     /* guarded by lock: entries in the FIFO */
         size_t pending_again;           /* guarded by lock: in flight with again set */
@@ -52,15 +55,23 @@ static uint64_t hash_path(const char *s) {
         return h;
 }
 
+/* Buckets for a capacity: twice as many, so chains stay short when full. */
+static size_t n_buckets_for(size_t capacity) {
+        size_t n = 64;
+
+        while (n < capacity * 2 && n < ((size_t) 1 << 24))
+                n <<= 1;
+        return n;
+}
+
 int path_queue_new(size_t capacity, PathQueue **ret) {
         PathQueue *q;
-        size_t n = 64;
+        size_t n;
 
         assert(ret);
         if (capacity == 0)
                 return -EINVAL;
-        while (n < capacity * 2 && n < ((size_t) 1 << 24))
-                n <<= 1;
+        n = n_buckets_for(capacity);
 
         q = calloc(1, sizeof *q);
         if (!q)
@@ -215,15 +226,24 @@ int path_queue_try_push(PathQueue *q, char *path) {
         return push(q, path, false, NULL);
 }
 
-int path_queue_pop(PathQueue *q, const char **ret_path) {
+static int pop(PathQueue *q, const char **ret_path, const atomic_bool *cancel) {
         Entry *e;
 
-        assert(q && ret_path);
         (void) pthread_mutex_lock(&q->lock);
         /* After close, paths in flight that were pushed again still come back:
-         * wait for them too, so nothing pushed before close() is lost. */
-        while (q->len == 0 && (!q->closed || q->pending_again > 0))
+         * wait for them too, so nothing pushed before close() is lost. The
+         * cancel flag is read under the lock, and path_queue_interrupt()
+         * broadcasts under it, so a flag set before the interrupt is seen
+         * either here or after the wait: no wake-up is lost. */
+        for (;;) {
+                if (cancel && atomic_load(cancel)) {
+                        (void) pthread_mutex_unlock(&q->lock);
+                        return -ECANCELED;
+                }
+                if (q->len > 0 || (q->closed && q->pending_again == 0))
+                        break;
                 (void) pthread_cond_wait(&q->not_empty, &q->lock);
+        }
         if (q->len == 0) {
                 (void) pthread_mutex_unlock(&q->lock);
                 return -EPIPE;
@@ -237,9 +257,85 @@ int path_queue_pop(PathQueue *q, const char **ret_path) {
         e->in_flight = true;
         q->in_flight++;
         *ret_path = e->path;
-        (void) pthread_cond_signal(&q->not_full);
+        /* After a shrink the queue may still hold more than its capacity:
+         * then this pop makes no room, and waking a producer would be in vain. */
+        if (q->len < q->capacity)
+                (void) pthread_cond_signal(&q->not_full);
         (void) pthread_mutex_unlock(&q->lock);
         return 0;
+}
+
+int path_queue_pop(PathQueue *q, const char **ret_path) {
+        assert(q && ret_path);
+        return pop(q, ret_path, NULL);
+}
+
+int path_queue_pop_cancellable(PathQueue *q, const char **ret_path, const atomic_bool *cancel) {
+        assert(q && ret_path && cancel);
+        return pop(q, ret_path, cancel);
+}
+
+void path_queue_interrupt(PathQueue *q) {
+        assert(q);
+        (void) pthread_mutex_lock(&q->lock);
+        (void) pthread_cond_broadcast(&q->not_empty);
+        (void) pthread_mutex_unlock(&q->lock);
+}
+
+/* Called with the lock held: moves every entry to buckets, n of them. */
+static void rehash(PathQueue *q, Entry **buckets, size_t n) {
+        for (size_t i = 0; i < q->n_buckets; i++)
+                for (Entry *e = q->buckets[i], *next; e; e = next) {
+                        next = e->hash_next;
+                        e->hash_next = buckets[e->hash & (n - 1)];
+                        buckets[e->hash & (n - 1)] = e;
+                }
+        free(q->buckets);
+        q->buckets = buckets;
+        q->n_buckets = n;
+}
+
+int path_queue_set_capacity(PathQueue *q, size_t capacity) {
+        size_t n = n_buckets_for(capacity), have;
+        Entry **buckets = NULL;
+
+        assert(q);
+        if (capacity == 0)
+                return -EINVAL;
+        (void) pthread_mutex_lock(&q->lock);
+        have = q->n_buckets;
+        (void) pthread_mutex_unlock(&q->lock);
+        /* A larger table is allocated outside the lock: producers and
+         * consumers go on meanwhile. */
+        if (n > have) {
+                buckets = calloc(n, sizeof *buckets);
+                if (!buckets)
+                        return -ENOMEM;
+        }
+
+        (void) pthread_mutex_lock(&q->lock);
+        if (buckets && n > q->n_buckets) {
+                rehash(q, buckets, n);
+                buckets = NULL;
+        }
+        /* Smaller: nothing queued is dropped; pushes wait (or try_push fails)
+         * until pops bring the length below the new capacity. */
+        if (capacity > q->capacity)
+                (void) pthread_cond_broadcast(&q->not_full);
+        q->capacity = capacity;
+        (void) pthread_mutex_unlock(&q->lock);
+        free(buckets);          /* another call grew the table meanwhile */
+        return 0;
+}
+
+size_t path_queue_capacity(PathQueue *q) {
+        size_t n;
+
+        assert(q);
+        (void) pthread_mutex_lock(&q->lock);
+        n = q->capacity;
+        (void) pthread_mutex_unlock(&q->lock);
+        return n;
 }
 
 void path_queue_done(PathQueue *q, const char *path) {

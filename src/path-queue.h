@@ -37,13 +37,29 @@ int path_queue_try_push(PathQueue *q, char *path);
  * Returns -EPIPE once the queue is closed and drained: the worker's cue to exit. */
 int path_queue_pop(PathQueue *q, const char **ret_path);
 
+/* As path_queue_pop(), but returns -ECANCELED, taking nothing, once *cancel
+ * is true: at once when it is true on entry, and while waiting as soon as
+ * path_queue_interrupt() is called after it was set. */
+int path_queue_pop_cancellable(PathQueue *q, const char **ret_path, const atomic_bool *cancel);
+
+/* Wakes every waiting path_queue_pop_cancellable() to look at its flag. */
+void path_queue_interrupt(PathQueue *q);
+
 /* Ends the processing of a path returned by path_queue_pop(). If it was pushed
  * again meanwhile, it goes back on the queue at once; this never blocks, so the
- * queue may exceed its capacity by the number of paths in flight. */
+ * queue may exceed its capacity by the number of paths in flight (and by more
+ * after path_queue_set_capacity() shrank it). */
 void path_queue_done(PathQueue *q, const char *path);
 
 /* Refuses further pushes and wakes every waiter. Queued paths are still popped. */
 void path_queue_close(PathQueue *q);
+
+/* Sets how many paths may wait. Larger: blocked pushes wake and go on. Smaller
+ * than what is queued: every queued path stays (none is dropped); pushes block,
+ * and try_push fails with -EAGAIN, until pops bring the length below it.
+ * Returns 0, -EINVAL (capacity 0) or -ENOMEM (capacity unchanged). */
+int path_queue_set_capacity(PathQueue *q, size_t capacity);
+size_t path_queue_capacity(PathQueue *q);
 
 /* Paths queued (not counting those in flight). */
 size_t path_queue_length(PathQueue *q);

@@ -192,6 +192,146 @@ static void test_again_after_close(void) {
         path_queue_free(q);
 }
 
+static void test_grow_wakes_pushers(void) {
+        Blocked b = {};
+        pthread_t t;
+
+        (void) path_queue_new(1, &b.q);
+        is_int(path_queue_set_capacity(b.q, 0), -EINVAL, "set_capacity 0 is refused");
+        is_int(path_queue_capacity(b.q), 1, "... and the capacity is unchanged");
+        (void) path_queue_push(b.q, dup_path("/first"));
+        (void) pthread_create(&t, NULL, blocked_push_thread, &b);
+        usleep(50 * 1000);
+        ok(!atomic_load(&b.returned), "push blocks while the queue is full");
+        is_int(path_queue_set_capacity(b.q, 2), 0, "set_capacity 2");
+        ok(wait_returned(&b), "a blocked push wakes when the capacity grows, with nothing popped");
+        is_int(atomic_load(&b.result), 0, "... and succeeds");
+        is_int(path_queue_length(b.q), 2, "both paths are queued");
+        (void) pthread_join(t, NULL);
+        path_queue_free(b.q);
+}
+
+static void test_shrink_keeps_paths(void) {
+        Blocked b = {};
+        pthread_t t;
+        const char *p;
+        char *extra = dup_path("/extra"), buf[16];
+        int in_order = 0;
+
+        (void) path_queue_new(8, &b.q);
+        for (int i = 0; i < 6; i++) {
+                (void) snprintf(buf, sizeof buf, "/s%d", i);
+                (void) path_queue_push(b.q, dup_path(buf));
+        }
+        is_int(path_queue_set_capacity(b.q, 2), 0, "shrink from 8 to 2 with 6 queued");
+        is_int(path_queue_capacity(b.q), 2, "the capacity is 2");
+        is_int(path_queue_length(b.q), 6, "... and all 6 paths are still queued");
+        is_int(path_queue_try_push(b.q, extra), -EAGAIN, "try_push over the new capacity: -EAGAIN");
+        is_str(extra, "/extra", "the caller still owns the refused path");
+        is_int(path_queue_push(b.q, dup_path("/s3")), 1, "a queued path still coalesces");
+        (void) pthread_create(&t, NULL, blocked_push_thread, &b);
+        for (int i = 0; i < 4; i++) {
+                (void) path_queue_pop(b.q, &p);
+                (void) snprintf(buf, sizeof buf, "/s%d", i);
+                in_order += strcmp(p, buf) == 0;
+                path_queue_done(b.q, p);
+        }
+        usleep(50 * 1000);
+        ok(!atomic_load(&b.returned), "a push blocks until the length is below the new capacity");
+        (void) path_queue_pop(b.q, &p);
+        in_order += strcmp(p, "/s4") == 0;
+        path_queue_done(b.q, p);
+        ok(wait_returned(&b), "... and wakes once it is");
+        is_int(atomic_load(&b.result), 0, "... and succeeds");
+        (void) pthread_join(t, NULL);
+        (void) path_queue_pop(b.q, &p);
+        in_order += strcmp(p, "/s5") == 0;
+        path_queue_done(b.q, p);
+        is_int(in_order, 6, "every path queued before the shrink came out, in order");
+        (void) path_queue_pop(b.q, &p);
+        is_str(p, "/blocked", "then the one pushed after it");
+        path_queue_done(b.q, p);
+        is_int(path_queue_try_push(b.q, extra), 0, "try_push succeeds once there is room");
+        is_int(path_queue_length(b.q), 1, "one queued");
+        path_queue_free(b.q);
+}
+
+static void test_grow_rehashes(void) {
+        PathQueue *q = NULL;
+        const char *p;
+        char buf[32];
+        int coalesced = 0;
+
+        /* Entries queued and in flight move to the larger table on a grow. */
+        (void) path_queue_new(2, &q);
+        (void) path_queue_push(q, dup_path("/in-flight"));
+        (void) path_queue_push(q, dup_path("/queued"));
+        (void) path_queue_pop(q, &p);
+        is_int(path_queue_set_capacity(q, 5000), 0, "grow from 2 to 5000");
+        is_int(path_queue_push(q, dup_path("/queued")), 1, "a path queued before the grow coalesces");
+        is_int(path_queue_push(q, dup_path("/in-flight")), 1, "a path in flight before the grow is marked again");
+        path_queue_done(q, p);
+        for (int i = 0; i < 4000; i++) {
+                (void) snprintf(buf, sizeof buf, "/r/%d", i);
+                (void) path_queue_push(q, dup_path(buf));
+        }
+        for (int i = 0; i < 4000; i++) {
+                (void) snprintf(buf, sizeof buf, "/r/%d", i);
+                coalesced += path_queue_try_push(q, dup_path(buf)) == 1;
+        }
+        is_int(coalesced, 4000, "4000 paths over the old capacity: each found again");
+        is_int(path_queue_length(q), 4002, "4002 queued");
+        path_queue_free(q);
+}
+
+typedef struct Cancelled {
+        PathQueue *q;
+        atomic_bool cancel;
+        atomic_int result;
+        atomic_bool returned;
+} Cancelled;
+
+static void *cancellable_pop_thread(void *arg) {
+        Cancelled *c = arg;
+        const char *p;
+        int r = path_queue_pop_cancellable(c->q, &p, &c->cancel);
+
+        if (r >= 0)
+                path_queue_done(c->q, p);
+        atomic_store(&c->result, r);
+        atomic_store(&c->returned, true);
+        return NULL;
+}
+
+static void test_pop_cancellable(void) {
+        Cancelled c = {};
+        pthread_t t;
+        const char *p;
+
+        (void) path_queue_new(2, &c.q);
+        (void) path_queue_push(c.q, dup_path("/kept"));
+        atomic_store(&c.cancel, true);
+        is_int(path_queue_pop_cancellable(c.q, &p, &c.cancel), -ECANCELED,
+               "pop_cancellable with the flag set: -ECANCELED");
+        is_int(path_queue_length(c.q), 1, "... and the path stays queued");
+        atomic_store(&c.cancel, false);
+        is_int(path_queue_pop_cancellable(c.q, &p, &c.cancel), 0, "with the flag clear it pops");
+        is_str(p, "/kept", "the queued path");
+        path_queue_done(c.q, p);
+
+        (void) pthread_create(&t, NULL, cancellable_pop_thread, &c);
+        usleep(50 * 1000);
+        ok(!atomic_load(&c.returned), "pop_cancellable blocks on an empty queue");
+        atomic_store(&c.cancel, true);
+        path_queue_interrupt(c.q);
+        for (int i = 0; i < 500 && !atomic_load(&c.returned); i++)
+                usleep(10 * 1000);
+        ok(atomic_load(&c.returned), "flag set, then interrupt: it wakes");
+        is_int(atomic_load(&c.result), -ECANCELED, "... with -ECANCELED");
+        (void) pthread_join(t, NULL);
+        path_queue_free(c.q);
+}
+
 #define PRODUCERS 4
 #define CONSUMERS 4
 #define PER_PRODUCER 20000
@@ -281,6 +421,10 @@ int main(void) {
         test_blocking();
         test_pop_wakes_on_close();
         test_again_after_close();
+        test_grow_wakes_pushers();
+        test_shrink_keeps_paths();
+        test_grow_rehashes();
+        test_pop_cancellable();
         test_stress();
         return done_testing();
 }
