@@ -433,13 +433,34 @@ static bool healthy(const ThumbwatchConfig *c, WorkerPool *pool, Services *s, bo
         return ok;
 }
 
-/* SIGHUP: the config read again and the watcher and scanner restarted on
- * it. Signals are taken all the while: a SIGTERM or SIGINT is returned at
- * once, for the caller to stop (the services may be half stopped; stopping
- * them again is safe); a SIGHUP that arrives meanwhile is returned too, for
- * another reload after this one. Returns 0 otherwise. */
-static int reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue, Services *s, run_reload_fn fn,
-                  const sigset_t *mask) {
+/* A reload's workers and queue_size, applied to the running pool and queue.
+ * Neither waits: workers beyond the new count finish the file in hand and
+ * exit, and a queue longer than its new capacity keeps every path. */
+static void resize_workers(const ThumbwatchConfig *c, WorkerPool *pool, PathQueue *queue) {
+        size_t workers = worker_pool_size(pool), capacity = path_queue_capacity(queue);
+        int r;
+
+        if (workers == n_workers(c) && capacity == c->queue_size)
+                return;
+        r = path_queue_set_capacity(queue, c->queue_size);
+        if (r < 0)
+                log_warning_errno(r, "cannot resize the queue to %zu, keeping %zu: %m", c->queue_size, capacity);
+        r = worker_pool_resize(pool, n_workers(c));
+        if (r < 0)
+                log_warning_errno(r, "cannot start %zu workers, running %zu: %m", n_workers(c),
+                                  worker_pool_size(pool));
+        log_info("workers %zu -> %zu, queue_size %zu -> %zu", workers, worker_pool_size(pool), capacity,
+                 path_queue_capacity(queue));
+}
+
+/* SIGHUP: the config read again, the worker pool and the queue resized,
+ * and the watcher and scanner restarted on it. Signals are taken all the
+ * while: a SIGTERM or SIGINT is returned at once, for the caller to stop (the
+ * services may be half stopped; stopping them again is safe); a SIGHUP that
+ * arrives meanwhile is returned too, for another reload after this one.
+ * Returns 0 otherwise. */
+static int reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue, WorkerPool *pool, Services *s,
+                  run_reload_fn fn, const sigset_t *mask) {
         ThumbwatchConfig *next = NULL;
         bool hup = false;
         int r, sig;
@@ -467,6 +488,7 @@ static int reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue, 
         job_context_set_config(job, next);
         config_unref(*config);
         *config = next;
+        resize_workers(next, pool, queue);
         r = services_start(s, next, queue);
         if (r < 0) {
                 /* Nothing watches now; the supervisor's restart is the way back. */
@@ -534,7 +556,7 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
                 sig = hup ? SIGHUP : wait_signal(&mask, catching_up ? CATCH_UP_POLL_USEC : tick);
                 hup = false;
                 if (sig == SIGHUP) {
-                        int next = reload(&config, &job, queue, &services, reload_fn, &mask);
+                        int next = reload(&config, &job, queue, pool, &services, reload_fn, &mask);
 
                         catching_up = true;
                         catch_up_start = now_usec();

@@ -1,6 +1,7 @@
 #!/bin/sh
 # SIGHUP re-reads the config: a broken one is refused and the old one keeps
-# running; an added drop is watched, a removed one is not.
+# running; an added drop is watched, a removed one is not; workers and
+# queue_size resize the running pool and queue.
 . "$(dirname "$0")/lib.sh"
 
 mkdir "$T/in2" "$T/out2"
@@ -36,6 +37,35 @@ cp "$T/sample.jpg" "$T/in/ignored-now.jpg"
 cp "$T/sample.jpg" "$T/in2/barrier.jpg"
 check "barrier in the remaining drop" wait_for is_file "$T/out2/barrier_thumbnail.jpg"
 check "a removed drop is no longer watched" is_gone "$T/out/ignored-now_thumbnail.jpg"
+
+# The daemon's threads: the workers plus main, the watcher and the scanner
+# (and whatever a sanitizer runs), so only differences are compared.
+tasks() { ls "/proc/$PID/task" | wc -l; }
+has_tasks() { [ "$(tasks)" -eq "$1" ]; }
+conf2() {
+	printf '[thumbwatch]\nworkers = %s\nqueue_size = %s\n[drop:two]\nsource = %s\noutput = %s\n' \
+		"$1" "$2" "$T/in2" "$T/out2" >"$T/tw.conf"
+}
+cpus=$(getconf _NPROCESSORS_ONLN)        # what workers = auto means
+more=$((cpus + 2))
+before=$(tasks)
+conf2 "$more" 16
+kill -HUP "$PID"
+check "more workers and a smaller queue on SIGHUP: logged" \
+	wait_for log_has "workers $cpus -> $more, queue_size 256 -> 16"
+check "... and two more threads run" wait_for has_tasks $((before + 2))
+cp "$T/sample.jpg" "$T/in2/grown.jpg"
+check "... and files dropped afterwards are made" wait_for is_file "$T/out2/grown_thumbnail.jpg"
+
+conf2 1 16
+kill -HUP "$PID"
+check "one worker on SIGHUP: logged" wait_for log_has "workers $more -> 1, queue_size 16 -> 16"
+check "... and the surplus threads exit" wait_for has_tasks $((before + 2 - more + 1))
+for i in 1 2 3 4 5; do cp "$T/sample.jpg" "$T/in2/shrunk$i.jpg"; done
+made_all() { for i in 1 2 3 4 5; do is_file "$T/out2/shrunk${i}_thumbnail.jpg" || return 1; done; }
+check "... and files dropped afterwards are made" wait_for made_all
+check "a reload that changes neither says nothing of them" \
+	[ "$(grep -c 'queue_size .* -> ' "$LOG")" -eq 2 ]
 
 stop_daemon
 is "$STATUS" 0 "exit 0"
