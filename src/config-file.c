@@ -1078,6 +1078,11 @@ static int validate_pair(const DropConfig *d, const DropConfig *e, const char *w
                                      where, d->output, e->source, e->name);
         if (d == e)
                 return 0;
+        /* A freedesktop cache is shared by design (every program's
+         * thumbnails, named by their sources' URIs): several drops may
+         * write one, and each prunes only its own sources' thumbnails. */
+        if (strcmp(d->output, e->output) == 0 && d->layout == LAYOUT_FREEDESKTOP && e->layout == LAYOUT_FREEDESKTOP)
+                return 0;
         if (strcmp(d->output, e->output) == 0)
                 return error_message(reterr_message, "%s: output '%s' is also the output of [drop:%s] (line %u)" NOT_SHARED,
                                      where, d->output, e->name, e->line);

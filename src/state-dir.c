@@ -235,6 +235,9 @@ long state_prune_failures(const DropConfig *d) {
                         continue;
                 buf[len] = '\0';
                 path = strchr(buf, '\n');
+                /* Another drop's, in a freedesktop cache drops share. */
+                if (path && !naming_path_is_under(path + 1, d->source))
+                        continue;
                 /* The record's file is gone, or its device and inode are another's. */
                 if (path && (d->follow_symlinks ? stat(path + 1, &st) : lstat(path + 1, &st)) == 0) {
                         record_name(&st, name);
@@ -338,11 +341,15 @@ long state_recover_inflight(const DropConfig *d) {
                 len = fd >= 0 ? read(fd, path, PATH_MAX) : -1;
                 if (fd >= 0)
                         (void) close(fd);
+                if (len > 0) {
+                        path[len] = '\0';
+                        /* Another drop's, in a freedesktop cache drops share: its own
+                         * recovery reads it. */
+                        if (!naming_path_is_under(path, d->source))
+                                continue;
+                }
                 (void) unlinkat(dfd, e->d_name, 0);
-                if (len <= 0)
-                        continue;
-                path[len] = '\0';
-                if (!naming_path_is_under(path, d->source) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                if (len <= 0 || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
                         continue;
                 n++;
                 /* Its digest, so that a chmod does not make a poison file be

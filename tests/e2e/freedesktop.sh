@@ -154,6 +154,25 @@ check "--gc removes the one under the old name, whose source's URI names another
 	grep -q "^removed $T/c3/normal/$old$" "$T/gc3"
 check "... and keeps the one under GLib's name" is_file "$T/c3/normal/$(name "$p1")"
 
+# Two drops, one cache (as a user's ~/.cache/thumbnails is): accepted; each
+# prunes only its own sources' thumbnails.
+mkdir "$T/share-a" "$T/share-b"
+cp "$T/sample.jpg" "$T/share-a/a.jpg"
+cp "$T/sample.jpg" "$T/share-b/b.jpg"
+printf '[drop:a]\nsource = %s\noutput = %s\nlayout = freedesktop\n[drop:b]\nsource = %s\noutput = %s\nlayout = freedesktop\n' \
+	"$T/share-a" "$T/shared" "$T/share-b" "$T/shared" >"$T/share.conf"
+"$THUMBWATCH" --config "$T/share.conf" --once >"$T/share.out" 2>&1
+is "$?" 0 "two freedesktop drops may share one cache"
+check "... both are made" grep -q "^made 2, up to date 0, failed 0" "$T/share.out"
+rm "$T/share-a/a.jpg"
+"$THUMBWATCH" --config "$T/share.conf" --gc >"$T/share.gc" 2>&1
+is "$(grep -c '^removed .*\.png$' "$T/share.gc")" 1 "--gc removes the one thumbnail of the drop whose file is gone"
+check "... and keeps the other drop's" is_file "$T/shared/normal/$(name "$T/share-b/b.jpg")"
+printf '[drop:a]\nsource = %s\noutput = %s\n[drop:b]\nsource = %s\noutput = %s\nlayout = freedesktop\n' \
+	"$T/share-a" "$T/shared" "$T/share-b" "$T/shared" >"$T/share2.conf"
+"$THUMBWATCH" --config "$T/share2.conf" --check-config >/dev/null 2>&1
+is "$?" 2 "... but a mirror drop may not share it"
+
 # What the standard cannot hold is refused.
 printf '[drop:d]\nsource = %s\noutput = %s\nlayout = freedesktop\nsizes = 100x100\n' "$T/in" "$T/c2" >"$T/bad.conf"
 "$THUMBWATCH" --config "$T/bad.conf" --check-config >/dev/null 2>"$T/bad.err"
