@@ -698,21 +698,92 @@ long output_clean_temporaries(const DropConfig *d) {
 
 /* Pruning */
 
-/* Is src a source whose thumbnails include thumb in the output folder dir
- * (relative to the output)? Looked at now. */
-static bool explains(const OutputPrune *p, const DropConfig *d, const char *src, const char *dir, const char *thumb) {
-        SourceIdentity id;
-        struct stat st;
+/* Would a source at src (by its path: the drop's rules, the name template)
+ * have thumb in the output folder dir (relative to the output)? */
+static bool names_explain(const OutputPrune *p, const DropConfig *d, const char *src, const char *dir,
+                          const char *thumb) {
         Outputs o;
         bool found = false;
 
-        if (output_stat_source(AT_FDCWD, src, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, &st, &id) < 0 ||
-            !S_ISREG(st.st_mode) || (p->source_path_ok && !p->source_path_ok(d, src)) || outputs_init(&o, d, src) < 0)
+        if ((p->source_path_ok && !p->source_path_ok(d, src)) || outputs_init(&o, d, src) < 0)
                 return false;
         for (size_t i = 0; i < o.n && !found; i++)
                 found = strcmp(o.dir[i], dir) == 0 && strcmp(o.file[i], thumb) == 0;
         outputs_done(&o);
         return found;
+}
+
+/* Is src a source whose thumbnails include thumb in the output folder dir?
+ * Looked at now (a stat). */
+static bool explains(const OutputPrune *p, const DropConfig *d, const char *src, const char *dir, const char *thumb) {
+        SourceIdentity id;
+        struct stat st;
+
+        return output_stat_source(AT_FDCWD, src, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, &st, &id) == 0 &&
+               S_ISREG(st.st_mode) && names_explain(p, d, src, dir, thumb);
+}
+
+/* The names in a source folder, with their types from readdir: what a
+ * thumbnail's source is checked against first, so that keeping a thumbnail
+ * costs no stat of its source (the catch-up has stat()ed it already). */
+typedef struct SourceNames {
+        struct SourceName {
+                char *name;
+                unsigned char type;
+        } *v;
+        size_t n;
+} SourceNames;
+
+static int cmp_source_name(const void *a, const void *b) {
+        return strcmp(((const struct SourceName *) a)->name, ((const struct SourceName *) b)->name);
+}
+
+static void source_names_done(SourceNames *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->v[i].name);
+        free(s->v);
+        *s = (SourceNames) {};
+}
+
+/* Lists src_dir; a folder that cannot be read lists nothing (then each
+ * thumbnail's source is looked at by itself). */
+static void source_names_read(SourceNames *s, const char *src_dir) {
+        size_t size = 0;
+        struct dirent *e;
+        DIR *dp = opendir(src_dir);
+
+        *s = (SourceNames) {};
+        if (!dp)
+                return;
+        while ((e = readdir(dp))) {
+                if (s->n == size) {
+                        struct SourceName *a = reallocarray(s->v, size ? size * 2 : 64, sizeof *a);
+
+                        if (!a)
+                                break;
+                        s->v = a;
+                        size = size ? size * 2 : 64;
+                }
+                s->v[s->n].name = strdup(e->d_name);
+                s->v[s->n].type = e->d_type;
+                if (s->v[s->n].name)
+                        s->n++;
+        }
+        (void) closedir(dp);
+        if (s->n > 0)
+                qsort(s->v, s->n, sizeof *s->v, cmp_source_name);
+}
+
+/* Is name in s, as a file that may be a source (a regular file; a symlink
+ * where they are followed; a type readdir did not say)? */
+static bool source_names_has(const SourceNames *s, const DropConfig *d, const char *name) {
+        union { const char *c; char *m; } u = { .c = name };     /* the key is only read */
+        struct SourceName key = { .name = u.m }, *hit;
+
+        if (s->n == 0)
+                return false;
+        hit = bsearch(&key, s->v, s->n, sizeof *s->v, cmp_source_name);
+        return hit && (hit->type == DT_REG || hit->type == DT_UNKNOWN || (hit->type == DT_LNK && d->follow_symlinks));
 }
 
 /* Removes name (of dirfd) for p, or says it would; folder: rmdir. */
@@ -739,8 +810,8 @@ static void prune_kept(OutputPrune *p, const char *path) {
 
 /* One regular file of the mirror folder dir: an orphan of thumbwatch's
  * goes. Returns true if it stays. */
-static bool prune_file(OutputPrune *p, const DropConfig *d, int dirfd, const char *dir, const char *name,
-                       const char *path) {
+static bool prune_file(OutputPrune *p, const DropConfig *d, const SourceNames *names, int dirfd, const char *dir,
+                       const char *name, const char *path) {
         _cleanup_free_ char *src = NULL;
         char source_name[NAME_MAX + 1];
         int r;
@@ -755,7 +826,11 @@ static bool prune_file(OutputPrune *p, const DropConfig *d, int dirfd, const cha
         if (r < 0)
                 return true;
         src = join3(d->source, dir, source_name);
-        if (!src || explains(p, d, src, dir, name))
+        if (!src)
+                return true;
+        /* Kept by the folder's listing; or gone by it, looked at once more. */
+        if (source_names_has(names, d, source_name) ? names_explain(p, d, src, dir, name) :
+                                                      explains(p, d, src, dir, name))
                 return true;
         return !prune_remove(p, dirfd, name, path, false);
 }
@@ -763,6 +838,8 @@ static bool prune_file(OutputPrune *p, const DropConfig *d, int dirfd, const cha
 /* The mirror folder dir (relative to the output; dirfd open on it), and
  * below. Returns how many entries stay in it. */
 static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char *dir, const char *path) {
+        _cleanup_free_ char *src_dir = join3(d->source, dir, "");
+        _cleanup_(source_names_done) SourceNames names = {};
         struct dirent *e;
         long stay = 0;
         int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
@@ -774,6 +851,8 @@ static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char
                 p->failed++;
                 return 1;
         }
+        if (src_dir)
+                source_names_read(&names, src_dir);
         while ((e = readdir(dp))) {
                 _cleanup_free_ char *sub = NULL, *sub_path = NULL;
                 struct stat st;
@@ -791,7 +870,7 @@ static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char
                         continue;
                 }
                 if (S_ISDIR(st.st_mode)) {
-                        _cleanup_free_ char *src_dir = join3(d->source, sub, "");
+                        _cleanup_free_ char *child_src = join3(d->source, sub, "");
                         struct stat sst;
                         int sfd;
 
@@ -801,15 +880,15 @@ static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char
                                 continue;
                         }
                         sfd = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (sfd < 0 || prune_dir(p, d, sfd, sub, sub_path) > 0 || !src_dir ||
-                            (lstat(src_dir, &sst) == 0 && S_ISDIR(sst.st_mode)) ||
+                        if (sfd < 0 || prune_dir(p, d, sfd, sub, sub_path) > 0 || !child_src ||
+                            (lstat(child_src, &sst) == 0 && S_ISDIR(sst.st_mode)) ||
                             !prune_remove(p, dirfd, e->d_name, sub_path, true))
                                 stay++;
                         if (sfd >= 0)
                                 (void) close(sfd);
                         continue;
                 }
-                if (!S_ISREG(st.st_mode) || prune_file(p, d, dirfd, dir, e->d_name, sub_path))
+                if (!S_ISREG(st.st_mode) || prune_file(p, d, &names, dirfd, dir, e->d_name, sub_path))
                         stay++;
         }
         (void) closedir(dp);

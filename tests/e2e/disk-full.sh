@@ -28,7 +28,7 @@ INNER
 unshare -m sh "$T/inner.sh"
 is "$?" 0 "the daemon ran with its output on a 4 MiB tmpfs, filled"
 check "the full disk is logged as io, with the reason" grep -q "photo.jpg' failed (io): .*No space left on device" "$T/log.disk"
-check "... and the job is kept for a retry" grep -q "photo.jpg': trying again in 0.3 s" "$T/log.disk"
+check "... and the job is kept for a retry" grep -q "photo.jpg': trying again every 0.3 s" "$T/log.disk"
 is "$(wc -l <"$T/partial")" 0 "nothing partial is left on the full disk"
 check "once space is freed the thumbnail is made, whole" grep -q "JPEG 512x384" "$T/identify"
 is "$(cat "$T/status")" 0 "exit 0"
