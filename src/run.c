@@ -13,8 +13,13 @@
  * into paths; N workers make thumbnails. Shutdown order: STOPPING=1, stop
  * the watcher and the scanner, close the queue, let the workers drain it
  * for up to stop_timeout, then skip the rest. A reload stops the watcher and
- * the scanner, swaps the config, and starts both again on the new one: watch
- * first, then a catch-up scan, so nothing that happened meanwhile is lost. */
+ * the scanner (taking signals all the while: a SIGTERM stops the daemon, a
+ * second SIGHUP is a reload after this one), swaps the config, resizes the
+ * worker pool and the queue, and starts both again on the new one: watch
+ * first, then a catch-up scan that also prunes what is gone, so nothing that
+ * happened meanwhile is lost or left behind. A worker asks for every drop to
+ * be scanned again (job.rescan_wanted) when it made a removed output folder
+ * again; the main loop passes that on to the scanner. */
 #include "build-config.h"
 
 #include <errno.h>
