@@ -244,7 +244,8 @@ int outputs_init(Outputs *o, const DropConfig *d, const char *src) {
         slash = strrchr(o->rel, '/');
         o->name = slash ? slash + 1 : o->rel;
         dir_len = slash ? (size_t) (slash - o->rel) : 0;
-        if (o->name[0] == '\0') {
+        /* Names come from readdir() and events: never empty, ".", "..". */
+        if (o->name[0] == '\0' || strcmp(o->name, ".") == 0 || strcmp(o->name, "..") == 0) {
                 outputs_done(o);
                 return -EINVAL;
         }
@@ -275,6 +276,8 @@ int outputs_init(Outputs *o, const DropConfig *d, const char *src) {
                         /* A template such as "{stem}" could name a thumbnail after the state folder. */
                         if (r >= 0 && o->dir[i][0] == '\0' && strcmp(o->file[i], OUTPUT_STATE_DIR) == 0)
                                 r = -EPERM;
+                        if (r >= 0 && (strcmp(o->file[i], ".") == 0 || strcmp(o->file[i], "..") == 0))
+                                r = -EINVAL;
                 }
                 if (r >= 0 && !(o->path[i] = join3(d->output, o->dir[i], o->file[i])))
                         r = -ENOMEM;

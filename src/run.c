@@ -565,10 +565,8 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
 
                         catching_up = true;
                         catch_up_start = now_usec();
-                        if (next == SIGTERM || next == SIGINT) {
-                                sig = next;
+                        if (next == SIGTERM || next == SIGINT)
                                 break;
-                        }
                         hup = next == SIGHUP;
                 }
                 now = now_usec();

@@ -48,14 +48,18 @@ cat "$T/new.jpg" >"$T/in/a.jpg"
 b_new() { [ "$(dims "$T/out/b_thumbnail.jpg")" = "100 30 JPEG" ]; }
 check "rewritten in place through a.jpg: b.jpg's thumbnail is made again too" wait_for b_new
 mkdir "$T/in/gone"
+cp "$T/sample.jpg" "$T/in/gone/first.jpg"
+check "a folder, watched" wait_for is_file "$T/out/gone/first_thumbnail.jpg"
 cp "$T/sample.jpg" "$T/in/gone/doomed.jpg"
-wait_for grep -qs doomed.jpg "$T/out/.thumbwatch/inflight/worker-"*
+inflight() { grep -qs "$1" "$T/out/.thumbwatch/inflight/worker-"*; }     # the glob read at each call
+check "... a file in it is being decoded (held 1.5 s)" wait_for inflight doomed.jpg
 rm -r "$T/in/gone"
-cp "$T/sample.jpg" "$T/in/barrier.jpg"
-check "barrier" wait_for is_file "$T/out/barrier_thumbnail.jpg"
-wait_for log_has "doomed.jpg' went away while its thumbnail was made"
+check "the folder deleted meanwhile: the file went away" \
+	wait_for log_has "doomed.jpg' went away while its thumbnail was made"
 check "a source deleted with its folder while decoded: gone, not failed" test -z "$(grep "doomed.jpg' failed" "$LOG")"
 check "... and no thumbnail left for it" is_gone "$T/out/gone/doomed_thumbnail.jpg"
+cp "$T/sample.jpg" "$T/in/barrier.jpg"
+check "barrier" wait_for is_file "$T/out/barrier_thumbnail.jpg"
 stop_daemon
 is "$STATUS" 0 "exit 0"
 
