@@ -351,10 +351,22 @@ static int parse_string(const ConfigKey *k, void *base, const char *value, bool 
         return 0;
 }
 
+/* A value as --check-config prints it: control characters as \xNN, so no
+ * value or file name can forge a line or drive the terminal; everything
+ * else as it is, so that the output loads back. */
+static void print_text(FILE *f, const char *s) {
+        (void) fputc(' ', f);
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                if (*c < 0x20 || *c == 0x7f)
+                        fprintf(f, "\\x%02x", *c);
+                else
+                        (void) fputc(*c, f);
+}
+
 static void print_string(const ConfigKey *k, const void *base, FILE *f) {
         const char *s = *CONST_FIELD(char *, k, base);
 
-        fprintf(f, " %s", s ? s : "");
+        print_text(f, s ? s : "");
 }
 
 /* An absolute path, normalized (source, output). */
@@ -551,7 +563,7 @@ static void print_globs(const ConfigKey *k, const void *base, FILE *f) {
         size_t n = *CONST_COUNT(k, base);
 
         for (size_t i = 0; i < n; i++)
-                fprintf(f, " %s", globs[i]);
+                print_text(f, globs[i]);
 }
 
 #define KEY(sect, type, key, parser, printer, member, lo, hi, fl, def, why)                            \
@@ -1128,8 +1140,11 @@ static void origin(const ThumbwatchConfig *c, unsigned line, FILE *f) {
                 fprintf(f, "    ; command line\n");
         else if (line == 0)
                 fprintf(f, "    ; default\n");
-        else
-                fprintf(f, "    ; %s:%u\n", c->path ? c->path : "-", line);
+        else {
+                fprintf(f, "    ;");
+                print_text(f, c->path ? c->path : "-");
+                fprintf(f, ":%u\n", line);
+        }
 }
 
 /* Every key of a section, in the table's order, with where its value came from. */

@@ -75,10 +75,17 @@ static void apply_limits(JobContext *ctx, const ThumbwatchConfig *c) {
         ThumbnailOptions o;
 
         job_thumbnail_options(c, NULL, &o);
-        /* Decodes reserve their estimates from the budget before they start;
-         * GraphicsMagick's own accounting of its pixels (a part of what is
-         * reserved) gets the same ceiling, as a second line. */
-        o.max_memory = budget;
+        /* Decodes reserve their estimates from the budget before they start:
+         * that is the bound. GraphicsMagick's own memory limit is not set to
+         * it: its JPEG reader hands libjpeg what is left of that limit, so a
+         * 24-megapixel progressive JPEG failed with "Backing store not
+         * supported" under a budget that held its estimate, and a reload that
+         * lowered the limit failed decodes in flight. It keeps the ceiling
+         * every worker at the pixel limit would need, as before. */
+        o.max_memory = (uint64_t) (c->workers > 0 ? c->workers : (unsigned) sysconf(_SC_NPROCESSORS_ONLN)) *
+                       c->max_pixels * 8;
+        if (o.max_memory < budget)
+                o.max_memory = budget;
         if (thumbnail_set_limits(&o) < 0)
                 log_warning("cannot set GraphicsMagick's resource limits; the header checks still apply");
         memory_budget_set_total(ctx->budget, budget);
@@ -592,8 +599,10 @@ static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, 
         if (r < 0) {
                 _cleanup_free_ char *why = NULL;
 
-                if (asprintf(&why, "cannot open or create the output folder '%s': %s",
-                             failed_dir ? failed_dir : d->output, strerror(-r)) < 0)
+                if (asprintf(&why, "cannot open or create the output folder '%s': %s%s",
+                             failed_dir ? failed_dir : d->output, strerror(-r),
+                             r == -ENODEV ? " (it is not the folder it was when thumbwatch started: a disk not "
+                                            "mounted? restart thumbwatch if it moved on purpose)" : "") < 0)
                         why = NULL;
                 handle_failure(ctx, config, o, path, st, fd, duration, r < 0 && r != -ENOMEM ? -EIO : r, why, NULL);
                 return OUTCOME_DONE;

@@ -315,16 +315,21 @@ static mode_t dir_mode(const DropConfig *d) {
         return d->layout == LAYOUT_FREEDESKTOP ? 0700 : 0755;
 }
 
-/* Each output root as output_prepare() found it: the device of its parent
- * folder. A root removed later is made again only while its parent is
- * still on that device: a root whose disk was unmounted has a parent on
- * another (the mount point's), and writing there would fill the wrong disk. */
-static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct RootRecord {
+/* Each output root and source as thumbwatch first found it: its device and
+ * inode, and its parent folder's device. A root removed later is made again
+ * only while its parent is still on that device (a root whose disk was
+ * unmounted has a parent on another: writing there would fill the wrong
+ * disk); a root or a source that is another folder than then (a mount
+ * point whose disk went away, a bind mount undone) is not written to, nor
+ * pruned. First seen wins: a reload while a disk is away does not make the
+ * bare mount point the right place. */
+static pthread_mutex_t places_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct Place {
         char *path;
         dev_t parent_dev, dev;
-} *root_records;                                /* guarded by roots_lock */
-static size_t n_root_records;                   /* guarded by roots_lock */
+        ino_t ino;
+} *places;                                      /* guarded by places_lock */
+static size_t n_places;                         /* guarded by places_lock */
 
 static char *parent_of(const char *path) {
         const char *slash = strrchr(path, '/');
@@ -332,65 +337,84 @@ static char *parent_of(const char *path) {
         return slash == path ? strdup("/") : strndup(path, slash ? (size_t) (slash - path) : 0);
 }
 
-static void record_root(const DropConfig *d) {
-        _cleanup_free_ char *parent = parent_of(d->output);
-        struct RootRecord *a;
+/* Records path as it is now; with update, over what was recorded. */
+static void remember_place(const char *path, bool update) {
+        _cleanup_free_ char *parent = parent_of(path);
+        struct Place *a, now;
         struct stat pst, st;
 
-        if (!parent || stat(parent, &pst) < 0 || stat(d->output, &st) < 0)
+        if (!parent || stat(parent, &pst) < 0 || stat(path, &st) < 0)
                 return;
-        (void) pthread_mutex_lock(&roots_lock);
-        for (size_t i = 0; i < n_root_records; i++)
-                if (strcmp(root_records[i].path, d->output) == 0) {
-                        root_records[i].parent_dev = pst.st_dev;
-                        root_records[i].dev = st.st_dev;
+        now = (struct Place) { NULL, pst.st_dev, st.st_dev, st.st_ino };
+        (void) pthread_mutex_lock(&places_lock);
+        for (size_t i = 0; i < n_places; i++)
+                if (strcmp(places[i].path, path) == 0) {
+                        if (update) {
+                                now.path = places[i].path;
+                                places[i] = now;
+                        }
                         goto out;
                 }
-        a = reallocarray(root_records, n_root_records + 1, sizeof *a);
+        a = reallocarray(places, n_places + 1, sizeof *a);
         if (a) {
-                root_records = a;
-                a[n_root_records] = (struct RootRecord) { strdup(d->output), pst.st_dev, st.st_dev };
-                if (a[n_root_records].path)
-                        n_root_records++;
+                places = a;
+                now.path = strdup(path);
+                a[n_places] = now;
+                if (now.path)
+                        n_places++;
         }
 out:
-        (void) pthread_mutex_unlock(&roots_lock);
+        (void) pthread_mutex_unlock(&places_lock);
 }
 
-/* Is the output root fd on the device it was on at output_prepare()? A
- * mount point whose disk went away is an empty folder on another. */
-static bool root_in_place(const DropConfig *d, int fd) {
-        bool ok = true;
+/* What was recorded of path; false when nothing was. */
+static bool recalled_place(const char *path, struct Place *ret) {
+        bool known = false;
+
+        (void) pthread_mutex_lock(&places_lock);
+        for (size_t i = 0; i < n_places && !known; i++)
+                if (strcmp(places[i].path, path) == 0) {
+                        *ret = places[i];
+                        known = true;
+                }
+        (void) pthread_mutex_unlock(&places_lock);
+        return known;
+}
+
+/* Is the folder st describes the one recorded for path (or nothing was)? */
+static bool in_place(const char *path, const struct stat *st) {
+        struct Place p;
+
+        return !recalled_place(path, &p) || (p.dev == st->st_dev && p.ino == st->st_ino);
+}
+
+bool output_root_in_place(const DropConfig *d) {
         struct stat st;
 
-        if (fstat(fd, &st) < 0)
-                return true;
-        (void) pthread_mutex_lock(&roots_lock);
-        for (size_t i = 0; i < n_root_records; i++)
-                if (strcmp(root_records[i].path, d->output) == 0)
-                        ok = root_records[i].dev == st.st_dev;
-        (void) pthread_mutex_unlock(&roots_lock);
-        return ok;
+        return stat(d->output, &st) < 0 || in_place(d->output, &st);
+}
+
+void output_remember_source(const DropConfig *d) {
+        remember_place(d->source, false);
+}
+
+bool output_source_in_place(const DropConfig *d) {
+        struct stat st;
+
+        return stat(d->source, &st) == 0 && in_place(d->source, &st);
 }
 
 /* The output root of d is gone: made again, if it can safely be. */
 static int remake_root(const DropConfig *d) {
         _cleanup_free_ char *parent = parent_of(d->output);
-        bool known = false;
         struct stat st;
-        dev_t dev = 0;
+        struct Place p;
 
-        (void) pthread_mutex_lock(&roots_lock);
-        for (size_t i = 0; i < n_root_records; i++)
-                if (strcmp(root_records[i].path, d->output) == 0) {
-                        known = true;
-                        dev = root_records[i].parent_dev;
-                }
-        (void) pthread_mutex_unlock(&roots_lock);
-        if (!known || !parent || stat(parent, &st) < 0 || st.st_dev != dev)
+        if (!recalled_place(d->output, &p) || !parent || stat(parent, &st) < 0 || st.st_dev != p.parent_dev)
                 return -ENOENT;
         if (mkdir(d->output, dir_mode(d)) < 0 && errno != EEXIST)
                 return -errno;
+        remember_place(d->output, true);        /* a new inode, made by us */
         return 0;
 }
 
@@ -403,9 +427,13 @@ int outputs_open(Outputs *o, bool create, char **reterr_dir) {
                 o->root_made = true;
                 root = open_root(o->drop);
         }
-        if (root >= 0 && create && !root_in_place(o->drop, root)) {
-                (void) close(root);
-                root = -ENODEV;         /* "No such device": its disk is not mounted */
+        if (root >= 0 && create) {
+                struct stat st;
+
+                if (fstat(root, &st) == 0 && !in_place(o->drop->output, &st)) {
+                        (void) close(root);
+                        root = -ENODEV; /* "No such device": its disk is not mounted */
+                }
         }
         if (root < 0) {
                 *reterr_dir = strdup(o->drop->output);
@@ -662,7 +690,7 @@ int output_prepare(const DropConfig *d) {
         if (!p)
                 return -ENOMEM;
         if (mkdir(p, mode) == 0 || errno == EEXIST) {
-                record_root(d);
+                remember_place(d->output, false);
                 return 0;
         }
         if (errno != ENOENT)
@@ -675,7 +703,7 @@ int output_prepare(const DropConfig *d) {
         }
         if (mkdir(p, mode) < 0 && errno != EEXIST)
                 return -errno;
-        record_root(d);
+        remember_place(d->output, false);
         return 0;
 }
 
@@ -716,14 +744,63 @@ static bool names_explain(const OutputPrune *p, const DropConfig *d, const char 
         return found;
 }
 
-/* Is src a source whose thumbnails include thumb in the output folder dir?
- * Looked at now (a stat). */
-static bool explains(const OutputPrune *p, const DropConfig *d, const char *src, const char *dir, const char *thumb) {
-        SourceIdentity id;
-        struct stat st;
+typedef enum SourceState {
+        SOURCE_IS,              /* a source file, now */
+        SOURCE_GONE,            /* gone, or no source: not a regular file, a symlink not followed (or
+                                 * dangling, or leading out of the drop with follow_symlinks = yes), or
+                                 * behind a folder that is a symlink now */
+        SOURCE_UNKNOWN,         /* cannot be told (a folder that cannot be read, an io error): kept */
+} SourceState;
 
-        return output_stat_source(AT_FDCWD, src, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, &st, &id) == 0 &&
-               S_ISREG(st.st_mode) && names_explain(p, d, src, dir, thumb);
+static SourceState state_of_errno(int e) {
+        return e == ENOENT || e == ENOTDIR || e == ELOOP || e == EXDEV ? SOURCE_GONE : SOURCE_UNKNOWN;
+}
+
+/* The folder rel_dir (relative to d's source) opened below the source
+ * without a symlink on the way, or -errno. */
+static int open_source_dir(const DropConfig *d, const char *rel_dir, int flags) {
+        int root = beneath_open_root(d->source), fd;
+
+        if (root < 0)
+                return root == -ENOENT ? -EIO : root;   /* the source itself away: nothing can be told */
+        fd = beneath_open(root, rel_dir, flags | O_DIRECTORY, 0, 0);
+        (void) close(root);
+        return fd;
+}
+
+/* Is src (absolute, below d->source) a source now? Looked at now, as the
+ * worker would: no symlinked folder on the way, the rules of follow_symlinks. */
+static SourceState source_state(const DropConfig *d, const char *src) {
+        const char *rel = relative_to(src, d->source), *slash = strrchr(rel, '/');
+        _cleanup_free_ char *dir = slash ? strndup(rel, (size_t) (slash - rel)) : strdup("");
+        const char *name = slash ? slash + 1 : rel;
+        SourceState state;
+        struct stat st;
+        int dfd;
+
+        if (!dir)
+                return SOURCE_UNKNOWN;
+        dfd = open_source_dir(d, dir, O_PATH);
+        if (dfd < 0)
+                return state_of_errno(-dfd);
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                state = state_of_errno(errno);
+        else if (S_ISLNK(st.st_mode) && d->follow_symlinks) {
+                if (fstatat(dfd, name, &st, 0) < 0)
+                        state = state_of_errno(errno);          /* dangling: gone */
+                else if (!S_ISREG(st.st_mode))
+                        state = SOURCE_GONE;
+                else if (d->follow_symlinks == FOLLOW_BENEATH) {
+                        _cleanup_free_ char *target = realpath(src, NULL), *root = realpath(d->source, NULL);
+
+                        state = !target || !root ? SOURCE_UNKNOWN :
+                                naming_path_is_under(target, root) ? SOURCE_IS : SOURCE_GONE;
+                } else
+                        state = SOURCE_IS;
+        } else
+                state = S_ISREG(st.st_mode) ? SOURCE_IS : SOURCE_GONE;
+        (void) close(dfd);
+        return state;
 }
 
 /* The names in a source folder, with their types from readdir: what a
@@ -735,6 +812,7 @@ typedef struct SourceNames {
                 unsigned char type;
         } *v;
         size_t n;
+        SourceState state;      /* of the folder: read (IS), gone (or a symlink now), or not readable */
 } SourceNames;
 
 static int cmp_source_name(const void *a, const void *b) {
@@ -748,17 +826,24 @@ static void source_names_done(SourceNames *s) {
         *s = (SourceNames) {};
 }
 
-/* Lists src_dir; a folder that cannot be read lists nothing (then each
- * thumbnail's source is looked at by itself). */
-static void source_names_read(SourceNames *s, const char *src_dir) {
+/* Lists the source folder rel_dir, opened below the source without a
+ * symlink on the way. */
+static void source_names_read(SourceNames *s, const DropConfig *d, const char *rel_dir) {
         size_t size = 0;
         struct dirent *e;
-        DIR *dp = opendir(src_dir);
+        int fd = open_source_dir(d, rel_dir, O_RDONLY);
+        DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
 
-        *s = (SourceNames) {};
-        if (!dp)
+        *s = (SourceNames) { .state = SOURCE_IS };
+        if (!dp) {
+                s->state = state_of_errno(fd < 0 ? -fd : errno);
+                if (fd >= 0)
+                        (void) close(fd);
                 return;
-        while ((e = readdir(dp))) {
+        }
+        while ((errno = 0, e = readdir(dp))) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                        continue;
                 if (s->n == size) {
                         struct SourceName *a = reallocarray(s->v, size ? size * 2 : 64, sizeof *a);
 
@@ -772,21 +857,22 @@ static void source_names_read(SourceNames *s, const char *src_dir) {
                 if (s->v[s->n].name)
                         s->n++;
         }
+        if (errno != 0)
+                s->state = SOURCE_UNKNOWN;      /* read only in part: nothing is judged by it */
         (void) closedir(dp);
         if (s->n > 0)
                 qsort(s->v, s->n, sizeof *s->v, cmp_source_name);
 }
 
-/* Is name in s, as a file that may be a source (a regular file; a symlink
- * where they are followed; a type readdir did not say)? */
-static bool source_names_has(const SourceNames *s, const DropConfig *d, const char *name) {
+/* Is name in s as a regular file (what a listing can vouch for without a stat)? */
+static bool source_names_has_file(const SourceNames *s, const char *name) {
         union { const char *c; char *m; } u = { .c = name };     /* the key is only read */
         struct SourceName key = { .name = u.m }, *hit;
 
         if (s->n == 0)
                 return false;
         hit = bsearch(&key, s->v, s->n, sizeof *s->v, cmp_source_name);
-        return hit && (hit->type == DT_REG || hit->type == DT_UNKNOWN || (hit->type == DT_LNK && d->follow_symlinks));
+        return hit && hit->type == DT_REG;
 }
 
 /* Removes name (of dirfd) for p, or says it would; folder: rmdir. */
@@ -829,19 +915,25 @@ static bool prune_file(OutputPrune *p, const DropConfig *d, const SourceNames *n
         if (r < 0)
                 return true;
         src = join3(d->source, dir, source_name);
-        if (!src)
+        if (!src || names->state == SOURCE_UNKNOWN)
                 return true;
-        /* Kept by the folder's listing; or gone by it, looked at once more. */
-        if (source_names_has(names, d, source_name) ? names_explain(p, d, src, dir, name) :
-                                                      explains(p, d, src, dir, name))
-                return true;
+        /* Kept by the folder's listing (a regular file there); otherwise
+         * looked at by itself, right before it would go. */
+        if (source_names_has_file(names, source_name)) {
+                if (names_explain(p, d, src, dir, name))
+                        return true;
+        } else {
+                SourceState state = source_state(d, src);
+
+                if (state == SOURCE_UNKNOWN || (state == SOURCE_IS && names_explain(p, d, src, dir, name)))
+                        return true;
+        }
         return !prune_remove(p, dirfd, name, path, false);
 }
 
 /* The mirror folder dir (relative to the output; dirfd open on it), and
  * below. Returns how many entries stay in it. */
 static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char *dir, const char *path) {
-        _cleanup_free_ char *src_dir = join3(d->source, dir, "");
         _cleanup_(source_names_done) SourceNames names = {};
         struct dirent *e;
         long stay = 0;
@@ -854,8 +946,17 @@ static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char
                 p->failed++;
                 return 1;
         }
-        if (src_dir)
-                source_names_read(&names, src_dir);
+        source_names_read(&names, d, dir);
+        /* A source folder that is there and empty while its mirror holds
+         * thumbnails is more likely a disk not mounted on it than a folder
+         * emptied (whose deletions the watcher saw): left alone. */
+        if (names.state == SOURCE_IS && names.n == 0 && dir[0] && p->keep_empty_folders) {
+                p->empty++;
+                if (p->empty_folder)
+                        p->empty_folder(path, p->userdata);
+                (void) closedir(dp);
+                return 1;
+        }
         while ((e = readdir(dp))) {
                 _cleanup_free_ char *sub = NULL, *sub_path = NULL;
                 struct stat st;
@@ -873,9 +974,7 @@ static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char
                         continue;
                 }
                 if (S_ISDIR(st.st_mode)) {
-                        _cleanup_free_ char *child_src = join3(d->source, sub, "");
-                        struct stat sst;
-                        int sfd;
+                        int sfd, child;
 
                         /* Another drop's output, or this one's inside its source. */
                         if (p->config && output_is_drop_output(p->config, sub_path)) {
@@ -883,8 +982,12 @@ static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char
                                 continue;
                         }
                         sfd = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (sfd < 0 || prune_dir(p, d, sfd, sub, sub_path) > 0 || !child_src ||
-                            (lstat(child_src, &sst) == 0 && S_ISDIR(sst.st_mode)) ||
+                        /* Its folder goes once empty, if its source folder is gone. */
+                        child = open_source_dir(d, sub, O_PATH);
+                        if (child >= 0)
+                                (void) close(child);
+                        if (sfd < 0 || prune_dir(p, d, sfd, sub, sub_path) > 0 ||
+                            child >= 0 || state_of_errno(-child) != SOURCE_GONE ||
                             !prune_remove(p, dirfd, e->d_name, sub_path, true))
                                 stay++;
                         if (sfd >= 0)

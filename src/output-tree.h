@@ -188,6 +188,8 @@ bool output_is_drop_output(const ThumbwatchConfig *c, const char *dir);
 typedef struct OutputPrune {
         const ThumbwatchConfig *config; /* every drop's output is left alone */
         bool dry_run;                   /* say what would go, remove nothing */
+        bool keep_empty_folders;        /* a source folder there but empty keeps its mirror (a disk not
+                                         * mounted on it?); not where deletions are known to go unseen */
         /* Does the drop still thumbnail the file at src (absolute, below its
          * source) by its path (ignore rules, recursive, image names)? */
         bool (*source_path_ok)(const DropConfig *d, const char *src);
@@ -196,20 +198,37 @@ typedef struct OutputPrune {
          * be NULL. Paths are raw bytes. */
         void (*removed)(const char *path, bool folder, void *userdata);
         void (*kept)(const char *path, void *userdata);
+        /* Told of each mirror folder left alone because its source folder
+         * is empty (a disk not mounted on it?). May be NULL. */
+        void (*empty_folder)(const char *path, void *userdata);
         void *userdata;
-        long files, folders, foreign, failed;   /* counted, added to */
+        long files, folders, foreign, empty, failed;    /* counted, added to */
 } OutputPrune;
 
 /* Removes the thumbnails under the mirror of src_dir (d->source, or a folder
  * below it) whose source is gone or no source any more, and the folders of
  * source folders that are gone: only what thumbwatch made (stamped), each
- * source looked at again right before its thumbnail goes, so a file that
- * arrives meanwhile keeps the thumbnail the daemon just made. Where the file
+ * source looked at again right before its thumbnail goes (as the worker
+ * would: no symlinked folder on the way, the rules of follow_symlinks), so a
+ * file that arrives meanwhile keeps the thumbnail the daemon just made. A
+ * source that cannot be looked at (a folder that cannot be read, an io
+ * error) keeps its thumbnails; so does a source folder that is there but
+ * empty (a disk not mounted on it?), with keep_empty_folders. Where the file
  * system keeps no stamps nothing is removed (thumbwatch cannot tell its
  * files from others there): every file is reported as kept. freedesktop:
  * the drop's stamped thumbnails (and markers) whose Thumb::URI names a gone
  * file below src_dir, or a file whose URI now names another thumbnail. Returns 0, or -errno when the output cannot be read. */
 int output_prune(const DropConfig *d, const char *src_dir, OutputPrune *p);
+
+/* Is d's output root the folder it was when thumbwatch first prepared it
+ * (or gone, or never prepared)? */
+bool output_root_in_place(const DropConfig *d);
+
+/* Records where d's source is (its device and inode) the first time, and
+ * says whether it is still there: a source on a disk that was unmounted
+ * since (a bare mount point, a bind mount undone) is not pruned. */
+void output_remember_source(const DropConfig *d);
+bool output_source_in_place(const DropConfig *d);
 
 /* Does d's output keep the stamps (user extended attributes)? Probed with
  * a file in its state folder; true when that cannot be told. */

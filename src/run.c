@@ -64,6 +64,13 @@ static void drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf
                 buf[0] = '\0';
 }
 
+/* An output that cannot be prepared for a reason that passes (a full disk,
+ * a read-only or failing one): the daemon goes on with the other drops,
+ * and this one's files fail as io and are retried. */
+static bool passing(int r) {
+        return r == -ENOSPC || r == -EDQUOT || r == -EROFS || r == -EIO;
+}
+
 int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool starting) {
         char where[4352];
 
@@ -74,6 +81,7 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                 int r;
 
                 drop_where(c, d, where, sizeof where);
+                output_remember_source(d);
                 if (require_sources) {
                         if (stat(d->source, &st) < 0)
                                 return log_error_errno(errno, "%ssource '%s': %m", where, d->source);
@@ -85,14 +93,29 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                 /* The Thumbnail Managing Standard's cache is private: 0700, as
                  * are its sub-folders. */
                 r = output_prepare(d);
+                if (r < 0 && !require_sources && passing(r)) {
+                        log_error_errno(r, "%scannot create output folder '%s': %m; its files are tried again "
+                                        "every retry_io", where, d->output);
+                        continue;
+                }
                 if (r < 0)
                         return log_error_errno(r, "%scannot create output folder '%s': %m", where, d->output);
                 if (stat(d->output, &st) < 0 || !S_ISDIR(st.st_mode))
                         return log_error_errno(ENOTDIR, "%soutput '%s': %m", where, d->output);
                 if (access(d->output, W_OK | X_OK) < 0)
                         return log_error_errno(errno, "%soutput folder '%s' is not writable: %m", where, d->output);
+                /* A reload while the output's disk is away: nothing is written
+                 * to the bare mount point, not even the state folder. */
+                if (!output_root_in_place(d)) {
+                        log_warning("%soutput '%s' is not the folder it was when thumbwatch started (a disk not "
+                                    "mounted?): nothing is written there until it is back", where, d->output);
+                        continue;
+                }
                 r = state_prepare(d);
-                if (r < 0)
+                if (r < 0 && !require_sources && passing(r))
+                        log_error_errno(r, "%scannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m; "
+                                        "going on (it is made when there is room)", where, d->output);
+                else if (r < 0)
                         return log_error_errno(r, "%scannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m",
                                                where, d->output);
                 /* Without stamps two sources that give one name overwrite each

@@ -405,13 +405,41 @@ static bool prune_source_ok(const DropConfig *d, const char *src) {
  * of files that are gone. found: the images the scan of dir found; a root
  * with none, and thumbnails of its own in the output, is more likely a disk
  * not mounted than a drop emptied, and is left alone. */
+static void prune_empty_folder(const char *path, void *userdata) {
+        (void) userdata;
+        log_warning("'%s' holds thumbnails, but its source folder is empty: not removing them (a disk not "
+                    "mounted?); thumbwatch --gc keeps them too, remove the folder by hand if it was emptied",
+                    path);
+}
+
+static int count_file(char *path, void *userdata) {
+        free(path);
+        (*(long *) userdata)++;
+        return 0;
+}
+
 static void prune(Scanner *s, const DropConfig *d, const char *dir, long found) {
+        static const ScanCallbacks count = { .file = count_file };
         bool root = strcmp(dir, d->source) == 0;
-        OutputPrune p = { .config = s->config, .source_path_ok = prune_source_ok, .dry_run = root && found == 0 };
+        /* Below a root, a prune request is for a folder no watch covers,
+         * where deletions go unseen: an emptied folder there is emptied. */
+        OutputPrune p = { .config = s->config, .source_path_ok = prune_source_ok, .empty_folder = prune_empty_folder,
+                          .keep_empty_folders = root };
         int r;
 
         if (!d->delete_with_source || atomic_load(&s->stopping))
                 return;
+        if (root && !output_source_in_place(d)) {
+                log_warning("source '%s' is not the folder it was when thumbwatch started (a disk not mounted?): "
+                            "not removing thumbnails of what is not there", d->source);
+                return;
+        }
+        /* A prune request's root has not just been scanned: count its images. */
+        if (root && found < 0) {
+                found = 0;
+                (void) scan_tree(s->config, d, dir, true, &count, &found);
+        }
+        p.dry_run = root && found == 0;
         r = output_prune(d, dir, &p);
         if (r < 0)
                 log_warning_errno(r, "cannot look for thumbnails of gone sources under '%s': %m", d->output);
@@ -428,7 +456,7 @@ static void prune(Scanner *s, const DropConfig *d, const char *dir, long found) 
 
 static void scan_one(Scanner *s, const DropConfig *d, const char *dir, char kind) {
         static const ScanCallbacks cb = { .file = push_file };
-        long r = kind == 'P' ? 1 : scan_tree(s->config, d, dir, kind != 'F', &cb, s);
+        long r = kind == 'P' ? 0 : scan_tree(s->config, d, dir, kind != 'F', &cb, s);
 
         if (kind != 'P' && r >= 0)
                 log_debug("scanned '%s'%s: %ld images", dir, kind != 'F' ? " and below" : "", r);
@@ -439,7 +467,7 @@ static void scan_one(Scanner *s, const DropConfig *d, const char *dir, char kind
         /* A root's scan (start-up, a reload, an overflow) and a prune request
          * look for what is gone, too: events are hints, the tree is the truth. */
         if (r >= 0 && (kind == 'P' || (kind == 'R' && strcmp(dir, d->source) == 0)))
-                prune(s, d, dir, r);
+                prune(s, d, dir, kind == 'P' ? -1 : r);
 }
 
 static void *scanner_thread(void *arg) {

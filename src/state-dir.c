@@ -238,12 +238,15 @@ long state_prune_failures(const DropConfig *d) {
                 /* Another drop's, in a freedesktop cache drops share. */
                 if (path && !naming_path_is_under(path + 1, d->source))
                         continue;
-                /* The record's file is gone, or its device and inode are another's. */
+                /* The record's file is gone, or its device and inode are another's;
+                 * a file that cannot be looked at (a folder not readable, an io
+                 * error) keeps its record. */
                 if (path && (d->follow_symlinks ? stat(path + 1, &st) : lstat(path + 1, &st)) == 0) {
                         record_name(&st, name);
                         if (strcmp(name, e->d_name) == 0)
                                 continue;
-                }
+                } else if (path && errno != ENOENT && errno != ENOTDIR)
+                        continue;
                 if (unlinkat(dirfd(dp), e->d_name, 0) == 0)
                         n++;
         }

@@ -540,6 +540,8 @@ typedef struct Header {
         OrientationType orientation;
         ExifData *exif;                 /* JPEG only; owned, or NULL */
         bool progressive;               /* JPEG: progressive, or PNG: interlaced (decoded whole either way) */
+        unsigned stored_bytes;          /* progressive JPEG: coefficient bytes a pixel (2 a component);
+                                         * interlaced PNG: bytes a pixel as stored; BMP: bytes a pixel */
 } Header;
 
 typedef struct JpegError {
@@ -585,6 +587,7 @@ static int jpeg_header(FILE *f, Header *ret, char **reterr_reason) {
         ret->columns = cinfo.image_width;
         ret->rows = cinfo.image_height;
         ret->progressive = jpeg_has_multiple_scans(&cinfo);
+        ret->stored_bytes = 2 * (unsigned) cinfo.num_components;
         for (jpeg_saved_marker_ptr m = cinfo.marker_list; m && !ret->exif; m = m->next)
                 if (m->marker == JPEG_APP0 + 1 && m->data_length > 6 && memcmp(m->data, "Exif\0\0", 6) == 0) {
                         ret->exif = exif_data_new();
@@ -721,10 +724,12 @@ static int read_error(const ExceptionInfo *ex, int fd, const Magic *magic, const
  * channel) as decoded (libjpeg scales by 1/2, 1/4 or 1/8 to meet the hint),
  * what the decoder keeps of the whole source besides, the reduced copy and
  * the thumbnails, and 4 MB of buffers. The per-format figures are peak RSS
- * measured on 4000x4000 images with one worker (GraphicsMagick 1.3.40 Q16):
- * above the 8 bytes a pixel, a progressive JPEG keeps its coefficients (6
- * bytes a source pixel), an interlaced PNG a second image (6), WebP its RGBA
- * output (3), BMP and GIF their rows (3 and 2); TIFF and PNG 0. */
+ * measured on 4000x4000 and 6000x6000 images with one worker
+ * (GraphicsMagick 1.3.40 Q16): above the 8 bytes a pixel, a progressive JPEG
+ * keeps its coefficients (2 bytes a component: 6 for YCbCr, 8 for CMYK), an
+ * interlaced PNG its image as stored (up to 8 bytes at 16-bit RGBA), BMP its
+ * pixels as stored (3 or 4), WebP its RGBA output (3), GIF 2; TIFF and
+ * non-interlaced PNG 0. */
 static uint64_t decode_estimate(const Header *h, unsigned format, unsigned long hint_w, unsigned long hint_h,
                                 unsigned long need_w, unsigned long need_h, size_t n_targets) {
         uint64_t source = (uint64_t) h->columns * h->rows, decoded = source, extra;
@@ -738,13 +743,13 @@ static uint64_t decode_estimate(const Header *h, unsigned format, unsigned long 
         }
         switch (format) {
         case THUMBNAIL_JPEG:
-                extra = h->progressive ? 6 : 0;
-                break;
         case THUMBNAIL_PNG:
-                extra = h->progressive ? 6 : 0;
+                extra = h->progressive ? (h->stored_bytes ? h->stored_bytes : 8) : 0;
+                break;
+        case THUMBNAIL_BMP:
+                extra = h->stored_bytes ? h->stored_bytes : 4;
                 break;
         case THUMBNAIL_WEBP:
-        case THUMBNAIL_BMP:
                 extra = 3;
                 break;
         case THUMBNAIL_GIF:
@@ -779,11 +784,25 @@ static int read_header(FILE *f, const Magic *magic, const struct stat *st, const
                         ret->rows = image->rows;
                         ret->orientation = image->orientation;
                         r = 0;
-                        /* Adam7 is IHDR's last byte (GraphicsMagick's ping does not say). */
+                        /* Adam7 is IHDR's last byte (GraphicsMagick's ping does not
+                         * say); an interlaced image is held whole as stored: its
+                         * bit depth and colour type say how many bytes a pixel. */
                         if (magic->format == THUMBNAIL_PNG) {
-                                unsigned char method = 0;
+                                static const unsigned channels[7] = { 1, 0, 3, 1, 2, 0, 4 };
+                                unsigned char ihdr[5] = {};
 
-                                ret->progressive = pread(fileno(f), &method, 1, 28) == 1 && method == 1;
+                                if (pread(fileno(f), ihdr, sizeof ihdr, 24) == (ssize_t) sizeof ihdr) {
+                                        ret->progressive = ihdr[4] == 1;
+                                        ret->stored_bytes = (ihdr[1] < 7 ? channels[ihdr[1]] : 4) *
+                                                            (ihdr[0] > 8 ? 2 : 1);
+                                }
+                        }
+                        /* BMP: its rows as stored, from the header's bit count. */
+                        if (magic->format == THUMBNAIL_BMP) {
+                                unsigned char bits[2] = {};
+
+                                if (pread(fileno(f), bits, sizeof bits, 28) == (ssize_t) sizeof bits)
+                                        ret->stored_bytes = ((unsigned) (bits[0] | bits[1] << 8) + 7) / 8;
                         }
                 }
                 if (image)

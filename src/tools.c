@@ -60,9 +60,16 @@ static void gc_kept(const char *path, void *userdata) {
         printf("kept %s: not made by thumbwatch\n", esc(path));
 }
 
+static void gc_empty(const char *path, void *userdata) {
+        (void) userdata;
+        printf("kept %s/: its source folder is empty (a disk not mounted?); remove it by hand if it was "
+               "emptied\n", esc(path));
+}
+
 int tools_gc(const ThumbwatchConfig *c, bool dry_run) {
         OutputPrune p = { .config = c, .dry_run = dry_run, .source_path_ok = source_path_ok, .removed = gc_removed,
-                          .kept = gc_kept, .userdata = &dry_run };
+                          .kept = gc_kept, .empty_folder = gc_empty, .keep_empty_folders = true,
+                          .userdata = &dry_run };
         long records = 0;
 
         for (size_t i = 0; i < c->n_drops; i++) {
