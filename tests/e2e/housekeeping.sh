@@ -63,7 +63,30 @@ cp "$T/sample.jpg" "$T/fd-in/Private album/secret-name.jpg"
 "$THUMBWATCH" --config "$T/fd.conf" --once >/dev/null 2>&1
 check "repaired and made: the marker goes" test "$(ls "$T/cache/fail/thumbwatch" | wc -l)" -eq 0
 
-# 4. --explain on a thumbnail in an output inside the source.
+# 4. --gc while the daemon makes thumbnails of files that keep arriving:
+#    each source is looked at right before its thumbnail would go, so none
+#    of a file that exists is removed.
+mkdir "$T/race-in" "$T/race-out"
+printf '[drop:r]\nsource = %s\noutput = %s\n' "$T/race-in" "$T/race-out" >"$T/race.conf"
+start_daemon --config "$T/race.conf"
+check "race: ready" wait_ready
+(
+	i=0
+	while [ $i -lt 120 ]; do cp "$T/sample.jpg" "$T/race-in/.r$i.tmp" && mv "$T/race-in/.r$i.tmp" "$T/race-in/r$i.jpg"; i=$((i + 1)); done
+) &
+writer=$!
+gcs=0
+while running "$writer" || [ $gcs -lt 3 ]; do
+	"$THUMBWATCH" --config "$T/race.conf" --gc >>"$T/race.gc" 2>&1
+	gcs=$((gcs + 1))
+done
+wait "$writer"
+all_race() { [ "$(find "$T/race-out" -name 'r*_thumbnail.jpg' | wc -l)" -eq 120 ]; }
+check "--gc run $gcs times while 120 files arrived: every one has its thumbnail" wait_for all_race
+check "... and --gc removed none" test -z "$(grep '^removed /' "$T/race.gc")"
+stop_daemon
+
+# 5. --explain on a thumbnail in an output inside the source.
 mkdir "$T/in2" && cp "$T/sample.jpg" "$T/in2/x.jpg"
 "$THUMBWATCH" --once "$T/in2" "$T/in2/thumbs" >/dev/null 2>&1
 printf '[drop:d]\nsource = %s\noutput = %s\n' "$T/in2" "$T/in2/thumbs" >"$T/in2.conf"
