@@ -468,6 +468,8 @@ int output_read_stamp(int dirfd, const char *name, char *ret_name) {
         uint64_t recipe;
         ssize_t n;
 
+        if (ret_name)
+                ret_name[0] = '\0';
         if (name) {
                 (void) snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dirfd, name);
                 n = lgetxattr(path, OUTPUT_XATTR, buf, sizeof buf - 1);
