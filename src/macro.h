@@ -1,7 +1,10 @@
 /* macro.h - cleanup attributes and array helpers, nothing else. */
 #pragma once
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _cleanup_free_ _cleanup_(freep)
@@ -22,6 +25,36 @@
                 _ptr_;                               \
         })
 
+/* Hands a descriptor out of a _cleanup_close_ variable: returns it and leaves -1 behind. */
+#define TAKE_FD(fd)                                  \
+        ({                                           \
+                int *_pfd_ = &(fd);                  \
+                int _fd_ = *_pfd_;                   \
+                *_pfd_ = -1;                         \
+                _fd_;                                \
+        })
+
 static inline void freep(void *p) {
         free(*(void **) p);
 }
+
+/* Closes a descriptor that is >= 0, keeping errno: cleanups run on error paths. */
+static inline void closep(int *fd) {
+        if (*fd >= 0) {
+                int saved = errno;
+
+                (void) close(*fd);
+                errno = saved;
+        }
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+static inline void fclosep(FILE **f) {
+        if (*f) {
+                int saved = errno;
+
+                (void) fclose(*f);
+                errno = saved;
+        }
+}
+#define _cleanup_fclose_ _cleanup_(fclosep)
