@@ -950,6 +950,15 @@ static int handler(void *user, const char *section, const char *key, const char 
         return r < 0 ? 0 : 1;
 }
 
+size_t config_workers(const ThumbwatchConfig *c) {
+        long n;
+
+        if (c->workers > 0)
+                return c->workers;
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (size_t) n : 1;
+}
+
 int config_load(ThumbwatchConfig *c, const char *path, char **reterr_message) {
         Parser p = { .config = c, .path = path };
         int r;

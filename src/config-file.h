@@ -118,6 +118,10 @@ int config_validate(const ThumbwatchConfig *c, char **reterr_message);
  * is followed by a comment saying where its value came from. */
 void config_print(const ThumbwatchConfig *c, FILE *f);
 
+/* The worker threads c asks for: workers, or for `workers = auto` (0) one per
+ * online CPU, at least 1. */
+size_t config_workers(const ThumbwatchConfig *c);
+
 /* The name and section of the i-th key config_load() knows, in the order
  * config_print() prints them; NULL past the last. For tests and tools. */
 const char *config_key(size_t i, ConfigSection *ret_section);

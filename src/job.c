@@ -82,7 +82,7 @@ static void apply_limits(JobContext *ctx, const ThumbwatchConfig *c) {
          * supported" under a budget that held its estimate, and a reload that
          * lowered the limit failed decodes in flight. It keeps the ceiling
          * every worker at the pixel limit would need, as before. */
-        o.max_memory = (uint64_t) (c->workers > 0 ? c->workers : (unsigned) sysconf(_SC_NPROCESSORS_ONLN)) *
+        o.max_memory = (uint64_t) config_workers(c) *
                        c->max_pixels * 8;
         if (o.max_memory < budget)
                 o.max_memory = budget;

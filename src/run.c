@@ -52,9 +52,6 @@
 /* The watcher passes through its loop every second; allow for a long walk. */
 #define WATCHER_STALL_USEC (30 * 1000000ULL)
 
-static size_t n_workers(const ThumbwatchConfig *c) {
-        return c->workers > 0 ? c->workers : worker_pool_default_size();
-}
 
 /* "FILE:LINE: [drop:NAME] " for messages about a drop, or "". */
 static void drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf, size_t size) {
@@ -180,7 +177,7 @@ static int workers_start(ThumbwatchConfig *c, bool once, JobContext *job, PathQu
                 return r;
         r = path_queue_new(c->queue_size, &queue);
         if (r >= 0)
-                r = worker_pool_new(n_workers(c), queue, job_process, job, &pool);
+                r = worker_pool_new(config_workers(c), queue, job_process, job, &pool);
         if (r >= 0)
                 r = worker_pool_start(pool);
         if (r < 0) {
@@ -468,14 +465,14 @@ static void resize_workers(const ThumbwatchConfig *c, WorkerPool *pool, PathQueu
         size_t workers = worker_pool_size(pool), capacity = path_queue_capacity(queue);
         int r;
 
-        if (workers == n_workers(c) && capacity == c->queue_size)
+        if (workers == config_workers(c) && capacity == c->queue_size)
                 return;
         r = path_queue_set_capacity(queue, c->queue_size);
         if (r < 0)
                 log_warning_errno(r, "cannot resize the queue to %zu, keeping %zu: %m", c->queue_size, capacity);
-        r = worker_pool_resize(pool, n_workers(c));
+        r = worker_pool_resize(pool, config_workers(c));
         if (r < 0)
-                log_warning_errno(r, "cannot start %zu workers, running %zu: %m", n_workers(c),
+                log_warning_errno(r, "cannot start %zu workers, running %zu: %m", config_workers(c),
                                   worker_pool_size(pool));
         log_info("workers %zu -> %zu, queue_size %zu -> %zu", workers, worker_pool_size(pool), capacity,
                  path_queue_capacity(queue));
@@ -572,7 +569,7 @@ int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
         if (sig == 0) {
                 notify_ready();
                 log_info("ready: drops %zu, folders watched %u, workers %zu, max_memory %llu MB", config->n_drops,
-                         watcher_watches(services.watcher), n_workers(config),
+                         watcher_watches(services.watcher), config_workers(config),
                          (unsigned long long) (memory_budget_total(job.budget) >> 20));
         }
 

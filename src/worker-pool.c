@@ -283,8 +283,3 @@ void worker_pool_join(WorkerPool *p) {
         }
         joined_all(p);
 }
-
-size_t worker_pool_default_size(void) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        return n > 0 ? (size_t) n : 1;
-}

@@ -54,6 +54,3 @@ uint64_t worker_pool_longest_job(WorkerPool *p);
 /* As worker_pool_join(), but gives up at deadline (CLOCK_MONOTONIC
  * microseconds) with -ETIMEDOUT, leaving the remaining workers running. */
 int worker_pool_join_until(WorkerPool *p, uint64_t deadline);
-
-/* Online CPUs, at least 1: what `workers = auto` means. */
-size_t worker_pool_default_size(void);

@@ -493,6 +493,10 @@ static void test_workers_auto(void) {
         char *msg = load("[thumbwatch]\nworkers = auto\n[drop:a]\nsource=/a\noutput=/b\n", &c);
 
         ok(!msg && c && c->workers == 0, "workers = auto");
+        ok(c && config_workers(c) == (size_t) sysconf(_SC_NPROCESSORS_ONLN), "auto: one worker per online CPU");
+        if (c)
+                c->workers = 3;
+        ok(c && config_workers(c) == 3, "a number: that many workers");
         free(msg);
         config_free(c);
 }
