@@ -184,19 +184,14 @@ static bool too_deep(Walk *wk, const char *path, const char *name, bool folder) 
         return true;
 }
 
-/* Walks one folder: its stat (the only one it gets here: it tells an output
- * folder by its inode, and the dir callback has it), its callback, its files,
- * then its sub-folders. The folder is read whole and closed before the walk
- * goes down, so a deep tree holds one descriptor, not one per level. Symlinks
- * are never followed, except the drop's source itself. Returns <0 to stop
- * the walk. */
-static int walk(Walk *wk, const char *path, bool top) {
-        _cleanup_(names_free) Names subdirs = {};
-        bool follow = top && strcmp(path, wk->drop->source) == 0;
-        struct dirent *de;
+/* Whether the walk goes into the folder path: its stat (the only one it gets
+ * here: it tells an output folder by its inode, and the dir callback has it),
+ * then its dir callback. Returns <0 to stop the walk (top only fails so), 1
+ * to pass over it (gone, an output folder, or as the callback says), 0 to
+ * read it. */
+static int walk_enter(Walk *wk, const char *path, bool top, bool follow) {
         struct stat st;
-        DIR *dir;
-        int fd, r;
+        int r;
 
         if ((follow ? stat(path, &st) : lstat(path, &st)) < 0)
                 r = -errno;
@@ -206,30 +201,49 @@ static int walk(Walk *wk, const char *path, bool top) {
                 if (top)
                         return r;
                 log_debug("'%s' is gone before it could be read", path);
-                return 0;
+                return 1;
         }
         if (!top && is_excluded(wk, path, &st))
-                return 0;
+                return 1;
         if (wk->cb->dir) {
                 r = wk->cb->dir(path, &st, wk->userdata);
                 if (r != 0)
-                        return r < 0 ? r : 0;
+                        return r < 0 ? r : 1;
         }
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
-        dir = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!dir) {
-                r = -errno;
-                if (fd >= 0)
-                        (void) close(fd);
-                if (top)
-                        return r == -ELOOP ? -ENOTDIR : r;
-                if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP)
-                        log_debug("'%s' is gone before it could be read", path);
-                else
-                        log_warning_errno(r, "cannot read '%s', skipping: %m", path);
+        return 0;
+}
+
+/* Opens the folder path for reading, without following a symlink unless
+ * follow. Returns 0 with *ret set, <0 when top cannot be read, 1 when a
+ * sub-folder cannot (logged, unless it is merely gone). */
+static int walk_open(const char *path, bool top, bool follow, DIR **ret) {
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        int r;
+
+        if (dir) {
+                *ret = dir;
                 return 0;
         }
-        r = 0;
+        r = -errno;
+        if (fd >= 0)
+                (void) close(fd);
+        if (top)
+                return r == -ELOOP ? -ENOTDIR : r;
+        if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP)
+                log_debug("'%s' is gone before it could be read", path);
+        else
+                log_warning_errno(r, "cannot read '%s', skipping: %m", path);
+        return 1;
+}
+
+/* Reads the entries of the folder path: its images go to the file callback,
+ * the names of the sub-folders to go into to subdirs. Returns <0 to stop
+ * the walk. */
+static int walk_entries(Walk *wk, DIR *dir, const char *path, Names *subdirs) {
+        struct dirent *de;
+        int r = 0;
+
         while ((errno = 0, de = readdir(dir))) {
                 unsigned char type;
                 char *p;
@@ -245,7 +259,7 @@ static int walk(Walk *wk, const char *path, bool top) {
                         if (!wk->recursive || scan_skips_dir(wk->drop, path, de->d_name) ||
                             too_deep(wk, path, de->d_name, true))
                                 continue;
-                        r = names_add(&subdirs, de->d_name);
+                        r = names_add(subdirs, de->d_name);
                         if (r < 0)
                                 break;
                         continue;
@@ -267,6 +281,25 @@ static int walk(Walk *wk, const char *path, bool top) {
         }
         if (r == 0 && errno != 0)
                 log_warning_errno(errno, "cannot read all of '%s', skipping the rest: %m", path);
+        return r;
+}
+
+/* Walks one folder: its stat and callback, its files, then its sub-folders.
+ * The folder is read whole and closed before the walk goes down, so a deep
+ * tree holds one descriptor, not one per level. Symlinks are never
+ * followed, except the drop's source itself. Returns <0 to stop the walk. */
+static int walk(Walk *wk, const char *path, bool top) {
+        _cleanup_(names_free) Names subdirs = {};
+        bool follow = top && strcmp(path, wk->drop->source) == 0;
+        DIR *dir = NULL;
+        int r;
+
+        r = walk_enter(wk, path, top, follow);
+        if (r == 0)
+                r = walk_open(path, top, follow, &dir);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = walk_entries(wk, dir, path, &subdirs);
         (void) closedir(dir);
         for (size_t i = 0; r >= 0 && i < subdirs.n; i++) {
                 _cleanup_free_ char *p = join(path, subdirs.v[i]);
