@@ -462,13 +462,70 @@ static int count_dir(const char *path, const struct stat *st, void *userdata) {
         return 0;
 }
 
+/* A name libinotifytools still has for a folder that was at path before:
+ * moved out of the way, so that the lookup of the new watch by name finds
+ * the new one. */
+static void clear_stale_name(Watcher *w, const char *slashed) {
+        char stale[64];
+
+        if (inotifytools_wd_from_filename(slashed) < 0)
+                return;
+        (void) snprintf(stale, sizeof stale, "//thumbwatch-stale/%lu/", ++w->n_stale);
+        inotifytools_replace_filename(slashed, stale);
+}
+
+/* Asks the kernel to watch the folder libinotifytools is to file under
+ * name: with IN_MASK_CREATE if mask_create and the kernel has it, so that
+ * a folder watched already fails with -EEXIST rather than being watched
+ * again. Returns 0, or -errno. */
+static int add_watch(Watcher *w, const char *name, bool root, bool mask_create) {
+        int events = WATCH_EVENTS & ~(root ? IN_DONT_FOLLOW : 0);
+        int ok;
+
+        mask_create = mask_create && !w->no_mask_create;
+        errno = 0;
+        ok = inotifytools_watch_file(name, events | (mask_create ? IN_MASK_CREATE : 0));
+        if (!ok && errno == EINVAL && mask_create) {
+                w->no_mask_create = true;
+                errno = 0;
+                ok = inotifytools_watch_file(name, events);
+        }
+        if (ok)
+                return 0;
+        return errno ? -errno : -EIO;
+}
+
+/* The watch limit left path, and the folders below it, unwatched: it is
+ * remembered (to be rescanned, and watched once the limit allows) and
+ * named, but only the first few such subtrees: a huge tree would flood the
+ * log. */
+static void watch_limit_reached(Watcher *w, const char *path) {
+        remember_unwatched(w, path);
+        if (w->retrying)
+                return;
+        if (++w->n_unwatched > UNWATCHED_REPORT_MAX) {
+                if (w->n_unwatched == UNWATCHED_REPORT_MAX + 1)
+                        log_warning("watch limit reached: more subtrees are not watched; not naming each");
+                return;
+        }
+        log_full_errno_fields(LOG_WARNING, 0,
+                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_WATCH_LIMIT },
+                                                    { "THUMBWATCH_SOURCE", path } }), 2,
+                    "watch limit reached: '%s' and the folders below it are not watched "
+                    "(they are rescanned every %.0f s, and watched once the limit allows); "
+                    "raise it with: sysctl fs.inotify.max_user_watches=%d",
+                    path, (double) w->config->rescan_unwatched_usec / 1e6, max_watches() * 2);
+}
+
+/* The walk's dir callback: watches the folder path (stbuf), unless it is
+ * watched already. Returns 0 to go on into it, 1 to pass over what is
+ * below it (it could not be watched), <0 to stop the walk. */
 static int watch_dir(const char *path, const struct stat *stbuf, void *userdata) {
         WalkState *st = userdata;
         Watcher *w = st->watcher;
         _cleanup_free_ char *slashed = NULL;
-        const char *name;
         Watch *x;
-        int wd, events, ok;
+        int wd, r;
         bool root;
 
         if (atomic_load(&w->stopping))
@@ -485,67 +542,30 @@ static int watch_dir(const char *path, const struct stat *stbuf, void *userdata)
                         st->root_wd = x->wd;
                 return 0;
         }
-        /* A name the library still has for a folder that was here before:
-         * out of the way, so that the lookup below finds the new watch. */
-        if (inotifytools_wd_from_filename(slashed) >= 0) {
-                char stale[64];
-
-                (void) snprintf(stale, sizeof stale, "//thumbwatch-stale/%lu/", ++w->n_stale);
-                inotifytools_replace_filename(slashed, stale);
-        }
+        clear_stale_name(w, slashed);
         /* The source itself may be a symlink to its folder; nothing below it
          * is followed. libinotifytools 3.22 adds the trailing '/' its names
          * of folders have only when lstat() says folder, so a symlink to one
          * would be filed under a name without it, which none of the lookups
          * here finds: it is given the slashed name, which the kernel follows. */
         root = strcmp(path, st->drop->source) == 0;
-        name = root ? slashed : path;
-        events = WATCH_EVENTS & ~(root ? IN_DONT_FOLLOW : 0);
-        errno = 0;
-        ok = inotifytools_watch_file(name, events | (w->no_mask_create ? 0 : IN_MASK_CREATE));
-        if (!ok && errno == EINVAL && !w->no_mask_create) {
-                w->no_mask_create = true;
-                errno = 0;
-                ok = inotifytools_watch_file(name, events);
-        }
-        if (!ok && errno == EEXIST) {
-                int r = watched_elsewhere(w, path, stbuf, &wd);
-
+        r = add_watch(w, root ? slashed : path, root, true);
+        if (r == -EEXIST) {
+                r = watched_elsewhere(w, path, stbuf, &wd);
                 if (r >= 0 && st->root_wd < 0)
                         st->root_wd = wd;
                 if (r != -ENOENT)
                         return r;
-                errno = 0;
-                ok = inotifytools_watch_file(name, events);
+                r = add_watch(w, root ? slashed : path, root, false);
         }
-        if (!ok) {
-                int r = errno ? -errno : -EIO;
-
-                if (r == -ENOSPC) {
-                        remember_unwatched(w, path);
-                        if (w->retrying)
-                                return 1;
-                        /* Name the first few subtrees; a huge tree would flood the log. */
-                        if (++w->n_unwatched > UNWATCHED_REPORT_MAX) {
-                                if (w->n_unwatched == UNWATCHED_REPORT_MAX + 1)
-                                        log_warning("watch limit reached: more subtrees are not watched; "
-                                                    "not naming each");
-                                return 1;
-                        }
-                        log_full_errno_fields(LOG_WARNING, 0,
-                                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_WATCH_LIMIT },
-                                                                    { "THUMBWATCH_SOURCE", path } }), 2,
-                                    "watch limit reached: '%s' and the folders below it are not watched "
-                                    "(they are rescanned every %.0f s, and watched once the limit allows); "
-                                    "raise it with: sysctl fs.inotify.max_user_watches=%d",
-                                    path, (double) w->config->rescan_unwatched_usec / 1e6, max_watches() * 2);
-                        return 1;
-                }
-                if (r == -ENOENT || r == -ENOTDIR)
-                        return 1;       /* gone already: nothing to watch */
+        /* Not watched: passed over. -ENOENT and -ENOTDIR say it is gone
+         * already, with nothing to watch. */
+        if (r == -ENOSPC)
+                watch_limit_reached(w, path);
+        else if (r < 0 && r != -ENOENT && r != -ENOTDIR)
                 log_warning_errno(r, "cannot watch '%s', skipping it and the folders below: %m", path);
+        if (r < 0)
                 return 1;
-        }
         wd = inotifytools_wd_from_filename(slashed);
         log_debug("watching '%s' (wd %d)", path, wd);
         if (wd < 0)
@@ -775,35 +795,28 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                 (void) output_folder_remove(d, path);
 }
 
-static void handle_event(Watcher *w, const struct inotify_event *ev) {
-        _cleanup_free_ char *path = NULL, *dir = NULL;
-        const DropConfig *d;
-        Watch *x;
+/* The kernel's inotify queue overflowed: events were lost, and every drop
+ * folder is watched and scanned again. */
+static void handle_overflow(Watcher *w) {
+        log_full_errno_fields(LOG_WARNING, 0,
+                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_OVERFLOW } }), 1,
+                              "the kernel's inotify queue overflowed: events were lost; rescanning "
+                              "every drop folder (raise fs.inotify.max_queued_events to make this rarer)");
+        flush_moved_from(w);
+        /* Folders created meanwhile may be unwatched: watch again (the kernel
+         * returns the existing watch for those already watched), then rescan. */
+        for (size_t i = 0; i < w->n_roots; i++)
+                if (w->roots[i].armed)
+                        (void) watch_tree(w, w->roots[i].drop, w->roots[i].drop->source, false);
+        scanner_request_all(w->scanner);
+}
 
-        x = watch_by_wd(w, ev->wd);
-        if (log_get_max_level() >= LOG_DEBUG && (ev->mask & IN_ISDIR))
-                log_debug("event %s on '%s/%s'", inotifytools_event_to_str(ev->mask), x ? x->path : "?",
-                          ev->len ? ev->name : "");
-
-        if (ev->mask & IN_Q_OVERFLOW) {
-                log_full_errno_fields(LOG_WARNING, 0,
-                                      ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_OVERFLOW } }), 1,
-                                      "the kernel's inotify queue overflowed: events were lost; rescanning "
-                                      "every drop folder (raise fs.inotify.max_queued_events to make this rarer)");
-                flush_moved_from(w);
-                /* Folders created meanwhile may be unwatched: watch again (the kernel
-                 * returns the existing watch for those already watched), then rescan. */
-                for (size_t i = 0; i < w->n_roots; i++)
-                        if (w->roots[i].armed)
-                                (void) watch_tree(w, w->roots[i].drop, w->roots[i].drop->source, false);
-                scanner_request_all(w->scanner);
-                return;
-        }
-        if (w->moved_from && !((ev->mask & IN_MOVED_TO) && ev->cookie == w->moved_cookie))
-                flush_moved_from(w);
+/* Events about a watched folder itself, not an entry of it. Returns true
+ * when ev was one (and is dealt with). */
+static bool handle_self_event(Watcher *w, const struct inotify_event *ev) {
         if (ev->mask & IN_IGNORED) {
                 forget_wd(w, ev->wd);
-                return;
+                return true;
         }
         if (ev->mask & IN_MOVE_SELF) {
                 /* A root renamed away: its watches would report paths that no longer exist. */
@@ -812,52 +825,42 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
                                 unwatch_tree(w, w->roots[i].drop->source);
                                 disarm_root(&w->roots[i]);
                         }
-                return;
+                return true;
         }
-        if (ev->mask & (IN_DELETE_SELF | IN_UNMOUNT))
-                return;         /* IN_IGNORED follows */
+        return (ev->mask & (IN_DELETE_SELF | IN_UNMOUNT)) != 0;        /* IN_IGNORED follows */
+}
 
-        x = watch_by_wd(w, ev->wd);     /* again: the events above may have changed it */
-        if (!x || ev->len == 0 || ev->name[0] == '\0')
-                return;
-        dir = strdup(x->path);
-        if (!dir)
-                return;
-        if (asprintf(&path, "%s/%s", dir, ev->name) < 0)
-                return;
-        d = job_find_drop(w->config, dir);
-        if (!d)
-                return;
+/* A file was created. It is complete when created, with no close to come,
+ * if it is a hard link (ln, cp -l, rsync --link-dest: the inode has another
+ * name already) or a symlink. Any other file is watched for its close, or
+ * for being left alone without one. */
+static void handle_file_created(Watcher *w, const DropConfig *d, const char *dir, const char *path) {
+        struct stat st;
 
-        if (ev->mask & IN_ISDIR) {
-                handle_dir_event(w, d, ev, dir, path);
+        if (lstat(path, &st) < 0)
                 return;
-        }
-        /* Files: only complete ones. A file being copied in is complete when
-         * its writer closes it (IN_CLOSE_WRITE) or renames it into place
-         * (IN_MOVED_TO), never when it is created. IN_ATTRIB (touch -d, an
-         * mtime set after the data, chmod) asks the worker to look: it
-         * decides by identity, without a decode when nothing changed. */
+        if ((S_ISREG(st.st_mode) && st.st_nlink > 1) || (S_ISLNK(st.st_mode) && d->follow_symlinks))
+                queue_file(w, path, dir);
+        else if (S_ISREG(st.st_mode))
+                pending_add(w, path, dir);
+}
+
+/* Files: only complete ones. A file being copied in is complete when its
+ * writer closes it (IN_CLOSE_WRITE) or renames it into place (IN_MOVED_TO),
+ * never when it is created. IN_ATTRIB (touch -d, an mtime set after the
+ * data, chmod) asks the worker to look: it decides by identity, without a
+ * decode when nothing changed. */
+static void handle_file_event(Watcher *w, const DropConfig *d, const struct inotify_event *ev, const char *dir,
+                              const char *path) {
         if (!naming_is_image(ev->name) || scan_ignored_name(d, ev->name))
                 return;
         if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB)) {
                 if (ev->mask & IN_CLOSE_WRITE)
                         pending_drop(w, path);
                 queue_file(w, path, dir);
-        } else if (ev->mask & IN_CREATE) {
-                /* Complete when created, with no close to come: a hard link
-                 * (ln, cp -l, rsync --link-dest: the inode has another name
-                 * already) and a symlink. Any other file is watched for its
-                 * close, or for being left alone without one. */
-                struct stat st;
-
-                if (lstat(path, &st) < 0)
-                        return;
-                if ((S_ISREG(st.st_mode) && st.st_nlink > 1) || (S_ISLNK(st.st_mode) && d->follow_symlinks))
-                        queue_file(w, path, dir);
-                else if (S_ISREG(st.st_mode))
-                        pending_add(w, path, dir);
-        } else if ((ev->mask & (IN_DELETE | IN_MOVED_FROM)) && d->delete_with_source) {
+        } else if (ev->mask & IN_CREATE)
+                handle_file_created(w, d, dir, path);
+        else if ((ev->mask & (IN_DELETE | IN_MOVED_FROM)) && d->delete_with_source) {
                 pending_drop(w, path);
                 /* At once, in event order: queued, the removal could run after
                  * a later rename of the folder had moved the thumbnail out of
@@ -871,6 +874,44 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
                         scanner_request(w->scanner, dir, false);
         } else if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
                 pending_drop(w, path);
+}
+
+static void handle_event(Watcher *w, const struct inotify_event *ev) {
+        _cleanup_free_ char *path = NULL, *dir = NULL;
+        const DropConfig *d;
+        Watch *x;
+
+        if (log_get_max_level() >= LOG_DEBUG && (ev->mask & IN_ISDIR)) {
+                x = watch_by_wd(w, ev->wd);
+                log_debug("event %s on '%s/%s'", inotifytools_event_to_str(ev->mask), x ? x->path : "?",
+                          ev->len ? ev->name : "");
+        }
+        if (ev->mask & IN_Q_OVERFLOW) {
+                handle_overflow(w);
+                return;
+        }
+        if (w->moved_from && !((ev->mask & IN_MOVED_TO) && ev->cookie == w->moved_cookie))
+                flush_moved_from(w);
+        if (handle_self_event(w, ev))
+                return;
+
+        /* An event on an entry of a watched folder: its folder (looked up
+         * only now, as the events above may have changed it) and drop. */
+        x = watch_by_wd(w, ev->wd);
+        if (!x || ev->len == 0 || ev->name[0] == '\0')
+                return;
+        dir = strdup(x->path);
+        if (!dir)
+                return;
+        if (asprintf(&path, "%s/%s", dir, ev->name) < 0)
+                return;
+        d = job_find_drop(w->config, dir);
+        if (!d)
+                return;
+        if (ev->mask & IN_ISDIR)
+                handle_dir_event(w, d, ev, dir, path);
+        else
+                handle_file_event(w, d, ev, dir, path);
 }
 
 /* The subtrees the watch limit left unwatched: watched now if the limit
