@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,12 +203,7 @@ int main(int argc, char *argv[]) {
         /* Signals are taken synchronously (run.c); block them before anything
          * else, so that a SIGTERM during start-up stops us cleanly instead of
          * killing us. Every thread inherits the mask. */
-        (void) sigemptyset(&mask);
-        (void) sigaddset(&mask, SIGINT);
-        (void) sigaddset(&mask, SIGTERM);
-        (void) sigaddset(&mask, SIGHUP);
-        (void) sigaddset(&mask, SIGUSR1);
-        (void) pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        run_block_signals(&mask);
 
         log_setup(LOG_TARGET_AUTO);
         r = parse_argv(argc, argv);

@@ -141,16 +141,20 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
         return 0;
 }
 
-/* The signals we take synchronously. main() blocked them before anything
- * else; block again in case we were called otherwise. Threads started later
- * inherit the mask. */
+void run_block_signals(sigset_t *ret_mask) {
+        (void) sigemptyset(ret_mask);
+        (void) sigaddset(ret_mask, SIGINT);
+        (void) sigaddset(ret_mask, SIGTERM);
+        (void) sigaddset(ret_mask, SIGUSR1);
+        (void) sigaddset(ret_mask, SIGHUP);
+        (void) pthread_sigmask(SIG_BLOCK, ret_mask, NULL);
+}
+
+/* The signals a mode takes. main() blocked them before anything else; block
+ * again in case we were called otherwise. Threads started later inherit the
+ * mask. */
 static void block_signals(sigset_t *mask, bool daemon) {
-        (void) sigemptyset(mask);
-        (void) sigaddset(mask, SIGINT);
-        (void) sigaddset(mask, SIGTERM);
-        (void) sigaddset(mask, SIGUSR1);
-        (void) sigaddset(mask, SIGHUP);
-        (void) pthread_sigmask(SIG_BLOCK, mask, NULL);
+        run_block_signals(mask);
         /* --once ignores SIGHUP: there is nothing to reload. */
         if (!daemon)
                 (void) sigdelset(mask, SIGHUP);

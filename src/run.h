@@ -2,6 +2,8 @@
  * daemon. Both own their threads from start to end; main only wires. */
 #pragma once
 
+#include <signal.h>
+
 #include "config-file.h"
 
 /* Exit statuses. */
@@ -11,6 +13,13 @@ enum {
         EXIT_USAGE = 2,
         EXIT_INTERRUPTED = 130,
 };
+
+/* Blocks the signals thumbwatch takes synchronously (sigtimedwait, never a
+ * handler) in the calling thread and puts them in *ret_mask: SIGINT and
+ * SIGTERM (stop), SIGHUP (reload) and SIGUSR1 (a wake-up). Threads started
+ * later inherit the mask. main() calls it before anything else, so that a
+ * SIGTERM during start-up stops thumbwatch cleanly instead of killing it. */
+void run_block_signals(sigset_t *ret_mask);
 
 /* Creates every output folder. With require_sources, every source must be a
  * readable folder too. When starting (no worker runs yet), also removes the
