@@ -53,14 +53,6 @@
 #define WATCHER_STALL_USEC (30 * 1000000ULL)
 
 
-/* "FILE:LINE: [drop:NAME] " for messages about a drop, or "". */
-static void drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf, size_t size) {
-        if (d->line > 0)
-                (void) snprintf(buf, size, "%s:%u: [drop:%s] ", c->path, d->line, d->name);
-        else
-                buf[0] = '\0';
-}
-
 /* An output that cannot be prepared for a reason that passes (a full disk,
  * a read-only or failing one): the daemon goes on with the other drops,
  * and this one's files fail as io and are retried. */
@@ -69,7 +61,7 @@ static bool passing(int r) {
 }
 
 int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool starting) {
-        char where[4352];
+        char where[CONFIG_DROP_WHERE_MAX];
 
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
@@ -77,49 +69,49 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                 long n;
                 int r;
 
-                drop_where(c, d, where, sizeof where);
+                config_drop_where(c, d, where, sizeof where);
                 output_remember_source(d);
                 if (require_sources) {
                         if (stat(d->source, &st) < 0)
-                                return log_error_errno(errno, "%ssource '%s': %m", where, d->source);
+                                return log_error_errno(errno, "%s: source '%s': %m", where, d->source);
                         if (!S_ISDIR(st.st_mode))
-                                return log_error_errno(ENOTDIR, "%ssource '%s': %m", where, d->source);
+                                return log_error_errno(ENOTDIR, "%s: source '%s': %m", where, d->source);
                         if (access(d->source, R_OK | X_OK) < 0)
-                                return log_error_errno(errno, "%ssource '%s' cannot be read: %m", where, d->source);
+                                return log_error_errno(errno, "%s: source '%s' cannot be read: %m", where, d->source);
                 }
                 /* The Thumbnail Managing Standard's cache is private: 0700, as
                  * are its sub-folders. */
                 r = output_prepare(d);
                 if (r < 0 && !require_sources && passing(r)) {
-                        log_error_errno(r, "%scannot create output folder '%s': %m; its files are tried again "
+                        log_error_errno(r, "%s: cannot create output folder '%s': %m; its files are tried again "
                                         "every retry_io", where, d->output);
                         continue;
                 }
                 if (r < 0)
-                        return log_error_errno(r, "%scannot create output folder '%s': %m", where, d->output);
+                        return log_error_errno(r, "%s: cannot create output folder '%s': %m", where, d->output);
                 if (stat(d->output, &st) < 0 || !S_ISDIR(st.st_mode))
-                        return log_error_errno(ENOTDIR, "%soutput '%s': %m", where, d->output);
+                        return log_error_errno(ENOTDIR, "%s: output '%s': %m", where, d->output);
                 if (access(d->output, W_OK | X_OK) < 0)
-                        return log_error_errno(errno, "%soutput folder '%s' is not writable: %m", where, d->output);
+                        return log_error_errno(errno, "%s: output folder '%s' is not writable: %m", where, d->output);
                 /* A reload while the output's disk is away: nothing is written
                  * to the bare mount point, not even the state folder. */
                 if (!output_root_in_place(d)) {
-                        log_warning("%soutput '%s' is not the folder it was when thumbwatch started (a disk not "
+                        log_warning("%s: output '%s' is not the folder it was when thumbwatch started (a disk not "
                                     "mounted?): nothing is written there until it is back", where, d->output);
                         continue;
                 }
                 r = state_prepare(d);
                 if (r < 0 && !require_sources && passing(r))
-                        log_error_errno(r, "%scannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m; "
+                        log_error_errno(r, "%s: cannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m; "
                                         "going on (it is made when there is room)", where, d->output);
                 else if (r < 0)
-                        return log_error_errno(r, "%scannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m",
+                        return log_error_errno(r, "%s: cannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m",
                                                where, d->output);
                 /* Without stamps two sources that give one name overwrite each
                  * other at every pass, and nothing can tell which is whose. */
                 if (output_names_may_collide(d) && !output_keeps_stamps(d))
                         return log_error_errno(EINVAL,
-                                               "%sname = %s can give two sources one thumbnail name (a.jpg and a.png), "
+                                               "%s: name = %s can give two sources one thumbnail name (a.jpg and a.png), "
                                                "and output '%s' keeps no extended attributes to tell them apart: "
                                                "put {name} in the name, or use format = same",
                                                where, d->name_template, d->output);
@@ -129,7 +121,7 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                 if (!starting)
                         continue;
                 if (!output_keeps_stamps(d))
-                        log_warning("%soutput '%s' keeps no extended attributes: a thumbnail's identity there is "
+                        log_warning("%s: output '%s' keeps no extended attributes: a thumbnail's identity there is "
                                     "its mtime alone, two sources giving one name are not told apart, and "
                                     "thumbwatch removes no file there but its own temporaries (--gc included)",
                                     where, d->output);
