@@ -60,53 +60,92 @@ static bool passing(int r) {
         return r == -ENOSPC || r == -EDQUOT || r == -EROFS || r == -EIO;
 }
 
+/* --once: the source must be a readable folder. */
+static int check_source(const DropConfig *d, const char *where) {
+        struct stat st;
+
+        if (stat(d->source, &st) < 0)
+                return log_error_errno(errno, "%s: source '%s': %m", where, d->source);
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(ENOTDIR, "%s: source '%s': %m", where, d->source);
+        if (access(d->source, R_OK | X_OK) < 0)
+                return log_error_errno(errno, "%s: source '%s' cannot be read: %m", where, d->source);
+        return 0;
+}
+
+/* The output folder and its state folder. Returns 1 when the output is in
+ * place, 0 when the drop goes on without it for now, or -errno; logs. */
+static int prepare_output(const DropConfig *d, bool require_sources, const char *where) {
+        struct stat st;
+        int r;
+
+        /* The Thumbnail Managing Standard's cache is private: 0700, as
+         * are its sub-folders. */
+        r = output_prepare(d);
+        if (r < 0 && !require_sources && passing(r)) {
+                log_error_errno(r, "%s: cannot create output folder '%s': %m; its files are tried again "
+                                "every retry_io", where, d->output);
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot create output folder '%s': %m", where, d->output);
+        if (stat(d->output, &st) < 0 || !S_ISDIR(st.st_mode))
+                return log_error_errno(ENOTDIR, "%s: output '%s': %m", where, d->output);
+        if (access(d->output, W_OK | X_OK) < 0)
+                return log_error_errno(errno, "%s: output folder '%s' is not writable: %m", where, d->output);
+        /* A reload while the output's disk is away: nothing is written
+         * to the bare mount point, not even the state folder. */
+        if (!output_root_in_place(d)) {
+                log_warning("%s: output '%s' is not the folder it was when thumbwatch started (a disk not "
+                            "mounted?): nothing is written there until it is back", where, d->output);
+                return 0;
+        }
+        r = state_prepare(d);
+        if (r < 0 && !require_sources && passing(r))
+                log_error_errno(r, "%s: cannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m; "
+                                "going on (it is made when there is room)", where, d->output);
+        else if (r < 0)
+                return log_error_errno(r, "%s: cannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m",
+                                       where, d->output);
+        return 1;
+}
+
+/* What a crash left behind: temporaries (invariant 5) and the files the
+ * workers were decoding. Only before any worker runs: on a reload these are
+ * the live ones. */
+static void recover_output(const DropConfig *d, const char *where) {
+        long n;
+
+        if (!output_keeps_stamps(d))
+                log_warning("%s: output '%s' keeps no extended attributes: a thumbnail's identity there is "
+                            "its mtime alone, two sources giving one name are not told apart, and "
+                            "thumbwatch removes no file there but its own temporaries (--gc included)",
+                            where, d->output);
+        n = output_clean_temporaries(d);
+        if (n > 0)
+                log_notice("removed %ld stale temporary files under '%s'", n, d->output);
+        (void) state_recover_inflight(d);
+}
+
 int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool starting) {
         char where[CONFIG_DROP_WHERE_MAX];
 
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
-                struct stat st;
-                long n;
                 int r;
 
                 config_drop_where(c, d, where, sizeof where);
                 output_remember_source(d);
                 if (require_sources) {
-                        if (stat(d->source, &st) < 0)
-                                return log_error_errno(errno, "%s: source '%s': %m", where, d->source);
-                        if (!S_ISDIR(st.st_mode))
-                                return log_error_errno(ENOTDIR, "%s: source '%s': %m", where, d->source);
-                        if (access(d->source, R_OK | X_OK) < 0)
-                                return log_error_errno(errno, "%s: source '%s' cannot be read: %m", where, d->source);
+                        r = check_source(d, where);
+                        if (r < 0)
+                                return r;
                 }
-                /* The Thumbnail Managing Standard's cache is private: 0700, as
-                 * are its sub-folders. */
-                r = output_prepare(d);
-                if (r < 0 && !require_sources && passing(r)) {
-                        log_error_errno(r, "%s: cannot create output folder '%s': %m; its files are tried again "
-                                        "every retry_io", where, d->output);
-                        continue;
-                }
+                r = prepare_output(d, require_sources, where);
                 if (r < 0)
-                        return log_error_errno(r, "%s: cannot create output folder '%s': %m", where, d->output);
-                if (stat(d->output, &st) < 0 || !S_ISDIR(st.st_mode))
-                        return log_error_errno(ENOTDIR, "%s: output '%s': %m", where, d->output);
-                if (access(d->output, W_OK | X_OK) < 0)
-                        return log_error_errno(errno, "%s: output folder '%s' is not writable: %m", where, d->output);
-                /* A reload while the output's disk is away: nothing is written
-                 * to the bare mount point, not even the state folder. */
-                if (!output_root_in_place(d)) {
-                        log_warning("%s: output '%s' is not the folder it was when thumbwatch started (a disk not "
-                                    "mounted?): nothing is written there until it is back", where, d->output);
-                        continue;
-                }
-                r = state_prepare(d);
-                if (r < 0 && !require_sources && passing(r))
-                        log_error_errno(r, "%s: cannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m; "
-                                        "going on (it is made when there is room)", where, d->output);
-                else if (r < 0)
-                        return log_error_errno(r, "%s: cannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m",
-                                               where, d->output);
+                        return r;
+                if (r == 0)
+                        continue;       /* logged: its files wait for the output */
                 /* Without stamps two sources that give one name overwrite each
                  * other at every pass, and nothing can tell which is whose. */
                 if (output_names_may_collide(d) && !output_keeps_stamps(d))
@@ -115,20 +154,8 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                                                "and output '%s' keeps no extended attributes to tell them apart: "
                                                "put {name} in the name, or use format = same",
                                                where, d->name_template, d->output);
-                /* What a crash left behind: temporaries (invariant 5) and the
-                 * files the workers were decoding. Only before any worker runs:
-                 * on a reload these are the live ones. */
-                if (!starting)
-                        continue;
-                if (!output_keeps_stamps(d))
-                        log_warning("%s: output '%s' keeps no extended attributes: a thumbnail's identity there is "
-                                    "its mtime alone, two sources giving one name are not told apart, and "
-                                    "thumbwatch removes no file there but its own temporaries (--gc included)",
-                                    where, d->output);
-                n = output_clean_temporaries(d);
-                if (n > 0)
-                        log_notice("removed %ld stale temporary files under '%s'", n, d->output);
-                (void) state_recover_inflight(d);
+                if (starting)
+                        recover_output(d, where);
         }
         return 0;
 }
