@@ -150,9 +150,9 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                  * other at every pass, and nothing can tell which is whose. */
                 if (output_names_may_collide(d) && !output_keeps_stamps(d))
                         return log_error_errno(EINVAL,
-                                               "%s: name = %s can give two sources one thumbnail name (a.jpg and a.png), "
-                                               "and output '%s' keeps no extended attributes to tell them apart: "
-                                               "put {name} in the name, or use format = same",
+                                               "%s: name = %s can give two sources one thumbnail name (a.jpg and "
+                                               "a.png), and output '%s' keeps no extended attributes to tell them "
+                                               "apart: put {name} in the name, or use format = same",
                                                where, d->name_template, d->output);
                 if (starting)
                         recover_output(d, where);
@@ -305,27 +305,63 @@ static void draw_progress(const JobStats *s, long total, double elapsed) {
         fflush(stderr);
 }
 
-int run_once(ThumbwatchConfig *c) {
+/* A bar needs a total: count first (names only, no stat). */
+static long count_sources(const ThumbwatchConfig *c) {
         static const ScanCallbacks count_cb = { .file = count_one };
-        bool progress = isatty(STDERR_FILENO) && !log_to_journal();
+        long total = 0;
+
+        for (size_t i = 0; i < c->n_drops; i++)
+                (void) scan_tree(c, &c->drops[i], c->drops[i].source, true, &count_cb, &total);
+        return total;
+}
+
+/* Takes signals, and draws the bar when progress, until the feeder has
+ * joined the workers. Returns whether a SIGINT or SIGTERM came meanwhile. */
+static bool once_wait(Feeder *f, const sigset_t *mask, bool progress, long total, uint64_t start) {
+        bool interrupted = false;
+
+        while (!atomic_load(&f->finished)) {
+                int sig = wait_signal(mask, 100 * 1000);
+                long found = atomic_load(&f->found);
+
+                if ((sig == SIGINT || sig == SIGTERM) && !interrupted) {
+                        interrupted = true;
+                        atomic_store(&f->job->stopping, true);
+                        log_notice("interrupted: finishing the files in hand, then stopping");
+                }
+                if (progress)
+                        draw_progress(&f->job->stats, total > found ? total : found,
+                                      (double) (now_usec() - start) / 1e6);
+        }
+        return interrupted;
+}
+
+static void print_summary(const JobStats *s, uint64_t start) {
+        double elapsed = (double) (now_usec() - start) / 1e6;
+
+        printf("made %llu, up to date %llu, failed %llu, gone %llu in %.2f s, %.1f images/s\n",
+               (unsigned long long) atomic_load(&s->made), (unsigned long long) atomic_load(&s->up_to_date),
+               (unsigned long long) atomic_load(&s->failed), (unsigned long long) atomic_load(&s->vanished), elapsed,
+               elapsed > 0 ? (double) atomic_load(&s->made) / elapsed : 0.0);
+        (void) fflush(stdout);
+}
+
+int run_once(ThumbwatchConfig *c) {
+        bool progress = isatty(STDERR_FILENO) && !log_to_journal(), interrupted;
         PathQueue *queue = NULL;
         WorkerPool *pool = NULL;
         JobContext job;
         Feeder feeder;
         pthread_t feeder_tid;
-        bool interrupted = false;
         uint64_t start = now_usec();
-        double elapsed;
         long total = 0;
         sigset_t mask;
         int r, status;
 
         if (run_prepare_drops(c, true, true) < 0)
                 return EXIT_USAGE;
-        /* A bar needs a total: count first (names only, no stat) when someone is watching. */
         if (progress)
-                for (size_t i = 0; i < c->n_drops; i++)
-                        (void) scan_tree(c, &c->drops[i], c->drops[i].source, true, &count_cb, &total);
+                total = count_sources(c);
 
         block_signals(&mask, false);
         r = workers_start(c, true, &job, &queue, &pool);
@@ -343,30 +379,11 @@ int run_once(ThumbwatchConfig *c) {
                 return EXIT_SOME_FAILED;
         }
 
-        while (!atomic_load(&feeder.finished)) {
-                int sig = wait_signal(&mask, 100 * 1000);
-
-                if ((sig == SIGINT || sig == SIGTERM) && !interrupted) {
-                        interrupted = true;
-                        atomic_store(&job.stopping, true);
-                        log_notice("interrupted: finishing the files in hand, then stopping");
-                }
-                if (progress)
-                        draw_progress(&job.stats, total > atomic_load(&feeder.found) ? total : atomic_load(&feeder.found),
-                                      (double) (now_usec() - start) / 1e6);
-        }
+        interrupted = once_wait(&feeder, &mask, progress, total, start);
         (void) pthread_join(feeder_tid, NULL);
         if (progress)
                 fprintf(stderr, "\r\033[K");
-
-        elapsed = (double) (now_usec() - start) / 1e6;
-        printf("made %llu, up to date %llu, failed %llu, gone %llu in %.2f s, %.1f images/s\n",
-               (unsigned long long) atomic_load(&job.stats.made),
-               (unsigned long long) atomic_load(&job.stats.up_to_date),
-               (unsigned long long) atomic_load(&job.stats.failed),
-               (unsigned long long) atomic_load(&job.stats.vanished), elapsed,
-               elapsed > 0 ? (double) atomic_load(&job.stats.made) / elapsed : 0.0);
-        (void) fflush(stdout);
+        print_summary(&job.stats, start);
 
         if (interrupted)
                 status = EXIT_INTERRUPTED;
