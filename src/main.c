@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config-file.h"
 #include "job.h"
@@ -246,6 +247,9 @@ int main(int argc, char *argv[]) {
         }
         state_install_crash_handler();
         status = arg_once ? run_once(config) : run_daemon(config, load_config);
+        /* A worker is stuck and still runs: free nothing it may use. */
+        if (status < 0)
+                _exit(EXIT_SOME_FAILED);
         thumbnail_shutdown();
         config_unref(config);
         return status;

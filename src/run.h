@@ -34,5 +34,12 @@ int run_once(ThumbwatchConfig *c);
  * after logging why. */
 typedef int (*run_reload_fn)(ThumbwatchConfig **ret);
 
-/* Runs the daemon until SIGTERM or SIGINT; returns an exit status. */
-int run_daemon(ThumbwatchConfig *c, run_reload_fn reload);
+/* Runs the daemon until SIGTERM or SIGINT. It takes a reference to c of its
+ * own, and on each reload the one load_config returns.
+ * Returns an exit status: EXIT_OK, EXIT_USAGE (a drop cannot be prepared) or
+ * EXIT_SOME_FAILED (the threads cannot start). Or returns -ETIMEDOUT when a
+ * worker is stuck on one file past stop_timeout and twice job_timeout: that
+ * thread still runs and may use what main holds (the config, GraphicsMagick),
+ * so the caller frees nothing and ends the process with
+ * _exit(EXIT_SOME_FAILED), running no atexit handler. */
+int run_daemon(ThumbwatchConfig *c, run_reload_fn load_config);
