@@ -1023,8 +1023,7 @@ int config_set_single_drop(ThumbwatchConfig *c, const char *source, const char *
         return 0;
 }
 
-/* "FILE:LINE: [drop:NAME]" or "command line" for messages about a whole drop. */
-static void drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf, size_t size) {
+void config_drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf, size_t size) {
         if (d->line > 0)
                 (void) snprintf(buf, size, "%s:%u: [drop:%s]", c->path ? c->path : "-", d->line, d->name);
         else
@@ -1116,7 +1115,7 @@ static int validate_pair(const DropConfig *d, const DropConfig *e, const char *w
 }
 
 int config_validate(const ThumbwatchConfig *c, char **reterr_message) {
-        char where[PATH_MAX + 300];
+        char where[CONFIG_DROP_WHERE_MAX];
         int r;
 
         if (c->n_drops == 0)
@@ -1126,14 +1125,14 @@ int config_validate(const ThumbwatchConfig *c, char **reterr_message) {
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
 
-                drop_where(c, d, where, sizeof where);
+                config_drop_where(c, d, where, sizeof where);
                 if (!d->source)
                         return error_message(reterr_message, "%s: 'source' is missing", where);
                 if (!d->output)
                         return error_message(reterr_message, "%s: 'output' is missing", where);
         }
         for (size_t i = 0; i < c->n_drops; i++) {
-                drop_where(c, &c->drops[i], where, sizeof where);
+                config_drop_where(c, &c->drops[i], where, sizeof where);
                 r = validate_drop(&c->drops[i], where, reterr_message);
                 for (size_t j = 0; j < c->n_drops && r == 0; j++)
                         r = validate_pair(&c->drops[i], &c->drops[j], where, reterr_message);

@@ -3,6 +3,7 @@
  * error comes back as a message for the caller to print. */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,6 +114,12 @@ int config_set_single_drop(ThumbwatchConfig *c, const char *source, const char *
  * gives each size its own name; layout = freedesktop has its sizes and PNG.
  * Returns 0 or -EINVAL with *reterr_message (caller owns it). */
 int config_validate(const ThumbwatchConfig *c, char **reterr_message);
+
+/* Where drop d is, for messages about it as a whole: "FILE:LINE: [drop:NAME]"
+ * for a drop of the file, "command line" for the drop of SRC OUT. Messages
+ * put ": " after it. Truncated to size (CONFIG_DROP_WHERE_MAX holds it all). */
+#define CONFIG_DROP_WHERE_MAX (PATH_MAX + 300)
+void config_drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf, size_t size);
 
 /* The effective config, as an INI file that config_load() accepts; each key
  * is followed by a comment saying where its value came from. */

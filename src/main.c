@@ -3,11 +3,11 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config-file.h"
 #include "job.h"
@@ -204,12 +204,7 @@ int main(int argc, char *argv[]) {
         /* Signals are taken synchronously (run.c); block them before anything
          * else, so that a SIGTERM during start-up stops us cleanly instead of
          * killing us. Every thread inherits the mask. */
-        (void) sigemptyset(&mask);
-        (void) sigaddset(&mask, SIGINT);
-        (void) sigaddset(&mask, SIGTERM);
-        (void) sigaddset(&mask, SIGHUP);
-        (void) sigaddset(&mask, SIGUSR1);
-        (void) pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        run_block_signals(&mask);
 
         log_setup(LOG_TARGET_AUTO);
         r = parse_argv(argc, argv);
@@ -252,6 +247,9 @@ int main(int argc, char *argv[]) {
         }
         state_install_crash_handler();
         status = arg_once ? run_once(config) : run_daemon(config, load_config);
+        /* A worker is stuck and still runs: free nothing it may use. */
+        if (status < 0)
+                _exit(EXIT_SOME_FAILED);
         thumbnail_shutdown();
         config_unref(config);
         return status;

@@ -8,11 +8,14 @@
  * workers skip what is queued and finish the file in hand.
  *
  * Threads (daemon): the main thread takes signals (sigtimedwait, no
- * asynchronous handlers) and sends STATUS= and WATCHDOG=; the watcher
- * thread turns events into paths; the scanner thread turns folder requests
- * into paths; N workers make thumbnails. Shutdown order: STOPPING=1, stop
- * the watcher and the scanner, close the queue, let the workers drain it
- * for up to stop_timeout, then skip the rest. A reload stops the watcher and
+ * asynchronous handlers) and sends STATUS= and WATCHDOG=, holding all it
+ * needs in one Daemon: started, then a tick per wait, then stopped; the
+ * watcher thread turns events into paths; the scanner thread turns folder
+ * requests into paths; N workers make thumbnails. Shutdown order:
+ * STOPPING=1, stop the watcher and the scanner, close the queue, let the
+ * workers drain it for up to stop_timeout, then skip the rest; a worker still
+ * on one file twice job_timeout later is left running, and main _exit()s
+ * without freeing what it may use. A reload stops the watcher and
  * the scanner (taking signals all the while: a SIGTERM stops the daemon, a
  * second SIGHUP is a reload after this one), swaps the config, resizes the
  * worker pool and the queue, and starts both again on the new one: watch
@@ -53,14 +56,6 @@
 #define WATCHER_STALL_USEC (30 * 1000000ULL)
 
 
-/* "FILE:LINE: [drop:NAME] " for messages about a drop, or "". */
-static void drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf, size_t size) {
-        if (d->line > 0)
-                (void) snprintf(buf, size, "%s:%u: [drop:%s] ", c->path, d->line, d->name);
-        else
-                buf[0] = '\0';
-}
-
 /* An output that cannot be prepared for a reason that passes (a full disk,
  * a read-only or failing one): the daemon goes on with the other drops,
  * and this one's files fail as io and are retried. */
@@ -68,89 +63,120 @@ static bool passing(int r) {
         return r == -ENOSPC || r == -EDQUOT || r == -EROFS || r == -EIO;
 }
 
+/* --once: the source must be a readable folder. */
+static int check_source(const DropConfig *d, const char *where) {
+        struct stat st;
+
+        if (stat(d->source, &st) < 0)
+                return log_error_errno(errno, "%s: source '%s': %m", where, d->source);
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(ENOTDIR, "%s: source '%s': %m", where, d->source);
+        if (access(d->source, R_OK | X_OK) < 0)
+                return log_error_errno(errno, "%s: source '%s' cannot be read: %m", where, d->source);
+        return 0;
+}
+
+/* The output folder and its state folder. Returns 1 when the output is in
+ * place, 0 when the drop goes on without it for now, or -errno; logs. */
+static int prepare_output(const DropConfig *d, bool require_sources, const char *where) {
+        struct stat st;
+        int r;
+
+        /* The Thumbnail Managing Standard's cache is private: 0700, as
+         * are its sub-folders. */
+        r = output_prepare(d);
+        if (r < 0 && !require_sources && passing(r)) {
+                log_error_errno(r, "%s: cannot create output folder '%s': %m; its files are tried again "
+                                "every retry_io", where, d->output);
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot create output folder '%s': %m", where, d->output);
+        if (stat(d->output, &st) < 0 || !S_ISDIR(st.st_mode))
+                return log_error_errno(ENOTDIR, "%s: output '%s': %m", where, d->output);
+        if (access(d->output, W_OK | X_OK) < 0)
+                return log_error_errno(errno, "%s: output folder '%s' is not writable: %m", where, d->output);
+        /* A reload while the output's disk is away: nothing is written
+         * to the bare mount point, not even the state folder. */
+        if (!output_root_in_place(d)) {
+                log_warning("%s: output '%s' is not the folder it was when thumbwatch started (a disk not "
+                            "mounted?): nothing is written there until it is back", where, d->output);
+                return 0;
+        }
+        r = state_prepare(d);
+        if (r < 0 && !require_sources && passing(r))
+                log_error_errno(r, "%s: cannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m; "
+                                "going on (it is made when there is room)", where, d->output);
+        else if (r < 0)
+                return log_error_errno(r, "%s: cannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m",
+                                       where, d->output);
+        return 1;
+}
+
+/* What a crash left behind: temporaries (invariant 5) and the files the
+ * workers were decoding. Only before any worker runs: on a reload these are
+ * the live ones. */
+static void recover_output(const DropConfig *d, const char *where) {
+        long n;
+
+        if (!output_keeps_stamps(d))
+                log_warning("%s: output '%s' keeps no extended attributes: a thumbnail's identity there is "
+                            "its mtime alone, two sources giving one name are not told apart, and "
+                            "thumbwatch removes no file there but its own temporaries (--gc included)",
+                            where, d->output);
+        n = output_clean_temporaries(d);
+        if (n > 0)
+                log_notice("removed %ld stale temporary files under '%s'", n, d->output);
+        (void) state_recover_inflight(d);
+}
+
 int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool starting) {
-        char where[4352];
+        char where[CONFIG_DROP_WHERE_MAX];
 
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
-                struct stat st;
-                long n;
                 int r;
 
-                drop_where(c, d, where, sizeof where);
+                config_drop_where(c, d, where, sizeof where);
                 output_remember_source(d);
                 if (require_sources) {
-                        if (stat(d->source, &st) < 0)
-                                return log_error_errno(errno, "%ssource '%s': %m", where, d->source);
-                        if (!S_ISDIR(st.st_mode))
-                                return log_error_errno(ENOTDIR, "%ssource '%s': %m", where, d->source);
-                        if (access(d->source, R_OK | X_OK) < 0)
-                                return log_error_errno(errno, "%ssource '%s' cannot be read: %m", where, d->source);
+                        r = check_source(d, where);
+                        if (r < 0)
+                                return r;
                 }
-                /* The Thumbnail Managing Standard's cache is private: 0700, as
-                 * are its sub-folders. */
-                r = output_prepare(d);
-                if (r < 0 && !require_sources && passing(r)) {
-                        log_error_errno(r, "%scannot create output folder '%s': %m; its files are tried again "
-                                        "every retry_io", where, d->output);
-                        continue;
-                }
+                r = prepare_output(d, require_sources, where);
                 if (r < 0)
-                        return log_error_errno(r, "%scannot create output folder '%s': %m", where, d->output);
-                if (stat(d->output, &st) < 0 || !S_ISDIR(st.st_mode))
-                        return log_error_errno(ENOTDIR, "%soutput '%s': %m", where, d->output);
-                if (access(d->output, W_OK | X_OK) < 0)
-                        return log_error_errno(errno, "%soutput folder '%s' is not writable: %m", where, d->output);
-                /* A reload while the output's disk is away: nothing is written
-                 * to the bare mount point, not even the state folder. */
-                if (!output_root_in_place(d)) {
-                        log_warning("%soutput '%s' is not the folder it was when thumbwatch started (a disk not "
-                                    "mounted?): nothing is written there until it is back", where, d->output);
-                        continue;
-                }
-                r = state_prepare(d);
-                if (r < 0 && !require_sources && passing(r))
-                        log_error_errno(r, "%scannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m; "
-                                        "going on (it is made when there is room)", where, d->output);
-                else if (r < 0)
-                        return log_error_errno(r, "%scannot create the state folder '%s/" OUTPUT_STATE_DIR "': %m",
-                                               where, d->output);
+                        return r;
+                if (r == 0)
+                        continue;       /* logged: its files wait for the output */
                 /* Without stamps two sources that give one name overwrite each
                  * other at every pass, and nothing can tell which is whose. */
                 if (output_names_may_collide(d) && !output_keeps_stamps(d))
                         return log_error_errno(EINVAL,
-                                               "%sname = %s can give two sources one thumbnail name (a.jpg and a.png), "
-                                               "and output '%s' keeps no extended attributes to tell them apart: "
-                                               "put {name} in the name, or use format = same",
+                                               "%s: name = %s can give two sources one thumbnail name (a.jpg and "
+                                               "a.png), and output '%s' keeps no extended attributes to tell them "
+                                               "apart: put {name} in the name, or use format = same",
                                                where, d->name_template, d->output);
-                /* What a crash left behind: temporaries (invariant 5) and the
-                 * files the workers were decoding. Only before any worker runs:
-                 * on a reload these are the live ones. */
-                if (!starting)
-                        continue;
-                if (!output_keeps_stamps(d))
-                        log_warning("%soutput '%s' keeps no extended attributes: a thumbnail's identity there is "
-                                    "its mtime alone, two sources giving one name are not told apart, and "
-                                    "thumbwatch removes no file there but its own temporaries (--gc included)",
-                                    where, d->output);
-                n = output_clean_temporaries(d);
-                if (n > 0)
-                        log_notice("removed %ld stale temporary files under '%s'", n, d->output);
-                (void) state_recover_inflight(d);
+                if (starting)
+                        recover_output(d, where);
         }
         return 0;
 }
 
-/* The signals we take synchronously. main() blocked them before anything
- * else; block again in case we were called otherwise. Threads started later
- * inherit the mask. */
+void run_block_signals(sigset_t *ret_mask) {
+        (void) sigemptyset(ret_mask);
+        (void) sigaddset(ret_mask, SIGINT);
+        (void) sigaddset(ret_mask, SIGTERM);
+        (void) sigaddset(ret_mask, SIGUSR1);
+        (void) sigaddset(ret_mask, SIGHUP);
+        (void) pthread_sigmask(SIG_BLOCK, ret_mask, NULL);
+}
+
+/* The signals a mode takes. main() blocked them before anything else; block
+ * again in case we were called otherwise. Threads started later inherit the
+ * mask. */
 static void block_signals(sigset_t *mask, bool daemon) {
-        (void) sigemptyset(mask);
-        (void) sigaddset(mask, SIGINT);
-        (void) sigaddset(mask, SIGTERM);
-        (void) sigaddset(mask, SIGUSR1);
-        (void) sigaddset(mask, SIGHUP);
-        (void) pthread_sigmask(SIG_BLOCK, mask, NULL);
+        run_block_signals(mask);
         /* --once ignores SIGHUP: there is nothing to reload. */
         if (!daemon)
                 (void) sigdelset(mask, SIGHUP);
@@ -282,27 +308,63 @@ static void draw_progress(const JobStats *s, long total, double elapsed) {
         fflush(stderr);
 }
 
-int run_once(ThumbwatchConfig *c) {
+/* A bar needs a total: count first (names only, no stat). */
+static long count_sources(const ThumbwatchConfig *c) {
         static const ScanCallbacks count_cb = { .file = count_one };
-        bool progress = isatty(STDERR_FILENO) && !log_to_journal();
+        long total = 0;
+
+        for (size_t i = 0; i < c->n_drops; i++)
+                (void) scan_tree(c, &c->drops[i], c->drops[i].source, true, &count_cb, &total);
+        return total;
+}
+
+/* Takes signals, and draws the bar when progress, until the feeder has
+ * joined the workers. Returns whether a SIGINT or SIGTERM came meanwhile. */
+static bool once_wait(Feeder *f, const sigset_t *mask, bool progress, long total, uint64_t start) {
+        bool interrupted = false;
+
+        while (!atomic_load(&f->finished)) {
+                int sig = wait_signal(mask, 100 * 1000);
+                long found = atomic_load(&f->found);
+
+                if ((sig == SIGINT || sig == SIGTERM) && !interrupted) {
+                        interrupted = true;
+                        atomic_store(&f->job->stopping, true);
+                        log_notice("interrupted: finishing the files in hand, then stopping");
+                }
+                if (progress)
+                        draw_progress(&f->job->stats, total > found ? total : found,
+                                      (double) (now_usec() - start) / 1e6);
+        }
+        return interrupted;
+}
+
+static void print_summary(const JobStats *s, uint64_t start) {
+        double elapsed = (double) (now_usec() - start) / 1e6;
+
+        printf("made %llu, up to date %llu, failed %llu, gone %llu in %.2f s, %.1f images/s\n",
+               (unsigned long long) atomic_load(&s->made), (unsigned long long) atomic_load(&s->up_to_date),
+               (unsigned long long) atomic_load(&s->failed), (unsigned long long) atomic_load(&s->vanished), elapsed,
+               elapsed > 0 ? (double) atomic_load(&s->made) / elapsed : 0.0);
+        (void) fflush(stdout);
+}
+
+int run_once(ThumbwatchConfig *c) {
+        bool progress = isatty(STDERR_FILENO) && !log_to_journal(), interrupted;
         PathQueue *queue = NULL;
         WorkerPool *pool = NULL;
         JobContext job;
         Feeder feeder;
         pthread_t feeder_tid;
-        bool interrupted = false;
         uint64_t start = now_usec();
-        double elapsed;
         long total = 0;
         sigset_t mask;
         int r, status;
 
         if (run_prepare_drops(c, true, true) < 0)
                 return EXIT_USAGE;
-        /* A bar needs a total: count first (names only, no stat) when someone is watching. */
         if (progress)
-                for (size_t i = 0; i < c->n_drops; i++)
-                        (void) scan_tree(c, &c->drops[i], c->drops[i].source, true, &count_cb, &total);
+                total = count_sources(c);
 
         block_signals(&mask, false);
         r = workers_start(c, true, &job, &queue, &pool);
@@ -320,30 +382,11 @@ int run_once(ThumbwatchConfig *c) {
                 return EXIT_SOME_FAILED;
         }
 
-        while (!atomic_load(&feeder.finished)) {
-                int sig = wait_signal(&mask, 100 * 1000);
-
-                if ((sig == SIGINT || sig == SIGTERM) && !interrupted) {
-                        interrupted = true;
-                        atomic_store(&job.stopping, true);
-                        log_notice("interrupted: finishing the files in hand, then stopping");
-                }
-                if (progress)
-                        draw_progress(&job.stats, total > atomic_load(&feeder.found) ? total : atomic_load(&feeder.found),
-                                      (double) (now_usec() - start) / 1e6);
-        }
+        interrupted = once_wait(&feeder, &mask, progress, total, start);
         (void) pthread_join(feeder_tid, NULL);
         if (progress)
                 fprintf(stderr, "\r\033[K");
-
-        elapsed = (double) (now_usec() - start) / 1e6;
-        printf("made %llu, up to date %llu, failed %llu, gone %llu in %.2f s, %.1f images/s\n",
-               (unsigned long long) atomic_load(&job.stats.made),
-               (unsigned long long) atomic_load(&job.stats.up_to_date),
-               (unsigned long long) atomic_load(&job.stats.failed),
-               (unsigned long long) atomic_load(&job.stats.vanished), elapsed,
-               elapsed > 0 ? (double) atomic_load(&job.stats.made) / elapsed : 0.0);
-        (void) fflush(stdout);
+        print_summary(&job.stats, start);
 
         if (interrupted)
                 status = EXIT_INTERRUPTED;
@@ -361,6 +404,27 @@ typedef struct Services {
         Scanner *scanner;
         Watcher *watcher;
 } Services;
+
+/* What the daemon's main thread holds from start to stop. Only the main
+ * thread touches it, but for job, which the workers share (job.h says how)
+ * until they are joined. */
+typedef struct Daemon {
+        ThumbwatchConfig *config;       /* one reference; a reload swaps it */
+        run_reload_fn load_config;      /* reads the config anew for a reload */
+        JobContext job;
+        PathQueue *queue;
+        WorkerPool *pool;
+        Services services;
+        sigset_t signals;               /* taken with sigtimedwait() */
+        bool hup;                       /* a SIGHUP came during a wait: reload next */
+        uint64_t watchdog_usec;         /* from the service manager; 0: no watchdog */
+        uint64_t tick;                  /* the longest wait between two passes of the loop */
+        uint64_t last_status;           /* when STATUS= was last sent */
+        bool catching_up;               /* since the start or the last reload, until first idle */
+        uint64_t catch_up_start;
+        bool was_idle;                  /* at the last pass */
+        bool was_healthy;               /* at the last pass: WATCHDOG=1 was sent */
+} Daemon;
 
 static void services_stop(Services *s) {
         if (s->watcher)
@@ -406,12 +470,12 @@ static bool services_exited(Services *s) {
         return (!s->watcher || !watcher_running(s->watcher)) && (!s->scanner || !scanner_running(s->scanner));
 }
 
-/* Waits until done(s), taking signals meanwhile: SIGTERM or SIGINT ends the
- * wait and is returned; a SIGHUP is remembered in *hup (a reload after this
- * one). Returns 0 when done. */
-static int wait_services(Services *s, bool (*done)(Services *s), const sigset_t *mask, bool *hup) {
-        while (!done(s)) {
-                int sig = wait_signal(mask, 50 * 1000);
+/* Waits until done(services), taking signals meanwhile: SIGTERM or SIGINT
+ * ends the wait and is returned; a SIGHUP is remembered in *hup (a reload
+ * after this one). Returns 0 when done. */
+static int wait_services(Daemon *d, bool (*done)(Services *s), bool *hup) {
+        while (!done(&d->services)) {
+                int sig = wait_signal(&d->signals, 50 * 1000);
 
                 if (sig == SIGTERM || sig == SIGINT)
                         return sig;
@@ -421,40 +485,40 @@ static int wait_services(Services *s, bool (*done)(Services *s), const sigset_t 
         return 0;
 }
 
-static void send_status(JobContext *job, PathQueue *queue, Services *s) {
-        const JobStats *st = &job->stats;
+static void send_status(const Daemon *d) {
+        const JobStats *st = &d->job.stats;
 
         notify_status("queued %zu, made %llu, failed %llu, up to date %llu, retrying %llu, watches %u, "
                       "memory %llu of %llu MB",
-                      path_queue_length(queue), (unsigned long long) atomic_load(&st->made),
+                      path_queue_length(d->queue), (unsigned long long) atomic_load(&st->made),
                       (unsigned long long) atomic_load(&st->failed), (unsigned long long) atomic_load(&st->up_to_date),
-                      (unsigned long long) atomic_load(&st->retrying), watcher_watches(s->watcher),
-                      (unsigned long long) (memory_budget_used(job->budget) >> 20),
-                      (unsigned long long) (memory_budget_total(job->budget) >> 20));
+                      (unsigned long long) atomic_load(&st->retrying), watcher_watches(d->services.watcher),
+                      (unsigned long long) (memory_budget_used(d->job.budget) >> 20),
+                      (unsigned long long) (memory_budget_total(d->job.budget) >> 20));
 }
 
 /* WATCHDOG=1 only while the watcher loops and no worker is stuck on one
  * file. Logs when that changes, not at every tick. */
-static bool healthy(const ThumbwatchConfig *c, WorkerPool *pool, Services *s, bool *was_healthy) {
-        uint64_t now = now_usec(), longest = worker_pool_longest_job(pool), beat = watcher_heartbeat(s->watcher);
+static bool healthy(Daemon *d) {
+        uint64_t now = now_usec(), longest = worker_pool_longest_job(d->pool),
+                 beat = watcher_heartbeat(d->services.watcher), job_timeout = d->config->job_timeout_usec;
         bool ok = true;
 
         /* A decode is abandoned at job_timeout; a worker still busy at twice
          * that is stuck where the abandoning cannot reach it. */
-        if (longest > 2 * c->job_timeout_usec) {
-                if (*was_healthy)
+        if (longest > 2 * job_timeout) {
+                if (d->was_healthy)
                         log_warning("a worker has been on one file for %.1f s (twice job_timeout is %.1f s): "
-                                    "not pinging the watchdog", (double) longest / 1e6,
-                                    2 * (double) c->job_timeout_usec / 1e6);
+                                    "not pinging the watchdog", (double) longest / 1e6, 2 * (double) job_timeout / 1e6);
                 ok = false;
         } else if (now > beat && now - beat > WATCHER_STALL_USEC) {
-                if (*was_healthy)
+                if (d->was_healthy)
                         log_warning("the watcher has not made progress for %llu s: not pinging the watchdog",
                                     (unsigned long long) ((now - beat) / 1000000));
                 ok = false;
-        } else if (!*was_healthy)
+        } else if (!d->was_healthy)
                 log_notice("workers and watcher make progress again: pinging the watchdog");
-        *was_healthy = ok;
+        d->was_healthy = ok;
         return ok;
 }
 
@@ -484,15 +548,14 @@ static void resize_workers(const ThumbwatchConfig *c, WorkerPool *pool, PathQueu
  * services may be half stopped; stopping them again is safe); a SIGHUP that
  * arrives meanwhile is returned too, for another reload after this one.
  * Returns 0 otherwise. */
-static int reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue, WorkerPool *pool, Services *s,
-                  run_reload_fn fn, const sigset_t *mask) {
+static int reload(Daemon *d) {
         ThumbwatchConfig *next = NULL;
         bool hup = false;
         int r, sig;
 
         notify_reloading();
         log_info("reloading the config");
-        r = fn(&next);
+        r = d->load_config(&next);
         if (r >= 0 && run_prepare_drops(next, false, false) < 0)
                 r = -EINVAL;
         if (r < 0) {
@@ -502,141 +565,196 @@ static int reload(ThumbwatchConfig **config, JobContext *job, PathQueue *queue, 
                 notify_ready();
                 return 0;
         }
-        services_stop(s);
-        sig = wait_services(s, services_exited, mask, &hup);
+        services_stop(&d->services);
+        sig = wait_services(d, services_exited, &hup);
         if (sig != 0) {
                 config_unref(next);
                 return sig;
         }
-        services_join(s);
+        services_join(&d->services);
         log_set_max_level(next->log_level);
-        job_context_set_config(job, next);
-        config_unref(*config);
-        *config = next;
-        resize_workers(next, pool, queue);
-        r = services_start(s, next, queue);
+        job_context_set_config(&d->job, next);
+        config_unref(d->config);
+        d->config = next;
+        resize_workers(next, d->pool, d->queue);
+        r = services_start(&d->services, next, d->queue);
         if (r < 0) {
                 /* Nothing watches now; the supervisor's restart is the way back. */
                 log_error_errno(r, "cannot restart the watcher after a reload: %m");
                 return 0;
         }
         /* READY=1 and the line saying so once the folders are watched. */
-        sig = wait_services(s, services_ready, mask, &hup);
+        sig = wait_services(d, services_ready, &hup);
         if (sig != 0)
                 return sig;
         log_full_errno_fields(LOG_INFO, 0, ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_RELOAD } }), 1,
-                              "reloaded: drops %zu, folders watched %u", next->n_drops, watcher_watches(s->watcher));
+                              "reloaded: drops %zu, folders watched %u", next->n_drops,
+                              watcher_watches(d->services.watcher));
         notify_ready();
         return hup ? SIGHUP : 0;
 }
 
-int run_daemon(ThumbwatchConfig *config, run_reload_fn reload_fn) {
-        uint64_t watchdog = notify_watchdog_usec(), tick, last_status = 0, catch_up_start = now_usec();
-        bool catching_up = true, idle, was_idle = false;
-        PathQueue *queue = NULL;
-        WorkerPool *pool = NULL;
-        Services services = {};
-        bool was_healthy = true, hup = false;
-        JobContext job;
-        sigset_t mask;
-        int r, sig;
+/* The config's drops prepared, the workers, the scanner and the watcher
+ * started on c (the daemon takes a reference). Returns EXIT_OK and the
+ * daemon, or the exit status to end with, after logging why. */
+static int daemon_start(ThumbwatchConfig *c, run_reload_fn load_config, Daemon **ret) {
+        uint64_t start = now_usec();
+        Daemon *d;
+        int r;
 
-        config = config_ref(config);
-        if (run_prepare_drops(config, false, true) < 0) {
-                config_unref(config);
+        if (run_prepare_drops(c, false, true) < 0)
                 return EXIT_USAGE;
+        d = calloc(1, sizeof *d);
+        if (!d) {
+                log_error_errno(ENOMEM, "cannot start: %m");
+                return EXIT_SOME_FAILED;
         }
-        block_signals(&mask, true);
-        r = workers_start(config, false, &job, &queue, &pool);
+        *d = (Daemon) {
+                .config = config_ref(c),
+                .load_config = load_config,
+                .watchdog_usec = notify_watchdog_usec(),
+                .catching_up = true,
+                .catch_up_start = start,
+                .was_healthy = true,
+        };
+        d->tick = d->watchdog_usec > 0 && d->watchdog_usec / 2 < STATUS_INTERVAL_USEC ? d->watchdog_usec / 2
+                                                                                         : STATUS_INTERVAL_USEC;
+        block_signals(&d->signals, true);
+        r = workers_start(d->config, false, &d->job, &d->queue, &d->pool);
         if (r < 0) {
                 log_error_errno(r, "cannot start the workers: %m");
-                config_unref(config);
-                return EXIT_SOME_FAILED;
+                goto fail;
         }
-        r = services_start(&services, config, queue);
+        r = services_start(&d->services, d->config, d->queue);
         if (r < 0) {
                 log_error_errno(r, "cannot start the watcher: %m");
-                path_queue_close(queue);
-                worker_pool_join(pool);
-                workers_free(&job, queue, pool);
-                config_unref(config);
-                return EXIT_SOME_FAILED;
+                path_queue_close(d->queue);
+                worker_pool_join(d->pool);
+                workers_free(&d->job, d->queue, d->pool);
+                goto fail;
         }
+        *ret = d;
+        return EXIT_OK;
+fail:
+        config_unref(d->config);
+        free(d);
+        return EXIT_SOME_FAILED;
+}
 
-        /* READY=1 once every root is watched (or known to be missing). A
-         * SIGHUP meanwhile is a reload after that. */
-        sig = wait_services(&services, services_ready, &mask, &hup);
-        if (sig == 0) {
-                notify_ready();
-                log_info("ready: drops %zu, folders watched %u, workers %zu, max_memory %llu MB", config->n_drops,
-                         watcher_watches(services.watcher), config_workers(config),
-                         (unsigned long long) (memory_budget_total(job.budget) >> 20));
+/* READY=1 once every root is watched (or known to be missing). A SIGHUP
+ * meanwhile is a reload after that. Returns 0, or SIGTERM or SIGINT. */
+static int daemon_ready(Daemon *d) {
+        int sig = wait_services(d, services_ready, &d->hup);
+
+        if (sig != 0)
+                return sig;
+        notify_ready();
+        log_info("ready: drops %zu, folders watched %u, workers %zu, max_memory %llu MB", d->config->n_drops,
+                 watcher_watches(d->services.watcher), config_workers(d->config),
+                 (unsigned long long) (memory_budget_total(d->job.budget) >> 20));
+        return 0;
+}
+
+/* After every wait: memory back to the system once idle, the end of a
+ * catch-up logged, retries that are due queued, a rescan passed on,
+ * STATUS= every STATUS_INTERVAL_USEC (and after a reload), WATCHDOG=1 while
+ * healthy. */
+static void daemon_chores(Daemon *d, bool reloaded) {
+        uint64_t now = now_usec();
+        bool idle = !(d->services.scanner && scanner_busy(d->services.scanner)) && path_queue_idle(d->queue);
+
+        if (idle && !d->was_idle)
+                thumbnail_release_memory();
+        d->was_idle = idle;
+        if (d->catching_up && idle) {
+                d->catching_up = false;
+                log_info("caught up in %.2f s: made %llu, up to date %llu, failed %llu",
+                         (double) (now - d->catch_up_start) / 1e6, (unsigned long long) atomic_load(&d->job.stats.made),
+                         (unsigned long long) atomic_load(&d->job.stats.up_to_date),
+                         (unsigned long long) atomic_load(&d->job.stats.failed));
         }
-
-        tick = watchdog > 0 && watchdog / 2 < STATUS_INTERVAL_USEC ? watchdog / 2 : STATUS_INTERVAL_USEC;
-        while (sig != SIGTERM && sig != SIGINT) {
-                uint64_t now;
-
-                /* Look often while catching up, so that its end is logged on time. */
-                sig = hup ? SIGHUP : wait_signal(&mask, catching_up ? CATCH_UP_POLL_USEC : tick);
-                hup = false;
-                if (sig == SIGHUP) {
-                        int next = reload(&config, &job, queue, pool, &services, reload_fn, &mask);
-
-                        catching_up = true;
-                        catch_up_start = now_usec();
-                        if (next == SIGTERM || next == SIGINT)
-                                break;
-                        hup = next == SIGHUP;
-                }
-                now = now_usec();
-                idle = !(services.scanner && scanner_busy(services.scanner)) && path_queue_idle(queue);
-                if (idle && !was_idle)
-                        thumbnail_release_memory();
-                was_idle = idle;
-                if (catching_up && idle) {
-                        catching_up = false;
-                        log_info("caught up in %.2f s: made %llu, up to date %llu, failed %llu",
-                                 (double) (now - catch_up_start) / 1e6,
-                                 (unsigned long long) atomic_load(&job.stats.made),
-                                 (unsigned long long) atomic_load(&job.stats.up_to_date),
-                                 (unsigned long long) atomic_load(&job.stats.failed));
-                }
-                (void) job_push_due_retries(&job, queue, now);
-                if (atomic_exchange(&job.rescan_wanted, false) && services.scanner)
-                        scanner_request_all(services.scanner);
-                if (now - last_status >= STATUS_INTERVAL_USEC || sig == SIGHUP) {
-                        send_status(&job, queue, &services);
-                        last_status = now;
-                }
-                if (watchdog > 0 && healthy(config, pool, &services, &was_healthy))
-                        notify_watchdog();
+        (void) job_push_due_retries(&d->job, d->queue, now);
+        if (atomic_exchange(&d->job.rescan_wanted, false) && d->services.scanner)
+                scanner_request_all(d->services.scanner);
+        if (now - d->last_status >= STATUS_INTERVAL_USEC || reloaded) {
+                send_status(d);
+                d->last_status = now;
         }
+        if (d->watchdog_usec > 0 && healthy(d))
+                notify_watchdog();
+}
+
+/* One pass of the main loop: a wait for a signal or the tick, a reload on
+ * SIGHUP, then the chores. Returns SIGTERM or SIGINT to stop, else 0. */
+static int daemon_tick(Daemon *d) {
+        int sig;
+
+        /* Look often while catching up, so that its end is logged on time. */
+        sig = d->hup ? SIGHUP : wait_signal(&d->signals, d->catching_up ? CATCH_UP_POLL_USEC : d->tick);
+        d->hup = false;
+        if (sig == SIGHUP) {
+                int next = reload(d);
+
+                d->catching_up = true;
+                d->catch_up_start = now_usec();
+                if (next == SIGTERM || next == SIGINT)
+                        return next;
+                d->hup = next == SIGHUP;
+        }
+        daemon_chores(d, sig == SIGHUP);
+        return sig == SIGTERM || sig == SIGINT ? sig : 0;
+}
+
+/* After the workers are joined. */
+static void daemon_free(Daemon *d) {
+        workers_free(&d->job, d->queue, d->pool);
+        config_unref(d->config);
+        free(d);
+}
+
+/* STOPPING=1, then the shutdown order (see the top of this file). Frees d
+ * and returns EXIT_OK; or, when a worker is stuck past stop_timeout and
+ * twice job_timeout, returns -ETIMEDOUT and leaves d allocated: that worker
+ * still reads d->job. */
+static int daemon_stop(Daemon *d) {
+        const ThumbwatchConfig *c = d->config;
+        int r;
 
         notify_stopping();
-        log_info("stopping: finishing %zu queued files (at most %u s)", path_queue_length(queue),
-                 config->stop_timeout);
-        services_stop(&services);
-        if (services.watcher)
-                watcher_join(services.watcher);
-        path_queue_close(queue);
-        services_join(&services);
-        r = worker_pool_join_until(pool, now_usec() + (uint64_t) config->stop_timeout * 1000000);
+        log_info("stopping: finishing %zu queued files (at most %u s)", path_queue_length(d->queue), c->stop_timeout);
+        services_stop(&d->services);
+        if (d->services.watcher)
+                watcher_join(d->services.watcher);
+        path_queue_close(d->queue);
+        services_join(&d->services);
+        r = worker_pool_join_until(d->pool, now_usec() + (uint64_t) c->stop_timeout * 1000000);
         if (r == -ETIMEDOUT) {
-                atomic_store(&job.stopping, true);
+                atomic_store(&d->job.stopping, true);
                 log_warning("stop_timeout (%u s) passed: skipping %zu queued files (the next start catches up)",
-                            config->stop_timeout, path_queue_length(queue));
-                r = worker_pool_join_until(pool, now_usec() + 2 * config->job_timeout_usec);
+                            c->stop_timeout, path_queue_length(d->queue));
+                r = worker_pool_join_until(d->pool, now_usec() + 2 * c->job_timeout_usec);
                 if (r == -ETIMEDOUT) {
                         log_error("a worker is stuck on one file; exiting without waiting for it");
-                        _exit(EXIT_SOME_FAILED);
+                        return -ETIMEDOUT;
                 }
         }
         log_info("stopped: made %llu, failed %llu, up to date %llu",
-                 (unsigned long long) atomic_load(&job.stats.made),
-                 (unsigned long long) atomic_load(&job.stats.failed),
-                 (unsigned long long) atomic_load(&job.stats.up_to_date));
-        workers_free(&job, queue, pool);
-        config_unref(config);
+                 (unsigned long long) atomic_load(&d->job.stats.made),
+                 (unsigned long long) atomic_load(&d->job.stats.failed),
+                 (unsigned long long) atomic_load(&d->job.stats.up_to_date));
+        daemon_free(d);
         return EXIT_OK;
+}
+
+int run_daemon(ThumbwatchConfig *c, run_reload_fn load_config) {
+        Daemon *d = NULL;
+        int status, sig;
+
+        status = daemon_start(c, load_config, &d);
+        if (status != EXIT_OK)
+                return status;
+        sig = daemon_ready(d);
+        while (sig != SIGTERM && sig != SIGINT)
+                sig = daemon_tick(d);
+        return daemon_stop(d);
 }

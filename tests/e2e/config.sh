@@ -68,7 +68,16 @@ check "missing config file: named" grep -q "$T/none.conf: cannot read the config
 printf '[drop:a]\nsource = %s/missing\noutput = %s/o\n' "$T" "$T" >"$T/missing-src.conf"
 "$THUMBWATCH" --config "$T/missing-src.conf" --once 2>"$T/err"
 is "$?" 2 "a drop whose source is missing: exit 2"
-check "... with the file and line of the drop" grep -q "missing-src.conf:1: \[drop:a\] source '$T/missing': No such file" "$T/err"
+check "... with the file and line of the drop" grep -q "missing-src.conf:1: \[drop:a\]: source '$T/missing': No such file" "$T/err"
+# Where a drop is reads the same whether the config or the start-up finds the fault.
+printf '[drop:a]\nsource = %s/in\noutput = %s/in\n' "$T" "$T" >"$T/same.conf"
+"$THUMBWATCH" --config "$T/same.conf" --once 2>"$T/err2"
+check "... as a check of the config names it" grep -q "same.conf:1: \[drop:a\]: output '$T/in' is the source itself" "$T/err2"
+"$THUMBWATCH" --once "$T/missing" "$T/o" 2>"$T/err"
+check "SRC OUT: a missing source is said to come from the command line" \
+	grep -q "command line: source '$T/missing': No such file" "$T/err"
+"$THUMBWATCH" --once "$T/in" "$T/in" 2>"$T/err"
+check "... as a check of the config says" grep -q "command line: output '$T/in' is the source itself" "$T/err"
 
 # rescan_unwatched and max_memory: their defaults, a value from the file, a bad value.
 check "--check-config prints rescan_unwatched's default" grep -q "^rescan_unwatched = 30s *; default$" "$T/check"

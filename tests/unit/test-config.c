@@ -664,6 +664,25 @@ static void test_overrides(void) {
         config_free(c);
 }
 
+/* One spelling of where a drop is, for the config's checks and the start-up's. */
+static void test_drop_where(void) {
+        ThumbwatchConfig *c = NULL;
+        char *msg = load("[thumbwatch]\nworkers = 1\n[drop:a]\nsource = /a\noutput = /b\n", &c), want[300],
+             where[CONFIG_DROP_WHERE_MAX];
+
+        ok(!msg && c, "a config with a drop at line 3");
+        (void) snprintf(want, sizeof want, "%s:3: [drop:a]", path);
+        config_drop_where(c, &c->drops[0], where, sizeof where);
+        is_str(where, want, "a drop of the file: FILE:LINE: [drop:NAME], its header's line");
+        is_int(config_set_single_drop(c, "/src", "/out", &msg), 0, "the drop of SRC OUT");
+        config_drop_where(c, &c->drops[0], where, sizeof where);
+        is_str(where, "command line", "the drop of SRC OUT: command line");
+        config_drop_where(c, &c->drops[0], where, 5);
+        is_str(where, "comm", "... cut to the buffer");
+        free(msg);
+        config_free(c);
+}
+
 static void test_parse_size(void) {
         ThumbSize s;
 
@@ -702,6 +721,7 @@ int main(void) {
         test_missing_file();
         test_overrides();
         test_parse_size();
+        test_drop_where();
         (void) unlink(path);
         (void) rmdir(dir);
         return done_testing();
