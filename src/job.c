@@ -177,14 +177,6 @@ size_t job_push_due_retries(JobContext *ctx, PathQueue *queue, uint64_t now) {
         return waiting;
 }
 
-const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path) {
-        /* Sources never overlap (config_validate()), so the first match is the only one. */
-        for (size_t i = 0; i < c->n_drops; i++)
-                if (naming_path_is_under(path, c->drops[i].source))
-                        return &c->drops[i];
-        return NULL;
-}
-
 
 /* follow_symlinks = yes: rel is a symlink (its folders are not); the file
  * it names, if that is inside the drop: by its path below the root, opened
@@ -757,7 +749,7 @@ static Outcome process_once(JobContext *ctx, const ThumbwatchConfig *config, con
 }
 
 static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path) {
-        const DropConfig *d = job_find_drop(config, path);
+        const DropConfig *d = config_find_drop(config, path);
 
         if (!d) {
                 log_debug("'%s' is in no drop folder, skipping", path);

@@ -61,9 +61,6 @@ size_t job_push_due_retries(JobContext *ctx, PathQueue *queue, uint64_t now);
 /* The decoder options for a drop (or, with d NULL, the global limits). */
 void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, ThumbnailOptions *ret);
 
-/* The drop whose source tree holds path, or NULL. */
-const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path);
-
 /* A worker_process_fn: userdata is a JobContext. */
 void job_process(const char *path, void *userdata);
 

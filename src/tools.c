@@ -217,7 +217,7 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
         }
         if (explain_output(c, path))
                 return 0;
-        d = job_find_drop(c, path);
+        d = config_find_drop(c, path);
         if (!d || strcmp(path, d->source) == 0) {
                 printf("%s: in no drop folder; the sources are:", esc(path));
                 for (size_t i = 0; i < c->n_drops; i++)
