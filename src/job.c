@@ -22,13 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "beneath.h"
 #include "freedesktop.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
 #include "output-tree.h"
+#include "source.h"
 #include "state-dir.h"
 #include "thumbnail.h"
 #include "time-util.h"
@@ -37,8 +37,6 @@
  * this many times; then (daemon) after CHANGING_RETRY_USEC. */
 #define CHANGING_ATTEMPTS 3
 #define CHANGING_RETRY_USEC (1000000ULL)
-/* O_NONBLOCK: a FIFO planted in a drop folder must not hang a worker. */
-#define SOURCE_OPEN_FLAGS (O_RDONLY | O_NOCTTY | O_NONBLOCK)
 
 /* This thread's file, in its last attempt: it failed as io; it was made. */
 static __thread bool io_failed_now, made_now;
@@ -177,79 +175,6 @@ size_t job_push_due_retries(JobContext *ctx, PathQueue *queue, uint64_t now) {
         return waiting;
 }
 
-
-/* follow_symlinks = yes: rel is a symlink (its folders are not); the file
- * it names, if that is inside the drop: by its path below the root, opened
- * like any file there (so a link to a link is not followed). An absolute
- * target counts when it names the drop's source as configured or as it
- * really is. */
-static int open_link_beneath(const DropConfig *d, int root, const char *rel) {
-        const char *slash = strrchr(rel, '/');
-        _cleanup_free_ char *dir = slash ? strndup(rel, (size_t) (slash - rel)) : strdup(""), *real = NULL;
-        _cleanup_free_ char *joined = NULL, *abs = NULL;
-        char target[PATH_MAX + 1];
-        const char *base = NULL;
-        ssize_t n;
-        int dfd;
-
-        if (!dir)
-                return -ENOMEM;
-        dfd = beneath_open(root, dir, O_PATH | O_DIRECTORY, 0, 0);
-        if (dfd < 0)
-                return dfd;
-        n = readlinkat(dfd, slash ? slash + 1 : rel, target, PATH_MAX);
-        (void) close(dfd);
-        if (n <= 0)
-                return -ELOOP;
-        target[n] = '\0';
-        /* Where it points, as an absolute path, resolved lexically: no folder
-         * on the way from the source to the link is a symlink. */
-        if (target[0] == '/')
-                joined = strdup(target);
-        else if (asprintf(&joined, "%s/%s%s%s", d->source, dir, dir[0] ? "/" : "", target) < 0)
-                joined = NULL;
-        if (!joined || naming_normalize_path(joined, &abs) < 0)
-                return -ENOMEM;
-        real = realpath(d->source, NULL);
-        if (naming_path_is_under(abs, d->source) && strcmp(abs, d->source) != 0)
-                base = abs + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1);
-        else if (real && naming_path_is_under(abs, real) && strcmp(abs, real) != 0)
-                base = abs + strlen(real) + (strcmp(real, "/") == 0 ? 0 : 1);
-        if (!base)
-                return -EXDEV;
-        return beneath_open(root, base, SOURCE_OPEN_FLAGS, 0, 0);
-}
-
-int job_open_source(const DropConfig *d, const char *path) {
-        const char *rel;
-        int root, fd;
-
-        if (!naming_path_is_under(path, d->source) || strcmp(path, d->source) == 0)
-                return -EXDEV;
-        rel = path + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1);
-        root = beneath_open_root(d->source);
-        if (root < 0)
-                return root;
-        fd = beneath_open(root, rel, SOURCE_OPEN_FLAGS, 0, 0);
-        if (fd == -ELOOP && d->follow_symlinks == FOLLOW_BENEATH)
-                fd = open_link_beneath(d, root, rel);
-        else if (fd == -ELOOP && d->follow_symlinks == FOLLOW_ANYWHERE) {
-                /* The admin's word: the link itself may point anywhere; the
-                 * folders above it are still the drop's own. */
-                const char *slash = strrchr(rel, '/');
-                _cleanup_free_ char *dir = slash ? strndup(rel, (size_t) (slash - rel)) : strdup("");
-                int dfd = dir ? beneath_open(root, dir, O_PATH | O_DIRECTORY, 0, 0) : -ENOMEM;
-
-                fd = dfd;
-                if (dfd >= 0) {
-                        fd = openat(dfd, slash ? slash + 1 : rel, SOURCE_OPEN_FLAGS | O_CLOEXEC);
-                        fd = fd < 0 ? -errno : fd;
-                        (void) close(dfd);
-                }
-        }
-        (void) close(root);
-        return fd;
-}
 
 const char *job_error_class(int r) {
         switch (r) {
@@ -690,7 +615,7 @@ static Outcome process_once(JobContext *ctx, const ThumbwatchConfig *config, con
                 return OUTCOME_DONE;
         }
 
-        fd = job_open_source(d, path);
+        fd = source_open(d, path);
         if (fd < 0) {
                 if (fd == -ENOENT)
                         not_a_source(ctx, &o, path, "gone");

@@ -64,14 +64,6 @@ void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, Thumb
 /* A worker_process_fn: userdata is a JobContext. */
 void job_process(const char *path, void *userdata);
 
-/* Opens path, a file below d's source, for reading: below the source's
- * folder, through no symlinked folder, and not itself a symlink unless
- * follow_symlinks says so (yes: to a target inside the drop; anywhere); so a
- * folder swapped for a symlink while the file waited cannot redirect the
- * read. Returns a descriptor, -ELOOP (a symlink in the way), -EXDEV (a link
- * out of the drop), or -errno of open(2). */
-int job_open_source(const DropConfig *d, const char *path);
-
 /* The failure class of a thumbnail_make() error: "unsupported", "corrupt",
  * "truncated", "too-large", "timeout" or "io". */
 const char *job_error_class(int r);

@@ -23,6 +23,7 @@
 #include "naming.h"
 #include "output-tree.h"
 #include "scan.h"
+#include "source.h"
 #include "state-dir.h"
 #include "thumbnail.h"
 #include "tools.h"
@@ -171,7 +172,7 @@ static bool explain_source(const ThumbwatchConfig *c, const DropConfig *d, const
                 printf("  skipped: not a regular file\n");
                 return false;
         }
-        fd = job_open_source(d, path);
+        fd = source_open(d, path);
         if (fd < 0) {
                 if (fd == -ELOOP || fd == -EXDEV)
                         printf("  skipped: reached through a symlink%s, not read\n",
