@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "freedesktop.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -56,8 +55,7 @@ void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, Thumb
                 .max_height = c->max_height,
                 .timeout_usec = c->job_timeout_usec,
                 .strip = d ? d->strip : true,
-                .output_format = d ? (d->layout == LAYOUT_FREEDESKTOP ? THUMBNAIL_PNG : d->output_format) : 0,
-                .file_mode = d && d->layout == LAYOUT_FREEDESKTOP ? 0600 : 0644,
+                .output_format = d ? d->output_format : 0,
                 .quality = d ? d->quality : 85,
                 .background = d ? d->background : 0xffffff,
                 .embedded_previews = d ? d->embedded_previews : false,
@@ -395,7 +393,7 @@ static void handle_failure(JobContext *ctx, const ThumbwatchConfig *config, cons
                                        job_class_depends_on_config(class) ? job_config_fingerprint(config, d) : 0);
                 if (opts && outputs_mark_failed(o, opts, &marker_reason) < 0)
                         log_warning("'%s': cannot record the failure in '%s/%s': %s", path, d->output,
-                                    FREEDESKTOP_FAIL_DIR, marker_reason ? marker_reason : "io error");
+                                    o->layout->fail_dir, marker_reason ? marker_reason : "io error");
                 log_failure(path, out_dir_of(o, out, sizeof out), class, duration, r, reason);
                 return;
         }
@@ -524,20 +522,13 @@ static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, 
                 handle_failure(ctx, config, o, path, st, fd, duration, r < 0 && r != -ENOMEM ? -EIO : r, why, NULL);
                 return OUTCOME_DONE;
         }
-        for (size_t i = 0; i < o->n; i++)
-                targets[i] = (ThumbnailTarget) { o->dirfd[i], o->file[i], d->sizes[i].width, d->sizes[i].height,
-                                                 d->layout == LAYOUT_FREEDESKTOP ? THUMBNAIL_FIT : d->sizes[i].mode };
         job_thumbnail_options(config, d, &opts);
+        o->layout->make_options(o, st, targets, &opts);
         stamp = (OutputStamp) { .id = *id, .recipe = o->recipe, .name = o->name };
         opts.finish = output_stamp_fd;
         opts.finish_userdata = &stamp;
         opts.budget = ctx->budget;
         opts.cancel = &ctx->stopping;
-        if (d->layout == LAYOUT_FREEDESKTOP) {
-                opts.thumb_uri = o->uri;
-                opts.thumb_mtime = (long long) st->st_mtim.tv_sec;
-                opts.thumb_size = (unsigned long long) st->st_size;
-        }
         r = make(d, path, fd, targets, o->n, &opts, &reason, duration, sizeof duration);
         if (r == -ECANCELED)
                 return OUTCOME_DONE;    /* stopping while it waited for the memory budget */

@@ -58,7 +58,8 @@ void job_context_set_config(JobContext *ctx, ThumbwatchConfig *c);
  * does not fit waits for the next call). Returns how many are still waiting. */
 size_t job_push_due_retries(JobContext *ctx, PathQueue *queue, uint64_t now);
 
-/* The decoder options for a drop (or, with d NULL, the global limits). */
+/* The decoder options for a drop (or, with d NULL, the global limits); the
+ * layout's part (format, file mode, text chunks) is its make_options(). */
 void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, ThumbnailOptions *ret);
 
 /* A worker_process_fn: userdata is a JobContext. */

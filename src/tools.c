@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "freedesktop.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -243,10 +242,10 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
         for (size_t i = 0; i < o.n; i++)
                 printf("  thumbnail %ux%u: %s: %s\n", d->sizes[i].width, d->sizes[i].height, esc(o.path[i]),
                        esc(state_words(&o, i, &id, source_ok, buf, sizeof buf)));
-        if (d->layout == LAYOUT_FREEDESKTOP) {
+        if (o.layout->fail_dir && o.n > 0) {
                 _cleanup_free_ char *marker = NULL;
 
-                if (asprintf(&marker, "%s/" FREEDESKTOP_FAIL_DIR "/%s", d->output, o.file[0]) >= 0 &&
+                if (asprintf(&marker, "%s/%s/%s", d->output, o.layout->fail_dir, o.file[0]) >= 0 &&
                     access(marker, F_OK) == 0)
                         printf("  failure marker: %s\n", esc(marker));
         }
