@@ -20,7 +20,7 @@ typedef struct JobStats {
         atomic_uint_fast64_t up_to_date;        /* sources skipped: thumbnails current */
         atomic_uint_fast64_t failed;            /* sources that could not be thumbnailed */
         atomic_uint_fast64_t vanished;          /* sources gone before a worker got to them */
-        atomic_uint_fast64_t retrying;          /* truncated, young: waiting to be tried again */
+        atomic_uint_fast64_t retrying;          /* on the retry list, waiting to be tried again */
 } JobStats;
 
 typedef struct Retry Retry;
@@ -62,7 +62,30 @@ size_t job_push_due_retries(JobContext *ctx, PathQueue *queue, uint64_t now);
  * layout's part (format, file mode, text chunks) is its make_options(). */
 void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, ThumbnailOptions *ret);
 
-/* A worker_process_fn: userdata is a JobContext. */
+/* What became of one source path. job_run() counts each job once, by its
+ * outcome, in JobStats. */
+typedef enum JobOutcome {
+        JOB_MADE,               /* its thumbnails made: stats.made */
+        JOB_CURRENT,            /* its thumbnails current already: stats.up_to_date */
+        JOB_FAILED,             /* failed, now or before and unchanged since: stats.failed */
+        JOB_IO_FAILED,          /* failed as io (ours, not the file's): stats.failed; tried again after retry_io */
+        JOB_GONE,               /* gone, or no source (a symlink not followed, a FIFO): stats.vanished */
+        JOB_RETRY,              /* to be tried again (young and truncated, still changing): stats.retrying
+                                 * counts it while it waits */
+        JOB_SKIPPED,            /* no job: in no drop, named like the state folder, a thumbnail itself, or
+                                 * stopping; not counted */
+        JOB_NEXT,               /* within a job only: a stage found nothing against going on */
+        JOB_CHANGED,            /* within a job only: the source changed while it was made: made again */
+} JobOutcome;
+
+/* Makes the thumbnails of path, or finds it need not or cannot be: locate
+ * its drop, plan its thumbnails, check they are current, check its failure
+ * memory, open it below the drop, prepare the output folders, make, settle
+ * (look at the source again). Counts and returns the outcome (never
+ * JOB_NEXT or JOB_CHANGED). Thread-safe. */
+JobOutcome job_run(JobContext *ctx, const char *path);
+
+/* A worker_process_fn: job_run(); userdata is a JobContext. */
 void job_process(const char *path, void *userdata);
 
 /* The failure class of a thumbnail_make() error: "unsupported", "corrupt",
