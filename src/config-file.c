@@ -1177,3 +1177,11 @@ void config_print(const ThumbwatchConfig *c, FILE *f) {
                 print_section(c, CONFIG_DROP, &c->drops[i], c->drops[i].key_lines, f);
         }
 }
+
+const DropConfig *config_find_drop(const ThumbwatchConfig *c, const char *path) {
+        /* Sources never overlap (config_validate()), so the first match is the only one. */
+        for (size_t i = 0; i < c->n_drops; i++)
+                if (naming_path_is_under(path, c->drops[i].source))
+                        return &c->drops[i];
+        return NULL;
+}

@@ -133,5 +133,8 @@ size_t config_workers(const ThumbwatchConfig *c);
  * config_print() prints them; NULL past the last. For tests and tools. */
 const char *config_key(size_t i, ConfigSection *ret_section);
 
+/* The drop whose source tree holds path (absolute, normalized), or NULL. */
+const DropConfig *config_find_drop(const ThumbwatchConfig *c, const char *path);
+
 /* Parses "WxH" into a size; returns 0 or -EINVAL. */
 int config_parse_size(const char *s, ThumbSize *ret);

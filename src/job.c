@@ -1,8 +1,10 @@
-/* job.c - one source file, start to end: locate its thumbnails, check them,
- * check the failure memory, open the source below its drop, make, check the
- * source again, settle. Runs on worker threads: touches only its arguments,
- * the config it took a reference to, the atomic counters and (under the
- * context's lock) the retry list.
+/* job.c - one source file, start to end, in named stages (attempt()): plan
+ * its thumbnails, locate the source, check they are current, check the
+ * failure memory, open the source below its drop, check its content,
+ * prepare the output folders, make, settle (look at the source again). Each
+ * stage returns an outcome; count() counts it, once per job. Runs on worker
+ * threads: touches only its arguments, the config it took a reference to,
+ * the atomic counters and (under the context's lock) the retry list.
  *
  * The identity stamped on the thumbnails is taken from the descriptor that
  * is decoded, and the source is looked at again once they are written: a
@@ -22,13 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "beneath.h"
-#include "freedesktop.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
 #include "output-tree.h"
+#include "source.h"
 #include "state-dir.h"
 #include "thumbnail.h"
 #include "time-util.h"
@@ -37,11 +38,6 @@
  * this many times; then (daemon) after CHANGING_RETRY_USEC. */
 #define CHANGING_ATTEMPTS 3
 #define CHANGING_RETRY_USEC (1000000ULL)
-/* O_NONBLOCK: a FIFO planted in a drop folder must not hang a worker. */
-#define SOURCE_OPEN_FLAGS (O_RDONLY | O_NOCTTY | O_NONBLOCK)
-
-/* This thread's file, in its last attempt: it failed as io; it was made. */
-static __thread bool io_failed_now, made_now;
 
 struct Retry {
         char *path;             /* owned */
@@ -58,8 +54,7 @@ void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, Thumb
                 .max_height = c->max_height,
                 .timeout_usec = c->job_timeout_usec,
                 .strip = d ? d->strip : true,
-                .output_format = d ? (d->layout == LAYOUT_FREEDESKTOP ? THUMBNAIL_PNG : d->output_format) : 0,
-                .file_mode = d && d->layout == LAYOUT_FREEDESKTOP ? 0600 : 0644,
+                .output_format = d ? d->output_format : 0,
                 .quality = d ? d->quality : 85,
                 .background = d ? d->background : 0xffffff,
                 .embedded_previews = d ? d->embedded_previews : false,
@@ -177,88 +172,6 @@ size_t job_push_due_retries(JobContext *ctx, PathQueue *queue, uint64_t now) {
         return waiting;
 }
 
-const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path) {
-        /* Sources never overlap (config_validate()), so the first match is the only one. */
-        for (size_t i = 0; i < c->n_drops; i++)
-                if (naming_path_is_under(path, c->drops[i].source))
-                        return &c->drops[i];
-        return NULL;
-}
-
-
-/* follow_symlinks = yes: rel is a symlink (its folders are not); the file
- * it names, if that is inside the drop: by its path below the root, opened
- * like any file there (so a link to a link is not followed). An absolute
- * target counts when it names the drop's source as configured or as it
- * really is. */
-static int open_link_beneath(const DropConfig *d, int root, const char *rel) {
-        const char *slash = strrchr(rel, '/');
-        _cleanup_free_ char *dir = slash ? strndup(rel, (size_t) (slash - rel)) : strdup(""), *real = NULL;
-        _cleanup_free_ char *joined = NULL, *abs = NULL;
-        char target[PATH_MAX + 1];
-        const char *base = NULL;
-        ssize_t n;
-        int dfd;
-
-        if (!dir)
-                return -ENOMEM;
-        dfd = beneath_open(root, dir, O_PATH | O_DIRECTORY, 0, 0);
-        if (dfd < 0)
-                return dfd;
-        n = readlinkat(dfd, slash ? slash + 1 : rel, target, PATH_MAX);
-        (void) close(dfd);
-        if (n <= 0)
-                return -ELOOP;
-        target[n] = '\0';
-        /* Where it points, as an absolute path, resolved lexically: no folder
-         * on the way from the source to the link is a symlink. */
-        if (target[0] == '/')
-                joined = strdup(target);
-        else if (asprintf(&joined, "%s/%s%s%s", d->source, dir, dir[0] ? "/" : "", target) < 0)
-                joined = NULL;
-        if (!joined || naming_normalize_path(joined, &abs) < 0)
-                return -ENOMEM;
-        real = realpath(d->source, NULL);
-        if (naming_path_is_under(abs, d->source) && strcmp(abs, d->source) != 0)
-                base = abs + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1);
-        else if (real && naming_path_is_under(abs, real) && strcmp(abs, real) != 0)
-                base = abs + strlen(real) + (strcmp(real, "/") == 0 ? 0 : 1);
-        if (!base)
-                return -EXDEV;
-        return beneath_open(root, base, SOURCE_OPEN_FLAGS, 0, 0);
-}
-
-int job_open_source(const DropConfig *d, const char *path) {
-        const char *rel;
-        int root, fd;
-
-        if (!naming_path_is_under(path, d->source) || strcmp(path, d->source) == 0)
-                return -EXDEV;
-        rel = path + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1);
-        root = beneath_open_root(d->source);
-        if (root < 0)
-                return root;
-        fd = beneath_open(root, rel, SOURCE_OPEN_FLAGS, 0, 0);
-        if (fd == -ELOOP && d->follow_symlinks == FOLLOW_BENEATH)
-                fd = open_link_beneath(d, root, rel);
-        else if (fd == -ELOOP && d->follow_symlinks == FOLLOW_ANYWHERE) {
-                /* The admin's word: the link itself may point anywhere; the
-                 * folders above it are still the drop's own. */
-                const char *slash = strrchr(rel, '/');
-                _cleanup_free_ char *dir = slash ? strndup(rel, (size_t) (slash - rel)) : strdup("");
-                int dfd = dir ? beneath_open(root, dir, O_PATH | O_DIRECTORY, 0, 0) : -ENOMEM;
-
-                fd = dfd;
-                if (dfd >= 0) {
-                        fd = openat(dfd, slash ? slash + 1 : rel, SOURCE_OPEN_FLAGS | O_CLOEXEC);
-                        fd = fd < 0 ? -errno : fd;
-                        (void) close(dfd);
-                }
-        }
-        (void) close(root);
-        return fd;
-}
-
 const char *job_error_class(int r) {
         switch (r) {
         case -EMEDIUMTYPE:
@@ -328,23 +241,29 @@ static void test_hooks(const char *path) {
 }
 #endif
 
-/* thumbnail_make() with path recorded as in flight (and the test hooks);
- * its time in microseconds goes to duration. */
-static int make(const DropConfig *d, const char *path, int fd, const ThumbnailTarget *targets, size_t n,
-                const ThumbnailOptions *opts, char **reterr_reason, char *duration, size_t size) {
-        uint64_t start;
-        int r;
+/* One attempt at one source: what the stages found so far. Each stage
+ * reads what the ones before it left here and returns JOB_NEXT, or the
+ * outcome the attempt ends with. */
+typedef struct Job {
+        JobContext *ctx;
+        const ThumbwatchConfig *config;         /* borrowed for the job */
+        const DropConfig *drop;                 /* in config */
+        const char *path;                       /* the source; borrowed */
+        Outputs o;                              /* plan: its thumbnails */
+        struct stat st;                         /* locate: the path's; open: the descriptor's */
+        SourceIdentity id;                      /* likewise: what is stamped on the thumbnails */
+        FailedBefore failed;                    /* check_failed: the failure memory's word */
+        char class_before[STATE_CLASS_MAX];     /* ... its class */
+        char digest[STATE_DIGEST_MAX];          /* ... and the digest of what failed */
+        int fd;                                 /* open: the source, read from here on; owned; else -1 */
+        ThumbnailOptions opts;                  /* make */
+        OutputStamp stamp;                      /* make: opts.finish_userdata */
+        int r;                                  /* make: thumbnail_make()'s result */
+        char *reason;                           /* make: why it failed, or NULL; owned */
+        char duration[32];                      /* make: its microseconds, for the log */
+} Job;
 
-        state_inflight_begin(d, path);
-#ifdef THUMBWATCH_TEST_HOOKS
-        test_hooks(path);
-#endif
-        start = now_usec();
-        r = thumbnail_make(fd, targets, n, opts, reterr_reason);
-        state_inflight_end();
-        (void) snprintf(duration, size, "%" PRIu64, now_usec() - start);
-        return r;
-}
+typedef JobOutcome (*JobStage)(Job *j);
 
 /* The folder the thumbnails go to, for messages and the journal. */
 static const char *out_dir_of(const Outputs *o, char *buf, size_t size) {
@@ -354,22 +273,6 @@ static const char *out_dir_of(const Outputs *o, char *buf, size_t size) {
                 return o->drop->output;
         (void) snprintf(buf, size, "%.*s", (int) (slash - o->path[0]), o->path[0]);
         return buf;
-}
-
-/* A thumbnail made: counted, its failure record and marker (if any) dropped, logged. */
-static void made(JobContext *ctx, const Outputs *o, const char *path, const struct stat *st, const char *duration) {
-        char out[PATH_MAX];
-
-        state_forget_failure(o->drop, st);
-        outputs_unmark_failed(o);
-        atomic_fetch_add(&ctx->stats.made, 1);
-        made_now = true;
-        log_full_errno_fields(LOG_DEBUG, 0,
-                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_MADE },
-                                                    { "THUMBWATCH_SOURCE", path },
-                                                    { "THUMBWATCH_OUTPUT", out_dir_of(o, out, sizeof out) },
-                                                    { "THUMBWATCH_DURATION_US", duration } }),
-                              4, "'%s' -> '%s' (%s us)", path, o->path[0], duration);
 }
 
 /* Is a file whose last change was at ctime young enough to be still
@@ -392,19 +295,18 @@ static uint64_t young_for(const struct stat *st, uint64_t grace) {
 /* An io failure (not the file's: a permission, a full disk, an output folder
  * missing): logged at err the first time, then at debug while it lasts (a
  * retry every retry_io would be 8,640 lines a day); tried again after
- * retry_io. Its recovery is logged too (process()). */
-static void io_failure(JobContext *ctx, const ThumbwatchConfig *config, const char *path, const char *out,
-                       const char *duration, int r, const char *reason) {
+ * retry_io. Its recovery is logged too (run()). */
+static JobOutcome io_failure(Job *j, const char *out, int r, const char *reason) {
+        JobContext *ctx = j->ctx;
         struct IoFailure *f;
         unsigned count = 0;
 
-        io_failed_now = true;
         (void) pthread_mutex_lock(&ctx->lock);
-        for (f = ctx->io_failing; f && strcmp(f->path, path) != 0; f = f->next)
+        for (f = ctx->io_failing; f && strcmp(f->path, j->path) != 0; f = f->next)
                 ;
         if (f)
                 count = ++f->count;
-        else if ((f = calloc(1, sizeof *f)) && (f->path = strdup(path))) {
+        else if ((f = calloc(1, sizeof *f)) && (f->path = strdup(j->path))) {
                 f->count = 1;
                 f->next = ctx->io_failing;
                 ctx->io_failing = f;
@@ -412,14 +314,15 @@ static void io_failure(JobContext *ctx, const ThumbwatchConfig *config, const ch
                 free(f);
         (void) pthread_mutex_unlock(&ctx->lock);
         if (count <= 1)
-                log_failure(path, out, "io", duration, r, reason);
+                log_failure(j->path, out, "io", j->duration, r, reason);
         else
-                log_debug("'%s' still fails (io, %u times): %s", path, count, reason ? reason : strerror(-r));
-        if (!ctx->once && config->retry_io_usec > 0) {
+                log_debug("'%s' still fails (io, %u times): %s", j->path, count, reason ? reason : strerror(-r));
+        if (!ctx->once && j->config->retry_io_usec > 0) {
                 if (count <= 1)
-                        log_info("'%s': trying again every %.1f s", path, (double) config->retry_io_usec / 1e6);
-                schedule_retry(ctx, path, now_usec() + config->retry_io_usec);
+                        log_info("'%s': trying again every %.1f s", j->path, (double) j->config->retry_io_usec / 1e6);
+                schedule_retry(ctx, j->path, now_usec() + j->config->retry_io_usec);
         }
+        return JOB_IO_FAILED;
 }
 
 /* How many times path failed as io before this attempt, forgotten now. */
@@ -441,63 +344,61 @@ static unsigned io_failure_forget(JobContext *ctx, const char *path) {
         return count;
 }
 
-/* A failure r of the source st describes: a young truncated file is tried
- * again after truncated_grace; otherwise it is counted and logged, and a
- * fault of the file is remembered (and marked, in the freedesktop layout)
- * while one of ours (io) is retried. */
-static void handle_failure(JobContext *ctx, const ThumbwatchConfig *config, const Outputs *o, const char *path,
-                           const struct stat *st, int fd, const char *duration, int r, const char *reason,
-                           const ThumbnailOptions *opts) {
-        const DropConfig *d = o->drop;
+/* A failure r of the source (j->st): a young truncated file is tried again
+ * after truncated_grace; otherwise it is logged, and a fault of the file is
+ * remembered (and marked where the layout marks failures) while one of ours
+ * (io) is retried. opts: those of the thumbnails, for the marker; NULL when
+ * nothing was made. */
+static JobOutcome handle_failure(Job *j, int r, const char *reason, const ThumbnailOptions *opts) {
+        const DropConfig *d = j->drop;
         char out[PATH_MAX];
         const char *class;
 
-        if (r == -ENODATA && !ctx->once) {
-                uint64_t left = young_for(st, config->truncated_grace_usec);
+        if (r == -ENODATA && !j->ctx->once) {
+                uint64_t left = young_for(&j->st, j->config->truncated_grace_usec);
 
                 /* Cut short, and young: its writer may still be at work (a copy
                  * that closes and reopens, a download that pauses). Try again
                  * when the grace period is over; a close or rename sooner wins. */
                 if (left > 0) {
-                        log_info("'%s' looks truncated (%s), perhaps still arriving: trying again in %.1f s", path,
-                                 reason ? reason : "", (double) left / 1e6);
-                        schedule_retry(ctx, path, now_usec() + left);
-                        return;
+                        log_info("'%s' looks truncated (%s), perhaps still arriving: trying again in %.1f s",
+                                 j->path, reason ? reason : "", (double) left / 1e6);
+                        schedule_retry(j->ctx, j->path, now_usec() + left);
+                        return JOB_RETRY;
                 }
         }
         class = job_error_class(r);
-        atomic_fetch_add(&ctx->stats.failed, 1);
         /* A fault of the file is remembered; one of ours (io: a full or
          * read-only disk, a permission) is not: the file is tried again
          * after retry_io, and at every rescan. Remembered before it is
          * logged, so that whoever reads the log finds the record. */
-        if (strcmp(class, "io") != 0) {
+        if (strcmp(class, "io") == 0)
+                return io_failure(j, out_dir_of(&j->o, out, sizeof out), r, reason);
+        state_remember_failure(d, j->path, &j->st, j->fd, class,
+                               job_class_depends_on_config(class) ? job_config_fingerprint(j->config, d) : 0);
+        if (opts) {
                 _cleanup_free_ char *marker_reason = NULL;
 
-                state_remember_failure(d, path, st, fd, class,
-                                       job_class_depends_on_config(class) ? job_config_fingerprint(config, d) : 0);
-                if (opts && outputs_mark_failed(o, opts, &marker_reason) < 0)
-                        log_warning("'%s': cannot record the failure in '%s/%s': %s", path, d->output,
-                                    FREEDESKTOP_FAIL_DIR, marker_reason ? marker_reason : "io error");
-                log_failure(path, out_dir_of(o, out, sizeof out), class, duration, r, reason);
-                return;
+                if (outputs_mark_failed(&j->o, opts, &marker_reason) < 0)
+                        log_warning("'%s': cannot record the failure in '%s/%s': %s", j->path, d->output,
+                                    j->o.layout->fail_dir, marker_reason ? marker_reason : "io error");
         }
-        io_failure(ctx, config, path, out_dir_of(o, out, sizeof out), duration, r, reason);
+        log_failure(j->path, out_dir_of(&j->o, out, sizeof out), class, j->duration, r, reason);
+        return JOB_FAILED;
 }
 
 /* The source at path is gone, or is no source any more (a symlink not
  * followed, a FIFO): its own thumbnails go, when the drop says so. */
-static void not_a_source(JobContext *ctx, Outputs *o, const char *path, const char *what) {
-        long n;
+static JobOutcome not_a_source(Job *j, const char *what) {
+        long n = j->drop->delete_with_source ? outputs_remove(&j->o) : 0;
 
-        atomic_fetch_add(&ctx->stats.vanished, 1);
-        n = o->drop->delete_with_source ? outputs_remove(o) : 0;
-        log_debug("'%s' is %s, skipping%s", path, what, n > 0 ? "; its thumbnails are removed" : "");
+        log_debug("'%s' is %s, skipping%s", j->path, what, n > 0 ? "; its thumbnails are removed" : "");
+        return JOB_GONE;
 }
 
 /* A thumbnail's name is another source's (stamped by it, and that source is
  * still there): never overwritten. Returns true when that is so. */
-static bool name_taken(JobContext *ctx, const Outputs *o, const char *path, const SourceIdentity *id) {
+static bool name_taken(const Outputs *o, const char *path, const SourceIdentity *id) {
         for (size_t i = 0; i < o->n; i++) {
                 _cleanup_free_ char *other_path = NULL;
                 char other[NAME_MAX + 1];
@@ -509,7 +410,6 @@ static bool name_taken(JobContext *ctx, const Outputs *o, const char *path, cons
                         return false;
                 if (lstat(other_path, &st) < 0)
                         continue;               /* that source is gone: the name is free */
-                atomic_fetch_add(&ctx->stats.failed, 1);
                 log_failure(path, o->path[i], "collision", "0", -EEXIST, NULL);
                 log_warning("'%s': its thumbnail '%s' is the thumbnail of '%s' (the name template gives both the "
                             "same name): not overwriting it; add {ext} of the source to name = or use format = same",
@@ -519,10 +419,167 @@ static bool name_taken(JobContext *ctx, const Outputs *o, const char *path, cons
         return false;
 }
 
-typedef enum Outcome {
-        OUTCOME_DONE,           /* made, failed, skipped: counted and logged */
-        OUTCOME_CHANGED,        /* the source changed while it was made: make it again */
-} Outcome;
+/* Plan: where the source's thumbnails go (the drop's layout). */
+static JobOutcome stage_plan(Job *j) {
+        int r = outputs_init(&j->o, j->drop, j->path);
+
+        if (r == -EPERM) {
+                log_debug("'%s' would be mirrored onto the state folder '%s/" OUTPUT_STATE_DIR "': skipping",
+                          j->path, j->drop->output);
+                return JOB_SKIPPED;
+        }
+        if (r < 0) {
+                log_error_errno(r, "'%s': cannot name its thumbnails: %m", j->path);
+                return JOB_FAILED;
+        }
+        return JOB_NEXT;
+}
+
+/* Locate: the source where its path says, by one stat; a regular file (or,
+ * as follow_symlinks says, a symlink to one). */
+static JobOutcome stage_locate(Job *j) {
+        int r = output_stat_source(AT_FDCWD, j->path, j->drop->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, &j->st,
+                                   &j->id);
+
+        if (r == -ENOENT || r == -ENOTDIR)
+                return not_a_source(j, "gone");
+        if (r < 0) {
+                log_error_errno(r, "'%s': cannot stat: %m", j->path);
+                return JOB_FAILED;
+        }
+        if (!S_ISREG(j->st.st_mode))
+                return not_a_source(j, S_ISLNK(j->st.st_mode) ? "a symlink (follow_symlinks = no)" :
+                                                                "not a regular file");
+        return JOB_NEXT;
+}
+
+/* Check current: its thumbnails were made from it as it is now; or one is
+ * another source's, never overwritten. */
+static JobOutcome stage_check_current(Job *j) {
+        if (outputs_current(&j->o, &j->id))
+                return JOB_CURRENT;
+        if (name_taken(&j->o, j->path, &j->id))
+                return JOB_FAILED;
+        return JOB_NEXT;
+}
+
+/* Check failed before: failed and unchanged since, it would fail again
+ * (logged once, when it failed). Only its ctime changed: decided once it is
+ * open, by its content (stage_check_content()). */
+static JobOutcome stage_check_failed(Job *j) {
+        j->failed = state_failed_before(j->drop, &j->st, job_config_fingerprint(j->config, j->drop),
+                                        j->class_before, j->digest);
+        if (j->failed != FAILED_NO && strcmp(j->class_before, "suspect") == 0)
+                j->failed = FAILED_NO;  /* interrupted once: tried once more */
+        if (j->failed == FAILED_YES) {
+                log_debug("'%s' failed before (%s) and has not changed, skipping", j->path, j->class_before);
+                return JOB_FAILED;
+        }
+        return JOB_NEXT;
+}
+
+/* Open: the source, below its drop (source.h); from here on what is
+ * decoded and stamped is this descriptor's. */
+static JobOutcome stage_open(Job *j) {
+        j->fd = source_open(j->drop, j->path);
+        if (j->fd == -ENOENT)
+                return not_a_source(j, "gone");
+        if (j->fd == -ELOOP || j->fd == -EXDEV) {
+                /* A folder on its path was swapped for a symlink (or the file
+                 * for one): what is there now is not in the drop. */
+                log_notice("'%s' is reached through a symlink%s: not read", j->path,
+                           j->fd == -EXDEV ? " that leads out of the drop" : "");
+                return not_a_source(j, "behind a symlink");
+        }
+        if (j->fd < 0) {
+                _cleanup_free_ char *why = NULL;
+                char out[PATH_MAX];
+                int r = j->fd;
+
+                if (asprintf(&why, "cannot open: %s", strerror(-r)) < 0)
+                        why = NULL;
+                return io_failure(j, out_dir_of(&j->o, out, sizeof out), r, why);
+        }
+        if (output_stat_source(j->fd, "", AT_EMPTY_PATH, &j->st, &j->id) < 0 || !S_ISREG(j->st.st_mode))
+                return not_a_source(j, "not a regular file");
+        return JOB_NEXT;
+}
+
+/* Check the content: failed before, and only its ctime changed (a chmod; or
+ * a repair with cp -p, which keeps size and mtime): the same content still
+ * fails, without a decode or a log line. And a thumbnail is never a source:
+ * an output folder moved into the drop (or its files copied in) would be
+ * thumbnailed over and over. */
+static JobOutcome stage_check_content(Job *j) {
+        if (j->failed == FAILED_IF_SAME) {
+                char now[STATE_DIGEST_MAX];
+
+                if (state_digest_fd(j->fd, (uint64_t) j->st.st_size, now) == 0 && strcmp(now, j->digest) == 0) {
+                        state_remember_failure(j->drop, j->path, &j->st, j->fd, j->class_before,
+                                               job_class_depends_on_config(j->class_before) ?
+                                                       job_config_fingerprint(j->config, j->drop) : 0);
+                        log_debug("'%s' failed before (%s); its content has not changed, skipping", j->path,
+                                  j->class_before);
+                        return JOB_FAILED;
+                }
+        }
+        if (output_read_stamp(j->fd, NULL, NULL) > 0) {
+                log_notice("'%s' is a thumbnail thumbwatch made (an output folder moved into the drop?): "
+                           "not thumbnailed", j->path);
+                return JOB_SKIPPED;
+        }
+        return JOB_NEXT;
+}
+
+/* Prepare: the thumbnails' folders, opened or made (and the output root,
+ * if it was removed: then every drop is scanned again). */
+static JobOutcome stage_prepare(Job *j) {
+        _cleanup_free_ char *failed_dir = NULL, *why = NULL;
+        const DropConfig *d = j->drop;
+        int r;
+
+        r = outputs_open(&j->o, true, &failed_dir);
+        if (j->o.root_made) {
+                /* Every thumbnail went with it: the drops are scanned again. */
+                log_notice("output folder '%s' was gone: made it again, and catching up", d->output);
+                atomic_store(&j->ctx->rescan_wanted, true);
+        }
+        if (r >= 0)
+                return JOB_NEXT;
+        if (asprintf(&why, "cannot open or create the output folder '%s': %s%s", failed_dir ? failed_dir : d->output,
+                     strerror(-r),
+                     r == -ENODEV ? " (it is not the folder it was when thumbwatch started: a disk not "
+                                    "mounted? restart thumbwatch if it moved on purpose)" : "") < 0)
+                why = NULL;
+        return handle_failure(j, r != -ENOMEM ? -EIO : r, why, NULL);
+}
+
+/* Make: thumbnail_make() with the source recorded as in flight (state-dir.h),
+ * each thumbnail stamped with the identity of the descriptor decoded. Its
+ * result is the settling stage's to judge. */
+static JobOutcome stage_make(Job *j) {
+        ThumbnailTarget targets[CONFIG_SIZES_MAX] = {};
+        uint64_t start;
+
+        job_thumbnail_options(j->config, j->drop, &j->opts);
+        j->o.layout->make_options(&j->o, &j->st, targets, &j->opts);
+        j->stamp = (OutputStamp) { .id = j->id, .recipe = j->o.recipe, .name = j->o.name };
+        j->opts.finish = output_stamp_fd;
+        j->opts.finish_userdata = &j->stamp;
+        j->opts.budget = j->ctx->budget;
+        j->opts.cancel = &j->ctx->stopping;
+        state_inflight_begin(j->drop, j->path);
+#ifdef THUMBWATCH_TEST_HOOKS
+        test_hooks(j->path);
+#endif
+        start = now_usec();
+        j->r = thumbnail_make(j->fd, targets, j->o.n, &j->opts, &j->reason);
+        state_inflight_end();
+        (void) snprintf(j->duration, sizeof j->duration, "%" PRIu64, now_usec() - start);
+        if (j->r == -ECANCELED)
+                return JOB_SKIPPED;     /* stopping while it waited for the memory budget */
+        return JOB_NEXT;
+}
 
 /* The source at path, gone while its thumbnails were made (deleted,
  * renamed, its folder moved): its thumbnails have no source here. If its
@@ -530,37 +587,35 @@ typedef enum Outcome {
  * where they should be; what may stand under the old name is a mirror made
  * anew by outputs_open() after the move, which goes. Otherwise the
  * thumbnails go, through the folders they were written to. Returns false
- * when the source is still there. */
-static bool went_away(JobContext *ctx, Outputs *o, const char *path, int fd, struct stat *ret_now,
-                      SourceIdentity *ret_id) {
-        const DropConfig *d = o->drop;
+ * when the source is still there (its identity now to ret_id). */
+static bool went_away(Job *j, SourceIdentity *ret_id) {
+        const DropConfig *d = j->drop;
         SourceIdentity unused;
-        struct stat decoded;
+        struct stat now, decoded;
         Outputs by_name;
 
-        if (output_stat_source(AT_FDCWD, path, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, ret_now, ret_id) !=
+        if (output_stat_source(AT_FDCWD, j->path, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, &now, ret_id) !=
             -ENOENT)
                 return false;
-        atomic_fetch_add(&ctx->stats.vanished, 1);
-        log_debug("'%s' went away while its thumbnail was made: removing it", path);
-        if (output_stat_source(fd, "", AT_EMPTY_PATH, &decoded, &unused) == 0 && decoded.st_nlink > 0 &&
-            outputs_init(&by_name, d, path) >= 0) {
+        log_debug("'%s' went away while its thumbnail was made: removing it", j->path);
+        if (output_stat_source(j->fd, "", AT_EMPTY_PATH, &decoded, &unused) == 0 && decoded.st_nlink > 0 &&
+            outputs_init(&by_name, d, j->path) >= 0) {
                 (void) outputs_remove(&by_name);
                 outputs_done(&by_name);
         } else
-                (void) outputs_remove(o);
+                (void) outputs_remove(&j->o);
         return true;
 }
 
 /* Hard links: the other names of this file in its folder show the same
  * content, and a write through one name is seen (IN_CLOSE_WRITE) under that
  * name only; the others are looked at again. */
-static void queue_other_names(JobContext *ctx, const Outputs *o, const char *path, const struct stat *st) {
-        _cleanup_free_ char *dir = strndup(path, strlen(path) - strlen(o->name));
+static void queue_other_names(Job *j) {
+        _cleanup_free_ char *dir = strndup(j->path, strlen(j->path) - strlen(j->o.name));
         struct dirent *e;
         DIR *dp;
 
-        if (ctx->once || st->st_nlink < 2 || !dir)
+        if (j->ctx->once || j->st.st_nlink < 2 || !dir)
                 return;
         dp = opendir(dir);
         if (!dp)
@@ -568,230 +623,140 @@ static void queue_other_names(JobContext *ctx, const Outputs *o, const char *pat
         while ((e = readdir(dp))) {
                 _cleanup_free_ char *other = NULL;
 
-                if ((uint64_t) e->d_ino != (uint64_t) st->st_ino || strcmp(e->d_name, o->name) == 0 ||
+                if ((uint64_t) e->d_ino != (uint64_t) j->st.st_ino || strcmp(e->d_name, j->o.name) == 0 ||
                     !naming_is_image(e->d_name) || asprintf(&other, "%s%s", dir, e->d_name) < 0)
                         continue;
-                schedule_retry(ctx, other, now_usec());
+                schedule_retry(j->ctx, other, now_usec());
         }
         (void) closedir(dp);
 }
 
-/* Makes the thumbnails of the source open as fd (st and id: its identity),
- * then looks at the source again. */
-static Outcome make_and_settle(JobContext *ctx, const ThumbwatchConfig *config, Outputs *o, const char *path, int fd,
-                               const struct stat *st, const SourceIdentity *id) {
-        ThumbnailTarget targets[CONFIG_SIZES_MAX] = {};
-        _cleanup_free_ char *reason = NULL, *failed_dir = NULL;
-        const DropConfig *d = o->drop;
-        char duration[32] = "0";
-        ThumbnailOptions opts;
-        SourceIdentity is, fd_now;
-        OutputStamp stamp;
-        struct stat now, decoded;
-        int r;
+/* A thumbnail made: its failure record and marker (if any) dropped, logged. */
+static JobOutcome made(Job *j) {
+        char out[PATH_MAX];
 
-        r = outputs_open(o, true, &failed_dir);
-        if (o->root_made) {
-                /* Every thumbnail went with it: the drops are scanned again. */
-                log_notice("output folder '%s' was gone: made it again, and catching up", d->output);
-                atomic_store(&ctx->rescan_wanted, true);
-        }
-        if (r < 0) {
-                _cleanup_free_ char *why = NULL;
-
-                if (asprintf(&why, "cannot open or create the output folder '%s': %s%s",
-                             failed_dir ? failed_dir : d->output, strerror(-r),
-                             r == -ENODEV ? " (it is not the folder it was when thumbwatch started: a disk not "
-                                            "mounted? restart thumbwatch if it moved on purpose)" : "") < 0)
-                        why = NULL;
-                handle_failure(ctx, config, o, path, st, fd, duration, r < 0 && r != -ENOMEM ? -EIO : r, why, NULL);
-                return OUTCOME_DONE;
-        }
-        for (size_t i = 0; i < o->n; i++)
-                targets[i] = (ThumbnailTarget) { o->dirfd[i], o->file[i], d->sizes[i].width, d->sizes[i].height,
-                                                 d->layout == LAYOUT_FREEDESKTOP ? THUMBNAIL_FIT : d->sizes[i].mode };
-        job_thumbnail_options(config, d, &opts);
-        stamp = (OutputStamp) { .id = *id, .recipe = o->recipe, .name = o->name };
-        opts.finish = output_stamp_fd;
-        opts.finish_userdata = &stamp;
-        opts.budget = ctx->budget;
-        opts.cancel = &ctx->stopping;
-        if (d->layout == LAYOUT_FREEDESKTOP) {
-                opts.thumb_uri = o->uri;
-                opts.thumb_mtime = (long long) st->st_mtim.tv_sec;
-                opts.thumb_size = (unsigned long long) st->st_size;
-        }
-        r = make(d, path, fd, targets, o->n, &opts, &reason, duration, sizeof duration);
-        if (r == -ECANCELED)
-                return OUTCOME_DONE;    /* stopping while it waited for the memory budget */
-        /* Gone meanwhile, made or not (its folder deleted under the output's
-         * temporary is an io error that is nobody's fault). */
-        if (went_away(ctx, o, path, fd, &now, &is))
-                return OUTCOME_DONE;
-        if (r < 0) {
-                handle_failure(ctx, config, o, path, st, fd, duration, r, reason, &opts);
-                return OUTCOME_DONE;
-        }
-        /* Replaced (mv, rsync, tar x) or written in place meanwhile: the
-         * thumbnails carry the identity of what was decoded, which is not the
-         * file's any more, so they are stale; made again. */
-        if (output_stat_source(fd, "", AT_EMPTY_PATH, &decoded, &fd_now) < 0)
-                fd_now = *id;
-        if (!output_identity_equal(id, &is) || !output_identity_equal(id, &fd_now)) {
-                log_debug("'%s' changed while its thumbnail was made: making it again", path);
-                return OUTCOME_CHANGED;
-        }
-        made(ctx, o, path, st, duration);
-        queue_other_names(ctx, o, path, st);
-        return OUTCOME_DONE;
+        state_forget_failure(j->drop, &j->st);
+        outputs_unmark_failed(&j->o);
+        log_full_errno_fields(LOG_DEBUG, 0,
+                              ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_MADE },
+                                                    { "THUMBWATCH_SOURCE", j->path },
+                                                    { "THUMBWATCH_OUTPUT", out_dir_of(&j->o, out, sizeof out) },
+                                                    { "THUMBWATCH_DURATION_US", j->duration } }),
+                              4, "'%s' -> '%s' (%s us)", j->path, j->o.path[0], j->duration);
+        queue_other_names(j);
+        return JOB_MADE;
 }
 
-/* One attempt at path: returns OUTCOME_CHANGED when it must be made again. */
-static Outcome process_once(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d, const char *path) {
-        _cleanup_(outputs_done) Outputs o = {};
-        char class_before[STATE_CLASS_MAX], digest[STATE_DIGEST_MAX];
-        FailedBefore failed;
-        SourceIdentity id;
-        struct stat st;
-        Outcome outcome;
-        int fd, r;
+/* Settle: the source is looked at again. Gone meanwhile, made or not (its
+ * folder deleted under the output's temporary is an io error that is
+ * nobody's fault); a failure; replaced (mv, rsync, tar x) or written in
+ * place meanwhile: the thumbnails carry the identity of what was decoded,
+ * which is not the file's any more, so they are stale and made again. */
+static JobOutcome stage_settle(Job *j) {
+        SourceIdentity is, fd_now;
+        struct stat decoded;
 
-        r = outputs_init(&o, d, path);
-        if (r < 0) {
-                if (r == -EPERM)
-                        log_debug("'%s' would be mirrored onto the state folder '%s/" OUTPUT_STATE_DIR "': skipping",
-                                  path, d->output);
-                else {
-                        atomic_fetch_add(&ctx->stats.failed, 1);
-                        log_error_errno(r, "'%s': cannot name its thumbnails: %m", path);
-                }
-                return OUTCOME_DONE;
+        if (went_away(j, &is))
+                return JOB_GONE;
+        if (j->r < 0)
+                return handle_failure(j, j->r, j->reason, &j->opts);
+        if (output_stat_source(j->fd, "", AT_EMPTY_PATH, &decoded, &fd_now) < 0)
+                fd_now = j->id;
+        if (!output_identity_equal(&j->id, &is) || !output_identity_equal(&j->id, &fd_now)) {
+                log_debug("'%s' changed while its thumbnail was made: making it again", j->path);
+                return JOB_CHANGED;
         }
-        r = output_stat_source(AT_FDCWD, path, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, &st, &id);
-        if (r < 0) {
-                if (r == -ENOENT || r == -ENOTDIR)
-                        not_a_source(ctx, &o, path, "gone");
-                else {
-                        atomic_fetch_add(&ctx->stats.failed, 1);
-                        log_error_errno(r, "'%s': cannot stat: %m", path);
-                }
-                return OUTCOME_DONE;
-        }
-        if (!S_ISREG(st.st_mode)) {
-                not_a_source(ctx, &o, path, S_ISLNK(st.st_mode) ? "a symlink (follow_symlinks = no)" :
-                                                                   "not a regular file");
-                return OUTCOME_DONE;
-        }
-        if (outputs_current(&o, &id)) {
-                atomic_fetch_add(&ctx->stats.up_to_date, 1);
-                return OUTCOME_DONE;
-        }
-        if (name_taken(ctx, &o, path, &id))
-                return OUTCOME_DONE;
-        /* Failed before and unchanged since: it would fail again. Logged once, when it failed. */
-        failed = state_failed_before(d, &st, job_config_fingerprint(config, d), class_before, digest);
-        if (failed != FAILED_NO && strcmp(class_before, "suspect") == 0)
-                failed = FAILED_NO;     /* interrupted once: tried once more */
-        if (failed == FAILED_YES) {
-                atomic_fetch_add(&ctx->stats.failed, 1);
-                log_debug("'%s' failed before (%s) and has not changed, skipping", path, class_before);
-                return OUTCOME_DONE;
-        }
+        return made(j);
+}
 
-        fd = job_open_source(d, path);
-        if (fd < 0) {
-                if (fd == -ENOENT)
-                        not_a_source(ctx, &o, path, "gone");
-                else if (fd == -ELOOP || fd == -EXDEV) {
-                        /* A folder on its path was swapped for a symlink (or the file
-                         * for one): what is there now is not in the drop. */
-                        log_notice("'%s' is reached through a symlink%s: not read", path,
-                                   fd == -EXDEV ? " that leads out of the drop" : "");
-                        not_a_source(ctx, &o, path, "behind a symlink");
-                } else {
-                        char out[PATH_MAX];
+/* One attempt at path, stage by stage, in this order: the current check
+ * comes before any open (a current source costs one stat and one getxattr
+ * per thumbnail), and the plan before the source is looked at (a source
+ * that is gone takes its thumbnails along). */
+static JobOutcome attempt(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d, const char *path) {
+        static const JobStage stages[] = {
+                stage_plan, stage_locate, stage_check_current, stage_check_failed, stage_open,
+                stage_check_content, stage_prepare, stage_make, stage_settle,
+        };
+        Job j = { .ctx = ctx, .config = config, .drop = d, .path = path, .fd = -1, .duration = "0" };
+        JobOutcome outcome = JOB_NEXT;
 
-                        _cleanup_free_ char *why = NULL;
-
-                        if (asprintf(&why, "cannot open: %s", strerror(-fd)) < 0)
-                                why = NULL;
-                        atomic_fetch_add(&ctx->stats.failed, 1);
-                        io_failure(ctx, config, path, out_dir_of(&o, out, sizeof out), "0", fd, why);
-                }
-                return OUTCOME_DONE;
-        }
-        /* The identity of what is decoded: this descriptor's. */
-        if (output_stat_source(fd, "", AT_EMPTY_PATH, &st, &id) < 0 || !S_ISREG(st.st_mode)) {
-                (void) close(fd);
-                not_a_source(ctx, &o, path, "not a regular file");
-                return OUTCOME_DONE;
-        }
-        /* Failed before, and only its ctime changed (a chmod; or a repair
-         * with cp -p, which keeps size and mtime): the same content still
-         * fails, without a decode or a log line. */
-        if (failed == FAILED_IF_SAME) {
-                char now[STATE_DIGEST_MAX];
-
-                if (state_digest_fd(fd, (uint64_t) st.st_size, now) == 0 && strcmp(now, digest) == 0) {
-                        state_remember_failure(d, path, &st, fd, class_before,
-                                               job_class_depends_on_config(class_before) ?
-                                                       job_config_fingerprint(config, d) : 0);
-                        (void) close(fd);
-                        atomic_fetch_add(&ctx->stats.failed, 1);
-                        log_debug("'%s' failed before (%s); its content has not changed, skipping", path,
-                                  class_before);
-                        return OUTCOME_DONE;
-                }
-        }
-        /* A thumbnail is never a source: an output folder moved into the
-         * drop (or its files copied in) would be thumbnailed over and over. */
-        if (output_read_stamp(fd, NULL, NULL) > 0) {
-                (void) close(fd);
-                log_notice("'%s' is a thumbnail thumbwatch made (an output folder moved into the drop?): "
-                           "not thumbnailed", path);
-                return OUTCOME_DONE;
-        }
-        outcome = make_and_settle(ctx, config, &o, path, fd, &st, &id);
-        (void) close(fd);
+        for (size_t i = 0; i < ELEMENTSOF(stages) && outcome == JOB_NEXT; i++)
+                outcome = stages[i](&j);
+        if (j.fd >= 0)
+                (void) close(j.fd);
+        free(j.reason);
+        outputs_done(&j.o);
         return outcome;
 }
 
-static void process(JobContext *ctx, const ThumbwatchConfig *config, const char *path) {
-        const DropConfig *d = job_find_drop(config, path);
+/* Every outcome is counted here, and only here. JOB_RETRY is not: the
+ * retry list counts what waits on it (stats.retrying). */
+static void count(JobContext *ctx, JobOutcome outcome) {
+        switch (outcome) {
+        case JOB_MADE:
+                atomic_fetch_add(&ctx->stats.made, 1);
+                break;
+        case JOB_CURRENT:
+                atomic_fetch_add(&ctx->stats.up_to_date, 1);
+                break;
+        case JOB_FAILED:
+        case JOB_IO_FAILED:
+                atomic_fetch_add(&ctx->stats.failed, 1);
+                break;
+        case JOB_GONE:
+                atomic_fetch_add(&ctx->stats.vanished, 1);
+                break;
+        default:
+                break;
+        }
+}
+
+/* Locate the drop, then attempt until the source holds still. */
+static JobOutcome run(JobContext *ctx, const ThumbwatchConfig *config, const char *path) {
+        const DropConfig *d = config_find_drop(config, path);
 
         if (!d) {
                 log_debug("'%s' is in no drop folder, skipping", path);
-                return;
+                return JOB_SKIPPED;
         }
-        io_failed_now = made_now = false;
-        for (int attempt = 0; attempt < CHANGING_ATTEMPTS; attempt++)
-                if (process_once(ctx, config, d, path) == OUTCOME_DONE) {
-                        /* An io failure that is over: said once, as it was. */
-                        unsigned n = io_failed_now ? 0 : io_failure_forget(ctx, path);
+        for (int i = 0; i < CHANGING_ATTEMPTS; i++) {
+                JobOutcome outcome = attempt(ctx, config, d, path);
+                unsigned n;
 
-                        if (n > 0 && made_now)
-                                log_notice("'%s' made, after %u io failure%s", path, n, n == 1 ? "" : "s");
-                        return;
-                }
+                if (outcome == JOB_CHANGED)
+                        continue;
+                /* An io failure that is over: said once, as it was. */
+                n = outcome == JOB_IO_FAILED ? 0 : io_failure_forget(ctx, path);
+                if (n > 0 && outcome == JOB_MADE)
+                        log_notice("'%s' made, after %u io failure%s", path, n, n == 1 ? "" : "s");
+                return outcome;
+        }
         /* Still changing: a writer at work in place. Its close will queue it
          * again; the retry is for a writer that never closes. */
         if (!ctx->once) {
                 log_info("'%s' keeps changing while its thumbnail is made: trying again in %.1f s", path,
                          (double) CHANGING_RETRY_USEC / 1e6);
                 schedule_retry(ctx, path, now_usec() + CHANGING_RETRY_USEC);
-                return;
+                return JOB_RETRY;
         }
-        atomic_fetch_add(&ctx->stats.failed, 1);
         log_error("'%s' failed: it kept changing while its thumbnail was made", path);
+        return JOB_FAILED;
+}
+
+JobOutcome job_run(JobContext *ctx, const char *path) {
+        ThumbwatchConfig *config;
+        JobOutcome outcome;
+
+        if (atomic_load(&ctx->stopping))
+                return JOB_SKIPPED;
+        config = get_config(ctx);
+        outcome = run(ctx, config, path);
+        count(ctx, outcome);
+        config_unref(config);
+        return outcome;
 }
 
 void job_process(const char *path, void *userdata) {
-        JobContext *ctx = userdata;
-        ThumbwatchConfig *config;
-
-        if (atomic_load(&ctx->stopping))
-                return;
-        config = get_config(ctx);
-        process(ctx, config, path);
-        config_unref(config);
+        (void) job_run(userdata, path);
 }

@@ -20,7 +20,7 @@ typedef struct JobStats {
         atomic_uint_fast64_t up_to_date;        /* sources skipped: thumbnails current */
         atomic_uint_fast64_t failed;            /* sources that could not be thumbnailed */
         atomic_uint_fast64_t vanished;          /* sources gone before a worker got to them */
-        atomic_uint_fast64_t retrying;          /* truncated, young: waiting to be tried again */
+        atomic_uint_fast64_t retrying;          /* on the retry list, waiting to be tried again */
 } JobStats;
 
 typedef struct Retry Retry;
@@ -58,22 +58,35 @@ void job_context_set_config(JobContext *ctx, ThumbwatchConfig *c);
  * does not fit waits for the next call). Returns how many are still waiting. */
 size_t job_push_due_retries(JobContext *ctx, PathQueue *queue, uint64_t now);
 
-/* The decoder options for a drop (or, with d NULL, the global limits). */
+/* The decoder options for a drop (or, with d NULL, the global limits); the
+ * layout's part (format, file mode, text chunks) is its make_options(). */
 void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, ThumbnailOptions *ret);
 
-/* The drop whose source tree holds path, or NULL. */
-const DropConfig *job_find_drop(const ThumbwatchConfig *c, const char *path);
+/* What became of one source path. job_run() counts each job once, by its
+ * outcome, in JobStats. */
+typedef enum JobOutcome {
+        JOB_MADE,               /* its thumbnails made: stats.made */
+        JOB_CURRENT,            /* its thumbnails current already: stats.up_to_date */
+        JOB_FAILED,             /* failed, now or before and unchanged since: stats.failed */
+        JOB_IO_FAILED,          /* failed as io (ours, not the file's): stats.failed; tried again after retry_io */
+        JOB_GONE,               /* gone, or no source (a symlink not followed, a FIFO): stats.vanished */
+        JOB_RETRY,              /* to be tried again (young and truncated, still changing): stats.retrying
+                                 * counts it while it waits */
+        JOB_SKIPPED,            /* no job: in no drop, named like the state folder, a thumbnail itself, or
+                                 * stopping; not counted */
+        JOB_NEXT,               /* within a job only: a stage found nothing against going on */
+        JOB_CHANGED,            /* within a job only: the source changed while it was made: made again */
+} JobOutcome;
 
-/* A worker_process_fn: userdata is a JobContext. */
+/* Makes the thumbnails of path, or finds it need not or cannot be: locate
+ * its drop, plan its thumbnails, check they are current, check its failure
+ * memory, open it below the drop, prepare the output folders, make, settle
+ * (look at the source again). Counts and returns the outcome (never
+ * JOB_NEXT or JOB_CHANGED). Thread-safe. */
+JobOutcome job_run(JobContext *ctx, const char *path);
+
+/* A worker_process_fn: job_run(); userdata is a JobContext. */
 void job_process(const char *path, void *userdata);
-
-/* Opens path, a file below d's source, for reading: below the source's
- * folder, through no symlinked folder, and not itself a symlink unless
- * follow_symlinks says so (yes: to a target inside the drop; anywhere); so a
- * folder swapped for a symlink while the file waited cannot redirect the
- * read. Returns a descriptor, -ELOOP (a symlink in the way), -EXDEV (a link
- * out of the drop), or -errno of open(2). */
-int job_open_source(const DropConfig *d, const char *path);
 
 /* The failure class of a thumbnail_make() error: "unsupported", "corrupt",
  * "truncated", "too-large", "timeout" or "io". */

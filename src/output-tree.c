@@ -228,12 +228,56 @@ static char *join3(const char *a, const char *b, const char *c) {
         return p;
 }
 
-int outputs_init(Outputs *o, const DropConfig *d, const char *src) {
-        const char *slash;
-        size_t dir_len;
+/* mirror: the source's folder below the output, a name from the template. */
+static int name_mirror(Outputs *o, const char *src) {
+        const DropConfig *d = o->drop;
+        size_t dir_len = o->name == o->rel ? 0 : (size_t) (o->name - o->rel - 1);
+
+        (void) src;
+        if (dir_len > 0 && is_state_path(o->rel))
+                return -EPERM;
+        for (size_t i = 0; i < o->n; i++) {
+                int r;
+
+                o->dir[i] = strndup(o->rel, dir_len);
+                if (!o->dir[i])
+                        return -ENOMEM;
+                r = naming_expand_ext(d->name_template, o->name, thumbnail_format_extension(d->output_format),
+                                      d->sizes[i].width, d->sizes[i].height, &o->file[i]);
+                if (r < 0)
+                        return r;
+                /* A template such as "{stem}" could name a thumbnail after the state folder. */
+                if (o->dir[i][0] == '\0' && strcmp(o->file[i], OUTPUT_STATE_DIR) == 0)
+                        return -EPERM;
+                if (strcmp(o->file[i], ".") == 0 || strcmp(o->file[i], "..") == 0)
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+/* freedesktop: the size's folder (normal/, large/), the MD5 of the URI. */
+static int name_freedesktop(Outputs *o, const char *src) {
+        char name[FREEDESKTOP_NAME_MAX];
         int r;
 
-        *o = (Outputs) { .drop = d, .n = d->n_sizes, .recipe = output_recipe(d) };
+        r = freedesktop_uri(src, &o->uri);
+        if (r < 0)
+                return r;
+        freedesktop_name(o->uri, name);
+        for (size_t i = 0; i < o->n; i++) {
+                o->dir[i] = strdup(freedesktop_flavour(o->drop->sizes[i].width));
+                o->file[i] = strdup(name);
+                if (!o->dir[i] || !o->file[i])
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int outputs_init(Outputs *o, const DropConfig *d, const char *src) {
+        const char *slash;
+        int r;
+
+        *o = (Outputs) { .drop = d, .layout = output_layout(d), .n = d->n_sizes, .recipe = output_recipe(d) };
         for (size_t i = 0; i < ELEMENTSOF(o->dirfd); i++)
                 o->dirfd[i] = -1;
         if (!naming_path_is_under(src, d->source) || strcmp(src, d->source) == 0)
@@ -243,50 +287,17 @@ int outputs_init(Outputs *o, const DropConfig *d, const char *src) {
                 return -ENOMEM;
         slash = strrchr(o->rel, '/');
         o->name = slash ? slash + 1 : o->rel;
-        dir_len = slash ? (size_t) (slash - o->rel) : 0;
         /* Names come from readdir() and events: never empty, ".", "..". */
-        if (o->name[0] == '\0' || strcmp(o->name, ".") == 0 || strcmp(o->name, "..") == 0) {
-                outputs_done(o);
-                return -EINVAL;
-        }
-        if (d->layout == LAYOUT_FREEDESKTOP) {
-                r = freedesktop_uri(src, &o->uri);
-                if (r < 0) {
-                        outputs_done(o);
-                        return r;
-                }
-        } else if (is_state_path(o->rel) && slash) {
-                outputs_done(o);
-                return -EPERM;
-        }
-        for (size_t i = 0; i < o->n; i++) {
-                if (d->layout == LAYOUT_FREEDESKTOP) {
-                        char name[FREEDESKTOP_NAME_MAX];
-
-                        freedesktop_name(o->uri, name);
-                        o->dir[i] = strdup(freedesktop_flavour(d->sizes[i].width));
-                        o->file[i] = strdup(name);
-                        r = o->dir[i] && o->file[i] ? 0 : -ENOMEM;
-                } else {
-                        o->dir[i] = strndup(o->rel, dir_len);
-                        r = o->dir[i] ? naming_expand_ext(d->name_template, o->name,
-                                                          thumbnail_format_extension(d->output_format),
-                                                          d->sizes[i].width, d->sizes[i].height, &o->file[i]) :
-                                        -ENOMEM;
-                        /* A template such as "{stem}" could name a thumbnail after the state folder. */
-                        if (r >= 0 && o->dir[i][0] == '\0' && strcmp(o->file[i], OUTPUT_STATE_DIR) == 0)
-                                r = -EPERM;
-                        if (r >= 0 && (strcmp(o->file[i], ".") == 0 || strcmp(o->file[i], "..") == 0))
-                                r = -EINVAL;
-                }
-                if (r >= 0 && !(o->path[i] = join3(d->output, o->dir[i], o->file[i])))
+        if (o->name[0] == '\0' || strcmp(o->name, ".") == 0 || strcmp(o->name, "..") == 0)
+                r = -EINVAL;
+        else
+                r = o->layout->name(o, src);
+        for (size_t i = 0; i < o->n && r >= 0; i++)
+                if (!(o->path[i] = join3(d->output, o->dir[i], o->file[i])))
                         r = -ENOMEM;
-                if (r < 0) {
-                        outputs_done(o);
-                        return r;
-                }
-        }
-        return 0;
+        if (r < 0)
+                outputs_done(o);
+        return r;
 }
 
 void outputs_done(Outputs *o) {
@@ -311,8 +322,7 @@ static int open_root(const DropConfig *d) {
 }
 
 static mode_t dir_mode(const DropConfig *d) {
-        /* The Thumbnail Managing Standard's cache is private. */
-        return d->layout == LAYOUT_FREEDESKTOP ? 0700 : 0755;
+        return output_layout(d)->dir_mode;
 }
 
 /* Each output root and source as thumbwatch first found it: its device and
@@ -505,13 +515,14 @@ static int open_parent(int root, const char *rel, bool create, mode_t mode, cons
         return beneath_open(root, parent, O_PATH | O_DIRECTORY, create ? BENEATH_CREATE_DIRS : 0, mode);
 }
 
-/* The freedesktop failure folder, opened (created if asked) below the output root. */
-static int open_fail_dir(const DropConfig *d, bool create) {
-        int root = open_root(d), fd;
+/* The layout's failure folder, opened (created if asked) below the output root. */
+static int open_fail_dir(const Outputs *o, bool create) {
+        int root = open_root(o->drop), fd;
 
         if (root < 0)
                 return root;
-        fd = beneath_open(root, FREEDESKTOP_FAIL_DIR, O_PATH | O_DIRECTORY, create ? BENEATH_CREATE_DIRS : 0, 0700);
+        fd = beneath_open(root, o->layout->fail_dir, O_PATH | O_DIRECTORY, create ? BENEATH_CREATE_DIRS : 0,
+                          o->layout->dir_mode);
         (void) close(root);
         return fd;
 }
@@ -521,9 +532,9 @@ int outputs_mark_failed(const Outputs *o, const ThumbnailOptions *opts, char **r
         int fd, r;
 
         *reterr_reason = NULL;
-        if (o->drop->layout != LAYOUT_FREEDESKTOP || o->n == 0)
+        if (!o->layout->fail_dir || o->n == 0)
                 return 0;
-        fd = open_fail_dir(o->drop, true);
+        fd = open_fail_dir(o, true);
         if (fd < 0)
                 return fd;
         marker.finish = NULL;
@@ -535,9 +546,9 @@ int outputs_mark_failed(const Outputs *o, const ThumbnailOptions *opts, char **r
 void outputs_unmark_failed(const Outputs *o) {
         int fd;
 
-        if (o->drop->layout != LAYOUT_FREEDESKTOP || o->n == 0)
+        if (!o->layout->fail_dir || o->n == 0)
                 return;
-        fd = open_fail_dir(o->drop, false);
+        fd = open_fail_dir(o, false);
         if (fd < 0)
                 return;
         (void) unlinkat(fd, o->file[0], 0);
@@ -563,7 +574,7 @@ long outputs_remove(Outputs *o) {
                         n++;
         }
         /* The source's folder went too: its mirror goes when it is empty. */
-        if (o->drop->layout == LAYOUT_MIRROR && o->n > 0 && o->dir[0][0]) {
+        if (o->layout->mirrors_tree && o->n > 0 && o->dir[0][0]) {
                 _cleanup_free_ char *src_dir = join3(o->drop->source, o->dir[0], "");
                 struct stat st;
 
@@ -586,7 +597,7 @@ long outputs_remove(Outputs *o) {
 }
 
 bool output_names_may_collide(const DropConfig *d) {
-        return d->layout == LAYOUT_MIRROR && !strstr(d->name_template, "{name}") &&
+        return output_layout(d)->mirrors_tree && !strstr(d->name_template, "{name}") &&
                (d->output_format != 0 || !strstr(d->name_template, "{ext}"));
 }
 
@@ -611,7 +622,8 @@ long output_folder_remove(const DropConfig *d, const char *src_dir) {
         int root, parent;
         long n;
 
-        if (d->layout != LAYOUT_MIRROR || !naming_path_is_under(src_dir, d->source) || strcmp(src_dir, d->source) == 0)
+        if (!output_layout(d)->mirrors_tree || !naming_path_is_under(src_dir, d->source) ||
+            strcmp(src_dir, d->source) == 0)
                 return 0;
         rel = relative_to(src_dir, d->source);
         if (is_state_path(rel))
@@ -632,7 +644,7 @@ int output_folder_moved(const DropConfig *d, const char *from_dir, const char *t
         const char *from, *to, *from_base, *to_base;
         int root, pfrom = -1, pto = -1, r;
 
-        if (d->layout != LAYOUT_MIRROR)
+        if (!output_layout(d)->mirrors_tree)
                 return 0;
         if (!naming_path_is_under(from_dir, d->source) || !naming_path_is_under(to_dir, d->source) ||
             strcmp(from_dir, d->source) == 0 || strcmp(to_dir, d->source) == 0)
@@ -1007,7 +1019,7 @@ static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char
  * only thumbwatch's own files (stamped, or with its Software chunk where
  * there are no stamps; the markers in fail/thumbwatch/) whose Thumb::URI
  * names a gone file below src_dir go. */
-static void prune_freedesktop(OutputPrune *p, const DropConfig *d, const char *src_dir) {
+static int prune_freedesktop(const DropConfig *d, const char *src_dir, OutputPrune *p) {
         for (size_t i = 0; i <= d->n_sizes; i++) {
                 const char *sub = i < d->n_sizes ? freedesktop_flavour(d->sizes[i].width) : FREEDESKTOP_FAIL_DIR;
                 _cleanup_free_ char *dir_path = NULL;
@@ -1058,6 +1070,7 @@ static void prune_freedesktop(OutputPrune *p, const DropConfig *d, const char *s
                 }
                 (void) closedir(dir);
         }
+        return 0;
 }
 
 bool output_is_drop_output(const ThumbwatchConfig *c, const char *dir) {
@@ -1067,17 +1080,12 @@ bool output_is_drop_output(const ThumbwatchConfig *c, const char *dir) {
         return false;
 }
 
-int output_prune(const DropConfig *d, const char *src_dir, OutputPrune *p) {
+/* mirror: the mirror of src_dir, walked beside the source folders. */
+static int prune_mirror(const DropConfig *d, const char *src_dir, OutputPrune *p) {
         _cleanup_free_ char *out_path = NULL;
         const char *rel;
         int root, fd;
 
-        if (!naming_path_is_under(src_dir, d->source))
-                return -EINVAL;
-        if (d->layout == LAYOUT_FREEDESKTOP) {
-                prune_freedesktop(p, d, src_dir);
-                return 0;
-        }
         rel = relative_to(src_dir, d->source);
         if (is_state_path(rel) || !(out_path = join3(d->output, rel, "")))
                 return -EINVAL;
@@ -1091,4 +1099,65 @@ int output_prune(const DropConfig *d, const char *src_dir, OutputPrune *p) {
         (void) prune_dir(p, d, fd, rel, out_path);
         (void) close(fd);
         return 0;
+}
+
+int output_prune(const DropConfig *d, const char *src_dir, OutputPrune *p) {
+        if (!naming_path_is_under(src_dir, d->source))
+                return -EINVAL;
+        return output_layout(d)->prune(d, src_dir, p);
+}
+
+/* The layouts */
+
+/* Each size at fit (fit_only), or in its own mode. */
+static void set_targets(const Outputs *o, ThumbnailTarget targets[], bool fit_only) {
+        for (size_t i = 0; i < o->n; i++)
+                targets[i] = (ThumbnailTarget) { o->dirfd[i], o->file[i], o->drop->sizes[i].width,
+                                                 o->drop->sizes[i].height,
+                                                 fit_only ? THUMBNAIL_FIT : o->drop->sizes[i].mode };
+}
+
+static void make_options_mirror(const Outputs *o, const struct stat *st, ThumbnailTarget targets[],
+                                ThumbnailOptions *opts) {
+        (void) st;
+        set_targets(o, targets, false);
+        opts->output_format = o->drop->output_format;
+        opts->file_mode = 0644;
+}
+
+/* The standard's thumbnails: PNG, fit, private, and the Thumb:: chunks that
+ * tell a reader which version of which file they show. */
+static void make_options_freedesktop(const Outputs *o, const struct stat *st, ThumbnailTarget targets[],
+                                     ThumbnailOptions *opts) {
+        set_targets(o, targets, true);
+        opts->output_format = THUMBNAIL_PNG;
+        opts->file_mode = 0600;
+        opts->thumb_uri = o->uri;
+        opts->thumb_mtime = (long long) st->st_mtim.tv_sec;
+        opts->thumb_size = (unsigned long long) st->st_size;
+}
+
+static const OutputLayout mirror_layout = {
+        .dir_mode = 0755,
+        .mirrors_tree = true,
+        .name = name_mirror,
+        .make_options = make_options_mirror,
+        .prune = prune_mirror,
+};
+
+static const OutputLayout freedesktop_layout = {
+        .dir_mode = 0700,               /* the Thumbnail Managing Standard's cache is private */
+        .fail_dir = FREEDESKTOP_FAIL_DIR,
+        .name = name_freedesktop,
+        .make_options = make_options_freedesktop,
+        .prune = prune_freedesktop,
+};
+
+const OutputLayout *output_layout(const DropConfig *d) {
+        static const OutputLayout *const layouts[] = {
+                [LAYOUT_MIRROR] = &mirror_layout,
+                [LAYOUT_FREEDESKTOP] = &freedesktop_layout,
+        };
+
+        return (size_t) d->layout < ELEMENTSOF(layouts) ? layouts[d->layout] : &mirror_layout;
 }

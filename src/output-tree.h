@@ -81,9 +81,39 @@ typedef enum ThumbState {
 /* "up to date", "missing", ... for messages. */
 const char *output_state_name(ThumbState s);
 
+typedef struct Outputs Outputs;
+typedef struct OutputPrune OutputPrune;
+
+/* What differs between the layouts: where a source's thumbnails go and how
+ * they are written, where its failure is recorded for other programs, and
+ * what pruning keeps. One const table per layout (mirror: OUTPUT mirrors the
+ * source's folders, names from the template; freedesktop: the Thumbnail
+ * Managing Standard's OUTPUT/normal/MD5.png), picked by output_layout(). */
+typedef struct OutputLayout {
+        mode_t dir_mode;                /* its folders: 0755; the freedesktop cache is private, 0700 */
+        const char *fail_dir;           /* where a source's failure is marked for other programs, below the
+                                         * output (freedesktop: fail/thumbwatch); NULL: nowhere */
+        bool mirrors_tree;              /* the thumbnails' folders and names are the source's: they move and
+                                         * go with its folders, and two sources' names may collide */
+        /* Names o's thumbnails (o->dir, o->file, o->uri) from src, o's
+         * source; o->rel and o->name are set. Returns 0 or -errno. */
+        int (*name)(Outputs *o, const char *src);
+        /* The layout's part of making o's thumbnails from the source st
+         * describes: targets (o->n of them, once outputs_open() has opened
+         * their folders) and the format, file mode and text chunks in opts. */
+        void (*make_options)(const Outputs *o, const struct stat *st, ThumbnailTarget targets[],
+                             ThumbnailOptions *opts);
+        /* output_prune() for this layout. */
+        int (*prune)(const DropConfig *d, const char *src_dir, OutputPrune *p);
+} OutputLayout;
+
+/* The layout of d's output. */
+const OutputLayout *output_layout(const DropConfig *d);
+
 /* The thumbnails of one source file. */
-typedef struct Outputs {
+struct Outputs {
         const DropConfig *drop;                 /* borrowed */
+        const OutputLayout *layout;             /* output_layout(drop) */
         char *rel;                              /* the source below its drop: "a/b/photo.jpg" */
         const char *name;                       /* its base name, in rel */
         size_t n;                               /* how many thumbnails: drop->n_sizes */
@@ -94,7 +124,7 @@ typedef struct Outputs {
         char *uri;                              /* layout = freedesktop: the source's file:// URI */
         uint64_t recipe;                        /* output_recipe(drop) */
         bool root_made;                         /* outputs_open() made the output root again */
-} Outputs;
+};
 
 /* Where the thumbnails of src (an absolute path below d->source) go. Returns
  * 0, -EINVAL when src is not below d->source (or is it), -EPERM when it would
@@ -131,10 +161,11 @@ typedef struct OutputStamp {
 /* The finish callback: userdata is an OutputStamp. Returns 0 or -errno. */
 int output_stamp_fd(int fd, void *userdata);
 
-/* layout = freedesktop: the standard's failure marker of this source,
- * OUTPUT/fail/thumbwatch/MD5.png, which tells file managers not to try it
- * either; opts as for its thumbnails (Thumb::URI and ::MTime). Returns 0 or
- * -errno with *reterr_reason (caller frees). Nothing for mirror. */
+/* Where the layout marks failures (fail_dir; freedesktop: the standard's
+ * failure marker of this source, OUTPUT/fail/thumbwatch/MD5.png, which tells
+ * file managers not to try it either): writes it; opts as for its thumbnails
+ * (Thumb::URI and ::MTime). Returns 0 or -errno with *reterr_reason (caller
+ * frees). Nothing for mirror. */
 int outputs_mark_failed(const Outputs *o, const ThumbnailOptions *opts, char **reterr_reason);
 
 /* Removes that marker, once a thumbnail is made. */
@@ -185,7 +216,7 @@ int output_prepare(const DropConfig *d);
 bool output_is_drop_output(const ThumbwatchConfig *c, const char *dir);
 
 /* Pruning: what is left of sources that are gone. */
-typedef struct OutputPrune {
+struct OutputPrune {
         const ThumbwatchConfig *config; /* every drop's output is left alone */
         bool dry_run;                   /* say what would go, remove nothing */
         bool keep_empty_folders;        /* a source folder there but empty keeps its mirror (a disk not
@@ -203,7 +234,7 @@ typedef struct OutputPrune {
         void (*empty_folder)(const char *path, void *userdata);
         void *userdata;
         long files, folders, foreign, empty, failed;    /* counted, added to */
-} OutputPrune;
+};
 
 /* Removes the thumbnails under the mirror of src_dir (d->source, or a folder
  * below it) whose source is gone or no source any more, and the folders of

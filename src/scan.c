@@ -28,7 +28,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
@@ -513,7 +512,7 @@ static void *scanner_thread(void *arg) {
                         for (size_t i = 0; i < s->config->n_drops && !atomic_load(&s->stopping); i++)
                                 scan_one(s, &s->config->drops[i], s->config->drops[i].source, 'R');
                 } else if (req[1] != '\0' && !atomic_load(&s->stopping)) {
-                        const DropConfig *d = job_find_drop(s->config, req + 1);
+                        const DropConfig *d = config_find_drop(s->config, req + 1);
 
                         if (d)
                                 scan_one(s, d, req + 1, req[0]);

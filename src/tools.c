@@ -16,13 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "freedesktop.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
 #include "output-tree.h"
 #include "scan.h"
+#include "source.h"
 #include "state-dir.h"
 #include "thumbnail.h"
 #include "tools.h"
@@ -171,7 +171,7 @@ static bool explain_source(const ThumbwatchConfig *c, const DropConfig *d, const
                 printf("  skipped: not a regular file\n");
                 return false;
         }
-        fd = job_open_source(d, path);
+        fd = source_open(d, path);
         if (fd < 0) {
                 if (fd == -ELOOP || fd == -EXDEV)
                         printf("  skipped: reached through a symlink%s, not read\n",
@@ -217,7 +217,7 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
         }
         if (explain_output(c, path))
                 return 0;
-        d = job_find_drop(c, path);
+        d = config_find_drop(c, path);
         if (!d || strcmp(path, d->source) == 0) {
                 printf("%s: in no drop folder; the sources are:", esc(path));
                 for (size_t i = 0; i < c->n_drops; i++)
@@ -242,10 +242,10 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
         for (size_t i = 0; i < o.n; i++)
                 printf("  thumbnail %ux%u: %s: %s\n", d->sizes[i].width, d->sizes[i].height, esc(o.path[i]),
                        esc(state_words(&o, i, &id, source_ok, buf, sizeof buf)));
-        if (d->layout == LAYOUT_FREEDESKTOP) {
+        if (o.layout->fail_dir && o.n > 0) {
                 _cleanup_free_ char *marker = NULL;
 
-                if (asprintf(&marker, "%s/" FREEDESKTOP_FAIL_DIR "/%s", d->output, o.file[0]) >= 0 &&
+                if (asprintf(&marker, "%s/%s/%s", d->output, o.layout->fail_dir, o.file[0]) >= 0 &&
                     access(marker, F_OK) == 0)
                         printf("  failure marker: %s\n", esc(marker));
         }

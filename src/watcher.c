@@ -28,7 +28,6 @@
 
 #include <inotifytools/inotifytools.h>
 
-#include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
@@ -732,7 +731,7 @@ static void flush_moved_from(Watcher *w) {
 
         if (!w->moved_from)
                 return;
-        d = job_find_drop(w->config, w->moved_from);
+        d = config_find_drop(w->config, w->moved_from);
         unwatch_tree(w, w->moved_from);
         if (d && d->delete_with_source) {
                 long n = output_folder_remove(d, w->moved_from);
@@ -753,7 +752,7 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
         }
         if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
                 bool renamed = (ev->mask & IN_MOVED_TO) && w->moved_from && ev->cookie == w->moved_cookie &&
-                               job_find_drop(w->config, w->moved_from) == d;
+                               config_find_drop(w->config, w->moved_from) == d;
                 bool skipped = scan_skips_dir(d, dir, ev->name) || output_is_drop_output(w->config, path) ||
                                !d->recursive;
 
@@ -905,7 +904,7 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
                 return;
         if (asprintf(&path, "%s/%s", dir, ev->name) < 0)
                 return;
-        d = job_find_drop(w->config, dir);
+        d = config_find_drop(w->config, dir);
         if (!d)
                 return;
         if (ev->mask & IN_ISDIR)
@@ -924,7 +923,7 @@ static void retry_unwatched(Watcher *w) {
         w->n_unwatched_now = 0;
         w->retrying = true;
         for (size_t i = 0; i < n && !atomic_load(&w->stopping); i++) {
-                const DropConfig *d = job_find_drop(w->config, list[i]);
+                const DropConfig *d = config_find_drop(w->config, list[i]);
                 struct stat st;
 
                 if (d && lstat(list[i], &st) == 0 && S_ISDIR(st.st_mode)) {

@@ -1,7 +1,9 @@
 /* tap.h - a minimal TAP producer for the unit tests: ok(), is_int(), is_str(),
- * then done_testing() prints the plan and returns the exit status. */
+ * then done_testing() prints the plan and returns the exit status; and
+ * tap_path() for tests that work on a temporary tree. */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,4 +41,14 @@ static inline bool tap_ok(bool pass, const char *file, int line, const char *nam
 static inline int done_testing(void) {
         printf("1..%d\n", tap_n);
         return tap_failed > 0 ? 1 : 0;
+}
+
+/* dir/rel, in one of eight buffers used in turn: valid for the next seven calls. */
+static inline char *tap_path(const char *dir, const char *rel) {
+        static char bufs[8][PATH_MAX];
+        static unsigned i;
+        char *b = bufs[i++ % 8];
+
+        (void) snprintf(b, PATH_MAX, "%s/%s", dir, rel);
+        return b;
 }

@@ -128,12 +128,7 @@ static SourceIdentity identity_of(const char *path) {
 }
 
 static char *at(const char *rel) {
-        static char bufs[8][PATH_MAX];
-        static int i;
-        char *b = bufs[i++ % 8];
-
-        (void) snprintf(b, PATH_MAX, "%s/%s", dir, rel);
-        return b;
+        return tap_path(dir, rel);
 }
 
 static void test_identity(void) {
