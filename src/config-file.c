@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <ini.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@
 
 #include "config-file.h"
 #include "freedesktop.h"
+#include "image-format.h"
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
@@ -394,11 +396,11 @@ static int parse_formats(const ConfigKey *k, void *base, const char *value, bool
                 return -ENOMEM;
         *formats = 0;
         for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-                int f = thumbnail_format_from_name(w);
+                const ImageFormat *f = image_format_from_name(w);
 
-                if (f < 0)
+                if (!f)
                         return -EINVAL;
-                *formats |= (unsigned) f;
+                *formats |= f->bit;
         }
         if (*formats == 0) {
                 *reterr_reason = "expected at least one format";
@@ -409,27 +411,45 @@ static int parse_formats(const ConfigKey *k, void *base, const char *value, bool
 
 static void print_formats(const ConfigKey *k, const void *base, FILE *f) {
         unsigned formats = *CONST_FIELD(unsigned, k, base);
+        const ImageFormat *format;
 
-        for (unsigned bit = 1; bit & THUMBNAIL_ALL_FORMATS; bit <<= 1)
-                if (formats & bit)
-                        fprintf(f, " %s", thumbnail_format_name(bit));
+        for (size_t i = 0; (format = image_format_at(i)); i++)
+                if (formats & format->bit)
+                        fprintf(f, " %s", format->name);
 }
 
 /* The output format: "same" (0) or a format thumbnails can be written in. */
 static int parse_output_format(const ConfigKey *k, void *base, const char *value, bool first _unused_,
                                const char **reterr_reason _unused_) {
-        int f = strcasecmp(value, "same") == 0 ? 0 : thumbnail_format_from_name(value);
+        const ImageFormat *f = image_format_from_name(value);
 
-        if (f < 0 || (f != 0 && !thumbnail_format_extension((unsigned) f)))
+        if (strcasecmp(value, "same") == 0)
+                *FIELD(unsigned, k, base) = 0;
+        else if (f && f->output)
+                *FIELD(unsigned, k, base) = f->bit;
+        else
                 return -EINVAL;
-        *FIELD(unsigned, k, base) = (unsigned) f;
         return 0;
 }
 
 static void print_output_format(const ConfigKey *k, const void *base, FILE *f) {
-        unsigned format = *CONST_FIELD(unsigned, k, base);
+        const ImageFormat *format = image_format_from_bit(*CONST_FIELD(unsigned, k, base));
 
-        fprintf(f, " %s", format ? thumbnail_format_name(format) : "same");
+        fprintf(f, " %s", format ? format->name : "same");
+}
+
+/* The texts of the two format rows, made from the table of image formats
+ * once, by the first key_set(). */
+static char formats_all[256], formats_expected[512], output_expected[512];
+static pthread_once_t format_texts_once = PTHREAD_ONCE_INIT;
+
+static void format_texts_make(void) {
+        char outputs[256];
+
+        (void) image_format_list(IMAGE_FORMAT_LIST_NAMES, formats_all, sizeof formats_all);
+        (void) snprintf(formats_expected, sizeof formats_expected, "expected formats from: %s", formats_all);
+        (void) image_format_list(IMAGE_FORMAT_LIST_OUTPUTS, outputs, sizeof outputs);
+        (void) snprintf(output_expected, sizeof output_expected, "expected same, %s", outputs);
 }
 
 static int parse_colour(const ConfigKey *k, void *base, const char *value, bool first _unused_,
@@ -621,13 +641,11 @@ static const ConfigKey config_keys[] = {
         DROP("name", parse_string, print_string, name_template, 0, 0, 0, "{stem}_thumbnail{ext}", NULL),
         DROP("recursive", parse_bool, print_bool, recursive, 0, 0, 0, "yes", "expected yes or no"),
         DROP("delete_with_source", parse_bool, print_bool, delete_with_source, 0, 0, 0, "yes", "expected yes or no"),
-        DROP("formats", parse_formats, print_formats, formats, 0, 0, 0, "jpeg png gif webp tiff bmp",
-             "expected formats from: jpeg png gif webp tiff bmp"),
+        DROP("formats", parse_formats, print_formats, formats, 0, 0, 0, formats_all, formats_expected),
         DROP("strip", parse_bool, print_bool, strip, 0, 0, 0, "yes", "expected yes or no"),
         DROP("follow_symlinks", parse_follow_symlinks, print_follow_symlinks, follow_symlinks, 0, 0, 0, "no",
              "expected no, yes (targets inside the drop) or anywhere"),
-        DROP("format", parse_output_format, print_output_format, output_format, 0, 0, 0, "same",
-             "expected same, jpeg, png or webp"),
+        DROP("format", parse_output_format, print_output_format, output_format, 0, 0, 0, "same", output_expected),
         DROP("quality", parse_unsigned, print_unsigned, quality, 1, 100, 0, "85",
              "expected a whole number from 1 to 100"),
         DROP("background", parse_colour, print_colour, background, 0, 0, 0, "#ffffff", "expected a colour as #RRGGBB"),
@@ -684,8 +702,10 @@ static char *unknown_key_reason(ConfigSection section) {
 /* Sets the key of base, as the file would; *reterr_reason is static. */
 static int key_set(const ConfigKey *k, void *base, const char *value, bool first, const char **reterr_reason) {
         const char *reason = NULL;
-        int r = k->parse(k, base, value, first, &reason);
+        int r;
 
+        (void) pthread_once(&format_texts_once, format_texts_make);
+        r = k->parse(k, base, value, first, &reason);
         if (r < 0 && r != -ENOMEM)
                 *reterr_reason = reason ? reason : k->expected ? k->expected : "invalid";
         return r;
@@ -1037,7 +1057,7 @@ static void drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf
  * thumbnails get in the drop's output format. */
 static int validate_names(const DropConfig *d, const char *where, char **reterr_message) {
         static const char sample[] = "x.jpg";
-        const char *ext = d->output_format ? thumbnail_format_extension(d->output_format) : NULL;
+        const char *ext = d->output_format ? image_format_extension(d->output_format) : NULL;
         char *names[CONFIG_SIZES_MAX] = {};
         int r = 0;
 

@@ -270,7 +270,7 @@ int outputs_init(Outputs *o, const DropConfig *d, const char *src) {
                 } else {
                         o->dir[i] = strndup(o->rel, dir_len);
                         r = o->dir[i] ? naming_expand_ext(d->name_template, o->name,
-                                                          thumbnail_format_extension(d->output_format),
+                                                          image_format_extension(d->output_format),
                                                           d->sizes[i].width, d->sizes[i].height, &o->file[i]) :
                                         -ENOMEM;
                         /* A template such as "{stem}" could name a thumbnail after the state folder. */

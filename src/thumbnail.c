@@ -28,121 +28,13 @@
 #include <magick/api.h>
 #include <setjmp.h>
 
+#include "image-format.h"
 #include "macro.h"
 #include "naming.h"
 #include "thumbnail.h"
 #include "time-util.h"
 
 #define JPEG_QUALITY 85
-
-typedef struct Magic {
-        unsigned format;        /* THUMBNAIL_* */
-        const char *coder;      /* GraphicsMagick's name for the decoder */
-        size_t offset;
-        const char *bytes;
-        size_t len;
-} Magic;
-
-/* What a file starts with decides its coder. RIFF....WEBP needs two checks. */
-static const Magic magics[] = {
-        { THUMBNAIL_JPEG, "JPEG", 0, "\xff\xd8\xff", 3 },
-        { THUMBNAIL_PNG, "PNG", 0, "\x89PNG\r\n\x1a\n", 8 },
-        { THUMBNAIL_GIF, "GIF", 0, "GIF87a", 6 },
-        { THUMBNAIL_GIF, "GIF", 0, "GIF89a", 6 },
-        { THUMBNAIL_WEBP, "WEBP", 8, "WEBP", 4 },
-        { THUMBNAIL_TIFF, "TIFF", 0, "II*\0", 4 },
-        { THUMBNAIL_TIFF, "TIFF", 0, "MM\0*", 4 },
-        { THUMBNAIL_TIFF, "TIFF", 0, "II+\0", 4 },
-        { THUMBNAIL_TIFF, "TIFF", 0, "MM\0+", 4 },
-        { THUMBNAIL_BMP, "BMP", 0, "BM", 2 },
-};
-
-static const struct {
-        const char *name;
-        unsigned format;
-} format_names[] = {
-        { "jpeg", THUMBNAIL_JPEG }, { "jpg", THUMBNAIL_JPEG }, { "png", THUMBNAIL_PNG },
-        { "gif", THUMBNAIL_GIF },   { "webp", THUMBNAIL_WEBP }, { "tiff", THUMBNAIL_TIFF },
-        { "tif", THUMBNAIL_TIFF },  { "bmp", THUMBNAIL_BMP },
-};
-
-int thumbnail_format_from_name(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(format_names); i++)
-                if (strcasecmp(name, format_names[i].name) == 0)
-                        return (int) format_names[i].format;
-        return -EINVAL;
-}
-
-const char *thumbnail_format_name(unsigned bit) {
-        for (size_t i = 0; i < ELEMENTSOF(format_names); i++)
-                if (format_names[i].format == bit)
-                        return format_names[i].name;
-        return NULL;
-}
-
-const char *thumbnail_format_extension(unsigned bit) {
-        switch (bit) {
-        case THUMBNAIL_JPEG:
-                return ".jpg";
-        case THUMBNAIL_PNG:
-                return ".png";
-        case THUMBNAIL_WEBP:
-                return ".webp";
-        default:
-                return NULL;
-        }
-}
-
-static const char *coder_of(unsigned bit) {
-        for (size_t i = 0; i < ELEMENTSOF(magics); i++)
-                if (magics[i].format == bit)
-                        return magics[i].coder;
-        return NULL;
-}
-
-static const Magic *sniff(const unsigned char *head, size_t len) {
-        for (size_t i = 0; i < ELEMENTSOF(magics); i++) {
-                const Magic *m = &magics[i];
-
-                if (len < m->offset + m->len || memcmp(head + m->offset, m->bytes, m->len) != 0)
-                        continue;
-                if (m->format == THUMBNAIL_WEBP && memcmp(head, "RIFF", 4) != 0)
-                        continue;
-                return m;
-        }
-        return NULL;
-}
-
-/* Does the file end before its image does? Asked only of files that failed
- * to decode, to tell "still arriving, or cut short" from "corrupt". */
-static bool looks_truncated(int fd, unsigned format, uint64_t size) {
-        unsigned char buf[4096], head[12];
-        size_t n = size < sizeof buf ? (size_t) size : sizeof buf;
-        ssize_t got;
-
-        if (pread(fd, head, sizeof head, 0) != (ssize_t) sizeof head)
-                return true;
-        got = pread(fd, buf, n, (off_t) (size - n));
-        if (got != (ssize_t) n)
-                return true;
-        switch (format) {
-        case THUMBNAIL_JPEG:            /* an end-of-image marker near the end */
-                for (size_t i = 0; i + 1 < n; i++)
-                        if (buf[i] == 0xff && buf[i + 1] == 0xd9)
-                                return false;
-                return true;
-        case THUMBNAIL_PNG:             /* the IEND chunk last */
-                return n < 8 || memcmp(buf + n - 8, "IEND", 4) != 0;
-        case THUMBNAIL_GIF:             /* the trailer byte last */
-                return buf[n - 1] != 0x3b;
-        case THUMBNAIL_WEBP:            /* RIFF's own length */
-                return (uint64_t) (head[4] | head[5] << 8 | head[6] << 16 | (uint32_t) head[7] << 24) + 8 > size;
-        case THUMBNAIL_BMP:             /* the header's file size */
-                return (uint64_t) (head[2] | head[3] << 8 | head[4] << 16 | (uint32_t) head[5] << 24) > size;
-        default:
-                return false;
-        }
-}
 
 static int reason(char **reterr_reason, const char *format, ...) __attribute__((format(printf, 2, 3)));
 static int reason(char **reterr_reason, const char *format, ...) {
@@ -391,10 +283,10 @@ static int check_limits(unsigned long width, unsigned long height, const Thumbna
  * regular file, within max_file_size, of an allowed format by its magic
  * bytes. On success *ret_file reads a duplicate of fd from its start, ours
  * to fclose(). */
-static int open_source(int fd, const ThumbnailOptions *opts, const Magic **ret_magic, FILE **ret_file,
+static int open_source(int fd, const ThumbnailOptions *opts, const ImageFormat **ret_image_format, FILE **ret_file,
                        struct stat *ret_st, char **reterr_reason) {
         unsigned char head[32];
-        const Magic *magic;
+        const ImageFormat *format;
         ssize_t n;
         FILE *f;
         int dup_fd, r;
@@ -418,15 +310,15 @@ static int open_source(int fd, const ThumbnailOptions *opts, const Magic **ret_m
                 (void) reason(reterr_reason, "empty file");
                 return -ENODATA;
         }
-        magic = sniff(head, (size_t) n);
-        if (!magic || !(magic->format & opts->formats)) {
+        format = image_format_sniff(head, (size_t) n);
+        if (!format || !(format->bit & opts->formats)) {
                 (void) reason(reterr_reason, "not an allowed image format");
                 return -EMEDIUMTYPE;
         }
         /* libpng applies GraphicsMagick's width limit itself and calls a larger
          * image "Invalid IHDR data"; read PNG's dimensions here to say what
          * is really wrong. The IHDR chunk always comes first. */
-        if (magic->format == THUMBNAIL_PNG && n >= 24 && memcmp(head + 12, "IHDR", 4) == 0) {
+        if (format->bit == THUMBNAIL_PNG && n >= 24 && memcmp(head + 12, "IHDR", 4) == 0) {
                 unsigned long w = (unsigned long) head[16] << 24 | head[17] << 16 | head[18] << 8 | head[19];
                 unsigned long h = (unsigned long) head[20] << 24 | head[21] << 16 | head[22] << 8 | head[23];
 
@@ -447,7 +339,7 @@ static int open_source(int fd, const ThumbnailOptions *opts, const Magic **ret_m
                 (void) fclose(f);
                 return -EIO;
         }
-        *ret_magic = magic;
+        *ret_image_format = format;
         *ret_file = f;
         return 0;
 }
@@ -711,12 +603,12 @@ static Image *pixel_op_result(Image *result, const ExceptionInfo *ex, const Thum
 }
 
 /* What went wrong in a read, as one of our errors. */
-static int read_error(const ExceptionInfo *ex, int fd, const Magic *magic, const struct stat *st) {
+static int read_error(const ExceptionInfo *ex, int fd, const ImageFormat *format, const struct stat *st) {
         if (timed_out || ex->severity == MonitorError)
                 return -ETIMEDOUT;
         if (ex->severity == ResourceLimitError)
                 return -EFBIG;
-        return looks_truncated(fd, magic->format, (uint64_t) st->st_size) ? -ENODATA : -EBADMSG;
+        return image_format_looks_truncated(format, fd, (uint64_t) st->st_size) ? -ENODATA : -EBADMSG;
 }
 
 /* The bytes a decode of this source at the size hint holds at its peak, for
@@ -763,21 +655,21 @@ static uint64_t decode_estimate(const Header *h, unsigned format, unsigned long 
 }
 
 /* The size, orientation and (JPEG) EXIF of a source, without its pixels. */
-static int read_header(FILE *f, const Magic *magic, const struct stat *st, const ThumbnailOptions *opts,
+static int read_header(FILE *f, const ImageFormat *format, const struct stat *st, const ThumbnailOptions *opts,
                        Header *ret, ExceptionInfo *ex, char **reterr_reason) {
         Image *image;
         int r;
 
         *ret = (Header) {};
-        if (magic->format == THUMBNAIL_JPEG) {
+        if (format->bit == THUMBNAIL_JPEG) {
                 r = jpeg_header(f, ret, reterr_reason);
-                if (r < 0 && looks_truncated(fileno(f), magic->format, (uint64_t) st->st_size))
+                if (r < 0 && image_format_looks_truncated(format, fileno(f), (uint64_t) st->st_size))
                         r = -ENODATA;
                 ret->orientation = exif_orientation(ret->exif);
         } else {
-                image = ping_source(f, magic->coder, ex);
+                image = ping_source(f, format->coder, ex);
                 if (!image || ex->severity >= ErrorException || timed_out) {
-                        r = read_error(ex, fileno(f), magic, st);
+                        r = read_error(ex, fileno(f), format, st);
                         failure_reason(r, ex, opts, reterr_reason);
                 } else {
                         ret->columns = image->columns;
@@ -787,7 +679,7 @@ static int read_header(FILE *f, const Magic *magic, const struct stat *st, const
                         /* Adam7 is IHDR's last byte (GraphicsMagick's ping does not
                          * say); an interlaced image is held whole as stored: its
                          * bit depth and colour type say how many bytes a pixel. */
-                        if (magic->format == THUMBNAIL_PNG) {
+                        if (format->bit == THUMBNAIL_PNG) {
                                 static const unsigned channels[7] = { 1, 0, 3, 1, 2, 0, 4 };
                                 unsigned char ihdr[5] = {};
 
@@ -798,7 +690,7 @@ static int read_header(FILE *f, const Magic *magic, const struct stat *st, const
                                 }
                         }
                         /* BMP: its rows as stored, from the header's bit count. */
-                        if (magic->format == THUMBNAIL_BMP) {
+                        if (format->bit == THUMBNAIL_BMP) {
                                 unsigned char bits[2] = {};
 
                                 if (pread(fileno(f), bits, sizeof bits, 28) == (ssize_t) sizeof bits)
@@ -814,23 +706,6 @@ static int read_header(FILE *f, const Magic *magic, const struct stat *st, const
         }
         rewind(f);
         return r;
-}
-
-static const char *mimetype_of(unsigned format) {
-        switch (format) {
-        case THUMBNAIL_JPEG:
-                return "image/jpeg";
-        case THUMBNAIL_PNG:
-                return "image/png";
-        case THUMBNAIL_GIF:
-                return "image/gif";
-        case THUMBNAIL_WEBP:
-                return "image/webp";
-        case THUMBNAIL_TIFF:
-                return "image/tiff";
-        default:
-                return "image/bmp";
-        }
 }
 
 /* Each target's size for a width x height image (as shown, oriented): sized
@@ -900,18 +775,18 @@ int thumbnail_write_failure_marker(int dirfd, const char *name, const ThumbnailO
 /* The start of thumbnail_probe() and thumbnail_make(): src opened, the
  * deadline armed, the header read. On success the caller owns *ret_file, *ex
  * and header->exif; on failure nothing is left open. */
-static int begin(int src, const ThumbnailOptions *opts, const Magic **ret_magic, FILE **ret_file,
+static int begin(int src, const ThumbnailOptions *opts, const ImageFormat **ret_image_format, FILE **ret_file,
                  struct stat *st, Header *header, ExceptionInfo *ex, char **reterr_reason) {
         int r;
 
-        r = open_source(src, opts, ret_magic, ret_file, st, reterr_reason);
+        r = open_source(src, opts, ret_image_format, ret_file, st, reterr_reason);
         if (r < 0)
                 return r;
-        assert(*ret_magic && *ret_file);        /* open_source() sets both on success */
+        assert(*ret_image_format && *ret_file);        /* open_source() sets both on success */
         GetExceptionInfo(ex);
         deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
         timed_out = false;
-        r = read_header(*ret_file, *ret_magic, st, opts, header, ex, reterr_reason);
+        r = read_header(*ret_file, *ret_image_format, st, opts, header, ex, reterr_reason);
         if (r < 0) {
                 deadline = 0;
                 if (header->exif)
@@ -926,7 +801,7 @@ static int begin(int src, const ThumbnailOptions *opts, const Magic **ret_magic,
 
 int thumbnail_probe(int src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
                     unsigned long *ret_height, char **reterr_reason) {
-        const Magic *magic = NULL;
+        const ImageFormat *format = NULL;
         Header header = {};
         ExceptionInfo ex;
         struct stat st;
@@ -936,9 +811,9 @@ int thumbnail_probe(int src, const ThumbnailOptions *opts, const char **ret_form
         *reterr_reason = NULL;
         *ret_format = NULL;
         *ret_width = *ret_height = 0;
-        r = begin(src, opts, &magic, &f, &st, &header, &ex, reterr_reason);
-        if (magic)
-                *ret_format = thumbnail_format_name(magic->format);
+        r = begin(src, opts, &format, &f, &st, &header, &ex, reterr_reason);
+        if (format)
+                *ret_format = format->name;
         if (r < 0)
                 return r;
         *ret_width = header.columns;
@@ -960,7 +835,7 @@ int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, co
         uint64_t reserved = 0;
         Image *last = NULL;
         Header header = {};
-        const Magic *magic = NULL;
+        const ImageFormat *format = NULL;
         bool transposed;
         const char *out_coder;
         Image *image = NULL;
@@ -973,7 +848,7 @@ int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, co
         if (n_targets == 0 || n_targets > THUMBNAIL_TARGETS_MAX)
                 return -EINVAL;
         limit_threads();
-        r = begin(src, opts, &magic, &f, &st, &header, &ex, reterr_reason);
+        r = begin(src, opts, &format, &f, &st, &header, &ex, reterr_reason);
         if (r < 0)
                 return r;
         r = check_limits(header.columns, header.rows, opts, reterr_reason);
@@ -984,7 +859,7 @@ int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, co
         /* A file cut short keeps its preview in its first bytes: it must
          * fail as truncated all the same. */
         if (opts->embedded_previews && opts->strip &&
-            !looks_truncated(fileno(f), magic->format, (uint64_t) st.st_size))
+            !image_format_looks_truncated(format, fileno(f), (uint64_t) st.st_size))
                 image = embedded_preview(&header, need_w, need_h);
         size_hint(&header, need_w, need_h, &hint_w, &hint_h);
 
@@ -992,7 +867,7 @@ int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, co
          * decode, from the header, and held until the last thumbnail is
          * written. A decode the whole budget cannot hold fails at once. */
         if (!image && opts->budget) {
-                reserved = decode_estimate(&header, magic->format, hint_w, hint_h, need_w, need_h, n_targets);
+                reserved = decode_estimate(&header, format->bit, hint_w, hint_h, need_w, need_h, n_targets);
                 r = memory_budget_reserve(opts->budget, reserved, opts->cancel);
                 if (r < 0) {
                         if (r == -EFBIG)
@@ -1007,12 +882,12 @@ int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, co
         }
 
         if (!image) {
-                image = read_source(f, magic->coder, hint_w, hint_h, &ex);
+                image = read_source(f, format->coder, hint_w, hint_h, &ex);
                 /* A corrupt-image warning means pixels are missing (a truncated file
                  * decodes with a grey bottom): no thumbnail is better than a wrong one.
                  * An image cut short by the deadline is no better. */
                 if (!image || missing_pixels(&ex) || timed_out) {
-                        r = read_error(&ex, fileno(f), magic, &st);
+                        r = read_error(&ex, fileno(f), format, &st);
                         failure_reason(r, &ex, opts, reterr_reason);
                         goto out;
                 }
@@ -1060,7 +935,7 @@ int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, co
                 image = reduced;
         }
 
-        out_coder = opts->output_format ? coder_of(opts->output_format) : magic->coder;
+        out_coder = opts->output_format ? image_format_from_bit(opts->output_format)->coder : format->coder;
         /* Largest first: each smaller thumbnail is resized from the last one
          * made, when that is still at least twice its size (as the decode is),
          * instead of from the decode. */
@@ -1115,7 +990,7 @@ int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, co
                 if (opts->strip)
                         (void) StripImage(thumb);
                 if (opts->thumb_uri)
-                        set_thumb_text(thumb, opts, mimetype_of(magic->format), width, height);
+                        set_thumb_text(thumb, opts, format->mime_type, width, height);
                 /* 16 bits a channel is wasted on a thumbnail. */
                 if (thumb->depth > 8)
                         (void) SetImageDepth(thumb, 8);
