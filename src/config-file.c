@@ -26,6 +26,7 @@
 #include "image-format.h"
 #include "log.h"
 #include "macro.h"
+#include "message.h"
 #include "naming.h"
 #include "thumbnail.h"
 
@@ -40,27 +41,6 @@
 #define MEMORY_MIN (UINT64_C(1) << 20)
 /* inih's line buffer; Debian's build lets us raise it so that long paths fit. */
 #define LINE_MAX_CONFIG (PATH_MAX + 256)
-
-/* Every message of this file is made here: the caller owns it; NULL when out of memory. */
-static char *message_va(const char *format, va_list ap) _printf_(1, 0);
-static char *message_va(const char *format, va_list ap) {
-        char *msg;
-
-        if (vasprintf(&msg, format, ap) < 0)
-                return NULL;
-        return msg;
-}
-
-/* Sets *reterr_message (caller owns it) and returns -EINVAL. */
-static int error_message(char **reterr_message, const char *format, ...) _printf_(2, 3);
-static int error_message(char **reterr_message, const char *format, ...) {
-        va_list ap;
-
-        va_start(ap, format);
-        *reterr_message = message_va(format, ap);
-        va_end(ap);
-        return -EINVAL;
-}
 
 /* The size modes, as "sizes = WxH:MODE" spells them. */
 static const char *const size_modes[] = { [THUMBNAIL_FIT] = "fit", [THUMBNAIL_FILL] = "fill",
@@ -809,13 +789,13 @@ int config_set_global(ThumbwatchConfig *c, const char *key, const char *value, c
 
         if (!k) {
                 _cleanup_free_ char *known = unknown_key_reason(CONFIG_GLOBAL);
-                return error_message(reterr_message, "%s '%s': %s", key, value, known ? known : "unknown key");
+                return message_set(reterr_message, -EINVAL, "%s '%s': %s", key, value, known ? known : "unknown key");
         }
         r = key_set(k, c, value, true, &reason);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return error_message(reterr_message, "%s '%s': %s", key, value, reason);
+                return message_set(reterr_message, -EINVAL, "%s '%s': %s", key, value, reason);
         c->key_lines[key_row(k)] = CONFIG_LINE_COMMAND_LINE;
         return 0;
 }
@@ -986,8 +966,7 @@ int config_load(ThumbwatchConfig *c, const char *path, char **reterr_message) {
         p.file = fopen(path, "re");
         if (!p.file) {
                 r = -errno;
-                (void) error_message(reterr_message, "%s: cannot read the config file: %s", path, strerror(-r));
-                return r;
+                return message_set(reterr_message, r, "%s: cannot read the config file: %s", path, strerror(-r));
         }
 #if HAVE_DECL_INI_MAX_LINE
         ini_use_stack = false;
@@ -1024,8 +1003,8 @@ int config_set_single_drop(ThumbwatchConfig *c, const char *source, const char *
                 r = absolute_path(output, &d.output);
         if (r < 0) {
                 drop_done(&d);
-                return error_message(reterr_message, "cannot make '%s' or '%s' an absolute path: %s", source, output,
-                                     strerror(-r));
+                return message_set(reterr_message, -EINVAL, "cannot make '%s' or '%s' an absolute path: %s", source,
+                                   output, strerror(-r));
         }
         d.key_lines[key_row(key_find(CONFIG_DROP, "source"))] = CONFIG_LINE_COMMAND_LINE;
         d.key_lines[key_row(key_find(CONFIG_DROP, "output"))] = CONFIG_LINE_COMMAND_LINE;
@@ -1065,11 +1044,11 @@ static int validate_names(const DropConfig *d, const char *where, char **reterr_
                 r = naming_expand_ext(d->name_template, sample, ext, d->sizes[i].width, d->sizes[i].height, &names[i]);
                 for (size_t j = 0; j < i && r == 0; j++)
                         if (strcmp(names[i], names[j]) == 0)
-                                r = error_message(reterr_message,
-                                                  "%s: name '%s' gives the sizes %ux%u and %ux%u the same name ('%s' "
-                                                  "for '%s'); use {size}, or {width} and {height}",
-                                                  where, d->name_template, d->sizes[j].width, d->sizes[j].height,
-                                                  d->sizes[i].width, d->sizes[i].height, names[i], sample);
+                                r = message_set(reterr_message, -EINVAL,
+                                                "%s: name '%s' gives the sizes %ux%u and %ux%u the same name ('%s' "
+                                                "for '%s'); use {size}, or {width} and {height}", where,
+                                                d->name_template, d->sizes[j].width, d->sizes[j].height,
+                                                d->sizes[i].width, d->sizes[i].height, names[i], sample);
         }
         for (size_t i = 0; i < d->n_sizes; i++)
                 free(names[i]);
@@ -1081,25 +1060,26 @@ static int validate_drop(const DropConfig *d, const char *where, char **reterr_m
         const char *reason;
 
         if (strcmp(d->source, d->output) == 0)
-                return error_message(reterr_message, "%s: output '%s' is the source itself; use a separate folder",
-                                     where, d->output);
+                return message_set(reterr_message, -EINVAL,
+                                   "%s: output '%s' is the source itself; use a separate folder", where, d->output);
         /* layout = freedesktop names thumbnails by the standard, not by the template. */
         if (d->layout == LAYOUT_MIRROR) {
                 if (naming_check_template(d->name_template, d->n_sizes > 1, &reason) < 0)
-                        return error_message(reterr_message, "%s: name '%s': %s", where, d->name_template, reason);
+                        return message_set(reterr_message, -EINVAL, "%s: name '%s': %s", where, d->name_template,
+                                           reason);
                 return validate_names(d, where, reterr_message);
         }
         for (size_t j = 0; j < d->n_sizes; j++)
                 if (d->sizes[j].width != d->sizes[j].height || d->sizes[j].mode != THUMBNAIL_FIT ||
                     !freedesktop_flavour(d->sizes[j].width))
-                        return error_message(reterr_message,
-                                             "%s: layout = freedesktop takes the sizes 128x128 (normal), 256x256 (large), "
-                                             "512x512 (x-large) and 1024x1024 (xx-large), not %ux%u%s",
-                                             where, d->sizes[j].width, d->sizes[j].height,
-                                             d->sizes[j].mode != THUMBNAIL_FIT ? " with a mode" : "");
+                        return message_set(reterr_message, -EINVAL,
+                                           "%s: layout = freedesktop takes the sizes 128x128 (normal), 256x256 (large), "
+                                           "512x512 (x-large) and 1024x1024 (xx-large), not %ux%u%s", where,
+                                           d->sizes[j].width, d->sizes[j].height,
+                                           d->sizes[j].mode != THUMBNAIL_FIT ? " with a mode" : "");
         if (d->output_format != 0 && d->output_format != THUMBNAIL_PNG)
-                return error_message(reterr_message, "%s: layout = freedesktop writes PNG: format must be same or png",
-                                     where);
+                return message_set(reterr_message, -EINVAL,
+                                   "%s: layout = freedesktop writes PNG: format must be same or png", where);
         return 0;
 }
 
@@ -1112,11 +1092,12 @@ static int validate_pair(const DropConfig *d, const DropConfig *e, const char *w
 #define NOT_SHARED "; the thumbnails of the two drops would overwrite each other and --gc would delete the other " \
                    "drop's: give each drop a folder of its own"
         if (d != e && naming_path_is_under(d->source, e->source))
-                return error_message(reterr_message, "%s: source '%s' is inside the source of [drop:%s]; drops must not overlap",
-                                     where, d->source, e->name);
+                return message_set(reterr_message, -EINVAL,
+                                   "%s: source '%s' is inside the source of [drop:%s]; drops must not overlap", where,
+                                   d->source, e->name);
         if (naming_path_is_under(e->source, d->output))
-                return error_message(reterr_message, "%s: output '%s' contains the source '%s' of [drop:%s]",
-                                     where, d->output, e->source, e->name);
+                return message_set(reterr_message, -EINVAL, "%s: output '%s' contains the source '%s' of [drop:%s]",
+                                   where, d->output, e->source, e->name);
         if (d == e)
                 return 0;
         /* A freedesktop cache is shared by design (every program's
@@ -1125,12 +1106,13 @@ static int validate_pair(const DropConfig *d, const DropConfig *e, const char *w
         if (strcmp(d->output, e->output) == 0 && d->layout == LAYOUT_FREEDESKTOP && e->layout == LAYOUT_FREEDESKTOP)
                 return 0;
         if (strcmp(d->output, e->output) == 0)
-                return error_message(reterr_message, "%s: output '%s' is also the output of [drop:%s] (line %u)" NOT_SHARED,
-                                     where, d->output, e->name, e->line);
+                return message_set(reterr_message, -EINVAL, "%s: output '%s' is also the output of [drop:%s] (line %u)"
+                                   NOT_SHARED, where, d->output, e->name, e->line);
         if (naming_path_is_under(d->output, e->output) || naming_path_is_under(e->output, d->output))
-                return error_message(reterr_message, "%s: output '%s' %s the output '%s' of [drop:%s] (line %u)" NOT_SHARED,
-                                     where, d->output, naming_path_is_under(d->output, e->output) ? "is inside" : "contains",
-                                     e->output, e->name, e->line);
+                return message_set(reterr_message, -EINVAL, "%s: output '%s' %s the output '%s' of [drop:%s] (line %u)"
+                                   NOT_SHARED, where, d->output,
+                                   naming_path_is_under(d->output, e->output) ? "is inside" : "contains", e->output,
+                                   e->name, e->line);
         return 0;
 #undef NOT_SHARED
 }
@@ -1140,17 +1122,17 @@ int config_validate(const ThumbwatchConfig *c, char **reterr_message) {
         int r;
 
         if (c->n_drops == 0)
-                return error_message(reterr_message, "%s: no [drop:NAME] section: nothing to watch",
-                                     c->path ? c->path : "config");
+                return message_set(reterr_message, -EINVAL, "%s: no [drop:NAME] section: nothing to watch",
+                                   c->path ? c->path : "config");
         /* Every drop's own keys first: the comparisons below need every source and output. */
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
 
                 drop_where(c, d, where, sizeof where);
                 if (!d->source)
-                        return error_message(reterr_message, "%s: 'source' is missing", where);
+                        return message_set(reterr_message, -EINVAL, "%s: 'source' is missing", where);
                 if (!d->output)
-                        return error_message(reterr_message, "%s: 'output' is missing", where);
+                        return message_set(reterr_message, -EINVAL, "%s: 'output' is missing", where);
         }
         for (size_t i = 0; i < c->n_drops; i++) {
                 drop_where(c, &c->drops[i], where, sizeof where);

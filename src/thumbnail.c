@@ -13,7 +13,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,22 +29,12 @@
 
 #include "image-format.h"
 #include "macro.h"
+#include "message.h"
 #include "naming.h"
 #include "thumbnail.h"
 #include "time-util.h"
 
 #define JPEG_QUALITY 85
-
-static int reason(char **reterr_reason, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static int reason(char **reterr_reason, const char *format, ...) {
-        va_list ap;
-
-        va_start(ap, format);
-        if (vasprintf(reterr_reason, format, ap) < 0)
-                *reterr_reason = NULL;
-        va_end(ap);
-        return 0;
-}
 
 #define SOURCE_NAME "thumbwatch-source"
 
@@ -53,8 +42,8 @@ static void exception_reason(const ExceptionInfo *ex, char **reterr_reason) {
         /* The description is often just the file name we gave, which says nothing. */
         bool describe = ex->description && strcmp(ex->description, SOURCE_NAME) != 0;
 
-        (void) reason(reterr_reason, "%s%s%s%s", ex->reason ? ex->reason : "unknown error", describe ? " (" : "",
-                      describe ? ex->description : "", describe ? ")" : "");
+        (void) message_set(reterr_reason, 0, "%s%s%s%s", ex->reason ? ex->reason : "unknown error",
+                           describe ? " (" : "", describe ? ex->description : "", describe ? ")" : "");
 }
 
 /* The decode deadline of the job on this thread (CLOCK_MONOTONIC us), 0:
@@ -234,8 +223,8 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
                 if (getrandom(rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
                         return -EIO;
                 if (naming_temporary(name, rnd, tmp) < 0) {
-                        (void) reason(reterr_reason, "the name '%s' leaves no room for its temporary", name);
-                        return -ENAMETOOLONG;
+                        return message_set(reterr_reason, -ENAMETOOLONG,
+                                           "the name '%s' leaves no room for its temporary", name);
                 }
                 fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                             opts->file_mode ? opts->file_mode : 0644);
@@ -244,8 +233,8 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
         }
         if (fd < 0) {
                 r = -errno;
-                (void) reason(reterr_reason, "cannot create a temporary in the output folder: %s", strerror(-r));
-                return r;
+                return message_set(reterr_reason, r, "cannot create a temporary in the output folder: %s",
+                                   strerror(-r));
         }
         r = write_all(fd, data, len);
         if (r >= 0 && opts->finish)
@@ -256,7 +245,7 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
                 r = -errno;
         if (r < 0) {
                 (void) unlinkat(dirfd, tmp, 0);
-                (void) reason(reterr_reason, "cannot write '%s': %s", name, strerror(-r));
+                (void) message_set(reterr_reason, 0, "cannot write '%s': %s", name, strerror(-r));
         }
         return r;
 }
@@ -267,14 +256,12 @@ static int check_limits(unsigned long width, unsigned long height, const Thumbna
         uint64_t pixels = (uint64_t) width * height;
 
         if (width > opts->max_width || height > opts->max_height) {
-                (void) reason(reterr_reason, "%lux%lu is over max_width x max_height %ux%u", width, height,
-                              opts->max_width, opts->max_height);
-                return -EFBIG;
+                return message_set(reterr_reason, -EFBIG, "%lux%lu is over max_width x max_height %ux%u", width, height,
+                                   opts->max_width, opts->max_height);
         }
         if (pixels > opts->max_pixels) {
-                (void) reason(reterr_reason, "%lux%lu is %" PRIu64 " pixels, over max_pixels %" PRIu64, width,
-                              height, pixels, opts->max_pixels);
-                return -EFBIG;
+                return message_set(reterr_reason, -EFBIG, "%lux%lu is %" PRIu64 " pixels, over max_pixels %" PRIu64,
+                                   width, height, pixels, opts->max_pixels);
         }
         return 0;
 }
@@ -292,28 +279,23 @@ static int open_source(int fd, const ThumbnailOptions *opts, const ImageFormat *
         int dup_fd, r;
 
         if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode)) {
-                (void) reason(reterr_reason, "not a regular file");
-                return -EMEDIUMTYPE;
+                return message_set(reterr_reason, -EMEDIUMTYPE, "not a regular file");
         }
         if (opts->max_file_size > 0 && (uint64_t) ret_st->st_size > opts->max_file_size) {
-                (void) reason(reterr_reason, "file is %" PRIu64 " bytes, over max_file_size %" PRIu64,
-                              (uint64_t) ret_st->st_size, opts->max_file_size);
-                return -EFBIG;
+                return message_set(reterr_reason, -EFBIG, "file is %" PRIu64 " bytes, over max_file_size %" PRIu64,
+                                   (uint64_t) ret_st->st_size, opts->max_file_size);
         }
         n = pread(fd, head, sizeof head, 0);
         if (n < 0) {
                 r = errno > 0 ? -errno : -EIO;
-                (void) reason(reterr_reason, "cannot read: %s", strerror(-r));
-                return r;
+                return message_set(reterr_reason, r, "cannot read: %s", strerror(-r));
         }
         if (n == 0) {
-                (void) reason(reterr_reason, "empty file");
-                return -ENODATA;
+                return message_set(reterr_reason, -ENODATA, "empty file");
         }
         format = image_format_sniff(head, (size_t) n);
         if (!format || !(format->bit & opts->formats)) {
-                (void) reason(reterr_reason, "not an allowed image format");
-                return -EMEDIUMTYPE;
+                return message_set(reterr_reason, -EMEDIUMTYPE, "not an allowed image format");
         }
         /* libpng applies GraphicsMagick's width limit itself and calls a larger
          * image "Invalid IHDR data"; read PNG's dimensions here to say what
@@ -464,7 +446,7 @@ static int jpeg_header(FILE *f, Header *ret, char **reterr_reason) {
                 char msg[JMSG_LENGTH_MAX];
 
                 err.mgr.format_message((j_common_ptr) &cinfo, msg);
-                (void) reason(reterr_reason, "%s", msg);
+                (void) message_set(reterr_reason, 0, "%s", msg);
                 jpeg_destroy_decompress(&cinfo);
                 return -EBADMSG;
         }
@@ -473,8 +455,7 @@ static int jpeg_header(FILE *f, Header *ret, char **reterr_reason) {
         jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
         if (jpeg_read_header(&cinfo, TRUE) != JPEG_HEADER_OK) {
                 jpeg_destroy_decompress(&cinfo);
-                (void) reason(reterr_reason, "no image in the JPEG stream");
-                return -EBADMSG;
+                return message_set(reterr_reason, -EBADMSG, "no image in the JPEG stream");
         }
         ret->columns = cinfo.image_width;
         ret->rows = cinfo.image_height;
@@ -583,7 +564,8 @@ static OrientationType exif_orientation(ExifData *exif) {
 /* The reason for a failure: ours for a timeout, GraphicsMagick's otherwise. */
 static void failure_reason(int r, const ExceptionInfo *ex, const ThumbnailOptions *opts, char **reterr_reason) {
         if (r == -ETIMEDOUT)
-                (void) reason(reterr_reason, "abandoned after job_timeout (%.3f s)", (double) opts->timeout_usec / 1e6);
+                (void) message_set(reterr_reason, 0, "abandoned after job_timeout (%.3f s)",
+                                   (double) opts->timeout_usec / 1e6);
         else
                 exception_reason(ex, reterr_reason);
 }
@@ -701,7 +683,7 @@ static int read_header(FILE *f, const ImageFormat *format, const struct stat *st
                         DestroyImageList(image);
         }
         if (r == 0 && (ret->columns == 0 || ret->rows == 0)) {
-                (void) reason(reterr_reason, "the header says %lux%lu", ret->columns, ret->rows);
+                (void) message_set(reterr_reason, 0, "the header says %lux%lu", ret->columns, ret->rows);
                 r = -EBADMSG;
         }
         rewind(f);
@@ -871,11 +853,11 @@ int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, co
                 r = memory_budget_reserve(opts->budget, reserved, opts->cancel);
                 if (r < 0) {
                         if (r == -EFBIG)
-                                (void) reason(reterr_reason,
-                                              "%lux%lu needs about %" PRIu64 " MB to decode, more than max_memory "
-                                              "%" PRIu64 " MB",
-                                              header.columns, header.rows, reserved >> 20,
-                                              memory_budget_total(opts->budget) >> 20);
+                                (void) message_set(reterr_reason, r,
+                                                   "%lux%lu needs about %" PRIu64 " MB to decode, more than max_memory "
+                                                   "%" PRIu64 " MB",
+                                                   header.columns, header.rows, reserved >> 20,
+                                                   memory_budget_total(opts->budget) >> 20);
                         reserved = 0;
                         goto out;
                 }
@@ -910,7 +892,7 @@ int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, co
         }
         /* Thumbnails are for screens: CMYK and other print spaces become RGB. */
         if (image->colorspace == CMYKColorspace && !TransformColorspace(image, RGBColorspace)) {
-                (void) reason(reterr_reason, "cannot convert CMYK to RGB");
+                (void) message_set(reterr_reason, 0, "cannot convert CMYK to RGB");
                 r = -EBADMSG;
                 goto out;
         }
