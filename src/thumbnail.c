@@ -38,6 +38,19 @@
 
 #define SOURCE_NAME "thumbwatch-source"
 
+/* GraphicsMagick's objects in _cleanup_ variables, as macro.h's for ours. */
+static inline void image_destroyp(Image **p) {
+        if (*p)
+                DestroyImageList(*p);
+}
+#define _cleanup_image_ _cleanup_(image_destroyp)
+
+static inline void image_info_destroyp(ImageInfo **p) {
+        if (*p)
+                DestroyImageInfo(*p);
+}
+#define _cleanup_image_info_ _cleanup_(image_info_destroyp)
+
 static void exception_reason(const ExceptionInfo *ex, char **reterr_reason) {
         /* The description is often just the file name we gave, which says nothing. */
         bool describe = ex->description && strcmp(ex->description, SOURCE_NAME) != 0;
@@ -158,14 +171,22 @@ static void scaled_size(unsigned long w, unsigned long h, unsigned box_w, unsign
         *ret_h = *ret_h < box_h ? box_h : *ret_h;
 }
 
+/* The colour of pad's margins and of what a flattened alpha shows, 0xRRGGBB. */
+static void set_background(Image *image, uint32_t rgb) {
+        image->background_color.red = ScaleCharToQuantum((rgb >> 16) & 0xff);
+        image->background_color.green = ScaleCharToQuantum((rgb >> 8) & 0xff);
+        image->background_color.blue = ScaleCharToQuantum(rgb & 0xff);
+        image->background_color.opacity = OpaqueOpacity;
+}
+
 /* thumb cropped (fill) or padded (pad) to exactly box_w x box_h around its
  * centre; thumb is consumed. NULL on failure. */
-static Image *frame(Image *thumb, unsigned box_w, unsigned box_h, ThumbnailMode mode, uint32_t background,
+static Image *frame(Image *consumed, unsigned box_w, unsigned box_h, ThumbnailMode mode, uint32_t background,
                     ExceptionInfo *ex) {
-        Image *out;
+        _cleanup_image_ Image *thumb = consumed, *out = NULL;
 
         if (mode == THUMBNAIL_FIT || (thumb->columns == box_w && thumb->rows == box_h))
-                return thumb;
+                return TAKE_PTR(thumb);
         if (mode == THUMBNAIL_FILL) {
                 RectangleInfo r = { box_w, box_h, (long) (thumb->columns - box_w) / 2,
                                     (long) (thumb->rows - box_h) / 2 };
@@ -178,20 +199,14 @@ static Image *frame(Image *thumb, unsigned box_w, unsigned box_h, ThumbnailMode 
         } else {
                 out = CloneImage(thumb, box_w, box_h, MagickTrue, ex);
                 if (out) {
-                        out->background_color.red = ScaleCharToQuantum((background >> 16) & 0xff);
-                        out->background_color.green = ScaleCharToQuantum((background >> 8) & 0xff);
-                        out->background_color.blue = ScaleCharToQuantum(background & 0xff);
-                        out->background_color.opacity = OpaqueOpacity;
+                        set_background(out, background);
                         if (!SetImage(out, OpaqueOpacity) ||
                             !CompositeImage(out, OverCompositeOp, thumb, (long) (box_w - thumb->columns) / 2,
-                                            (long) (box_h - thumb->rows) / 2)) {
-                                DestroyImage(out);
-                                out = NULL;
-                        }
+                                            (long) (box_h - thumb->rows) / 2))
+                                return NULL;
                 }
         }
-        DestroyImage(thumb);
-        return out;
+        return TAKE_PTR(out);
 }
 
 static int write_all(int fd, const unsigned char *p, size_t len) {
@@ -272,31 +287,28 @@ static int check_limits(unsigned long width, unsigned long height, const Thumbna
  * to fclose(). */
 static int open_source(int fd, const ThumbnailOptions *opts, const ImageFormat **ret_image_format, FILE **ret_file,
                        struct stat *ret_st, char **reterr_reason) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_close_ int dup_fd = -1;
         unsigned char head[32];
         const ImageFormat *format;
         ssize_t n;
-        FILE *f;
-        int dup_fd, r;
+        int r;
 
-        if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode)) {
+        if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode))
                 return message_set(reterr_reason, -EMEDIUMTYPE, "not a regular file");
-        }
-        if (opts->max_file_size > 0 && (uint64_t) ret_st->st_size > opts->max_file_size) {
+        if (opts->max_file_size > 0 && (uint64_t) ret_st->st_size > opts->max_file_size)
                 return message_set(reterr_reason, -EFBIG, "file is %" PRIu64 " bytes, over max_file_size %" PRIu64,
                                    (uint64_t) ret_st->st_size, opts->max_file_size);
-        }
         n = pread(fd, head, sizeof head, 0);
         if (n < 0) {
                 r = errno > 0 ? -errno : -EIO;
                 return message_set(reterr_reason, r, "cannot read: %s", strerror(-r));
         }
-        if (n == 0) {
+        if (n == 0)
                 return message_set(reterr_reason, -ENODATA, "empty file");
-        }
         format = image_format_sniff(head, (size_t) n);
-        if (!format || !(format->bit & opts->formats)) {
+        if (!format || !(format->bit & opts->formats))
                 return message_set(reterr_reason, -EMEDIUMTYPE, "not an allowed image format");
-        }
         /* libpng applies GraphicsMagick's width limit itself and calls a larger
          * image "Invalid IHDR data"; read PNG's dimensions here to say what
          * is really wrong. The IHDR chunk always comes first. */
@@ -312,17 +324,14 @@ static int open_source(int fd, const ThumbnailOptions *opts, const ImageFormat *
         if (dup_fd < 0)
                 return -errno;
         f = fdopen(dup_fd, "rb");
-        if (!f) {
-                (void) close(dup_fd);
+        if (!f)
                 return -ENOMEM;
-        }
+        (void) TAKE_FD(dup_fd);         /* f's now */
         /* A duplicate shares the file offset: start at the start. */
-        if (fseeko(f, 0, SEEK_SET) < 0) {
-                (void) fclose(f);
+        if (fseeko(f, 0, SEEK_SET) < 0)
                 return -EIO;
-        }
         *ret_image_format = format;
-        *ret_file = f;
+        *ret_file = TAKE_PTR(f);
         return 0;
 }
 
@@ -373,13 +382,12 @@ static Image *read_source(FILE *f, const char *coder, unsigned long hint_w, unsi
 
 static int encode_and_write(Image *thumb, const char *coder, const ThumbnailOptions *opts, int dirfd,
                             const char *name, char **reterr_reason) {
+        _cleanup_image_info_ ImageInfo *info = CloneImageInfo(NULL);
         ExceptionInfo ex;
-        ImageInfo *info;
         size_t len = 0;
         void *blob;
         int r;
 
-        info = CloneImageInfo(NULL);
         if (!info)
                 return -ENOMEM;
         /* PNG's "quality" is zlib level 9 with adaptive filtering: small files
@@ -396,7 +404,6 @@ static int encode_and_write(Image *thumb, const char *coder, const ThumbnailOpti
                 r = write_atomically(dirfd, name, blob, len, opts, reterr_reason);
         MagickFree(blob);
         DestroyExceptionInfo(&ex);
-        DestroyImageInfo(info);
         return r;
 }
 
@@ -513,10 +520,11 @@ static void size_hint(const Header *header, unsigned long need_w, unsigned long 
  * otherwise, and the caller decodes the image. */
 static Image *embedded_preview(const Header *header, unsigned long need_w, unsigned long need_h) {
         const ExifData *exif = header->exif;
+        _cleanup_image_info_ ImageInfo *info = NULL;
+        _cleanup_image_ Image *preview = NULL;
         unsigned long shape_w, shape_h;
-        Image *preview = NULL;
-        ImageInfo *info;
         ExceptionInfo ex;
+        bool usable;
 
         if (!exif || !exif->data || exif->size < 4 || memcmp(exif->data, "\xff\xd8\xff", 3) != 0)
                 return NULL;
@@ -529,22 +537,15 @@ static Image *embedded_preview(const Header *header, unsigned long need_w, unsig
         info->subrange = 1;
         GetExceptionInfo(&ex);
         preview = BlobToImage(info, exif->data, exif->size, &ex);
-        if (preview && (missing_pixels(&ex) || timed_out || preview->columns < need_w ||
-                        preview->rows < need_h)) {
-                DestroyImageList(preview);
-                preview = NULL;
-        }
-        if (preview) {
-                fit(header->columns, header->rows, (unsigned) preview->columns, (unsigned) preview->rows, &shape_w,
-                    &shape_h);
-                if (shape_w + 1 < preview->columns || shape_h + 1 < preview->rows) {
-                        DestroyImageList(preview);
-                        preview = NULL;
-                }
-        }
+        usable = preview && !missing_pixels(&ex) && !timed_out && preview->columns >= need_w &&
+                 preview->rows >= need_h;
         DestroyExceptionInfo(&ex);
-        DestroyImageInfo(info);
-        return preview;
+        if (!usable)
+                return NULL;
+        fit(header->columns, header->rows, (unsigned) preview->columns, (unsigned) preview->rows, &shape_w, &shape_h);
+        if (shape_w + 1 < preview->columns || shape_h + 1 < preview->rows)
+                return NULL;
+        return TAKE_PTR(preview);
 }
 
 /* The orientation in a JPEG's EXIF, as GraphicsMagick's reader applies it. */
@@ -577,8 +578,7 @@ static Image *pixel_op_result(Image *result, const ExceptionInfo *ex, const Thum
                               char **reterr_reason, int *ret_r) {
         if (result && !timed_out)
                 return result;
-        if (result)
-                DestroyImage(result);
+        image_destroyp(&result);
         *ret_r = timed_out ? -ETIMEDOUT : ex->severity == ResourceLimitError ? -EFBIG : -EBADMSG;
         failure_reason(*ret_r, ex, opts, reterr_reason);
         return NULL;
@@ -639,7 +639,7 @@ static uint64_t decode_estimate(const Header *h, unsigned format, unsigned long 
 /* The size, orientation and (JPEG) EXIF of a source, without its pixels. */
 static int read_header(FILE *f, const ImageFormat *format, const struct stat *st, const ThumbnailOptions *opts,
                        Header *ret, ExceptionInfo *ex, char **reterr_reason) {
-        Image *image;
+        _cleanup_image_ Image *image = NULL;
         int r;
 
         *ret = (Header) {};
@@ -679,8 +679,6 @@ static int read_header(FILE *f, const ImageFormat *format, const struct stat *st
                                         ret->stored_bytes = ((unsigned) (bits[0] | bits[1] << 8) + 7) / 8;
                         }
                 }
-                if (image)
-                        DestroyImageList(image);
         }
         if (r == 0 && (ret->columns == 0 || ret->rows == 0)) {
                 (void) message_set(reterr_reason, 0, "the header says %lux%lu", ret->columns, ret->rows);
@@ -729,270 +727,302 @@ static void set_thumb_text(Image *image, const ThumbnailOptions *opts, const cha
 }
 
 int thumbnail_write_failure_marker(int dirfd, const char *name, const ThumbnailOptions *opts, char **reterr_reason) {
-        ImageInfo *info = CloneImageInfo(NULL);
-        Image *image = info ? AllocateImage(info) : NULL;
-        int r;
+        _cleanup_image_info_ ImageInfo *info = CloneImageInfo(NULL);
+        _cleanup_image_ Image *image = info ? AllocateImage(info) : NULL;
 
         *reterr_reason = NULL;
-        if (!image) {
-                if (info)
-                        DestroyImageInfo(info);
+        if (!image)
                 return -ENOMEM;
-        }
         image->columns = image->rows = 1;
         image->matte = MagickTrue;
         image->background_color.opacity = TransparentOpacity;
-        if (!SetImage(image, TransparentOpacity)) {
-                DestroyImage(image);
-                DestroyImageInfo(info);
+        if (!SetImage(image, TransparentOpacity))
                 return -ENOMEM;
-        }
         set_thumb_text(image, opts, NULL, 0, 0);
-        r = encode_and_write(image, "PNG", opts, dirfd, name, reterr_reason);
-        DestroyImage(image);
-        DestroyImageInfo(info);
-        return r;
+        return encode_and_write(image, "PNG", opts, dirfd, name, reterr_reason);
 }
 
-/* The start of thumbnail_probe() and thumbnail_make(): src opened, the
- * deadline armed, the header read. On success the caller owns *ret_file, *ex
- * and header->exif; on failure nothing is left open. */
-static int begin(int src, const ThumbnailOptions *opts, const ImageFormat **ret_image_format, FILE **ret_file,
-                 struct stat *st, Header *header, ExceptionInfo *ex, char **reterr_reason) {
+/* A source from open_source() on: what every later stage reads. */
+typedef struct Source {
+        const ImageFormat *format;      /* by its magic bytes */
+        FILE *file;                     /* reads a duplicate of the caller's descriptor; owned */
+        struct stat st;
+        Header header;                  /* header.exif owned */
+        ExceptionInfo ex;               /* GraphicsMagick's errors, once exception_ready */
+        bool exception_ready;
+} Source;
+
+/* Frees what s holds and disarms the deadline. */
+static void source_done(Source *s) {
+        deadline = 0;
+        if (s->header.exif)
+                exif_data_unref(s->header.exif);
+        if (s->exception_ready)
+                DestroyExceptionInfo(&s->ex);
+        if (s->file)
+                (void) fclose(s->file);
+        *s = (Source) {};
+}
+
+/* The first stage of thumbnail_probe() and thumbnail_make(): src opened and
+ * checked, the deadline armed, the header read. s->format is set once the
+ * magic bytes are known, even when a later step fails. The caller calls
+ * source_done() either way. */
+static int source_open(int src, const ThumbnailOptions *opts, Source *s, char **reterr_reason) {
         int r;
 
-        r = open_source(src, opts, ret_image_format, ret_file, st, reterr_reason);
+        r = open_source(src, opts, &s->format, &s->file, &s->st, reterr_reason);
         if (r < 0)
                 return r;
-        assert(*ret_image_format && *ret_file);        /* open_source() sets both on success */
-        GetExceptionInfo(ex);
+        assert(s->format && s->file);   /* open_source() sets both on success */
+        GetExceptionInfo(&s->ex);
+        s->exception_ready = true;
         deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
         timed_out = false;
-        r = read_header(*ret_file, *ret_image_format, st, opts, header, ex, reterr_reason);
-        if (r < 0) {
-                deadline = 0;
-                if (header->exif)
-                        exif_data_unref(header->exif);
-                header->exif = NULL;
-                DestroyExceptionInfo(ex);
-                (void) fclose(*ret_file);
-                *ret_file = NULL;
-        }
-        return r;
+        return read_header(s->file, s->format, &s->st, opts, &s->header, &s->ex, reterr_reason);
 }
 
 int thumbnail_probe(int src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
                     unsigned long *ret_height, char **reterr_reason) {
-        const ImageFormat *format = NULL;
-        Header header = {};
-        ExceptionInfo ex;
-        struct stat st;
-        FILE *f = NULL;
+        _cleanup_(source_done) Source s = {};
         int r;
 
         *reterr_reason = NULL;
         *ret_format = NULL;
         *ret_width = *ret_height = 0;
-        r = begin(src, opts, &format, &f, &st, &header, &ex, reterr_reason);
-        if (format)
-                *ret_format = format->name;
+        r = source_open(src, opts, &s, reterr_reason);
+        if (s.format)
+                *ret_format = s.format->name;
         if (r < 0)
                 return r;
-        *ret_width = header.columns;
-        *ret_height = header.rows;
-        r = check_limits(header.columns, header.rows, opts, reterr_reason);
-        deadline = 0;
-        if (header.exif)
-                exif_data_unref(header.exif);
-        DestroyExceptionInfo(&ex);
-        (void) fclose(f);
-        return r;
+        *ret_width = s.header.columns;
+        *ret_height = s.header.rows;
+        return check_limits(s.header.columns, s.header.rows, opts, reterr_reason);
 }
 
-int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
-                   char **reterr_reason) {
-        unsigned long hint_w, hint_h, need_w, need_h, width, height;
+/* The pixels the thumbnails are made from, and the sizes they are made to. */
+typedef struct Pixels {
+        Image *image;                   /* decoded (or the preview), upright, RGB; owned */
+        unsigned long width, height;    /* the image as shown, from its header */
+        unsigned long need_w, need_h;   /* the largest thumbnail, as shown */
+        MemoryBudget *budget;           /* set: reserved bytes of it are held for the decode */
+        uint64_t reserved;
+} Pixels;
+
+/* Frees the pixels and gives their reservation back to the budget. */
+static void pixels_done(Pixels *px) {
+        if (px->reserved > 0)
+                memory_budget_release(px->budget, px->reserved);
+        image_destroyp(&px->image);
+        *px = (Pixels) {};
+}
+
+/* A decode at the size hint for need_w x need_h (as stored), within the
+ * budget of all decodes together: reserved before the decode, from the
+ * header, and held until the last thumbnail is written (pixels_done()). A
+ * decode the whole budget cannot hold fails at once. */
+static int decode(Source *s, unsigned long need_w, unsigned long need_h, size_t n_targets,
+                  const ThumbnailOptions *opts, Pixels *px, char **reterr_reason) {
+        unsigned long hint_w, hint_h;
+        int r;
+
+        size_hint(&s->header, need_w, need_h, &hint_w, &hint_h);
+        if (opts->budget) {
+                uint64_t bytes = decode_estimate(&s->header, s->format->bit, hint_w, hint_h, need_w, need_h,
+                                                 n_targets);
+
+                r = memory_budget_reserve(opts->budget, bytes, opts->cancel);
+                if (r == -EFBIG)
+                        return message_set(reterr_reason, r,
+                                           "%lux%lu needs about %" PRIu64 " MB to decode, more than max_memory "
+                                           "%" PRIu64 " MB",
+                                           s->header.columns, s->header.rows, bytes >> 20,
+                                           memory_budget_total(opts->budget) >> 20);
+                if (r < 0)
+                        return r;
+                px->budget = opts->budget;
+                px->reserved = bytes;
+        }
+        px->image = read_source(s->file, s->format->coder, hint_w, hint_h, &s->ex);
+        /* A corrupt-image warning means pixels are missing (a truncated file
+         * decodes with a grey bottom): no thumbnail is better than a wrong one.
+         * An image cut short by the deadline is no better. */
+        if (!px->image || missing_pixels(&s->ex) || timed_out) {
+                r = read_error(&s->ex, fileno(s->file), s->format, &s->st);
+                failure_reason(r, &s->ex, opts, reterr_reason);
+                return r;
+        }
+        return 0;
+}
+
+/* Turns the pixels upright, as their orientation says, and makes CMYK RGB. */
+static int orient_and_convert(Image **image, ExceptionInfo *ex, char **reterr_reason) {
+        if ((*image)->orientation > TopLeftOrientation) {
+                Image *oriented = AutoOrientImage(*image, (*image)->orientation, ex);
+
+                if (!oriented) {
+                        exception_reason(ex, reterr_reason);
+                        return -EBADMSG;
+                }
+                image_destroyp(image);
+                *image = oriented;
+        }
+        /* Thumbnails are for screens: CMYK and other print spaces become RGB. */
+        if ((*image)->colorspace == CMYKColorspace && !TransformColorspace(*image, RGBColorspace))
+                return message_set(reterr_reason, -EBADMSG, "cannot convert CMYK to RGB");
+        return 0;
+}
+
+/* The second stage: the pixels, upright and RGB, from the JPEG's own
+ * preview when it will do, else from a decode at a reduced size; and the
+ * sizes the targets are made to. */
+static int acquire_pixels(Source *s, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
+                          Pixels *px, char **reterr_reason) {
+        bool transposed = s->header.orientation >= LeftTopOrientation;
+        unsigned long need_w, need_h;
+        int r;
+
+        largest_fit(&s->header, transposed, targets, n_targets, &need_w, &need_h);
+        /* A file cut short keeps its preview in its first bytes: it must
+         * fail as truncated all the same. */
+        if (opts->embedded_previews && opts->strip &&
+            !image_format_looks_truncated(s->format, fileno(s->file), (uint64_t) s->st.st_size))
+                px->image = embedded_preview(&s->header, need_w, need_h);
+        if (px->image)
+                /* The preview has no EXIF of its own: it is stored as the image is. */
+                px->image->orientation = s->header.orientation;
+        else {
+                r = decode(s, need_w, need_h, n_targets, opts, px, reterr_reason);
+                if (r < 0)
+                        return r;
+                assert(px->image);      /* decode() sets it on success */
+        }
+        /* The decoder's word on the orientation is final. */
+        transposed = px->image->orientation >= LeftTopOrientation;
+        px->width = transposed ? s->header.rows : s->header.columns;
+        px->height = transposed ? s->header.columns : s->header.rows;
+        px->need_w = transposed ? need_h : need_w;
+        px->need_h = transposed ? need_w : need_h;
+        return orient_and_convert(&px->image, &s->ex, reterr_reason);
+}
+
+/* The third stage. Formats without a reduced decode (PNG, GIF, WebP, TIFF,
+ * BMP) come at full size: averaging them down to twice the largest
+ * thumbnail first makes the resize's work small, as the JPEG decoder's
+ * scaling does, at the same quality (bench/quality). */
+static int prescale(Pixels *px, ExceptionInfo *ex, const ThumbnailOptions *opts, char **reterr_reason) {
+        Image *reduced;
+        int r;
+
+        if (px->image->columns <= 4 * px->need_w || px->image->rows <= 4 * px->need_h)
+                return 0;
+        reduced = pixel_op_result(ScaleImage(px->image, 2 * px->need_w, 2 * px->need_h, ex), ex, opts,
+                                  reterr_reason, &r);
+        if (!reduced)
+                return r;
+        image_destroyp(&px->image);
+        px->image = reduced;
+        return 0;
+}
+
+/* from at w x h: a copy when it is that size already. */
+static Image *resize(const Image *from, unsigned long w, unsigned long h, ExceptionInfo *ex) {
+        if (w == from->columns && h == from->rows)
+                return CloneImage(from, 0, 0, MagickTrue, ex);
+        /* Catmull-Rom: measured by bench/quality against Lanczos,
+         * Mitchell and area-average thumbnails of the full image,
+         * its worst score is the best of the filters (45.7 dB),
+         * and it costs a quarter less than Lanczos. */
+        return ResizeImage(from, w, h, CatromFilter, 1.0, ex);
+}
+
+/* A resized thumbnail framed to its target t, made fit to be written in out
+ * (the source's format is s's), and written. consumed is. */
+static int render_target(Image *consumed, const ThumbnailTarget *t, const ImageFormat *out, Source *s,
+                         const Pixels *px, const ThumbnailOptions *opts, char **reterr_reason) {
+        _cleanup_image_ Image *thumb = frame(consumed, t->width, t->height, t->mode, opts->background, &s->ex);
+
+        if (!thumb) {
+                exception_reason(&s->ex, reterr_reason);
+                return s->ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
+        }
+        /* JPEG has no alpha: flatten on the background rather than let
+         * transparent pixels come out as whatever colour they hide. */
+        if (out->bit == THUMBNAIL_JPEG && thumb->matte) {
+                Image *flat;
+
+                set_background(thumb, opts->background);
+                flat = FlattenImages(thumb, &s->ex);
+                if (!flat) {
+                        exception_reason(&s->ex, reterr_reason);
+                        return -EBADMSG;
+                }
+                image_destroyp(&thumb);
+                thumb = flat;
+        }
+        if (opts->strip)
+                (void) StripImage(thumb);
+        if (opts->thumb_uri)
+                set_thumb_text(thumb, opts, s->format->mime_type, px->width, px->height);
+        /* 16 bits a channel is wasted on a thumbnail. */
+        if (thumb->depth > 8)
+                (void) SetImageDepth(thumb, 8);
+        return encode_and_write(thumb, out->coder, opts, t->dirfd, t->name, reterr_reason);
+}
+
+/* The last stage: every target, in the source's format or
+ * opts->output_format. Largest first: each smaller thumbnail is resized from
+ * the last one made, when that is still at least twice its size (as the
+ * decode is), instead of from the decode. */
+static int render_targets(Source *s, const Pixels *px, const ThumbnailTarget *targets, size_t n_targets,
+                          const ThumbnailOptions *opts, char **reterr_reason) {
+        const ImageFormat *out = opts->output_format ? image_format_from_bit(opts->output_format) : s->format;
         unsigned long sizes_w[THUMBNAIL_TARGETS_MAX], sizes_h[THUMBNAIL_TARGETS_MAX];
         size_t order[THUMBNAIL_TARGETS_MAX];
-        uint64_t reserved = 0;
-        Image *last = NULL;
-        Header header = {};
-        const ImageFormat *format = NULL;
-        bool transposed;
-        const char *out_coder;
-        Image *image = NULL;
-        ExceptionInfo ex;
-        struct stat st;
-        FILE *f = NULL;
+        _cleanup_image_ Image *last = NULL;
+        int r;
+
+        plan_targets(px->width, px->height, targets, n_targets, sizes_w, sizes_h, order);
+        for (size_t k = 0; k < n_targets; k++) {
+                size_t i = order[k];
+                unsigned long w = sizes_w[i], h = sizes_h[i];
+                const Image *from = last && last->columns >= 2 * w && last->rows >= 2 * h ? last : px->image;
+                Image *thumb = resize(from, w, h, &s->ex);
+
+                if (thumb && !timed_out && k + 1 < n_targets) {
+                        image_destroyp(&last);
+                        last = CloneImage(thumb, 0, 0, MagickTrue, &s->ex);
+                }
+                thumb = pixel_op_result(thumb, &s->ex, opts, reterr_reason, &r);
+                if (!thumb)
+                        return r;
+                r = render_target(thumb, &targets[i], out, s, px, opts, reterr_reason);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Stage by stage: open and check the source, acquire its pixels, pre-scale
+ * them, render and write each target. */
+int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
+                   char **reterr_reason) {
+        _cleanup_(source_done) Source s = {};
+        _cleanup_(pixels_done) Pixels px = {};
         int r;
 
         *reterr_reason = NULL;
         if (n_targets == 0 || n_targets > THUMBNAIL_TARGETS_MAX)
                 return -EINVAL;
         limit_threads();
-        r = begin(src, opts, &format, &f, &st, &header, &ex, reterr_reason);
-        if (r < 0)
-                return r;
-        r = check_limits(header.columns, header.rows, opts, reterr_reason);
-        if (r < 0)
-                goto out;
-        transposed = header.orientation >= LeftTopOrientation;
-        largest_fit(&header, transposed, targets, n_targets, &need_w, &need_h);
-        /* A file cut short keeps its preview in its first bytes: it must
-         * fail as truncated all the same. */
-        if (opts->embedded_previews && opts->strip &&
-            !image_format_looks_truncated(format, fileno(f), (uint64_t) st.st_size))
-                image = embedded_preview(&header, need_w, need_h);
-        size_hint(&header, need_w, need_h, &hint_w, &hint_h);
-
-        /* Within the budget of all decodes together: reserved before the
-         * decode, from the header, and held until the last thumbnail is
-         * written. A decode the whole budget cannot hold fails at once. */
-        if (!image && opts->budget) {
-                reserved = decode_estimate(&header, format->bit, hint_w, hint_h, need_w, need_h, n_targets);
-                r = memory_budget_reserve(opts->budget, reserved, opts->cancel);
-                if (r < 0) {
-                        if (r == -EFBIG)
-                                (void) message_set(reterr_reason, r,
-                                                   "%lux%lu needs about %" PRIu64 " MB to decode, more than max_memory "
-                                                   "%" PRIu64 " MB",
-                                                   header.columns, header.rows, reserved >> 20,
-                                                   memory_budget_total(opts->budget) >> 20);
-                        reserved = 0;
-                        goto out;
-                }
-        }
-
-        if (!image) {
-                image = read_source(f, format->coder, hint_w, hint_h, &ex);
-                /* A corrupt-image warning means pixels are missing (a truncated file
-                 * decodes with a grey bottom): no thumbnail is better than a wrong one.
-                 * An image cut short by the deadline is no better. */
-                if (!image || missing_pixels(&ex) || timed_out) {
-                        r = read_error(&ex, fileno(f), format, &st);
-                        failure_reason(r, &ex, opts, reterr_reason);
-                        goto out;
-                }
-        } else
-                /* The preview has no EXIF of its own: it is stored as the image is. */
-                image->orientation = header.orientation;
-        /* The decoder's word on the orientation is final. */
-        transposed = image->orientation >= LeftTopOrientation;
-        width = transposed ? header.rows : header.columns;
-        height = transposed ? header.columns : header.rows;
-        if (image->orientation > TopLeftOrientation) {
-                Image *oriented = AutoOrientImage(image, image->orientation, &ex);
-                if (!oriented) {
-                        exception_reason(&ex, reterr_reason);
-                        r = -EBADMSG;
-                        goto out;
-                }
-                DestroyImage(image);
-                image = oriented;
-        }
-        /* Thumbnails are for screens: CMYK and other print spaces become RGB. */
-        if (image->colorspace == CMYKColorspace && !TransformColorspace(image, RGBColorspace)) {
-                (void) message_set(reterr_reason, 0, "cannot convert CMYK to RGB");
-                r = -EBADMSG;
-                goto out;
-        }
-
-        /* Formats without a reduced decode (PNG, GIF, WebP, TIFF, BMP) come
-         * at full size: averaging them down to twice the largest thumbnail
-         * first makes the resize's work small, as the JPEG decoder's scaling
-         * does, at the same quality (bench/quality). */
-        if (transposed) {
-                unsigned long t = need_w;
-
-                need_w = need_h;
-                need_h = t;
-        }
-        if (image->columns > 4 * need_w && image->rows > 4 * need_h) {
-                Image *reduced = pixel_op_result(ScaleImage(image, 2 * need_w, 2 * need_h, &ex), &ex, opts,
-                                                 reterr_reason, &r);
-
-                if (!reduced)
-                        goto out;
-                DestroyImage(image);
-                image = reduced;
-        }
-
-        out_coder = opts->output_format ? image_format_from_bit(opts->output_format)->coder : format->coder;
-        /* Largest first: each smaller thumbnail is resized from the last one
-         * made, when that is still at least twice its size (as the decode is),
-         * instead of from the decode. */
-        plan_targets(width, height, targets, n_targets, sizes_w, sizes_h, order);
-        for (size_t k = 0; k < n_targets; k++) {
-                size_t i = order[k];
-                unsigned long w = sizes_w[i], h = sizes_h[i];
-                const Image *from;
-                Image *thumb;
-
-                from = last && last->columns >= 2 * w && last->rows >= 2 * h ? last : image;
-                if (w == from->columns && h == from->rows)
-                        thumb = CloneImage(from, 0, 0, MagickTrue, &ex);
-                else
-                        /* Catmull-Rom: measured by bench/quality against Lanczos,
-                         * Mitchell and area-average thumbnails of the full image,
-                         * its worst score is the best of the filters (45.7 dB),
-                         * and it costs a quarter less than Lanczos. */
-                        thumb = ResizeImage(from, w, h, CatromFilter, 1.0, &ex);
-                if (thumb && !timed_out && k + 1 < n_targets) {
-                        if (last)
-                                DestroyImage(last);
-                        last = CloneImage(thumb, 0, 0, MagickTrue, &ex);
-                }
-                thumb = pixel_op_result(thumb, &ex, opts, reterr_reason, &r);
-                if (!thumb)
-                        goto out;
-                thumb = frame(thumb, targets[i].width, targets[i].height, targets[i].mode, opts->background, &ex);
-                if (!thumb) {
-                        r = ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
-                        exception_reason(&ex, reterr_reason);
-                        goto out;
-                }
-                /* JPEG has no alpha: flatten on the background rather than let
-                 * transparent pixels come out as whatever colour they hide. */
-                if (strcmp(out_coder, "JPEG") == 0 && thumb->matte) {
-                        Image *flat;
-
-                        thumb->background_color.red = ScaleCharToQuantum((opts->background >> 16) & 0xff);
-                        thumb->background_color.green = ScaleCharToQuantum((opts->background >> 8) & 0xff);
-                        thumb->background_color.blue = ScaleCharToQuantum(opts->background & 0xff);
-                        thumb->background_color.opacity = OpaqueOpacity;
-                        flat = FlattenImages(thumb, &ex);
-                        DestroyImage(thumb);
-                        if (!flat) {
-                                exception_reason(&ex, reterr_reason);
-                                r = -EBADMSG;
-                                goto out;
-                        }
-                        thumb = flat;
-                }
-                if (opts->strip)
-                        (void) StripImage(thumb);
-                if (opts->thumb_uri)
-                        set_thumb_text(thumb, opts, format->mime_type, width, height);
-                /* 16 bits a channel is wasted on a thumbnail. */
-                if (thumb->depth > 8)
-                        (void) SetImageDepth(thumb, 8);
-                r = encode_and_write(thumb, out_coder, opts, targets[i].dirfd, targets[i].name, reterr_reason);
-                DestroyImage(thumb);
-                if (r < 0)
-                        goto out;
-        }
-        r = 0;
-out:
-        deadline = 0;
-        if (reserved > 0)
-                memory_budget_release(opts->budget, reserved);
-        if (last)
-                DestroyImage(last);
-        if (header.exif)
-                exif_data_unref(header.exif);
-        if (image)
-                DestroyImageList(image);
-        DestroyExceptionInfo(&ex);
-        (void) fclose(f);
-        return r;
+        r = source_open(src, opts, &s, reterr_reason);
+        if (r >= 0)
+                r = check_limits(s.header.columns, s.header.rows, opts, reterr_reason);
+        if (r >= 0)
+                r = acquire_pixels(&s, targets, n_targets, opts, &px, reterr_reason);
+        if (r >= 0)
+                r = prescale(&px, &s.ex, opts, reterr_reason);
+        if (r >= 0)
+                r = render_targets(&s, &px, targets, n_targets, opts, reterr_reason);
+        return r < 0 ? r : 0;
 }
