@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,36 @@ static void test_messages(void) {
         is_str(why, "not an image extension (.jpg .jpeg .png .gif .webp .tif .tiff .bmp)", "the skip reason");
 }
 
+/* Whether the file at TOP_SRCDIR/rel contains text; true when there is no source tree to read. */
+static bool doc_mentions(const char *rel, const char *text) {
+        const char *top = getenv("TOP_SRCDIR");
+        char file[512], buf[65536];
+        size_t n;
+        FILE *f;
+
+        if (!top)
+                return true;
+        (void) snprintf(file, sizeof file, "%s/%s", top, rel);
+        f = fopen(file, "re");
+        if (!f)
+                return false;
+        n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        (void) fclose(f);
+        return strstr(buf, text) != NULL;
+}
+
+/* The lists the man page and the sample config spell out by hand. */
+static void test_docs(void) {
+        char names[256], outputs[256];
+
+        (void) image_format_list(IMAGE_FORMAT_LIST_NAMES, names, sizeof names);
+        (void) image_format_list(IMAGE_FORMAT_LIST_OUTPUTS, outputs, sizeof outputs);
+        ok(doc_mentions("man/thumbwatch.conf.5.in", names), "thumbwatch.conf(5) lists every format");
+        ok(doc_mentions("etc/thumbwatch.conf", names), "the sample config lists every format");
+        ok(doc_mentions("etc/thumbwatch.conf", outputs), "the sample config lists every output format");
+}
+
 int main(void) {
         const ImageFormat *f;
         unsigned all = 0;
@@ -137,6 +168,7 @@ int main(void) {
         }
         is_int(all, THUMBNAIL_ALL_FORMATS, "the rows make every format");
         test_messages();
+        test_docs();
         (void) unlink(path);
         (void) rmdir(dir);
         return done_testing();
