@@ -45,6 +45,8 @@ typedef struct ImageFormat {
         const char *coder;              /* GraphicsMagick's name for its decoder and encoder */
         const char *mime_type;
         bool output;                    /* thumbnails may be written in it (format =) */
+        bool alpha;                     /* output formats: it keeps transparency; else thumbnails are
+                                         * flattened on the background */
         /* Does a file of size bytes end before its image does? head: its
          * first 12 bytes; tail: its last n bytes (n >= 1). NULL: never said. */
         bool (*truncated)(const unsigned char *head, const unsigned char *tail, size_t n, uint64_t size);

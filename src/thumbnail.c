@@ -948,7 +948,7 @@ static int render_target(Image *consumed, const ThumbnailTarget *t, const ImageF
         }
         /* JPEG has no alpha: flatten on the background rather than let
          * transparent pixels come out as whatever colour they hide. */
-        if (out->bit == THUMBNAIL_JPEG && thumb->matte) {
+        if (!out->alpha && thumb->matte) {
                 Image *flat;
 
                 set_background(thumb, opts->background);
