@@ -2,8 +2,9 @@
  * extensions, magic bytes, GraphicsMagick coder, MIME type, whether
  * thumbnails may be written in it, and how to tell a file cut short. Every
  * list and message about formats is made from the table. No GraphicsMagick,
- * no state: thread-safe. Adding a format is one row in image-format.c, one
- * bit below, and its decoder in GraphicsMagick. */
+ * no state: thread-safe. Adding a format is one row in image-format.c, its
+ * bit below (THUMBNAIL_ALL_FORMATS grows by it; a static assertion checks),
+ * and its decoder in GraphicsMagick. */
 #pragma once
 
 #include <stdbool.h>
