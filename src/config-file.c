@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <ini.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,8 +23,10 @@
 
 #include "config-file.h"
 #include "freedesktop.h"
+#include "image-format.h"
 #include "log.h"
 #include "macro.h"
+#include "message.h"
 #include "naming.h"
 #include "thumbnail.h"
 
@@ -38,27 +41,6 @@
 #define MEMORY_MIN (UINT64_C(1) << 20)
 /* inih's line buffer; Debian's build lets us raise it so that long paths fit. */
 #define LINE_MAX_CONFIG (PATH_MAX + 256)
-
-/* Every message of this file is made here: the caller owns it; NULL when out of memory. */
-static char *message_va(const char *format, va_list ap) _printf_(1, 0);
-static char *message_va(const char *format, va_list ap) {
-        char *msg;
-
-        if (vasprintf(&msg, format, ap) < 0)
-                return NULL;
-        return msg;
-}
-
-/* Sets *reterr_message (caller owns it) and returns -EINVAL. */
-static int error_message(char **reterr_message, const char *format, ...) _printf_(2, 3);
-static int error_message(char **reterr_message, const char *format, ...) {
-        va_list ap;
-
-        va_start(ap, format);
-        *reterr_message = message_va(format, ap);
-        va_end(ap);
-        return -EINVAL;
-}
 
 /* The size modes, as "sizes = WxH:MODE" spells them. */
 static const char *const size_modes[] = { [THUMBNAIL_FIT] = "fit", [THUMBNAIL_FILL] = "fill",
@@ -394,11 +376,11 @@ static int parse_formats(const ConfigKey *k, void *base, const char *value, bool
                 return -ENOMEM;
         *formats = 0;
         for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-                int f = thumbnail_format_from_name(w);
+                const ImageFormat *f = image_format_from_name(w);
 
-                if (f < 0)
+                if (!f)
                         return -EINVAL;
-                *formats |= (unsigned) f;
+                *formats |= f->bit;
         }
         if (*formats == 0) {
                 *reterr_reason = "expected at least one format";
@@ -409,27 +391,45 @@ static int parse_formats(const ConfigKey *k, void *base, const char *value, bool
 
 static void print_formats(const ConfigKey *k, const void *base, FILE *f) {
         unsigned formats = *CONST_FIELD(unsigned, k, base);
+        const ImageFormat *format;
 
-        for (unsigned bit = 1; bit & THUMBNAIL_ALL_FORMATS; bit <<= 1)
-                if (formats & bit)
-                        fprintf(f, " %s", thumbnail_format_name(bit));
+        for (size_t i = 0; (format = image_format_at(i)); i++)
+                if (formats & format->bit)
+                        fprintf(f, " %s", format->name);
 }
 
 /* The output format: "same" (0) or a format thumbnails can be written in. */
 static int parse_output_format(const ConfigKey *k, void *base, const char *value, bool first _unused_,
                                const char **reterr_reason _unused_) {
-        int f = strcasecmp(value, "same") == 0 ? 0 : thumbnail_format_from_name(value);
+        const ImageFormat *f = image_format_from_name(value);
 
-        if (f < 0 || (f != 0 && !thumbnail_format_extension((unsigned) f)))
+        if (strcasecmp(value, "same") == 0)
+                *FIELD(unsigned, k, base) = 0;
+        else if (f && f->output)
+                *FIELD(unsigned, k, base) = f->bit;
+        else
                 return -EINVAL;
-        *FIELD(unsigned, k, base) = (unsigned) f;
         return 0;
 }
 
 static void print_output_format(const ConfigKey *k, const void *base, FILE *f) {
-        unsigned format = *CONST_FIELD(unsigned, k, base);
+        const ImageFormat *format = image_format_from_bit(*CONST_FIELD(unsigned, k, base));
 
-        fprintf(f, " %s", format ? thumbnail_format_name(format) : "same");
+        fprintf(f, " %s", format ? format->name : "same");
+}
+
+/* The texts of the two format rows, made from the table of image formats
+ * once, by the first key_set(). */
+static char formats_all[256], formats_expected[512], output_expected[512];
+static pthread_once_t format_texts_once = PTHREAD_ONCE_INIT;
+
+static void format_texts_make(void) {
+        char outputs[256];
+
+        (void) image_format_list(IMAGE_FORMAT_LIST_NAMES, formats_all, sizeof formats_all);
+        (void) snprintf(formats_expected, sizeof formats_expected, "expected formats from: %s", formats_all);
+        (void) image_format_list(IMAGE_FORMAT_LIST_OUTPUTS, outputs, sizeof outputs);
+        (void) snprintf(output_expected, sizeof output_expected, "expected same, %s", outputs);
 }
 
 static int parse_colour(const ConfigKey *k, void *base, const char *value, bool first _unused_,
@@ -621,13 +621,11 @@ static const ConfigKey config_keys[] = {
         DROP("name", parse_string, print_string, name_template, 0, 0, 0, "{stem}_thumbnail{ext}", NULL),
         DROP("recursive", parse_bool, print_bool, recursive, 0, 0, 0, "yes", "expected yes or no"),
         DROP("delete_with_source", parse_bool, print_bool, delete_with_source, 0, 0, 0, "yes", "expected yes or no"),
-        DROP("formats", parse_formats, print_formats, formats, 0, 0, 0, "jpeg png gif webp tiff bmp",
-             "expected formats from: jpeg png gif webp tiff bmp"),
+        DROP("formats", parse_formats, print_formats, formats, 0, 0, 0, formats_all, formats_expected),
         DROP("strip", parse_bool, print_bool, strip, 0, 0, 0, "yes", "expected yes or no"),
         DROP("follow_symlinks", parse_follow_symlinks, print_follow_symlinks, follow_symlinks, 0, 0, 0, "no",
              "expected no, yes (targets inside the drop) or anywhere"),
-        DROP("format", parse_output_format, print_output_format, output_format, 0, 0, 0, "same",
-             "expected same, jpeg, png or webp"),
+        DROP("format", parse_output_format, print_output_format, output_format, 0, 0, 0, "same", output_expected),
         DROP("quality", parse_unsigned, print_unsigned, quality, 1, 100, 0, "85",
              "expected a whole number from 1 to 100"),
         DROP("background", parse_colour, print_colour, background, 0, 0, 0, "#ffffff", "expected a colour as #RRGGBB"),
@@ -684,8 +682,10 @@ static char *unknown_key_reason(ConfigSection section) {
 /* Sets the key of base, as the file would; *reterr_reason is static. */
 static int key_set(const ConfigKey *k, void *base, const char *value, bool first, const char **reterr_reason) {
         const char *reason = NULL;
-        int r = k->parse(k, base, value, first, &reason);
+        int r;
 
+        (void) pthread_once(&format_texts_once, format_texts_make);
+        r = k->parse(k, base, value, first, &reason);
         if (r < 0 && r != -ENOMEM)
                 *reterr_reason = reason ? reason : k->expected ? k->expected : "invalid";
         return r;
@@ -789,13 +789,13 @@ int config_set_global(ThumbwatchConfig *c, const char *key, const char *value, c
 
         if (!k) {
                 _cleanup_free_ char *known = unknown_key_reason(CONFIG_GLOBAL);
-                return error_message(reterr_message, "%s '%s': %s", key, value, known ? known : "unknown key");
+                return message_set(reterr_message, -EINVAL, "%s '%s': %s", key, value, known ? known : "unknown key");
         }
         r = key_set(k, c, value, true, &reason);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return error_message(reterr_message, "%s '%s': %s", key, value, reason);
+                return message_set(reterr_message, -EINVAL, "%s '%s': %s", key, value, reason);
         c->key_lines[key_row(k)] = CONFIG_LINE_COMMAND_LINE;
         return 0;
 }
@@ -966,8 +966,7 @@ int config_load(ThumbwatchConfig *c, const char *path, char **reterr_message) {
         p.file = fopen(path, "re");
         if (!p.file) {
                 r = -errno;
-                (void) error_message(reterr_message, "%s: cannot read the config file: %s", path, strerror(-r));
-                return r;
+                return message_set(reterr_message, r, "%s: cannot read the config file: %s", path, strerror(-r));
         }
 #if HAVE_DECL_INI_MAX_LINE
         ini_use_stack = false;
@@ -1004,8 +1003,8 @@ int config_set_single_drop(ThumbwatchConfig *c, const char *source, const char *
                 r = absolute_path(output, &d.output);
         if (r < 0) {
                 drop_done(&d);
-                return error_message(reterr_message, "cannot make '%s' or '%s' an absolute path: %s", source, output,
-                                     strerror(-r));
+                return message_set(reterr_message, -EINVAL, "cannot make '%s' or '%s' an absolute path: %s", source,
+                                   output, strerror(-r));
         }
         d.key_lines[key_row(key_find(CONFIG_DROP, "source"))] = CONFIG_LINE_COMMAND_LINE;
         d.key_lines[key_row(key_find(CONFIG_DROP, "output"))] = CONFIG_LINE_COMMAND_LINE;
@@ -1036,7 +1035,7 @@ void config_drop_where(const ThumbwatchConfig *c, const DropConfig *d, char *buf
  * thumbnails get in the drop's output format. */
 static int validate_names(const DropConfig *d, const char *where, char **reterr_message) {
         static const char sample[] = "x.jpg";
-        const char *ext = d->output_format ? thumbnail_format_extension(d->output_format) : NULL;
+        const char *ext = d->output_format ? image_format_extension(d->output_format) : NULL;
         char *names[CONFIG_SIZES_MAX] = {};
         int r = 0;
 
@@ -1044,11 +1043,11 @@ static int validate_names(const DropConfig *d, const char *where, char **reterr_
                 r = naming_expand_ext(d->name_template, sample, ext, d->sizes[i].width, d->sizes[i].height, &names[i]);
                 for (size_t j = 0; j < i && r == 0; j++)
                         if (strcmp(names[i], names[j]) == 0)
-                                r = error_message(reterr_message,
-                                                  "%s: name '%s' gives the sizes %ux%u and %ux%u the same name ('%s' "
-                                                  "for '%s'); use {size}, or {width} and {height}",
-                                                  where, d->name_template, d->sizes[j].width, d->sizes[j].height,
-                                                  d->sizes[i].width, d->sizes[i].height, names[i], sample);
+                                r = message_set(reterr_message, -EINVAL,
+                                                "%s: name '%s' gives the sizes %ux%u and %ux%u the same name ('%s' "
+                                                "for '%s'); use {size}, or {width} and {height}", where,
+                                                d->name_template, d->sizes[j].width, d->sizes[j].height,
+                                                d->sizes[i].width, d->sizes[i].height, names[i], sample);
         }
         for (size_t i = 0; i < d->n_sizes; i++)
                 free(names[i]);
@@ -1060,25 +1059,26 @@ static int validate_drop(const DropConfig *d, const char *where, char **reterr_m
         const char *reason;
 
         if (strcmp(d->source, d->output) == 0)
-                return error_message(reterr_message, "%s: output '%s' is the source itself; use a separate folder",
-                                     where, d->output);
+                return message_set(reterr_message, -EINVAL,
+                                   "%s: output '%s' is the source itself; use a separate folder", where, d->output);
         /* layout = freedesktop names thumbnails by the standard, not by the template. */
         if (d->layout == LAYOUT_MIRROR) {
                 if (naming_check_template(d->name_template, d->n_sizes > 1, &reason) < 0)
-                        return error_message(reterr_message, "%s: name '%s': %s", where, d->name_template, reason);
+                        return message_set(reterr_message, -EINVAL, "%s: name '%s': %s", where, d->name_template,
+                                           reason);
                 return validate_names(d, where, reterr_message);
         }
         for (size_t j = 0; j < d->n_sizes; j++)
                 if (d->sizes[j].width != d->sizes[j].height || d->sizes[j].mode != THUMBNAIL_FIT ||
                     !freedesktop_flavour(d->sizes[j].width))
-                        return error_message(reterr_message,
-                                             "%s: layout = freedesktop takes the sizes 128x128 (normal), 256x256 (large), "
-                                             "512x512 (x-large) and 1024x1024 (xx-large), not %ux%u%s",
-                                             where, d->sizes[j].width, d->sizes[j].height,
-                                             d->sizes[j].mode != THUMBNAIL_FIT ? " with a mode" : "");
+                        return message_set(reterr_message, -EINVAL,
+                                           "%s: layout = freedesktop takes the sizes 128x128 (normal), 256x256 (large), "
+                                           "512x512 (x-large) and 1024x1024 (xx-large), not %ux%u%s", where,
+                                           d->sizes[j].width, d->sizes[j].height,
+                                           d->sizes[j].mode != THUMBNAIL_FIT ? " with a mode" : "");
         if (d->output_format != 0 && d->output_format != THUMBNAIL_PNG)
-                return error_message(reterr_message, "%s: layout = freedesktop writes PNG: format must be same or png",
-                                     where);
+                return message_set(reterr_message, -EINVAL,
+                                   "%s: layout = freedesktop writes PNG: format must be same or png", where);
         return 0;
 }
 
@@ -1091,11 +1091,12 @@ static int validate_pair(const DropConfig *d, const DropConfig *e, const char *w
 #define NOT_SHARED "; the thumbnails of the two drops would overwrite each other and --gc would delete the other " \
                    "drop's: give each drop a folder of its own"
         if (d != e && naming_path_is_under(d->source, e->source))
-                return error_message(reterr_message, "%s: source '%s' is inside the source of [drop:%s]; drops must not overlap",
-                                     where, d->source, e->name);
+                return message_set(reterr_message, -EINVAL,
+                                   "%s: source '%s' is inside the source of [drop:%s]; drops must not overlap", where,
+                                   d->source, e->name);
         if (naming_path_is_under(e->source, d->output))
-                return error_message(reterr_message, "%s: output '%s' contains the source '%s' of [drop:%s]",
-                                     where, d->output, e->source, e->name);
+                return message_set(reterr_message, -EINVAL, "%s: output '%s' contains the source '%s' of [drop:%s]",
+                                   where, d->output, e->source, e->name);
         if (d == e)
                 return 0;
         /* A freedesktop cache is shared by design (every program's
@@ -1104,12 +1105,13 @@ static int validate_pair(const DropConfig *d, const DropConfig *e, const char *w
         if (strcmp(d->output, e->output) == 0 && d->layout == LAYOUT_FREEDESKTOP && e->layout == LAYOUT_FREEDESKTOP)
                 return 0;
         if (strcmp(d->output, e->output) == 0)
-                return error_message(reterr_message, "%s: output '%s' is also the output of [drop:%s] (line %u)" NOT_SHARED,
-                                     where, d->output, e->name, e->line);
+                return message_set(reterr_message, -EINVAL, "%s: output '%s' is also the output of [drop:%s] (line %u)"
+                                   NOT_SHARED, where, d->output, e->name, e->line);
         if (naming_path_is_under(d->output, e->output) || naming_path_is_under(e->output, d->output))
-                return error_message(reterr_message, "%s: output '%s' %s the output '%s' of [drop:%s] (line %u)" NOT_SHARED,
-                                     where, d->output, naming_path_is_under(d->output, e->output) ? "is inside" : "contains",
-                                     e->output, e->name, e->line);
+                return message_set(reterr_message, -EINVAL, "%s: output '%s' %s the output '%s' of [drop:%s] (line %u)"
+                                   NOT_SHARED, where, d->output,
+                                   naming_path_is_under(d->output, e->output) ? "is inside" : "contains", e->output,
+                                   e->name, e->line);
         return 0;
 #undef NOT_SHARED
 }
@@ -1119,17 +1121,17 @@ int config_validate(const ThumbwatchConfig *c, char **reterr_message) {
         int r;
 
         if (c->n_drops == 0)
-                return error_message(reterr_message, "%s: no [drop:NAME] section: nothing to watch",
-                                     c->path ? c->path : "config");
+                return message_set(reterr_message, -EINVAL, "%s: no [drop:NAME] section: nothing to watch",
+                                   c->path ? c->path : "config");
         /* Every drop's own keys first: the comparisons below need every source and output. */
         for (size_t i = 0; i < c->n_drops; i++) {
                 const DropConfig *d = &c->drops[i];
 
                 config_drop_where(c, d, where, sizeof where);
                 if (!d->source)
-                        return error_message(reterr_message, "%s: 'source' is missing", where);
+                        return message_set(reterr_message, -EINVAL, "%s: 'source' is missing", where);
                 if (!d->output)
-                        return error_message(reterr_message, "%s: 'output' is missing", where);
+                        return message_set(reterr_message, -EINVAL, "%s: 'output' is missing", where);
         }
         for (size_t i = 0; i < c->n_drops; i++) {
                 config_drop_where(c, &c->drops[i], where, sizeof where);

@@ -10,12 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "image-format.h"
 #include "macro.h"
 #include "naming.h"
-
-static const char *const image_extensions[] = {
-        ".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp",
-};
 
 const char *naming_extension(const char *name) {
         const char *dot = strrchr(name, '.');
@@ -27,12 +24,7 @@ const char *naming_extension(const char *name) {
 }
 
 bool naming_is_image(const char *name) {
-        const char *ext = naming_extension(name);
-
-        for (size_t i = 0; i < ELEMENTSOF(image_extensions); i++)
-                if (strcasecmp(ext, image_extensions[i]) == 0)
-                        return true;
-        return false;
+        return image_format_from_extension(naming_extension(name)) != NULL;
 }
 
 static bool has_suffix(const char *s, const char *suffix) {

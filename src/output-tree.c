@@ -242,7 +242,7 @@ static int name_mirror(Outputs *o, const char *src) {
                 o->dir[i] = strndup(o->rel, dir_len);
                 if (!o->dir[i])
                         return -ENOMEM;
-                r = naming_expand_ext(d->name_template, o->name, thumbnail_format_extension(d->output_format),
+                r = naming_expand_ext(d->name_template, o->name, image_format_extension(d->output_format),
                                       d->sizes[i].width, d->sizes[i].height, &o->file[i]);
                 if (r < 0)
                         return r;

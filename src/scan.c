@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image-format.h"
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
@@ -80,7 +81,10 @@ bool scan_path_skipped(const DropConfig *d, const char *rel, char *why, size_t s
                 }
         }
         if (!naming_is_image(name)) {
-                (void) snprintf(why, size, "not an image extension (.jpg .jpeg .png .gif .webp .tif .tiff .bmp)");
+                char extensions[128];
+
+                (void) image_format_list(IMAGE_FORMAT_LIST_EXTENSIONS, extensions, sizeof extensions);
+                (void) snprintf(why, size, "not an image extension (%s)", extensions);
                 return true;
         }
         return false;

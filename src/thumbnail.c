@@ -13,7 +13,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,141 +27,36 @@
 #include <magick/api.h>
 #include <setjmp.h>
 
+#include "image-format.h"
 #include "macro.h"
+#include "message.h"
 #include "naming.h"
 #include "thumbnail.h"
 #include "time-util.h"
 
 #define JPEG_QUALITY 85
 
-typedef struct Magic {
-        unsigned format;        /* THUMBNAIL_* */
-        const char *coder;      /* GraphicsMagick's name for the decoder */
-        size_t offset;
-        const char *bytes;
-        size_t len;
-} Magic;
-
-/* What a file starts with decides its coder. RIFF....WEBP needs two checks. */
-static const Magic magics[] = {
-        { THUMBNAIL_JPEG, "JPEG", 0, "\xff\xd8\xff", 3 },
-        { THUMBNAIL_PNG, "PNG", 0, "\x89PNG\r\n\x1a\n", 8 },
-        { THUMBNAIL_GIF, "GIF", 0, "GIF87a", 6 },
-        { THUMBNAIL_GIF, "GIF", 0, "GIF89a", 6 },
-        { THUMBNAIL_WEBP, "WEBP", 8, "WEBP", 4 },
-        { THUMBNAIL_TIFF, "TIFF", 0, "II*\0", 4 },
-        { THUMBNAIL_TIFF, "TIFF", 0, "MM\0*", 4 },
-        { THUMBNAIL_TIFF, "TIFF", 0, "II+\0", 4 },
-        { THUMBNAIL_TIFF, "TIFF", 0, "MM\0+", 4 },
-        { THUMBNAIL_BMP, "BMP", 0, "BM", 2 },
-};
-
-static const struct {
-        const char *name;
-        unsigned format;
-} format_names[] = {
-        { "jpeg", THUMBNAIL_JPEG }, { "jpg", THUMBNAIL_JPEG }, { "png", THUMBNAIL_PNG },
-        { "gif", THUMBNAIL_GIF },   { "webp", THUMBNAIL_WEBP }, { "tiff", THUMBNAIL_TIFF },
-        { "tif", THUMBNAIL_TIFF },  { "bmp", THUMBNAIL_BMP },
-};
-
-int thumbnail_format_from_name(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(format_names); i++)
-                if (strcasecmp(name, format_names[i].name) == 0)
-                        return (int) format_names[i].format;
-        return -EINVAL;
-}
-
-const char *thumbnail_format_name(unsigned bit) {
-        for (size_t i = 0; i < ELEMENTSOF(format_names); i++)
-                if (format_names[i].format == bit)
-                        return format_names[i].name;
-        return NULL;
-}
-
-const char *thumbnail_format_extension(unsigned bit) {
-        switch (bit) {
-        case THUMBNAIL_JPEG:
-                return ".jpg";
-        case THUMBNAIL_PNG:
-                return ".png";
-        case THUMBNAIL_WEBP:
-                return ".webp";
-        default:
-                return NULL;
-        }
-}
-
-static const char *coder_of(unsigned bit) {
-        for (size_t i = 0; i < ELEMENTSOF(magics); i++)
-                if (magics[i].format == bit)
-                        return magics[i].coder;
-        return NULL;
-}
-
-static const Magic *sniff(const unsigned char *head, size_t len) {
-        for (size_t i = 0; i < ELEMENTSOF(magics); i++) {
-                const Magic *m = &magics[i];
-
-                if (len < m->offset + m->len || memcmp(head + m->offset, m->bytes, m->len) != 0)
-                        continue;
-                if (m->format == THUMBNAIL_WEBP && memcmp(head, "RIFF", 4) != 0)
-                        continue;
-                return m;
-        }
-        return NULL;
-}
-
-/* Does the file end before its image does? Asked only of files that failed
- * to decode, to tell "still arriving, or cut short" from "corrupt". */
-static bool looks_truncated(int fd, unsigned format, uint64_t size) {
-        unsigned char buf[4096], head[12];
-        size_t n = size < sizeof buf ? (size_t) size : sizeof buf;
-        ssize_t got;
-
-        if (pread(fd, head, sizeof head, 0) != (ssize_t) sizeof head)
-                return true;
-        got = pread(fd, buf, n, (off_t) (size - n));
-        if (got != (ssize_t) n)
-                return true;
-        switch (format) {
-        case THUMBNAIL_JPEG:            /* an end-of-image marker near the end */
-                for (size_t i = 0; i + 1 < n; i++)
-                        if (buf[i] == 0xff && buf[i + 1] == 0xd9)
-                                return false;
-                return true;
-        case THUMBNAIL_PNG:             /* the IEND chunk last */
-                return n < 8 || memcmp(buf + n - 8, "IEND", 4) != 0;
-        case THUMBNAIL_GIF:             /* the trailer byte last */
-                return buf[n - 1] != 0x3b;
-        case THUMBNAIL_WEBP:            /* RIFF's own length */
-                return (uint64_t) (head[4] | head[5] << 8 | head[6] << 16 | (uint32_t) head[7] << 24) + 8 > size;
-        case THUMBNAIL_BMP:             /* the header's file size */
-                return (uint64_t) (head[2] | head[3] << 8 | head[4] << 16 | (uint32_t) head[5] << 24) > size;
-        default:
-                return false;
-        }
-}
-
-static int reason(char **reterr_reason, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static int reason(char **reterr_reason, const char *format, ...) {
-        va_list ap;
-
-        va_start(ap, format);
-        if (vasprintf(reterr_reason, format, ap) < 0)
-                *reterr_reason = NULL;
-        va_end(ap);
-        return 0;
-}
-
 #define SOURCE_NAME "thumbwatch-source"
+
+/* GraphicsMagick's objects in _cleanup_ variables, as macro.h's for ours. */
+static inline void image_destroyp(Image **p) {
+        if (*p)
+                DestroyImageList(*p);
+}
+#define _cleanup_image_ _cleanup_(image_destroyp)
+
+static inline void image_info_destroyp(ImageInfo **p) {
+        if (*p)
+                DestroyImageInfo(*p);
+}
+#define _cleanup_image_info_ _cleanup_(image_info_destroyp)
 
 static void exception_reason(const ExceptionInfo *ex, char **reterr_reason) {
         /* The description is often just the file name we gave, which says nothing. */
         bool describe = ex->description && strcmp(ex->description, SOURCE_NAME) != 0;
 
-        (void) reason(reterr_reason, "%s%s%s%s", ex->reason ? ex->reason : "unknown error", describe ? " (" : "",
-                      describe ? ex->description : "", describe ? ")" : "");
+        (void) message_set(reterr_reason, 0, "%s%s%s%s", ex->reason ? ex->reason : "unknown error",
+                           describe ? " (" : "", describe ? ex->description : "", describe ? ")" : "");
 }
 
 /* The decode deadline of the job on this thread (CLOCK_MONOTONIC us), 0:
@@ -277,14 +171,22 @@ static void scaled_size(unsigned long w, unsigned long h, unsigned box_w, unsign
         *ret_h = *ret_h < box_h ? box_h : *ret_h;
 }
 
+/* The colour of pad's margins and of what a flattened alpha shows, 0xRRGGBB. */
+static void set_background(Image *image, uint32_t rgb) {
+        image->background_color.red = ScaleCharToQuantum((rgb >> 16) & 0xff);
+        image->background_color.green = ScaleCharToQuantum((rgb >> 8) & 0xff);
+        image->background_color.blue = ScaleCharToQuantum(rgb & 0xff);
+        image->background_color.opacity = OpaqueOpacity;
+}
+
 /* thumb cropped (fill) or padded (pad) to exactly box_w x box_h around its
  * centre; thumb is consumed. NULL on failure. */
-static Image *frame(Image *thumb, unsigned box_w, unsigned box_h, ThumbnailMode mode, uint32_t background,
+static Image *frame(Image *consumed, unsigned box_w, unsigned box_h, ThumbnailMode mode, uint32_t background,
                     ExceptionInfo *ex) {
-        Image *out;
+        _cleanup_image_ Image *thumb = consumed, *out = NULL;
 
         if (mode == THUMBNAIL_FIT || (thumb->columns == box_w && thumb->rows == box_h))
-                return thumb;
+                return TAKE_PTR(thumb);
         if (mode == THUMBNAIL_FILL) {
                 RectangleInfo r = { box_w, box_h, (long) (thumb->columns - box_w) / 2,
                                     (long) (thumb->rows - box_h) / 2 };
@@ -297,20 +199,14 @@ static Image *frame(Image *thumb, unsigned box_w, unsigned box_h, ThumbnailMode 
         } else {
                 out = CloneImage(thumb, box_w, box_h, MagickTrue, ex);
                 if (out) {
-                        out->background_color.red = ScaleCharToQuantum((background >> 16) & 0xff);
-                        out->background_color.green = ScaleCharToQuantum((background >> 8) & 0xff);
-                        out->background_color.blue = ScaleCharToQuantum(background & 0xff);
-                        out->background_color.opacity = OpaqueOpacity;
+                        set_background(out, background);
                         if (!SetImage(out, OpaqueOpacity) ||
                             !CompositeImage(out, OverCompositeOp, thumb, (long) (box_w - thumb->columns) / 2,
-                                            (long) (box_h - thumb->rows) / 2)) {
-                                DestroyImage(out);
-                                out = NULL;
-                        }
+                                            (long) (box_h - thumb->rows) / 2))
+                                return NULL;
                 }
         }
-        DestroyImage(thumb);
-        return out;
+        return TAKE_PTR(out);
 }
 
 static int write_all(int fd, const unsigned char *p, size_t len) {
@@ -342,8 +238,8 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
                 if (getrandom(rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
                         return -EIO;
                 if (naming_temporary(name, rnd, tmp) < 0) {
-                        (void) reason(reterr_reason, "the name '%s' leaves no room for its temporary", name);
-                        return -ENAMETOOLONG;
+                        return message_set(reterr_reason, -ENAMETOOLONG,
+                                           "the name '%s' leaves no room for its temporary", name);
                 }
                 fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                             opts->file_mode ? opts->file_mode : 0644);
@@ -352,8 +248,8 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
         }
         if (fd < 0) {
                 r = -errno;
-                (void) reason(reterr_reason, "cannot create a temporary in the output folder: %s", strerror(-r));
-                return r;
+                return message_set(reterr_reason, r, "cannot create a temporary in the output folder: %s",
+                                   strerror(-r));
         }
         r = write_all(fd, data, len);
         if (r >= 0 && opts->finish)
@@ -364,7 +260,7 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
                 r = -errno;
         if (r < 0) {
                 (void) unlinkat(dirfd, tmp, 0);
-                (void) reason(reterr_reason, "cannot write '%s': %s", name, strerror(-r));
+                (void) message_set(reterr_reason, 0, "cannot write '%s': %s", name, strerror(-r));
         }
         return r;
 }
@@ -375,14 +271,12 @@ static int check_limits(unsigned long width, unsigned long height, const Thumbna
         uint64_t pixels = (uint64_t) width * height;
 
         if (width > opts->max_width || height > opts->max_height) {
-                (void) reason(reterr_reason, "%lux%lu is over max_width x max_height %ux%u", width, height,
-                              opts->max_width, opts->max_height);
-                return -EFBIG;
+                return message_set(reterr_reason, -EFBIG, "%lux%lu is over max_width x max_height %ux%u", width, height,
+                                   opts->max_width, opts->max_height);
         }
         if (pixels > opts->max_pixels) {
-                (void) reason(reterr_reason, "%lux%lu is %" PRIu64 " pixels, over max_pixels %" PRIu64, width,
-                              height, pixels, opts->max_pixels);
-                return -EFBIG;
+                return message_set(reterr_reason, -EFBIG, "%lux%lu is %" PRIu64 " pixels, over max_pixels %" PRIu64,
+                                   width, height, pixels, opts->max_pixels);
         }
         return 0;
 }
@@ -391,42 +285,34 @@ static int check_limits(unsigned long width, unsigned long height, const Thumbna
  * regular file, within max_file_size, of an allowed format by its magic
  * bytes. On success *ret_file reads a duplicate of fd from its start, ours
  * to fclose(). */
-static int open_source(int fd, const ThumbnailOptions *opts, const Magic **ret_magic, FILE **ret_file,
+static int open_source(int fd, const ThumbnailOptions *opts, const ImageFormat **ret_image_format, FILE **ret_file,
                        struct stat *ret_st, char **reterr_reason) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_close_ int dup_fd = -1;
         unsigned char head[32];
-        const Magic *magic;
+        const ImageFormat *format;
         ssize_t n;
-        FILE *f;
-        int dup_fd, r;
+        int r;
 
-        if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode)) {
-                (void) reason(reterr_reason, "not a regular file");
-                return -EMEDIUMTYPE;
-        }
-        if (opts->max_file_size > 0 && (uint64_t) ret_st->st_size > opts->max_file_size) {
-                (void) reason(reterr_reason, "file is %" PRIu64 " bytes, over max_file_size %" PRIu64,
-                              (uint64_t) ret_st->st_size, opts->max_file_size);
-                return -EFBIG;
-        }
+        if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode))
+                return message_set(reterr_reason, -EMEDIUMTYPE, "not a regular file");
+        if (opts->max_file_size > 0 && (uint64_t) ret_st->st_size > opts->max_file_size)
+                return message_set(reterr_reason, -EFBIG, "file is %" PRIu64 " bytes, over max_file_size %" PRIu64,
+                                   (uint64_t) ret_st->st_size, opts->max_file_size);
         n = pread(fd, head, sizeof head, 0);
         if (n < 0) {
                 r = errno > 0 ? -errno : -EIO;
-                (void) reason(reterr_reason, "cannot read: %s", strerror(-r));
-                return r;
+                return message_set(reterr_reason, r, "cannot read: %s", strerror(-r));
         }
-        if (n == 0) {
-                (void) reason(reterr_reason, "empty file");
-                return -ENODATA;
-        }
-        magic = sniff(head, (size_t) n);
-        if (!magic || !(magic->format & opts->formats)) {
-                (void) reason(reterr_reason, "not an allowed image format");
-                return -EMEDIUMTYPE;
-        }
+        if (n == 0)
+                return message_set(reterr_reason, -ENODATA, "empty file");
+        format = image_format_sniff(head, (size_t) n);
+        if (!format || !(format->bit & opts->formats))
+                return message_set(reterr_reason, -EMEDIUMTYPE, "not an allowed image format");
         /* libpng applies GraphicsMagick's width limit itself and calls a larger
          * image "Invalid IHDR data"; read PNG's dimensions here to say what
          * is really wrong. The IHDR chunk always comes first. */
-        if (magic->format == THUMBNAIL_PNG && n >= 24 && memcmp(head + 12, "IHDR", 4) == 0) {
+        if (format->bit == THUMBNAIL_PNG && n >= 24 && memcmp(head + 12, "IHDR", 4) == 0) {
                 unsigned long w = (unsigned long) head[16] << 24 | head[17] << 16 | head[18] << 8 | head[19];
                 unsigned long h = (unsigned long) head[20] << 24 | head[21] << 16 | head[22] << 8 | head[23];
 
@@ -438,17 +324,14 @@ static int open_source(int fd, const ThumbnailOptions *opts, const Magic **ret_m
         if (dup_fd < 0)
                 return -errno;
         f = fdopen(dup_fd, "rb");
-        if (!f) {
-                (void) close(dup_fd);
+        if (!f)
                 return -ENOMEM;
-        }
+        (void) TAKE_FD(dup_fd);         /* f's now */
         /* A duplicate shares the file offset: start at the start. */
-        if (fseeko(f, 0, SEEK_SET) < 0) {
-                (void) fclose(f);
+        if (fseeko(f, 0, SEEK_SET) < 0)
                 return -EIO;
-        }
-        *ret_magic = magic;
-        *ret_file = f;
+        *ret_image_format = format;
+        *ret_file = TAKE_PTR(f);
         return 0;
 }
 
@@ -499,13 +382,12 @@ static Image *read_source(FILE *f, const char *coder, unsigned long hint_w, unsi
 
 static int encode_and_write(Image *thumb, const char *coder, const ThumbnailOptions *opts, int dirfd,
                             const char *name, char **reterr_reason) {
+        _cleanup_image_info_ ImageInfo *info = CloneImageInfo(NULL);
         ExceptionInfo ex;
-        ImageInfo *info;
         size_t len = 0;
         void *blob;
         int r;
 
-        info = CloneImageInfo(NULL);
         if (!info)
                 return -ENOMEM;
         /* PNG's "quality" is zlib level 9 with adaptive filtering: small files
@@ -522,7 +404,6 @@ static int encode_and_write(Image *thumb, const char *coder, const ThumbnailOpti
                 r = write_atomically(dirfd, name, blob, len, opts, reterr_reason);
         MagickFree(blob);
         DestroyExceptionInfo(&ex);
-        DestroyImageInfo(info);
         return r;
 }
 
@@ -572,7 +453,7 @@ static int jpeg_header(FILE *f, Header *ret, char **reterr_reason) {
                 char msg[JMSG_LENGTH_MAX];
 
                 err.mgr.format_message((j_common_ptr) &cinfo, msg);
-                (void) reason(reterr_reason, "%s", msg);
+                (void) message_set(reterr_reason, 0, "%s", msg);
                 jpeg_destroy_decompress(&cinfo);
                 return -EBADMSG;
         }
@@ -581,8 +462,7 @@ static int jpeg_header(FILE *f, Header *ret, char **reterr_reason) {
         jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
         if (jpeg_read_header(&cinfo, TRUE) != JPEG_HEADER_OK) {
                 jpeg_destroy_decompress(&cinfo);
-                (void) reason(reterr_reason, "no image in the JPEG stream");
-                return -EBADMSG;
+                return message_set(reterr_reason, -EBADMSG, "no image in the JPEG stream");
         }
         ret->columns = cinfo.image_width;
         ret->rows = cinfo.image_height;
@@ -640,10 +520,11 @@ static void size_hint(const Header *header, unsigned long need_w, unsigned long 
  * otherwise, and the caller decodes the image. */
 static Image *embedded_preview(const Header *header, unsigned long need_w, unsigned long need_h) {
         const ExifData *exif = header->exif;
+        _cleanup_image_info_ ImageInfo *info = NULL;
+        _cleanup_image_ Image *preview = NULL;
         unsigned long shape_w, shape_h;
-        Image *preview = NULL;
-        ImageInfo *info;
         ExceptionInfo ex;
+        bool usable;
 
         if (!exif || !exif->data || exif->size < 4 || memcmp(exif->data, "\xff\xd8\xff", 3) != 0)
                 return NULL;
@@ -656,22 +537,15 @@ static Image *embedded_preview(const Header *header, unsigned long need_w, unsig
         info->subrange = 1;
         GetExceptionInfo(&ex);
         preview = BlobToImage(info, exif->data, exif->size, &ex);
-        if (preview && (missing_pixels(&ex) || timed_out || preview->columns < need_w ||
-                        preview->rows < need_h)) {
-                DestroyImageList(preview);
-                preview = NULL;
-        }
-        if (preview) {
-                fit(header->columns, header->rows, (unsigned) preview->columns, (unsigned) preview->rows, &shape_w,
-                    &shape_h);
-                if (shape_w + 1 < preview->columns || shape_h + 1 < preview->rows) {
-                        DestroyImageList(preview);
-                        preview = NULL;
-                }
-        }
+        usable = preview && !missing_pixels(&ex) && !timed_out && preview->columns >= need_w &&
+                 preview->rows >= need_h;
         DestroyExceptionInfo(&ex);
-        DestroyImageInfo(info);
-        return preview;
+        if (!usable)
+                return NULL;
+        fit(header->columns, header->rows, (unsigned) preview->columns, (unsigned) preview->rows, &shape_w, &shape_h);
+        if (shape_w + 1 < preview->columns || shape_h + 1 < preview->rows)
+                return NULL;
+        return TAKE_PTR(preview);
 }
 
 /* The orientation in a JPEG's EXIF, as GraphicsMagick's reader applies it. */
@@ -691,7 +565,8 @@ static OrientationType exif_orientation(ExifData *exif) {
 /* The reason for a failure: ours for a timeout, GraphicsMagick's otherwise. */
 static void failure_reason(int r, const ExceptionInfo *ex, const ThumbnailOptions *opts, char **reterr_reason) {
         if (r == -ETIMEDOUT)
-                (void) reason(reterr_reason, "abandoned after job_timeout (%.3f s)", (double) opts->timeout_usec / 1e6);
+                (void) message_set(reterr_reason, 0, "abandoned after job_timeout (%.3f s)",
+                                   (double) opts->timeout_usec / 1e6);
         else
                 exception_reason(ex, reterr_reason);
 }
@@ -703,20 +578,19 @@ static Image *pixel_op_result(Image *result, const ExceptionInfo *ex, const Thum
                               char **reterr_reason, int *ret_r) {
         if (result && !timed_out)
                 return result;
-        if (result)
-                DestroyImage(result);
+        image_destroyp(&result);
         *ret_r = timed_out ? -ETIMEDOUT : ex->severity == ResourceLimitError ? -EFBIG : -EBADMSG;
         failure_reason(*ret_r, ex, opts, reterr_reason);
         return NULL;
 }
 
 /* What went wrong in a read, as one of our errors. */
-static int read_error(const ExceptionInfo *ex, int fd, const Magic *magic, const struct stat *st) {
+static int read_error(const ExceptionInfo *ex, int fd, const ImageFormat *format, const struct stat *st) {
         if (timed_out || ex->severity == MonitorError)
                 return -ETIMEDOUT;
         if (ex->severity == ResourceLimitError)
                 return -EFBIG;
-        return looks_truncated(fd, magic->format, (uint64_t) st->st_size) ? -ENODATA : -EBADMSG;
+        return image_format_looks_truncated(format, fd, (uint64_t) st->st_size) ? -ENODATA : -EBADMSG;
 }
 
 /* The bytes a decode of this source at the size hint holds at its peak, for
@@ -763,21 +637,21 @@ static uint64_t decode_estimate(const Header *h, unsigned format, unsigned long 
 }
 
 /* The size, orientation and (JPEG) EXIF of a source, without its pixels. */
-static int read_header(FILE *f, const Magic *magic, const struct stat *st, const ThumbnailOptions *opts,
+static int read_header(FILE *f, const ImageFormat *format, const struct stat *st, const ThumbnailOptions *opts,
                        Header *ret, ExceptionInfo *ex, char **reterr_reason) {
-        Image *image;
+        _cleanup_image_ Image *image = NULL;
         int r;
 
         *ret = (Header) {};
-        if (magic->format == THUMBNAIL_JPEG) {
+        if (format->bit == THUMBNAIL_JPEG) {
                 r = jpeg_header(f, ret, reterr_reason);
-                if (r < 0 && looks_truncated(fileno(f), magic->format, (uint64_t) st->st_size))
+                if (r < 0 && image_format_looks_truncated(format, fileno(f), (uint64_t) st->st_size))
                         r = -ENODATA;
                 ret->orientation = exif_orientation(ret->exif);
         } else {
-                image = ping_source(f, magic->coder, ex);
+                image = ping_source(f, format->coder, ex);
                 if (!image || ex->severity >= ErrorException || timed_out) {
-                        r = read_error(ex, fileno(f), magic, st);
+                        r = read_error(ex, fileno(f), format, st);
                         failure_reason(r, ex, opts, reterr_reason);
                 } else {
                         ret->columns = image->columns;
@@ -787,7 +661,7 @@ static int read_header(FILE *f, const Magic *magic, const struct stat *st, const
                         /* Adam7 is IHDR's last byte (GraphicsMagick's ping does not
                          * say); an interlaced image is held whole as stored: its
                          * bit depth and colour type say how many bytes a pixel. */
-                        if (magic->format == THUMBNAIL_PNG) {
+                        if (format->bit == THUMBNAIL_PNG) {
                                 static const unsigned channels[7] = { 1, 0, 3, 1, 2, 0, 4 };
                                 unsigned char ihdr[5] = {};
 
@@ -798,39 +672,20 @@ static int read_header(FILE *f, const Magic *magic, const struct stat *st, const
                                 }
                         }
                         /* BMP: its rows as stored, from the header's bit count. */
-                        if (magic->format == THUMBNAIL_BMP) {
+                        if (format->bit == THUMBNAIL_BMP) {
                                 unsigned char bits[2] = {};
 
                                 if (pread(fileno(f), bits, sizeof bits, 28) == (ssize_t) sizeof bits)
                                         ret->stored_bytes = ((unsigned) (bits[0] | bits[1] << 8) + 7) / 8;
                         }
                 }
-                if (image)
-                        DestroyImageList(image);
         }
         if (r == 0 && (ret->columns == 0 || ret->rows == 0)) {
-                (void) reason(reterr_reason, "the header says %lux%lu", ret->columns, ret->rows);
+                (void) message_set(reterr_reason, 0, "the header says %lux%lu", ret->columns, ret->rows);
                 r = -EBADMSG;
         }
         rewind(f);
         return r;
-}
-
-static const char *mimetype_of(unsigned format) {
-        switch (format) {
-        case THUMBNAIL_JPEG:
-                return "image/jpeg";
-        case THUMBNAIL_PNG:
-                return "image/png";
-        case THUMBNAIL_GIF:
-                return "image/gif";
-        case THUMBNAIL_WEBP:
-                return "image/webp";
-        case THUMBNAIL_TIFF:
-                return "image/tiff";
-        default:
-                return "image/bmp";
-        }
 }
 
 /* Each target's size for a width x height image (as shown, oriented): sized
@@ -872,270 +727,302 @@ static void set_thumb_text(Image *image, const ThumbnailOptions *opts, const cha
 }
 
 int thumbnail_write_failure_marker(int dirfd, const char *name, const ThumbnailOptions *opts, char **reterr_reason) {
-        ImageInfo *info = CloneImageInfo(NULL);
-        Image *image = info ? AllocateImage(info) : NULL;
-        int r;
+        _cleanup_image_info_ ImageInfo *info = CloneImageInfo(NULL);
+        _cleanup_image_ Image *image = info ? AllocateImage(info) : NULL;
 
         *reterr_reason = NULL;
-        if (!image) {
-                if (info)
-                        DestroyImageInfo(info);
+        if (!image)
                 return -ENOMEM;
-        }
         image->columns = image->rows = 1;
         image->matte = MagickTrue;
         image->background_color.opacity = TransparentOpacity;
-        if (!SetImage(image, TransparentOpacity)) {
-                DestroyImage(image);
-                DestroyImageInfo(info);
+        if (!SetImage(image, TransparentOpacity))
                 return -ENOMEM;
-        }
         set_thumb_text(image, opts, NULL, 0, 0);
-        r = encode_and_write(image, "PNG", opts, dirfd, name, reterr_reason);
-        DestroyImage(image);
-        DestroyImageInfo(info);
-        return r;
+        return encode_and_write(image, "PNG", opts, dirfd, name, reterr_reason);
 }
 
-/* The start of thumbnail_probe() and thumbnail_make(): src opened, the
- * deadline armed, the header read. On success the caller owns *ret_file, *ex
- * and header->exif; on failure nothing is left open. */
-static int begin(int src, const ThumbnailOptions *opts, const Magic **ret_magic, FILE **ret_file,
-                 struct stat *st, Header *header, ExceptionInfo *ex, char **reterr_reason) {
+/* A source from open_source() on: what every later stage reads. */
+typedef struct Source {
+        const ImageFormat *format;      /* by its magic bytes */
+        FILE *file;                     /* reads a duplicate of the caller's descriptor; owned */
+        struct stat st;
+        Header header;                  /* header.exif owned */
+        ExceptionInfo ex;               /* GraphicsMagick's errors, once exception_ready */
+        bool exception_ready;
+} Source;
+
+/* Frees what s holds and disarms the deadline. */
+static void source_done(Source *s) {
+        deadline = 0;
+        if (s->header.exif)
+                exif_data_unref(s->header.exif);
+        if (s->exception_ready)
+                DestroyExceptionInfo(&s->ex);
+        if (s->file)
+                (void) fclose(s->file);
+        *s = (Source) {};
+}
+
+/* The first stage of thumbnail_probe() and thumbnail_make(): src opened and
+ * checked, the deadline armed, the header read. s->format is set once the
+ * magic bytes are known, even when a later step fails. The caller calls
+ * source_done() either way. */
+static int open_and_check(int src, const ThumbnailOptions *opts, Source *s, char **reterr_reason) {
         int r;
 
-        r = open_source(src, opts, ret_magic, ret_file, st, reterr_reason);
+        r = open_source(src, opts, &s->format, &s->file, &s->st, reterr_reason);
         if (r < 0)
                 return r;
-        assert(*ret_magic && *ret_file);        /* open_source() sets both on success */
-        GetExceptionInfo(ex);
+        assert(s->format && s->file);   /* open_source() sets both on success */
+        GetExceptionInfo(&s->ex);
+        s->exception_ready = true;
         deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
         timed_out = false;
-        r = read_header(*ret_file, *ret_magic, st, opts, header, ex, reterr_reason);
-        if (r < 0) {
-                deadline = 0;
-                if (header->exif)
-                        exif_data_unref(header->exif);
-                header->exif = NULL;
-                DestroyExceptionInfo(ex);
-                (void) fclose(*ret_file);
-                *ret_file = NULL;
-        }
-        return r;
+        return read_header(s->file, s->format, &s->st, opts, &s->header, &s->ex, reterr_reason);
 }
 
 int thumbnail_probe(int src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
                     unsigned long *ret_height, char **reterr_reason) {
-        const Magic *magic = NULL;
-        Header header = {};
-        ExceptionInfo ex;
-        struct stat st;
-        FILE *f = NULL;
+        _cleanup_(source_done) Source s = {};
         int r;
 
         *reterr_reason = NULL;
         *ret_format = NULL;
         *ret_width = *ret_height = 0;
-        r = begin(src, opts, &magic, &f, &st, &header, &ex, reterr_reason);
-        if (magic)
-                *ret_format = thumbnail_format_name(magic->format);
+        r = open_and_check(src, opts, &s, reterr_reason);
+        if (s.format)
+                *ret_format = s.format->name;
         if (r < 0)
                 return r;
-        *ret_width = header.columns;
-        *ret_height = header.rows;
-        r = check_limits(header.columns, header.rows, opts, reterr_reason);
-        deadline = 0;
-        if (header.exif)
-                exif_data_unref(header.exif);
-        DestroyExceptionInfo(&ex);
-        (void) fclose(f);
-        return r;
+        *ret_width = s.header.columns;
+        *ret_height = s.header.rows;
+        return check_limits(s.header.columns, s.header.rows, opts, reterr_reason);
 }
 
-int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
-                   char **reterr_reason) {
-        unsigned long hint_w, hint_h, need_w, need_h, width, height;
+/* The pixels the thumbnails are made from, and the sizes they are made to. */
+typedef struct Pixels {
+        Image *image;                   /* decoded (or the preview), upright, RGB; owned */
+        unsigned long width, height;    /* the image as shown, from its header */
+        unsigned long need_w, need_h;   /* the largest thumbnail, as shown */
+        MemoryBudget *budget;           /* set: reserved bytes of it are held for the decode */
+        uint64_t reserved;
+} Pixels;
+
+/* Frees the pixels and gives their reservation back to the budget. */
+static void pixels_done(Pixels *px) {
+        if (px->reserved > 0)
+                memory_budget_release(px->budget, px->reserved);
+        image_destroyp(&px->image);
+        *px = (Pixels) {};
+}
+
+/* A decode at the size hint for need_w x need_h (as stored), within the
+ * budget of all decodes together: reserved before the decode, from the
+ * header, and held until the last thumbnail is written (pixels_done()). A
+ * decode the whole budget cannot hold fails at once. */
+static int decode(Source *s, unsigned long need_w, unsigned long need_h, size_t n_targets,
+                  const ThumbnailOptions *opts, Pixels *px, char **reterr_reason) {
+        unsigned long hint_w, hint_h;
+        int r;
+
+        size_hint(&s->header, need_w, need_h, &hint_w, &hint_h);
+        if (opts->budget) {
+                uint64_t bytes = decode_estimate(&s->header, s->format->bit, hint_w, hint_h, need_w, need_h,
+                                                 n_targets);
+
+                r = memory_budget_reserve(opts->budget, bytes, opts->cancel);
+                if (r == -EFBIG)
+                        return message_set(reterr_reason, r,
+                                           "%lux%lu needs about %" PRIu64 " MB to decode, more than max_memory "
+                                           "%" PRIu64 " MB",
+                                           s->header.columns, s->header.rows, bytes >> 20,
+                                           memory_budget_total(opts->budget) >> 20);
+                if (r < 0)
+                        return r;
+                px->budget = opts->budget;
+                px->reserved = bytes;
+        }
+        px->image = read_source(s->file, s->format->coder, hint_w, hint_h, &s->ex);
+        /* A corrupt-image warning means pixels are missing (a truncated file
+         * decodes with a grey bottom): no thumbnail is better than a wrong one.
+         * An image cut short by the deadline is no better. */
+        if (!px->image || missing_pixels(&s->ex) || timed_out) {
+                r = read_error(&s->ex, fileno(s->file), s->format, &s->st);
+                failure_reason(r, &s->ex, opts, reterr_reason);
+                return r;
+        }
+        return 0;
+}
+
+/* Turns the pixels upright, as their orientation says, and makes CMYK RGB. */
+static int orient_and_convert(Image **image, ExceptionInfo *ex, char **reterr_reason) {
+        if ((*image)->orientation > TopLeftOrientation) {
+                Image *oriented = AutoOrientImage(*image, (*image)->orientation, ex);
+
+                if (!oriented) {
+                        exception_reason(ex, reterr_reason);
+                        return -EBADMSG;
+                }
+                image_destroyp(image);
+                *image = oriented;
+        }
+        /* Thumbnails are for screens: CMYK and other print spaces become RGB. */
+        if ((*image)->colorspace == CMYKColorspace && !TransformColorspace(*image, RGBColorspace))
+                return message_set(reterr_reason, -EBADMSG, "cannot convert CMYK to RGB");
+        return 0;
+}
+
+/* The second stage: the pixels, upright and RGB, from the JPEG's own
+ * preview when it will do, else from a decode at a reduced size; and the
+ * sizes the targets are made to. */
+static int acquire_pixels(Source *s, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
+                          Pixels *px, char **reterr_reason) {
+        bool transposed = s->header.orientation >= LeftTopOrientation;
+        unsigned long need_w, need_h;
+        int r;
+
+        largest_fit(&s->header, transposed, targets, n_targets, &need_w, &need_h);
+        /* A file cut short keeps its preview in its first bytes: it must
+         * fail as truncated all the same. */
+        if (opts->embedded_previews && opts->strip &&
+            !image_format_looks_truncated(s->format, fileno(s->file), (uint64_t) s->st.st_size))
+                px->image = embedded_preview(&s->header, need_w, need_h);
+        if (px->image)
+                /* The preview has no EXIF of its own: it is stored as the image is. */
+                px->image->orientation = s->header.orientation;
+        else {
+                r = decode(s, need_w, need_h, n_targets, opts, px, reterr_reason);
+                if (r < 0)
+                        return r;
+                assert(px->image);      /* decode() sets it on success */
+        }
+        /* The decoder's word on the orientation is final. */
+        transposed = px->image->orientation >= LeftTopOrientation;
+        px->width = transposed ? s->header.rows : s->header.columns;
+        px->height = transposed ? s->header.columns : s->header.rows;
+        px->need_w = transposed ? need_h : need_w;
+        px->need_h = transposed ? need_w : need_h;
+        return orient_and_convert(&px->image, &s->ex, reterr_reason);
+}
+
+/* The third stage. Formats without a reduced decode (PNG, GIF, WebP, TIFF,
+ * BMP) come at full size: averaging them down to twice the largest
+ * thumbnail first makes the resize's work small, as the JPEG decoder's
+ * scaling does, at the same quality (bench/quality). */
+static int prescale(Pixels *px, ExceptionInfo *ex, const ThumbnailOptions *opts, char **reterr_reason) {
+        Image *reduced;
+        int r;
+
+        if (px->image->columns <= 4 * px->need_w || px->image->rows <= 4 * px->need_h)
+                return 0;
+        reduced = pixel_op_result(ScaleImage(px->image, 2 * px->need_w, 2 * px->need_h, ex), ex, opts,
+                                  reterr_reason, &r);
+        if (!reduced)
+                return r;
+        image_destroyp(&px->image);
+        px->image = reduced;
+        return 0;
+}
+
+/* from at w x h: a copy when it is that size already. */
+static Image *resize(const Image *from, unsigned long w, unsigned long h, ExceptionInfo *ex) {
+        if (w == from->columns && h == from->rows)
+                return CloneImage(from, 0, 0, MagickTrue, ex);
+        /* Catmull-Rom: measured by bench/quality against Lanczos,
+         * Mitchell and area-average thumbnails of the full image,
+         * its worst score is the best of the filters (45.7 dB),
+         * and it costs a quarter less than Lanczos. */
+        return ResizeImage(from, w, h, CatromFilter, 1.0, ex);
+}
+
+/* A resized thumbnail framed to its target t, made fit to be written in out
+ * (the source's format is s's), and written. consumed is. */
+static int render_target(Image *consumed, const ThumbnailTarget *t, const ImageFormat *out, Source *s,
+                         const Pixels *px, const ThumbnailOptions *opts, char **reterr_reason) {
+        _cleanup_image_ Image *thumb = frame(consumed, t->width, t->height, t->mode, opts->background, &s->ex);
+
+        if (!thumb) {
+                exception_reason(&s->ex, reterr_reason);
+                return s->ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
+        }
+        /* JPEG has no alpha: flatten on the background rather than let
+         * transparent pixels come out as whatever colour they hide. */
+        if (!out->alpha && thumb->matte) {
+                Image *flat;
+
+                set_background(thumb, opts->background);
+                flat = FlattenImages(thumb, &s->ex);
+                if (!flat) {
+                        exception_reason(&s->ex, reterr_reason);
+                        return -EBADMSG;
+                }
+                image_destroyp(&thumb);
+                thumb = flat;
+        }
+        if (opts->strip)
+                (void) StripImage(thumb);
+        if (opts->thumb_uri)
+                set_thumb_text(thumb, opts, s->format->mime_type, px->width, px->height);
+        /* 16 bits a channel is wasted on a thumbnail. */
+        if (thumb->depth > 8)
+                (void) SetImageDepth(thumb, 8);
+        return encode_and_write(thumb, out->coder, opts, t->dirfd, t->name, reterr_reason);
+}
+
+/* The last stage: every target, in the source's format or
+ * opts->output_format. Largest first: each smaller thumbnail is resized from
+ * the last one made, when that is still at least twice its size (as the
+ * decode is), instead of from the decode. */
+static int render_targets(Source *s, const Pixels *px, const ThumbnailTarget *targets, size_t n_targets,
+                          const ThumbnailOptions *opts, char **reterr_reason) {
+        const ImageFormat *out = opts->output_format ? image_format_from_bit(opts->output_format) : s->format;
         unsigned long sizes_w[THUMBNAIL_TARGETS_MAX], sizes_h[THUMBNAIL_TARGETS_MAX];
         size_t order[THUMBNAIL_TARGETS_MAX];
-        uint64_t reserved = 0;
-        Image *last = NULL;
-        Header header = {};
-        const Magic *magic = NULL;
-        bool transposed;
-        const char *out_coder;
-        Image *image = NULL;
-        ExceptionInfo ex;
-        struct stat st;
-        FILE *f = NULL;
+        _cleanup_image_ Image *last = NULL;
+        int r;
+
+        plan_targets(px->width, px->height, targets, n_targets, sizes_w, sizes_h, order);
+        for (size_t k = 0; k < n_targets; k++) {
+                size_t i = order[k];
+                unsigned long w = sizes_w[i], h = sizes_h[i];
+                const Image *from = last && last->columns >= 2 * w && last->rows >= 2 * h ? last : px->image;
+                Image *thumb = resize(from, w, h, &s->ex);
+
+                if (thumb && !timed_out && k + 1 < n_targets) {
+                        image_destroyp(&last);
+                        last = CloneImage(thumb, 0, 0, MagickTrue, &s->ex);
+                }
+                thumb = pixel_op_result(thumb, &s->ex, opts, reterr_reason, &r);
+                if (!thumb)
+                        return r;
+                r = render_target(thumb, &targets[i], out, s, px, opts, reterr_reason);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Stage by stage: open and check the source, acquire its pixels, pre-scale
+ * them, render and write each target. */
+int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
+                   char **reterr_reason) {
+        _cleanup_(source_done) Source s = {};
+        _cleanup_(pixels_done) Pixels px = {};
         int r;
 
         *reterr_reason = NULL;
         if (n_targets == 0 || n_targets > THUMBNAIL_TARGETS_MAX)
                 return -EINVAL;
         limit_threads();
-        r = begin(src, opts, &magic, &f, &st, &header, &ex, reterr_reason);
-        if (r < 0)
-                return r;
-        r = check_limits(header.columns, header.rows, opts, reterr_reason);
-        if (r < 0)
-                goto out;
-        transposed = header.orientation >= LeftTopOrientation;
-        largest_fit(&header, transposed, targets, n_targets, &need_w, &need_h);
-        /* A file cut short keeps its preview in its first bytes: it must
-         * fail as truncated all the same. */
-        if (opts->embedded_previews && opts->strip &&
-            !looks_truncated(fileno(f), magic->format, (uint64_t) st.st_size))
-                image = embedded_preview(&header, need_w, need_h);
-        size_hint(&header, need_w, need_h, &hint_w, &hint_h);
-
-        /* Within the budget of all decodes together: reserved before the
-         * decode, from the header, and held until the last thumbnail is
-         * written. A decode the whole budget cannot hold fails at once. */
-        if (!image && opts->budget) {
-                reserved = decode_estimate(&header, magic->format, hint_w, hint_h, need_w, need_h, n_targets);
-                r = memory_budget_reserve(opts->budget, reserved, opts->cancel);
-                if (r < 0) {
-                        if (r == -EFBIG)
-                                (void) reason(reterr_reason,
-                                              "%lux%lu needs about %" PRIu64 " MB to decode, more than max_memory "
-                                              "%" PRIu64 " MB",
-                                              header.columns, header.rows, reserved >> 20,
-                                              memory_budget_total(opts->budget) >> 20);
-                        reserved = 0;
-                        goto out;
-                }
-        }
-
-        if (!image) {
-                image = read_source(f, magic->coder, hint_w, hint_h, &ex);
-                /* A corrupt-image warning means pixels are missing (a truncated file
-                 * decodes with a grey bottom): no thumbnail is better than a wrong one.
-                 * An image cut short by the deadline is no better. */
-                if (!image || missing_pixels(&ex) || timed_out) {
-                        r = read_error(&ex, fileno(f), magic, &st);
-                        failure_reason(r, &ex, opts, reterr_reason);
-                        goto out;
-                }
-        } else
-                /* The preview has no EXIF of its own: it is stored as the image is. */
-                image->orientation = header.orientation;
-        /* The decoder's word on the orientation is final. */
-        transposed = image->orientation >= LeftTopOrientation;
-        width = transposed ? header.rows : header.columns;
-        height = transposed ? header.columns : header.rows;
-        if (image->orientation > TopLeftOrientation) {
-                Image *oriented = AutoOrientImage(image, image->orientation, &ex);
-                if (!oriented) {
-                        exception_reason(&ex, reterr_reason);
-                        r = -EBADMSG;
-                        goto out;
-                }
-                DestroyImage(image);
-                image = oriented;
-        }
-        /* Thumbnails are for screens: CMYK and other print spaces become RGB. */
-        if (image->colorspace == CMYKColorspace && !TransformColorspace(image, RGBColorspace)) {
-                (void) reason(reterr_reason, "cannot convert CMYK to RGB");
-                r = -EBADMSG;
-                goto out;
-        }
-
-        /* Formats without a reduced decode (PNG, GIF, WebP, TIFF, BMP) come
-         * at full size: averaging them down to twice the largest thumbnail
-         * first makes the resize's work small, as the JPEG decoder's scaling
-         * does, at the same quality (bench/quality). */
-        if (transposed) {
-                unsigned long t = need_w;
-
-                need_w = need_h;
-                need_h = t;
-        }
-        if (image->columns > 4 * need_w && image->rows > 4 * need_h) {
-                Image *reduced = pixel_op_result(ScaleImage(image, 2 * need_w, 2 * need_h, &ex), &ex, opts,
-                                                 reterr_reason, &r);
-
-                if (!reduced)
-                        goto out;
-                DestroyImage(image);
-                image = reduced;
-        }
-
-        out_coder = opts->output_format ? coder_of(opts->output_format) : magic->coder;
-        /* Largest first: each smaller thumbnail is resized from the last one
-         * made, when that is still at least twice its size (as the decode is),
-         * instead of from the decode. */
-        plan_targets(width, height, targets, n_targets, sizes_w, sizes_h, order);
-        for (size_t k = 0; k < n_targets; k++) {
-                size_t i = order[k];
-                unsigned long w = sizes_w[i], h = sizes_h[i];
-                const Image *from;
-                Image *thumb;
-
-                from = last && last->columns >= 2 * w && last->rows >= 2 * h ? last : image;
-                if (w == from->columns && h == from->rows)
-                        thumb = CloneImage(from, 0, 0, MagickTrue, &ex);
-                else
-                        /* Catmull-Rom: measured by bench/quality against Lanczos,
-                         * Mitchell and area-average thumbnails of the full image,
-                         * its worst score is the best of the filters (45.7 dB),
-                         * and it costs a quarter less than Lanczos. */
-                        thumb = ResizeImage(from, w, h, CatromFilter, 1.0, &ex);
-                if (thumb && !timed_out && k + 1 < n_targets) {
-                        if (last)
-                                DestroyImage(last);
-                        last = CloneImage(thumb, 0, 0, MagickTrue, &ex);
-                }
-                thumb = pixel_op_result(thumb, &ex, opts, reterr_reason, &r);
-                if (!thumb)
-                        goto out;
-                thumb = frame(thumb, targets[i].width, targets[i].height, targets[i].mode, opts->background, &ex);
-                if (!thumb) {
-                        r = ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
-                        exception_reason(&ex, reterr_reason);
-                        goto out;
-                }
-                /* JPEG has no alpha: flatten on the background rather than let
-                 * transparent pixels come out as whatever colour they hide. */
-                if (strcmp(out_coder, "JPEG") == 0 && thumb->matte) {
-                        Image *flat;
-
-                        thumb->background_color.red = ScaleCharToQuantum((opts->background >> 16) & 0xff);
-                        thumb->background_color.green = ScaleCharToQuantum((opts->background >> 8) & 0xff);
-                        thumb->background_color.blue = ScaleCharToQuantum(opts->background & 0xff);
-                        thumb->background_color.opacity = OpaqueOpacity;
-                        flat = FlattenImages(thumb, &ex);
-                        DestroyImage(thumb);
-                        if (!flat) {
-                                exception_reason(&ex, reterr_reason);
-                                r = -EBADMSG;
-                                goto out;
-                        }
-                        thumb = flat;
-                }
-                if (opts->strip)
-                        (void) StripImage(thumb);
-                if (opts->thumb_uri)
-                        set_thumb_text(thumb, opts, mimetype_of(magic->format), width, height);
-                /* 16 bits a channel is wasted on a thumbnail. */
-                if (thumb->depth > 8)
-                        (void) SetImageDepth(thumb, 8);
-                r = encode_and_write(thumb, out_coder, opts, targets[i].dirfd, targets[i].name, reterr_reason);
-                DestroyImage(thumb);
-                if (r < 0)
-                        goto out;
-        }
-        r = 0;
-out:
-        deadline = 0;
-        if (reserved > 0)
-                memory_budget_release(opts->budget, reserved);
-        if (last)
-                DestroyImage(last);
-        if (header.exif)
-                exif_data_unref(header.exif);
-        if (image)
-                DestroyImageList(image);
-        DestroyExceptionInfo(&ex);
-        (void) fclose(f);
-        return r;
+        r = open_and_check(src, opts, &s, reterr_reason);
+        if (r >= 0)
+                r = check_limits(s.header.columns, s.header.rows, opts, reterr_reason);
+        if (r >= 0)
+                r = acquire_pixels(&s, targets, n_targets, opts, &px, reterr_reason);
+        if (r >= 0)
+                r = prescale(&px, &s.ex, opts, reterr_reason);
+        if (r >= 0)
+                r = render_targets(&s, &px, targets, n_targets, opts, reterr_reason);
+        return r < 0 ? r : 0;
 }

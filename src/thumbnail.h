@@ -8,23 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "image-format.h"
 #include "memory-budget.h"
-
-/* The decoders thumbwatch may use, chosen from a file's magic bytes. */
-enum {
-        THUMBNAIL_JPEG = 1 << 0,
-        THUMBNAIL_PNG = 1 << 1,
-        THUMBNAIL_GIF = 1 << 2,
-        THUMBNAIL_WEBP = 1 << 3,
-        THUMBNAIL_TIFF = 1 << 4,
-        THUMBNAIL_BMP = 1 << 5,
-        THUMBNAIL_ALL_FORMATS = (1 << 6) - 1,
-};
-
-/* "jpeg", "png", "gif", "webp", "tiff", "bmp" (any case; "jpg", "tif" too)
- * to its bit, or -EINVAL. */
-int thumbnail_format_from_name(const char *name);
-const char *thumbnail_format_name(unsigned bit);
 
 typedef struct ThumbnailOptions {
         unsigned formats;               /* THUMBNAIL_* bits: what may be decoded */
@@ -89,9 +74,6 @@ void thumbnail_shutdown(void);
  * Thumb::URI and Thumb::MTime from opts, written atomically as name in
  * dirfd. Returns 0 or -errno, with *reterr_reason set (caller frees). */
 int thumbnail_write_failure_marker(int dirfd, const char *name, const ThumbnailOptions *opts, char **reterr_reason);
-
-/* The extension (with its dot) thumbnails get in an output format. */
-const char *thumbnail_format_extension(unsigned bit);
 
 /* What thumbnail_make() would find before decoding src (an open file): its format name
  * (from the magic bytes) and size (from the header), and whether the
