@@ -235,6 +235,14 @@ bool naming_path_is_under(const char *path, const char *root) {
         return strncmp(path, root, l) == 0 && (path[l] == '\0' || path[l] == '/');
 }
 
+const char *naming_path_below(const char *path, const char *root) {
+        size_t l = strlen(root);
+
+        if (l == 1 && root[0] == '/')
+                return path + 1;
+        return path[l] == '/' ? path + l + 1 : path + l;
+}
+
 int naming_normalize_path(const char *path, char **ret) {
         size_t len = strlen(path), n = 0;
         char *out;

@@ -60,6 +60,10 @@ int naming_expand_ext(const char *tmpl, const char *name, const char *ext, unsig
 /* Is path equal to root, or inside it? Both absolute, no trailing slash. */
 bool naming_path_is_under(const char *path, const char *root);
 
+/* The part of path below root, a pointer into path: "" for root itself, "a/b"
+ * for ROOT/a/b. path must be naming_path_is_under() root. */
+const char *naming_path_below(const char *path, const char *root);
+
 /* Lexically normalizes an absolute path: no "//", ".", ".." (above the root
  * it stays at the root) or trailing '/'. Returns 0 and the caller owns *ret,
  * -EINVAL for a relative path, or -ENOMEM. */

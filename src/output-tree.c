@@ -204,15 +204,6 @@ bool outputs_current(const Outputs *o, const SourceIdentity *id) {
         return true;
 }
 
-/* The part of path below root: "" for root itself. */
-static const char *relative_to(const char *path, const char *root) {
-        size_t l = strlen(root);
-
-        if (strcmp(root, "/") == 0)
-                return path + 1;
-        return path[l] == '/' ? path + l + 1 : path + l;
-}
-
 /* Would this folder (relative to the output root) be the state folder or below it? */
 static bool is_state_path(const char *rel) {
         size_t l = strlen(OUTPUT_STATE_DIR);
@@ -282,7 +273,7 @@ int outputs_init(Outputs *o, const DropConfig *d, const char *src) {
                 o->dirfd[i] = -1;
         if (!naming_path_is_under(src, d->source) || strcmp(src, d->source) == 0)
                 return -EINVAL;
-        o->rel = strdup(relative_to(src, d->source));
+        o->rel = strdup(naming_path_below(src, d->source));
         if (!o->rel)
                 return -ENOMEM;
         slash = strrchr(o->rel, '/');
@@ -625,7 +616,7 @@ long output_folder_remove(const DropConfig *d, const char *src_dir) {
         if (!output_layout(d)->mirrors_tree || !naming_path_is_under(src_dir, d->source) ||
             strcmp(src_dir, d->source) == 0)
                 return 0;
-        rel = relative_to(src_dir, d->source);
+        rel = naming_path_below(src_dir, d->source);
         if (is_state_path(rel))
                 return 0;
         root = open_root(d);
@@ -649,8 +640,8 @@ int output_folder_moved(const DropConfig *d, const char *from_dir, const char *t
         if (!naming_path_is_under(from_dir, d->source) || !naming_path_is_under(to_dir, d->source) ||
             strcmp(from_dir, d->source) == 0 || strcmp(to_dir, d->source) == 0)
                 return -EINVAL;
-        from = relative_to(from_dir, d->source);
-        to = relative_to(to_dir, d->source);
+        from = naming_path_below(from_dir, d->source);
+        to = naming_path_below(to_dir, d->source);
         if (is_state_path(from) || is_state_path(to))
                 return -EPERM;
         root = open_root(d);
@@ -785,7 +776,7 @@ static int open_source_dir(const DropConfig *d, const char *rel_dir, int flags) 
 /* Is src (absolute, below d->source) a source now? Looked at now, as the
  * worker would: no symlinked folder on the way, the rules of follow_symlinks. */
 static SourceState source_state(const DropConfig *d, const char *src) {
-        const char *rel = relative_to(src, d->source), *slash = strrchr(rel, '/');
+        const char *rel = naming_path_below(src, d->source), *slash = strrchr(rel, '/');
         _cleanup_free_ char *dir = slash ? strndup(rel, (size_t) (slash - rel)) : strdup("");
         const char *name = slash ? slash + 1 : rel;
         SourceState state;
@@ -1086,7 +1077,7 @@ static int prune_mirror(const DropConfig *d, const char *src_dir, OutputPrune *p
         const char *rel;
         int root, fd;
 
-        rel = relative_to(src_dir, d->source);
+        rel = naming_path_below(src_dir, d->source);
         if (is_state_path(rel) || !(out_path = join3(d->output, rel, "")))
                 return -EINVAL;
         root = open_root(d);

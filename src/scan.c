@@ -432,7 +432,7 @@ static int push_file(char *path, void *userdata) {
 static bool prune_source_ok(const DropConfig *d, const char *src) {
         char why[PATH_MAX];
 
-        return !scan_path_skipped(d, src + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1), why,
+        return !scan_path_skipped(d, naming_path_below(src, d->source), why,
                                   sizeof why);
 }
 

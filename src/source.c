@@ -67,9 +67,9 @@ static int open_link_beneath(const DropConfig *d, int root, const char *rel) {
                 return -ENOMEM;
         real = realpath(d->source, NULL);
         if (naming_path_is_under(abs, d->source) && strcmp(abs, d->source) != 0)
-                base = abs + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1);
+                base = naming_path_below(abs, d->source);
         else if (real && naming_path_is_under(abs, real) && strcmp(abs, real) != 0)
-                base = abs + strlen(real) + (strcmp(real, "/") == 0 ? 0 : 1);
+                base = naming_path_below(abs, real);
         if (!base)
                 return -EXDEV;
         return beneath_open(root, base, SOURCE_OPEN_FLAGS, 0, 0);
@@ -97,7 +97,7 @@ int source_open(const DropConfig *d, const char *path) {
 
         if (!naming_path_is_under(path, d->source) || strcmp(path, d->source) == 0)
                 return -EXDEV;
-        rel = path + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1);
+        rel = naming_path_below(path, d->source);
         root = beneath_open_root(d->source);
         if (root < 0)
                 return root;

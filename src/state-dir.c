@@ -361,8 +361,7 @@ long state_recover_inflight(const DropConfig *d) {
                         int root = beneath_open_root(d->source);
 
                         sfd = root >= 0 && naming_path_is_under(path, d->source) && strcmp(path, d->source) != 0 ?
-                                      beneath_open(root, path + strlen(d->source) +
-                                                           (strcmp(d->source, "/") == 0 ? 0 : 1),
+                                      beneath_open(root, naming_path_below(path, d->source),
                                                    O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, 0) :
                                       -1;
                         if (root >= 0)

@@ -40,15 +40,11 @@ static const char *esc(const char *s) {
         return *slot ? *slot : "(out of memory)";
 }
 
-static const char *rel_of(const DropConfig *d, const char *path) {
-        return path + strlen(d->source) + (strcmp(d->source, "/") == 0 ? 0 : 1);
-}
-
 /* The daemon's rule of which files are sources, by their paths. */
 static bool source_path_ok(const DropConfig *d, const char *src) {
         char why[PATH_MAX];
 
-        return !scan_path_skipped(d, rel_of(d, src), why, sizeof why);
+        return !scan_path_skipped(d, naming_path_below(src, d->source), why, sizeof why);
 }
 
 static void gc_removed(const char *path, bool folder, void *userdata) {
@@ -226,7 +222,7 @@ int tools_explain(const ThumbwatchConfig *c, const char *arg) {
                 return 1;
         }
         printf("%s\n  drop: [drop:%s], %s -> %s\n", esc(path), d->name, esc(d->source), esc(d->output));
-        if (scan_path_skipped(d, rel_of(d, path), what, sizeof what)) {
+        if (scan_path_skipped(d, naming_path_below(path, d->source), what, sizeof what)) {
                 printf("  skipped: %s\n", esc(what));
                 return 0;
         }

@@ -122,6 +122,10 @@ static void test_output_paths(void) {
 
         ok(naming_path_is_under("/a/b", "/a"), "/a/b is under /a");
         ok(naming_path_is_under("/a", "/a"), "/a is under /a");
+        is_str(naming_path_below("/a/b/c", "/a"), "b/c", "below /a: b/c");
+        is_str(naming_path_below("/a", "/a"), "", "/a below itself: nothing");
+        is_str(naming_path_below("/a/b", "/"), "a/b", "below /: a/b");
+        is_str(naming_path_below("/", "/"), "", "/ below itself: nothing");
         ok(!naming_path_is_under("/ab", "/a"), "/ab is not under /a");
         ok(naming_path_is_under("/x", "/"), "everything is under /");
 }
