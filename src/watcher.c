@@ -769,10 +769,11 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                         /* The thumbnails move with their folder (mirror); if they
                          * cannot, the old ones go and the scan below makes them anew. */
                         (void) output_folder_moved(d, w->moved_from, path);
-                        /* layout = freedesktop names thumbnails by the file's URI, which the
-                         * rename changed: the old names' go (the scan below makes the new),
-                         * found by a walk of the folder, which reads names only. */
-                        if (d->layout == LAYOUT_FREEDESKTOP && d->delete_with_source) {
+                        /* A layout that does not mirror the tree (freedesktop) names
+                         * thumbnails by the file's URI, which the rename changed: the old
+                         * names' go (the scan below makes the new), found by a walk of
+                         * the folder, which reads names only. */
+                        if (!output_layout(d)->mirrors_tree && d->delete_with_source) {
                                 static const ScanCallbacks cb = { .file = remove_old_name };
                                 Renamed rn = { .drop = d, .from = w->moved_from, .to_len = strlen(path) };
 
