@@ -4,7 +4,7 @@
 # build has. scripts/fuzz does the fuzzing itself.
 . "$(dirname "$0")/lib.sh"
 
-for target in config naming; do
+for target in config naming sniff-media; do
 	replay=$TOP_BUILDDIR/tests/fuzz/fuzz-$target-replay
 	for f in "$TOP_SRCDIR/tests/fuzz/$target"/*; do
 		check "fuzz-$target: $(basename "$f")" sh -c '"$0" "$1" >/dev/null' "$replay" "$f"
