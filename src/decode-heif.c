@@ -388,7 +388,8 @@ static int decode_handle(const DecodeHeif *h, struct heif_image_handle *handle, 
                 for (int y = 1; y < ht; y++)
                         memmove(plane + (size_t) y * row, plane + (size_t) y * (size_t) stride, row);
         *ret = (HeifPixels) { .pixels = plane, .width = (unsigned) w, .height = (unsigned) ht,
-                              .channels = channels, .image_ = img };
+                              .channels = channels, .image_ = img,
+                              .premultiplied = alpha && heif_image_handle_is_premultiplied_alpha(handle) };
         return 0;
 }
 

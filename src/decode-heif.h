@@ -71,7 +71,9 @@ typedef struct HeifColor {
 typedef struct HeifPixels {
         uint8_t *pixels;                /* width * height * channels bytes, rows packed, top row first */
         unsigned width, height;         /* of these pixels: a thumbnail's, or the primary's */
-        unsigned channels;              /* 3: RGB, 4: RGBA (not premultiplied) */
+        unsigned channels;              /* 3: RGB, 4: RGBA */
+        bool premultiplied;             /* RGBA whose colour is premultiplied by alpha, as the file says
+                                         * (libheif 1.15 returns it so) */
         bool from_thumbnail;            /* a thumbnail item, not the primary image */
         HeifColor color;                /* the primary image's, whichever was decoded */
         void *image_;                   /* private: the libheif image that holds pixels */

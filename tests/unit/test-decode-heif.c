@@ -98,6 +98,7 @@ static void test_heic(void) {
         is_int(open_decode("alpha.heic", 100, 100, &p, &pw, &ph, &nt), 0, "HEIC with alpha decodes");
         ok(p.from_thumbnail && p.channels == 4 && p.width == 160, "alpha: RGBA from the 160-wide item");
         ok(p.pixels && p.pixels[3] > 100 && p.pixels[3] < 156, "alpha is about half");
+        ok(!p.premultiplied, "heif-enc writes straight alpha");
         heif_pixels_done(&p);
 }
 
