@@ -2,8 +2,10 @@
 """make-dng.py - writes a minimal DNG that libraw 0.20 opens: IFD0 is a JPEG
 preview (NewSubfileType 1), its SubIFD a 64x64 16-bit CFA raw image.
 
-Usage: make-dng.py OUT [--preview JPEG] [--orientation N] [--make MAKE]
-Without --preview, IFD0 is the raw image itself and there is no preview."""
+Usage: make-dng.py OUT [--preview JPEG | --bitmap WxH] [--orientation N] [--make MAKE]
+--bitmap makes the preview uncompressed 8-bit RGB, red at the top left and
+blue at the bottom right. Without either, IFD0 is the raw image itself and
+there is no preview."""
 import argparse
 import struct
 
@@ -51,6 +53,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('out')
     ap.add_argument('--preview')
+    ap.add_argument('--bitmap')
     ap.add_argument('--orientation', type=int, default=1)
     ap.add_argument('--make', default='Thumbwatch')
     a = ap.parse_args()
@@ -59,15 +62,21 @@ def main():
     common = [(271, ASCII, a.make), (272, ASCII, 'Test DNG'), (274, SHORT, [a.orientation]),
               (50706, BYTE, [1, 4, 0, 0]), (50707, BYTE, [1, 1, 0, 0]), (50708, ASCII, a.make + ' Test DNG'),
               (50721, RATIONAL, [(1, 1), (0, 1), (0, 1), (0, 1), (1, 1), (0, 1), (0, 1), (0, 1), (1, 1)])]
-    if a.preview:
-        jpeg = open(a.preview, 'rb').read()
-        # Only the JPEG's own header says its size; libraw reads it from there.
-        w, h = jpeg_size(jpeg)
+    if a.preview or a.bitmap:
+        if a.preview:
+            jpeg = open(a.preview, 'rb').read()
+            w, h = jpeg_size(jpeg)
+            compression, photometric = 7, 6
+        else:
+            w, h = (int(v) for v in a.bitmap.split('x'))
+            jpeg = b''.join(bytes((255 * (w - 1 - x) // max(w - 1, 1), 0, 255 * y // max(h - 1, 1)))
+                            for y in range(h) for x in range(w))
+            compression, photometric = 1, 2
         # Layout: header, IFD0, SubIFD, JPEG, raw. Sizes of the IFDs do not
         # depend on the offsets, so build twice: first to measure.
         def build(sub_at, jpeg_at, raw_at):
             ifd0 = ifd(common + [(254, LONG, [1]), (256, LONG, [w]), (257, LONG, [h]), (258, SHORT, [8, 8, 8]),
-                                 (259, SHORT, [7]), (262, SHORT, [6]), (273, LONG, [jpeg_at]), (277, SHORT, [3]),
+                                 (259, SHORT, [compression]), (262, SHORT, [photometric]), (273, LONG, [jpeg_at]), (277, SHORT, [3]),
                                  (278, LONG, [h]), (279, LONG, [len(jpeg)]), (330, LONG, [sub_at])], 8)
             sub = ifd(raw_entries(width, height, raw_at, True), sub_at)
             return ifd0, sub

@@ -101,6 +101,16 @@ static void test_preview(void) {
                 is_int(info.orientation, 8, "Orientation 8 (90 CCW)");
                 r = decode_raw_free(r);
         }
+        is_int(open_name("bitmap.dng", 0, &r), 0, "open a DNG with an RGB bitmap preview");
+        if (r) {
+                is_int(decode_raw_preview(r, &p, &reason), 0, "unpack the bitmap preview");
+                ok(p.format == RAW_PREVIEW_RGB && p.width == 160 && p.height == 120 && p.size == 160 * 120 * 3,
+                   "a 160x120 packed RGB bitmap");
+                ok(p.data && p.data[0] == 255 && p.data[2] == 0 && p.data[p.size - 3] == 0 && p.data[p.size - 1] == 255,
+                   "red at the top left, blue at the bottom right");
+                raw_preview_done(&p);
+                r = decode_raw_free(r);
+        }
         free(jpeg);
         free(dng);
 }
@@ -178,6 +188,7 @@ static bool make_files(void) {
                       "python3 \"$MAKE_DNG\" rot6.dng --preview preview.jpg --orientation 6; "
                       "python3 \"$MAKE_DNG\" rot8.dng --preview preview.jpg --orientation 8; "
                       "python3 \"$MAKE_DNG\" nopreview.dng; "
+                      "python3 \"$MAKE_DNG\" bitmap.dng --bitmap 160x120; "
                       "head -c 1000 preview.jpg >noeoi.jpg; "
                       "python3 \"$MAKE_DNG\" noeoi.dng --preview noeoi.jpg; "
                       "gm convert -size 1600x1200 plasma:fractal -quality 95 big.jpg; "
