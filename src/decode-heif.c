@@ -70,6 +70,8 @@ static int reader_read(void *data, size_t size, void *userdata) {
                 h->past_end = true;
                 return 1;
         }
+        if (size == 0)                  /* libheif asks for 0 bytes into NULL at times */
+                return 0;
         if (h->data) {
                 memcpy(p, h->data + h->pos, size);
                 h->pos += (int64_t) size;
