@@ -14,7 +14,11 @@
  *   -EFBIG      the file is larger than the caller's max_file_size
  *   -EBADMSG    not a RAW libraw knows, or a corrupt one
  *   -ENODATA    the file ends before the data it points to: still arriving,
- *               cut short, or corrupt (libraw 0.20 reports all three alike)
+ *               cut short, or corrupt (libraw 0.20 reports all three alike);
+ *               a JPEG preview without its end marker. (A bitmap preview cut
+ *               by less than 16 KiB is not seen: libraw 0.20 reads that far
+ *               past the end without an error and does not say where the
+ *               preview starts.)
  *   -ENOENT     the RAW carries no preview
  *   -ENOTSUP    a preview in a form this module does not return (16-bit,
  *               planar layers, or a JPEG libjpeg cannot read the header of)
