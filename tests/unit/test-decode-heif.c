@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,48 @@ static void test_errors(void) {
 }
 
 /* The files, in $D. */
+/* A checksum of name's pixels for min_w x min_h, or 0 on failure. */
+static uint64_t checksum(const char *name, unsigned min_w) {
+        HeifPixels p = {};
+        unsigned pw, ph, nt;
+        uint64_t sum = 1469598103934665603u;
+
+        if (open_decode(name, min_w, min_w, &p, &pw, &ph, &nt) < 0)
+                return 0;
+        for (size_t i = 0; i < (size_t) p.width * p.height * p.channels; i++)
+                sum = (sum ^ p.pixels[i]) * 1099511628211u;
+        heif_pixels_done(&p);
+        return sum;
+}
+
+static uint64_t want_sum[2];
+
+static void *decode_thread(void *arg) {
+        uintptr_t bad = 0;
+
+        (void) arg;
+        for (int i = 0; i < 4; i++)
+                bad += checksum("thumb.heic", 100) != want_sum[0] || checksum("alpha.heic", 400) != want_sum[1];
+        return (void *) bad;
+}
+
+/* The thread contract: separate DecodeHeif objects decode at once, alike. */
+static void test_threads(void) {
+        pthread_t t[4];
+        uintptr_t bad = 0;
+        void *ret;
+
+        want_sum[0] = checksum("thumb.heic", 100);
+        want_sum[1] = checksum("alpha.heic", 400);
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+                if (pthread_create(&t[i], NULL, decode_thread, NULL) != 0)
+                        bad++;
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+                if (pthread_join(t[i], &ret) == 0)
+                        bad += (uintptr_t) ret;
+        ok(want_sum[0] && want_sum[1] && bad == 0, "4 threads x 4 rounds decode the same pixels as one");
+}
+
 static bool make_files(void) {
         return system("set -e; cd \"$D\"; "
                       "gm convert -size 1200x800 gradient:red-blue src.jpg; "
@@ -201,6 +244,7 @@ int main(void) {
         }
         is_int(decode_heif_init(&reason), 0, "decode_heif_init()");
         test_heic();
+        test_threads();
         avif = have("avifenc") && make_avif();
         if (avif)
                 test_avif();

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,52 @@ static void test_flip(void) {
         is_int(decode_raw_flip_to_orientation(90), 1, "out of range flip: 1");
 }
 
+/* The preview's size and first bytes of name as one number, or 0 on failure. */
+static uint64_t preview_sum(const char *name) {
+        DecodeRaw *r = NULL;
+        RawPreview p = {};
+        char *reason = NULL;
+        uint64_t sum = 0;
+
+        if (open_name(name, 0, &r) == 0 && decode_raw_preview(r, &p, &reason) == 0) {
+                sum = p.size;
+                for (size_t i = 0; i < p.size; i++)
+                        sum = sum * 31 + p.data[i];
+                raw_preview_done(&p);
+        }
+        free(reason);
+        decode_raw_free(r);
+        return sum;
+}
+
+static uint64_t want_sum[2];
+
+static void *preview_thread(void *arg) {
+        uintptr_t bad = 0;
+
+        (void) arg;
+        for (int i = 0; i < 8; i++)
+                bad += preview_sum("big.dng") != want_sum[0] || preview_sum("bitmap.dng") != want_sum[1];
+        return (void *) bad;
+}
+
+/* The thread contract: separate DecodeRaw objects (libraw_r) work at once, alike. */
+static void test_threads(void) {
+        pthread_t t[4];
+        uintptr_t bad = 0;
+        void *ret;
+
+        want_sum[0] = preview_sum("big.dng");
+        want_sum[1] = preview_sum("bitmap.dng");
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+                if (pthread_create(&t[i], NULL, preview_thread, NULL) != 0)
+                        bad++;
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+                if (pthread_join(t[i], &ret) == 0)
+                        bad += (uintptr_t) ret;
+        ok(want_sum[0] && want_sum[1] && bad == 0, "4 threads x 8 rounds unpack the same previews as one");
+}
+
 static bool make_files(void) {
         return system("set -e; cd \"$D\"; "
                       "gm convert -size 320x240 gradient:red-blue preview.jpg; "
@@ -214,6 +261,7 @@ int main(void) {
         test_preview();
         test_errors();
         test_flip();
+        test_threads();
         (void) system("rm -rf \"$D\"");
         return done_testing();
 }
