@@ -17,9 +17,10 @@
 
 static char dir[] = "/tmp/test-decode-heif.XXXXXX";
 
-static char *path(const char *name) {
-        static char buf[4][256];
-        static int i;
+/* dir/name, in a buffer of the calling thread's own (the tests run threads). */
+static const char *path(const char *name) {
+        static __thread char buf[4][256];
+        static __thread int i;
 
         i = (i + 1) % 4;
         (void) snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
