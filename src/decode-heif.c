@@ -172,8 +172,10 @@ static int new_context(unsigned max_side, DecodeHeif **ret, char **reterr_reason
                 return fail(reterr_reason, -ENOMEM, "out of memory for a libheif context");
         }
         h->fd = -1;
+        /* libheif 1.15 refuses a width above the limit when it parses, but a
+         * grid at the limit when it decodes (>=): one more makes both inclusive. */
         if (max_side > 0)
-                heif_context_set_maximum_image_size_limit(h->ctx, (int) (max_side < 1u << 30 ? max_side : 1u << 30));
+                heif_context_set_maximum_image_size_limit(h->ctx, (int) (max_side < 1u << 30 ? max_side + 1 : 1u << 30));
         /* One thread per worker (design: N workers use N cores): grid tiles are
          * decoded on the calling thread. */
         heif_context_set_max_decoding_threads(h->ctx, 0);

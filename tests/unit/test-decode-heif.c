@@ -144,6 +144,8 @@ static void test_errors(void) {
         free(reason);
         reason = NULL;
         ok(!h, "no object on failure");
+        is_int(decode_heif_open_fd(fd, 0, 1200, &h, &reason), 0, "max_side 1200 for 1200x800: allowed");
+        h = decode_heif_free(h);
         close(fd);
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         is_int(decode_heif_open_fd(fd, 0, 0, &h, &reason), -EBADMSG, "a directory: -EBADMSG");
