@@ -37,8 +37,8 @@ typedef struct DecodeHeif DecodeHeif;
  * only of the boxes and of the image chosen later, not the whole file).
  * fd is borrowed until decode_heif_free(). max_side bounds the width and the
  * height of every image, tile and grid (libheif's own limit, inclusive; 0:
- * libheif's default, 32768), as a second line behind the caller's limits. The file's size is taken now: a file that grows later is read as
- * it was. */
+ * libheif's default, 32768), as a second line behind the caller's limits.
+ * The file's size is taken now: a file that grows later is read as it was. */
 int decode_heif_open_fd(int fd, uint64_t max_file_size, unsigned max_side, DecodeHeif **ret,
                         char **reterr_reason);
 

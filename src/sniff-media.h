@@ -53,8 +53,8 @@ SniffMedia sniff_media_jxl(const void *head, size_t len);
 
 /* A camera RAW that is TIFF-based (CR2, DNG, NEF, ARW, PEF) or has a
  * TIFF-like header of its own (ORF, RW2), or CR3 (ISOBMFF, major brand
- * 'crx '). Fixed markers (CR2, ORF,
- * RW2) need 12 bytes. DNG, NEF, ARW and PEF are found by walking IFD0, so
+ * 'crx '). The fixed markers (CR2, ORF, RW2) need 12 bytes, CR3 16. DNG,
+ * NEF, ARW and PEF are found by walking IFD0, so
  * IFD0 (and for NEF/ARW/PEF the Make string) must lie within len; a RAW whose
  * IFD0 lies further in is SNIFF_MEDIA_NONE and would be taken for a TIFF.
  * NEF, ARW and PEF need, besides the Make, a sign of raw data in IFD0:
