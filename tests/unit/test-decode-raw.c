@@ -1,0 +1,268 @@
+/* test-decode-raw.c - libraw behind decode-raw.h, on DNGs written at test time
+ * by make-dng.py (a JPEG preview from gm in IFD0, a 64x64 CFA image in its
+ * SubIFD), and on files libraw must refuse. Skipped, with the reason, when
+ * python3 or gm is missing. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "decode-raw.h"
+#include "sniff-media.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/test-decode-raw.XXXXXX";
+
+/* dir/name, in a buffer of the calling thread's own (the tests run threads). */
+static const char *path(const char *name) {
+        static __thread char buf[4][256];
+        static __thread int i;
+
+        i = (i + 1) % 4;
+        (void) snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
+        return buf[i];
+}
+
+/* The file's bytes, or NULL; *ret_size its size. */
+static uint8_t *slurp(const char *name, size_t *ret_size) {
+        FILE *f = fopen(path(name), "rb");
+        uint8_t *data = NULL;
+        struct stat st;
+
+        if (f && fstat(fileno(f), &st) == 0 && (data = malloc((size_t) st.st_size + 1)) &&
+            fread(data, 1, (size_t) st.st_size, f) == (size_t) st.st_size)
+                *ret_size = (size_t) st.st_size;
+        else {
+                free(data);
+                data = NULL;
+        }
+        if (f)
+                fclose(f);
+        return data;
+}
+
+/* Opens name: 0 and *ret, or -errno (the reason printed as a TAP comment). */
+static int open_name(const char *name, uint64_t max_file_size, DecodeRaw **ret) {
+        char *reason = NULL;
+        int fd = open(path(name), O_RDONLY | O_CLOEXEC), r;
+
+        if (fd < 0)
+                return -errno;
+        r = decode_raw_open_fd(fd, max_file_size, ret, &reason);
+        if (r < 0)
+                printf("# %s: %s\n", name, reason ? reason : "(no reason)");
+        free(reason);
+        close(fd);             /* libraw keeps its own descriptor through /proc/self/fd */
+        return r;
+}
+
+static void test_preview(void) {
+        DecodeRaw *r = NULL;
+        RawInfo info;
+        RawPreview p = {};
+        char *reason = NULL;
+        uint8_t *jpeg, *dng;
+        size_t jpeg_size = 0, dng_size = 0;
+
+        jpeg = slurp("preview.jpg", &jpeg_size);
+        dng = slurp("rot6.dng", &dng_size);
+        ok(dng && sniff_media_raw(dng, dng_size < 4096 ? dng_size : 4096) == SNIFF_MEDIA_DNG,
+           "sniff-media says DNG");
+        is_int(open_name("rot6.dng", 0, &r), 0, "open a DNG with a preview");
+        if (!r)
+                return;
+        decode_raw_info(r, &info);
+        ok(info.width == 64 && info.height == 64, "sensor size 64x64 from the header");
+        ok(info.preview_width == 320 && info.preview_height == 240, "preview size 320x240 before unpacking");
+        is_int(info.orientation, 6, "Orientation 6 (90 CW) from the RAW");
+        is_str(info.make, "Thumbwatch", "make");
+        is_int(decode_raw_preview(r, &p, &reason), 0, "unpack the preview");
+        ok(p.format == RAW_PREVIEW_JPEG && p.width == 320 && p.height == 240, "a 320x240 JPEG");
+        ok(jpeg && p.size == jpeg_size && memcmp(p.data, jpeg, jpeg_size) == 0, "the JPEG's bytes, unchanged");
+        is_int(p.orientation, 6, "the preview carries the RAW's orientation");
+        raw_preview_done(&p);
+        ok(!p.data && p.size == 0, "raw_preview_done() zeroes");
+        raw_preview_done(&p);
+        r = decode_raw_free(r);
+
+        is_int(decode_raw_open_memory(dng, dng_size, &r, &reason), 0, "open from memory");
+        is_int(r ? decode_raw_preview(r, &p, &reason) : -1, 0, "preview from memory");
+        ok(p.size == jpeg_size, "from memory: the same JPEG");
+        raw_preview_done(&p);
+        r = decode_raw_free(r);
+
+        is_int(open_name("rot8.dng", 0, &r), 0, "open a DNG with Orientation 8");
+        if (r) {
+                decode_raw_info(r, &info);
+                is_int(info.orientation, 8, "Orientation 8 (90 CCW)");
+                r = decode_raw_free(r);
+        }
+        is_int(open_name("bitmap.dng", 0, &r), 0, "open a DNG with an RGB bitmap preview");
+        if (r) {
+                is_int(decode_raw_preview(r, &p, &reason), 0, "unpack the bitmap preview");
+                ok(p.format == RAW_PREVIEW_RGB && p.width == 160 && p.height == 120 && p.size == 160 * 120 * 3,
+                   "a 160x120 packed RGB bitmap");
+                ok(p.data && p.data[0] == 255 && p.data[2] == 0 && p.data[p.size - 3] == 0 && p.data[p.size - 1] == 255,
+                   "red at the top left, blue at the bottom right");
+                raw_preview_done(&p);
+                r = decode_raw_free(r);
+        }
+        free(jpeg);
+        free(dng);
+}
+
+static void test_errors(void) {
+        DecodeRaw *r = NULL;
+        RawPreview p = {};
+        char *reason = NULL;
+        int fd;
+
+        is_int(open_name("nopreview.dng", 0, &r), 0, "open a DNG without a preview");
+        if (r) {
+                is_int(decode_raw_preview(r, &p, &reason), -ENOENT, "no preview: -ENOENT");
+                ok(reason && strstr(reason, "no embedded preview"), "reason says so");
+                free(reason);
+                reason = NULL;
+                r = decode_raw_free(r);
+        }
+        /* libraw reads a preview 16 KiB past the end of the file without an
+         * error: a cut that short shows as a JPEG without its end (here made
+         * with a preview cut before it went in, so no byte is left unread). */
+        is_int(open_name("noeoi.dng", 0, &r), 0, "a DNG whose preview has no end still opens");
+        if (r) {
+                is_int(decode_raw_preview(r, &p, &reason), -ENODATA, "a preview without EOI: -ENODATA");
+                free(reason);
+                reason = NULL;
+                r = decode_raw_free(r);
+        }
+        is_int(open_name("cut.dng", 0, &r), 0, "a DNG cut 100 KiB into its preview still opens");
+        if (r) {
+                is_int(decode_raw_preview(r, &p, &reason), -ENODATA, "cut inside the preview: -ENODATA");
+                free(reason);
+                reason = NULL;
+                r = decode_raw_free(r);
+        }
+        is_int(open_name("big.dng", 0, &r), 0, "a DNG with a large preview opens");
+        if (r) {
+                is_int(decode_raw_preview(r, &p, &reason), 0, "... and its preview unpacks");
+                ok(p.width == 1600 && p.height == 1200 && p.size > 200000, "a 1600x1200 preview");
+                raw_preview_done(&p);
+                r = decode_raw_free(r);
+        }
+        is_int(open_name("plain.tif", 0, &r), -EBADMSG, "a plain RGB TIFF: -EBADMSG");
+        is_int(open_name("preview.jpg", 0, &r), -EBADMSG, "a JPEG: -EBADMSG");
+        is_int(open_name("garbage.dng", 0, &r), -EBADMSG, "garbage: -EBADMSG");
+        is_int(open_name("empty.dng", 0, &r), -EBADMSG, "empty: -EBADMSG");
+        is_int(open_name("rot6.dng", 1000, &r), -EFBIG, "max_file_size: -EFBIG");
+        ok(!r, "no object on failure");
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        is_int(decode_raw_open_fd(fd, 0, &r, &reason), -EBADMSG, "a directory: -EBADMSG");
+        free(reason);
+        reason = NULL;
+        close(fd);
+        is_int(decode_raw_open_memory(NULL, 0, &r, &reason), -EBADMSG, "no bytes: -EBADMSG");
+        free(reason);
+        ok(decode_raw_free(NULL) == NULL, "decode_raw_free(NULL)");
+}
+
+static void test_flip(void) {
+        /* dcraw: flip = "50132467"[orientation & 7]; the inverse, for every orientation. */
+        static const char dcraw[] = "50132467";
+        bool all = true;
+
+        for (int o = 1; o <= 8; o++)
+                all = all && decode_raw_flip_to_orientation(dcraw[o & 7] - '0') == o;
+        ok(all, "flip to orientation inverts dcraw's table for 1-8");
+        is_int(decode_raw_flip_to_orientation(-1), 1, "unknown flip: 1");
+        is_int(decode_raw_flip_to_orientation(90), 1, "out of range flip: 1");
+}
+
+/* The preview's size and first bytes of name as one number, or 0 on failure. */
+static uint64_t preview_sum(const char *name) {
+        DecodeRaw *r = NULL;
+        RawPreview p = {};
+        char *reason = NULL;
+        uint64_t sum = 0;
+
+        if (open_name(name, 0, &r) == 0 && decode_raw_preview(r, &p, &reason) == 0) {
+                sum = p.size;
+                for (size_t i = 0; i < p.size; i++)
+                        sum = sum * 31 + p.data[i];
+                raw_preview_done(&p);
+        }
+        free(reason);
+        decode_raw_free(r);
+        return sum;
+}
+
+static uint64_t want_sum[2];
+
+static void *preview_thread(void *arg) {
+        uintptr_t bad = 0;
+
+        (void) arg;
+        for (int i = 0; i < 8; i++)
+                bad += preview_sum("big.dng") != want_sum[0] || preview_sum("bitmap.dng") != want_sum[1];
+        return (void *) bad;
+}
+
+/* The thread contract: separate DecodeRaw objects (libraw_r) work at once, alike. */
+static void test_threads(void) {
+        pthread_t t[4];
+        uintptr_t bad = 0;
+        void *ret;
+
+        want_sum[0] = preview_sum("big.dng");
+        want_sum[1] = preview_sum("bitmap.dng");
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+                if (pthread_create(&t[i], NULL, preview_thread, NULL) != 0)
+                        bad++;
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+                if (pthread_join(t[i], &ret) == 0)
+                        bad += (uintptr_t) ret;
+        ok(want_sum[0] && want_sum[1] && bad == 0, "4 threads x 8 rounds unpack the same previews as one");
+}
+
+static bool make_files(void) {
+        return system("set -e; cd \"$D\"; "
+                      "gm convert -size 320x240 gradient:red-blue preview.jpg; "
+                      "gm convert -size 64x64 gradient:red-blue plain.tif; "
+                      "python3 \"$MAKE_DNG\" rot6.dng --preview preview.jpg --orientation 6; "
+                      "python3 \"$MAKE_DNG\" rot8.dng --preview preview.jpg --orientation 8; "
+                      "python3 \"$MAKE_DNG\" nopreview.dng; "
+                      "python3 \"$MAKE_DNG\" bitmap.dng --bitmap 160x120; "
+                      "head -c 1000 preview.jpg >noeoi.jpg; "
+                      "python3 \"$MAKE_DNG\" noeoi.dng --preview noeoi.jpg; "
+                      "gm convert -size 1600x1200 plasma:fractal -quality 95 big.jpg; "
+                      "python3 \"$MAKE_DNG\" big.dng --preview big.jpg; "
+                      "head -c 100000 big.dng >cut.dng; "
+                      "head -c 5000 /dev/urandom | tr -d '\\000' >garbage.dng; "
+                      ": >empty.dng") == 0;
+}
+
+int main(void) {
+        const char *top = getenv("TOP_SRCDIR");
+        char script[512];
+
+        (void) snprintf(script, sizeof script, "%s/tests/unit/make-dng.py", top ? top : ".");
+        if (system("command -v python3 >/dev/null && command -v gm >/dev/null") != 0 || access(script, R_OK) < 0) {
+                printf("1..0 # SKIP python3, gm (graphicsmagick) or %s is missing\n", script);
+                return 0;
+        }
+        if (!mkdtemp(dir) || setenv("D", dir, 1) < 0 || setenv("MAKE_DNG", script, 1) < 0 || !make_files()) {
+                printf("Bail out! cannot make the test files in %s\n", dir);
+                return 1;
+        }
+        test_preview();
+        test_errors();
+        test_flip();
+        test_threads();
+        (void) system("rm -rf \"$D\"");
+        return done_testing();
+}
