@@ -880,6 +880,70 @@ static bool source_names_has_file(const SourceNames *s, const char *name) {
         return hit && hit->type == DT_REG;
 }
 
+/* The names the thumbnails of a mirror folder's sources have: for each
+ * regular file its source folder lists that a scan would take, its
+ * outputs' names, sorted. A thumbnail so named is explained by the listing
+ * alone, without reading its stamp: at start-up every thumbnail of an
+ * up-to-date tree is, and reading each stamp again cost as much as the
+ * workers' whole check. What is kept this way would also be kept by the
+ * stamp (it is a present source's name); only the other names are read. */
+typedef struct ExpectedNames {
+        char **v;
+        size_t n;
+} ExpectedNames;
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void expected_names_done(ExpectedNames *x) {
+        for (size_t i = 0; i < x->n; i++)
+                free(x->v[i]);
+        free(x->v);
+        *x = (ExpectedNames) {};
+}
+
+static void expected_add(ExpectedNames *x, size_t *size, const Outputs *o, const char *dir) {
+        for (size_t i = 0; i < o->n; i++) {
+                if (strcmp(o->dir[i], dir) != 0)
+                        continue;
+                if (x->n == *size) {
+                        char **a = reallocarray(x->v, *size ? *size * 2 : 64, sizeof *a);
+
+                        if (!a)
+                                return;
+                        x->v = a;
+                        *size = *size ? *size * 2 : 64;
+                }
+                if ((x->v[x->n] = strdup(o->file[i])))
+                        x->n++;
+        }
+}
+
+static void expected_names_read(ExpectedNames *x, const OutputPrune *p, const DropConfig *d, const SourceNames *names,
+                                const char *dir) {
+        size_t size = 0;
+
+        *x = (ExpectedNames) {};
+        for (size_t i = 0; i < names->n; i++) {
+                _cleanup_free_ char *src = NULL;
+                Outputs o;
+
+                if (names->v[i].type != DT_REG || !(src = join3(d->source, dir, names->v[i].name)))
+                        continue;
+                if ((p->source_path_ok && !p->source_path_ok(d, src)) || outputs_init(&o, d, src) < 0)
+                        continue;
+                expected_add(x, &size, &o, dir);
+                outputs_done(&o);
+        }
+        if (x->n > 0)
+                qsort(x->v, x->n, sizeof *x->v, cmp_str);
+}
+
+static bool expected_has(const ExpectedNames *x, const char *name) {
+        return x->n > 0 && bsearch(&name, x->v, x->n, sizeof *x->v, cmp_str);
+}
+
 /* Removes name (of dirfd) for p, or says it would; folder: rmdir. */
 static bool prune_remove(OutputPrune *p, int dirfd, const char *name, const char *path, bool folder) {
         if (!p->dry_run && unlinkat(dirfd, name, folder ? AT_REMOVEDIR : 0) < 0) {
@@ -940,6 +1004,7 @@ static bool prune_file(OutputPrune *p, const DropConfig *d, const SourceNames *n
  * below. Returns how many entries stay in it. */
 static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char *dir, const char *path) {
         _cleanup_(source_names_done) SourceNames names = {};
+        _cleanup_(expected_names_done) ExpectedNames expected = {};
         struct dirent *e;
         long stay = 0;
         int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
@@ -962,6 +1027,8 @@ static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char
                 (void) closedir(dp);
                 return 1;
         }
+        if (names.state == SOURCE_IS)
+                expected_names_read(&expected, p, d, &names, dir);
         while ((e = readdir(dp))) {
                 _cleanup_free_ char *sub = NULL, *sub_path = NULL;
                 struct stat st;
@@ -970,6 +1037,10 @@ static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char
                         continue;
                 if (!dir[0] && strcmp(e->d_name, OUTPUT_STATE_DIR) == 0) {
                         stay++;         /* the daemon's state */
+                        continue;
+                }
+                if (e->d_type == DT_REG && expected_has(&expected, e->d_name)) {
+                        stay++;         /* a present source's thumbnail */
                         continue;
                 }
                 sub = dir[0] ? join3(dir, e->d_name, "") : strdup(e->d_name);
