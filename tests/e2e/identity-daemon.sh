@@ -130,7 +130,9 @@ check "... and not that it will be made again" test -z "$(grep 'will be made' "$
 diag "$T/explain"
 
 is "$(grep -c "young.jpg' failed" "$LOG")" 1 "the truncated file with a future mtime was logged as failed once"
-is "$(grep -c "young.jpg' looks truncated" "$LOG")" 1 "... after one wait for the grace period, not retried for ever"
+# Waited for once at most: a loaded machine may reach it after its grace.
+waits=$(grep -c "young.jpg' looks truncated" "$LOG")
+check "... after at most one wait for the grace period ($waits), not retried for ever" test "$waits" -le 1
 check "... and its failure is remembered" test -s "$(record "$T/out" "$T/in/young.jpg")"
 stop_daemon
 is "$STATUS" 0 "SIGTERM: exit 0"
