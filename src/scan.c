@@ -300,7 +300,7 @@ static int walk(Walk *wk, const char *path, bool top) {
         r = walk_enter(wk, path, top, follow);
         if (r == 0)
                 r = walk_open(path, top, follow, &dir);
-        if (r != 0)
+        if (r != 0 || !dir)
                 return r < 0 ? r : 0;
         r = walk_entries(wk, dir, path, &subdirs);
         (void) closedir(dir);
