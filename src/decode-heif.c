@@ -8,7 +8,6 @@
 #include "build-config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <libheif/heif.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 
 #include "decode-heif.h"
 #include "macro.h"
+#include "message.h"
 
 struct DecodeHeif {
         struct heif_context *ctx;
@@ -32,23 +32,12 @@ struct DecodeHeif {
         int read_errno;                 /* a pread() failed: its errno */
 };
 
-/* Sets *reterr_reason to the formatted reason (NULL when out of memory) and returns r. */
-_printf_(3, 4) static int fail(char **reterr_reason, int r, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(reterr_reason, fmt, ap) < 0)
-                *reterr_reason = NULL;
-        va_end(ap);
-        return r;
-}
-
 int decode_heif_init(char **reterr_reason) {
         struct heif_error e = heif_init(NULL);
 
         if (e.code != heif_error_Ok)
-                return fail(reterr_reason, -ENOTSUP, "libheif could not load its decoders: %s",
-                            e.message ? e.message : "no reason given");
+                return message_set(reterr_reason, -ENOTSUP, "libheif could not load its decoders: %s",
+                                   e.message ? e.message : "no reason given");
         return 0;
 }
 
@@ -136,8 +125,8 @@ static int heif_errno(const DecodeHeif *h, struct heif_error e, const char *what
         int r;
 
         if (h->read_errno)
-                return fail(reterr_reason, -h->read_errno, "%s: reading the file failed: %s", what,
-                            strerror(h->read_errno));
+                return message_set(reterr_reason, -h->read_errno, "%s: reading the file failed: %s", what,
+                                   strerror(h->read_errno));
         if (e.subcode == heif_suberror_Security_limit_exceeded)
                 r = -E2BIG;
         else if (e.code == heif_error_Memory_allocation_error)
@@ -146,11 +135,11 @@ static int heif_errno(const DecodeHeif *h, struct heif_error e, const char *what
                  e.subcode == heif_suberror_Unsupported_codec)
                 r = -ENOTSUP;
         else if (h->ftyp && (h->past_end || e.subcode == heif_suberror_End_of_data))
-                return fail(reterr_reason, -ENODATA, "%s: the file ends before its image does (%.*s)", what, n,
-                            msg);
+                return message_set(reterr_reason, -ENODATA, "%s: the file ends before its image does (%.*s)", what, n,
+                                   msg);
         else
                 r = -EBADMSG;
-        return fail(reterr_reason, r, "%s: %.*s", what, n, msg);
+        return message_set(reterr_reason, r, "%s: %.*s", what, n, msg);
 }
 
 /* ---- open and free ---- */
@@ -169,7 +158,7 @@ static int new_context(unsigned max_side, DecodeHeif **ret, char **reterr_reason
 
         if (!h || !(h->ctx = heif_context_alloc())) {
                 free(h);
-                return fail(reterr_reason, -ENOMEM, "out of memory for a libheif context");
+                return message_set(reterr_reason, -ENOMEM, "out of memory for a libheif context");
         }
         h->fd = -1;
         /* libheif 1.15 refuses a width above the limit when it parses, but a
@@ -190,7 +179,7 @@ static int open_primary(DecodeHeif *h, struct heif_error e, char **reterr_reason
         if (e.code != heif_error_Ok)
                 return heif_errno(h, e, "finding the primary image", reterr_reason);
         if (heif_image_handle_get_width(h->primary) <= 0 || heif_image_handle_get_height(h->primary) <= 0)
-                return fail(reterr_reason, -EBADMSG, "the primary image has no size");
+                return message_set(reterr_reason, -EBADMSG, "the primary image has no size");
         return 0;
 }
 
@@ -202,7 +191,8 @@ static int read_header(DecodeHeif *h, char **reterr_reason) {
         h->pos = 0;
         h->past_end = false;
         if (h->read_errno)
-                return fail(reterr_reason, -h->read_errno, "reading the file failed: %s", strerror(h->read_errno));
+                return message_set(reterr_reason, -h->read_errno, "reading the file failed: %s",
+                                   strerror(h->read_errno));
         return open_primary(h, heif_context_read_from_reader(h->ctx, &fd_reader, h, NULL), reterr_reason);
 }
 
@@ -213,12 +203,12 @@ int decode_heif_open_fd(int fd, uint64_t max_file_size, unsigned max_side, Decod
         int r;
 
         if (fstat(fd, &st) < 0)
-                return fail(reterr_reason, -errno, "cannot stat the file: %m");
+                return message_set(reterr_reason, -errno, "cannot stat the file: %m");
         if (!S_ISREG(st.st_mode))
-                return fail(reterr_reason, -EBADMSG, "not a regular file");
+                return message_set(reterr_reason, -EBADMSG, "not a regular file");
         if (max_file_size > 0 && (uint64_t) st.st_size > max_file_size)
-                return fail(reterr_reason, -EFBIG, "the file has %llu bytes, more than max_file_size (%llu)",
-                            (unsigned long long) st.st_size, (unsigned long long) max_file_size);
+                return message_set(reterr_reason, -EFBIG, "the file has %llu bytes, more than max_file_size (%llu)",
+                                   (unsigned long long) st.st_size, (unsigned long long) max_file_size);
         r = new_context(max_side, &h, reterr_reason);
         if (r < 0)
                 return r;
@@ -337,7 +327,7 @@ static int read_color(const DecodeHeif *h, HeifColor *ret, char **reterr_reason)
         *ret = (HeifColor) {};
         if (n > 0) {
                 if (!(ret->icc = malloc(n)))
-                        return fail(reterr_reason, -ENOMEM, "out of memory for a %zu-byte ICC profile", n);
+                        return message_set(reterr_reason, -ENOMEM, "out of memory for a %zu-byte ICC profile", n);
                 e = heif_image_handle_get_raw_color_profile(h->primary, ret->icc);
                 if (e.code != heif_error_Ok) {
                         free(ret->icc);
@@ -371,7 +361,7 @@ static int decode_handle(const DecodeHeif *h, struct heif_image_handle *handle, 
         int w, ht, stride;
 
         if (!opts)
-                return fail(reterr_reason, -ENOMEM, "out of memory for libheif's decoding options");
+                return message_set(reterr_reason, -ENOMEM, "out of memory for libheif's decoding options");
         opts->convert_hdr_to_8bit = 1;
         e = heif_decode_image(handle, &img, heif_colorspace_RGB,
                               alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB, opts);
@@ -385,7 +375,7 @@ static int decode_handle(const DecodeHeif *h, struct heif_image_handle *handle, 
         if (!plane || w <= 0 || ht <= 0 || stride < 0 || (size_t) stride < row ||
             heif_image_get_bits_per_pixel_range(img, heif_channel_interleaved) != 8) {
                 heif_image_release(img);
-                return fail(reterr_reason, -EBADMSG, "libheif returned no 8-bit interleaved plane");
+                return message_set(reterr_reason, -EBADMSG, "libheif returned no 8-bit interleaved plane");
         }
         /* Rows packed for ConstituteImage(), in place: row y moves down to y * row <= y * stride. */
         if ((size_t) stride != row)

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <libraw.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,22 +20,12 @@
 
 #include "decode-raw.h"
 #include "macro.h"
+#include "message.h"
 
 struct DecodeRaw {
         libraw_data_t *lr;
         uint8_t *buffer;                /* owned: the file read into memory, when /proc was not there */
 };
-
-/* Sets *reterr_reason to the formatted reason (NULL when out of memory) and returns r. */
-_printf_(3, 4) static int fail(char **reterr_reason, int r, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(reterr_reason, fmt, ap) < 0)
-                *reterr_reason = NULL;
-        va_end(ap);
-        return r;
-}
 
 /* libraw's error code as -errno, with what failed and libraw's words. */
 static int raw_errno(int code, const char *what, char **reterr_reason) {
@@ -44,9 +33,9 @@ static int raw_errno(int code, const char *what, char **reterr_reason) {
 
         switch (code) {
         case LIBRAW_FILE_UNSUPPORTED:
-                return fail(reterr_reason, -EBADMSG, "%s: not a camera RAW libraw can read", what);
+                return message_set(reterr_reason, -EBADMSG, "%s: not a camera RAW libraw can read", what);
         case LIBRAW_NO_THUMBNAIL:
-                return fail(reterr_reason, -ENOENT, "%s: the RAW has no embedded preview", what);
+                return message_set(reterr_reason, -ENOENT, "%s: the RAW has no embedded preview", what);
         case LIBRAW_UNSUPPORTED_THUMBNAIL:
                 r = -ENOTSUP;
                 break;
@@ -57,13 +46,14 @@ static int raw_errno(int code, const char *what, char **reterr_reason) {
                 r = -E2BIG;
                 break;
         case LIBRAW_IO_ERROR:
-                return fail(reterr_reason, -ENODATA, "%s: the file ends before the data it points to, or is corrupt (%s)",
-                            what, libraw_strerror(code));
+                return message_set(reterr_reason, -ENODATA,
+                                   "%s: the file ends before the data it points to, or is corrupt (%s)", what,
+                                   libraw_strerror(code));
         default:
                 r = -EBADMSG;
                 break;
         }
-        return fail(reterr_reason, r, "%s: %s", what, libraw_strerror(code));
+        return message_set(reterr_reason, r, "%s: %s", what, libraw_strerror(code));
 }
 
 int decode_raw_flip_to_orientation(int flip) {
@@ -88,7 +78,7 @@ static int new_raw(DecodeRaw **ret, char **reterr_reason) {
 
         if (!r || !(r->lr = libraw_init(0))) {
                 free(r);
-                return fail(reterr_reason, -ENOMEM, "out of memory for libraw");
+                return message_set(reterr_reason, -ENOMEM, "out of memory for libraw");
         }
         *ret = r;
         return 0;
@@ -99,7 +89,7 @@ static int opened(DecodeRaw *r, int code, char **reterr_reason) {
         if (code != LIBRAW_SUCCESS)
                 return raw_errno(code, "reading the RAW header", reterr_reason);
         if (r->lr->sizes.width == 0 || r->lr->sizes.height == 0)
-                return fail(reterr_reason, -EBADMSG, "reading the RAW header: the image has no size");
+                return message_set(reterr_reason, -EBADMSG, "reading the RAW header: the image has no size");
         return 0;
 }
 
@@ -108,18 +98,20 @@ static int read_all(DecodeRaw *r, int fd, uint64_t size, char **reterr_reason) {
         size_t done = 0;
 
         if (size == 0 || size > SIZE_MAX)
-                return fail(reterr_reason, size ? -EFBIG : -EBADMSG, "a file of %llu bytes", (unsigned long long) size);
+                return message_set(reterr_reason, size ? -EFBIG : -EBADMSG, "a file of %llu bytes",
+                                   (unsigned long long) size);
         if (!(r->buffer = malloc((size_t) size)))
-                return fail(reterr_reason, -ENOMEM, "out of memory for %llu bytes of RAW", (unsigned long long) size);
+                return message_set(reterr_reason, -ENOMEM, "out of memory for %llu bytes of RAW",
+                                   (unsigned long long) size);
         while (done < size) {
                 ssize_t n = pread(fd, r->buffer + done, (size_t) size - done, (off_t) done);
 
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return fail(reterr_reason, -errno, "reading the RAW failed: %m");
+                        return message_set(reterr_reason, -errno, "reading the RAW failed: %m");
                 if (n == 0)
-                        return fail(reterr_reason, -ENODATA, "the file became shorter while it was read");
+                        return message_set(reterr_reason, -ENODATA, "the file became shorter while it was read");
                 done += (size_t) n;
         }
         return opened(r, libraw_open_buffer(r->lr, r->buffer, done), reterr_reason);
@@ -132,14 +124,14 @@ int decode_raw_open_fd(int fd, uint64_t max_file_size, DecodeRaw **ret, char **r
         int k;
 
         if (fstat(fd, &st) < 0)
-                return fail(reterr_reason, -errno, "cannot stat the file: %m");
+                return message_set(reterr_reason, -errno, "cannot stat the file: %m");
         if (!S_ISREG(st.st_mode))
-                return fail(reterr_reason, -EBADMSG, "not a regular file");
+                return message_set(reterr_reason, -EBADMSG, "not a regular file");
         if (st.st_size == 0)
-                return fail(reterr_reason, -EBADMSG, "an empty file is not a RAW");
+                return message_set(reterr_reason, -EBADMSG, "an empty file is not a RAW");
         if (max_file_size > 0 && (uint64_t) st.st_size > max_file_size)
-                return fail(reterr_reason, -EFBIG, "the file has %llu bytes, more than max_file_size (%llu)",
-                            (unsigned long long) st.st_size, (unsigned long long) max_file_size);
+                return message_set(reterr_reason, -EFBIG, "the file has %llu bytes, more than max_file_size (%llu)",
+                                   (unsigned long long) st.st_size, (unsigned long long) max_file_size);
         k = new_raw(&r, reterr_reason);
         if (k < 0)
                 return k;
@@ -162,7 +154,7 @@ int decode_raw_open_memory(const void *data, size_t size, DecodeRaw **ret, char 
         int k;
 
         if (!data || size == 0)
-                return fail(reterr_reason, -EBADMSG, "an empty file is not a RAW");
+                return message_set(reterr_reason, -EBADMSG, "an empty file is not a RAW");
         k = new_raw(&r, reterr_reason);
         if (k < 0)
                 return k;
@@ -217,12 +209,13 @@ int decode_raw_preview(DecodeRaw *r, RawPreview *ret, char **reterr_reason) {
         if (code != LIBRAW_SUCCESS)
                 return raw_errno(code, "unpacking the preview", reterr_reason);
         if (!t->thumb || t->tlength == 0)
-                return fail(reterr_reason, -ENOENT, "unpacking the preview: libraw returned no bytes");
+                return message_set(reterr_reason, -ENOENT, "unpacking the preview: libraw returned no bytes");
         switch (t->tformat) {
         case LIBRAW_THUMBNAIL_JPEG:
                 if (!jpeg_complete((const uint8_t *) t->thumb, t->tlength))
-                        return fail(reterr_reason, -ENODATA,
-                                    "unpacking the preview: its JPEG has no end: the file is cut short or corrupt");
+                        return message_set(reterr_reason, -ENODATA,
+                                           "unpacking the preview: its JPEG has no end: "
+                                           "the file is cut short or corrupt");
                 p.format = RAW_PREVIEW_JPEG;
                 p.size = t->tlength;
                 break;
@@ -230,19 +223,20 @@ int decode_raw_preview(DecodeRaw *r, RawPreview *ret, char **reterr_reason) {
                 /* ppm_thumb() and layer_thumb(): 8-bit, tcolors per pixel; only RGB is returned. */
                 if (t->tcolors != 3 || t->twidth == 0 || t->theight == 0 ||
                     (uint64_t) t->twidth * t->theight * 3 > t->tlength)
-                        return fail(reterr_reason, -ENOTSUP, "a %ux%u bitmap preview of %d colours",
-                                    (unsigned) t->twidth, (unsigned) t->theight, t->tcolors);
+                        return message_set(reterr_reason, -ENOTSUP, "a %ux%u bitmap preview of %d colours",
+                                           (unsigned) t->twidth, (unsigned) t->theight, t->tcolors);
                 p.format = RAW_PREVIEW_RGB;
                 p.size = (size_t) t->twidth * t->theight * 3;
                 break;
         case LIBRAW_THUMBNAIL_UNKNOWN:
-                return fail(reterr_reason, -ENOTSUP, "unpacking the preview: a JPEG libjpeg cannot read the header of");
+                return message_set(reterr_reason, -ENOTSUP,
+                                   "unpacking the preview: a JPEG libjpeg cannot read the header of");
         default:
-                return fail(reterr_reason, -ENOTSUP, "unpacking the preview: libraw preview format %d",
-                            (int) t->tformat);
+                return message_set(reterr_reason, -ENOTSUP, "unpacking the preview: libraw preview format %d",
+                                   (int) t->tformat);
         }
         if (!(p.data = malloc(p.size)))
-                return fail(reterr_reason, -ENOMEM, "out of memory for a %zu-byte preview", p.size);
+                return message_set(reterr_reason, -ENOMEM, "out of memory for a %zu-byte preview", p.size);
         memcpy(p.data, t->thumb, p.size);
         p.width = t->twidth;
         p.height = t->theight;

@@ -1,10 +1,13 @@
 /* tap.h - a minimal TAP producer for the unit tests: ok(), is_int(), is_str(),
  * then done_testing() prints the plan and returns the exit status; and
- * tap_path() for tests that work on a temporary tree. */
+ * tap_path() for tests that work on a temporary tree; tap_threads() for
+ * tests of a thread contract. */
 #pragma once
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,4 +54,25 @@ static inline char *tap_path(const char *dir, const char *rel) {
 
         (void) snprintf(b, PATH_MAX, "%s/%s", dir, rel);
         return b;
+}
+
+/* Runs fn on n threads at once (n <= 16), each returning its faults as
+ * (void *) (uintptr_t) count. Returns the faults of all, plus one for each
+ * thread that could not start. */
+static inline uintptr_t tap_threads(size_t n, void *(*fn)(void *)) {
+        pthread_t t[16];
+        uintptr_t bad = 0;
+        size_t started = 0;
+        void *ret;
+
+        for (size_t i = 0; i < n && i < 16; i++) {
+                if (pthread_create(&t[started], NULL, fn, NULL) == 0)
+                        started++;
+                else
+                        bad++;
+        }
+        for (size_t i = 0; i < started; i++)
+                if (pthread_join(t[i], &ret) == 0)
+                        bad += (uintptr_t) ret;
+        return bad;
 }

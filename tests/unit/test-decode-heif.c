@@ -200,18 +200,11 @@ static void *decode_thread(void *arg) {
 
 /* The thread contract: separate DecodeHeif objects decode at once, alike. */
 static void test_threads(void) {
-        pthread_t t[4];
-        uintptr_t bad = 0;
-        void *ret;
+        uintptr_t bad;
 
         want_sum[0] = checksum("thumb.heic", 100);
         want_sum[1] = checksum("alpha.heic", 400);
-        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-                if (pthread_create(&t[i], NULL, decode_thread, NULL) != 0)
-                        bad++;
-        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-                if (pthread_join(t[i], &ret) == 0)
-                        bad += (uintptr_t) ret;
+        bad = tap_threads(4, decode_thread);
         ok(want_sum[0] && want_sum[1] && bad == 0, "4 threads x 4 rounds decode the same pixels as one");
 }
 

@@ -214,18 +214,11 @@ static void *preview_thread(void *arg) {
 
 /* The thread contract: separate DecodeRaw objects (libraw_r) work at once, alike. */
 static void test_threads(void) {
-        pthread_t t[4];
-        uintptr_t bad = 0;
-        void *ret;
+        uintptr_t bad;
 
         want_sum[0] = preview_sum("big.dng");
         want_sum[1] = preview_sum("bitmap.dng");
-        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-                if (pthread_create(&t[i], NULL, preview_thread, NULL) != 0)
-                        bad++;
-        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-                if (pthread_join(t[i], &ret) == 0)
-                        bad += (uintptr_t) ret;
+        bad = tap_threads(4, preview_thread);
         ok(want_sum[0] && want_sum[1] && bad == 0, "4 threads x 8 rounds unpack the same previews as one");
 }
 
