@@ -831,6 +831,22 @@ static void source_names_done(SourceNames *s) {
         *s = (SourceNames) {};
 }
 
+/* Appends name (of type, a d_type) to s, whose array holds *size. */
+static bool source_names_add(SourceNames *s, size_t *size, const char *name, unsigned char type) {
+        if (s->n == *size) {
+                struct SourceName *a = reallocarray(s->v, *size ? *size * 2 : 64, sizeof *a);
+
+                if (!a)
+                        return false;
+                s->v = a;
+                *size = *size ? *size * 2 : 64;
+        }
+        if (!(s->v[s->n].name = strdup(name)))
+                return false;
+        s->v[s->n++].type = type;
+        return true;
+}
+
 /* Lists the source folder rel_dir, opened below the source without a
  * symlink on the way. */
 static void source_names_read(SourceNames *s, const DropConfig *d, const char *rel_dir) {
@@ -849,18 +865,8 @@ static void source_names_read(SourceNames *s, const DropConfig *d, const char *r
         while ((errno = 0, e = readdir(dp))) {
                 if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                         continue;
-                if (s->n == size) {
-                        struct SourceName *a = reallocarray(s->v, size ? size * 2 : 64, sizeof *a);
-
-                        if (!a)
-                                break;
-                        s->v = a;
-                        size = size ? size * 2 : 64;
-                }
-                s->v[s->n].name = strdup(e->d_name);
-                s->v[s->n].type = e->d_type;
-                if (s->v[s->n].name)
-                        s->n++;
+                if (!source_names_add(s, &size, e->d_name, e->d_type))
+                        break;
         }
         if (errno != 0)
                 s->state = SOURCE_UNKNOWN;      /* read only in part: nothing is judged by it */
@@ -885,63 +891,40 @@ static bool source_names_has_file(const SourceNames *s, const char *name) {
  * outputs' names, sorted. A thumbnail so named is explained by the listing
  * alone, without reading its stamp: at start-up every thumbnail of an
  * up-to-date tree is, and reading each stamp again cost as much as the
- * workers' whole check. What is kept this way would also be kept by the
- * stamp (it is a present source's name); only the other names are read. */
-typedef struct ExpectedNames {
-        char **v;
-        size_t n;
-} ExpectedNames;
-
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static void expected_names_done(ExpectedNames *x) {
-        for (size_t i = 0; i < x->n; i++)
-                free(x->v[i]);
-        free(x->v);
-        *x = (ExpectedNames) {};
-}
-
-static void expected_add(ExpectedNames *x, size_t *size, const Outputs *o, const char *dir) {
-        for (size_t i = 0; i < o->n; i++) {
-                if (strcmp(o->dir[i], dir) != 0)
-                        continue;
-                if (x->n == *size) {
-                        char **a = reallocarray(x->v, *size ? *size * 2 : 64, sizeof *a);
-
-                        if (!a)
-                                return;
-                        x->v = a;
-                        *size = *size ? *size * 2 : 64;
-                }
-                if ((x->v[x->n] = strdup(o->file[i])))
-                        x->n++;
-        }
-}
-
-static void expected_names_read(ExpectedNames *x, const OutputPrune *p, const DropConfig *d, const SourceNames *names,
+ * workers' whole check. Returns false when out of memory: the set is then
+ * incomplete, and a thumbnail missing from it proves nothing. */
+static bool expected_names_read(SourceNames *x, const OutputPrune *p, const DropConfig *d, const SourceNames *names,
                                 const char *dir) {
         size_t size = 0;
 
-        *x = (ExpectedNames) {};
+        *x = (SourceNames) { .state = SOURCE_IS };
         for (size_t i = 0; i < names->n; i++) {
                 _cleanup_free_ char *src = NULL;
                 Outputs o;
+                bool added = true;
+                int r;
 
-                if (names->v[i].type != DT_REG || !(src = join3(d->source, dir, names->v[i].name)))
+                if (names->v[i].type != DT_REG)
                         continue;
-                if ((p->source_path_ok && !p->source_path_ok(d, src)) || outputs_init(&o, d, src) < 0)
+                if (!(src = join3(d->source, dir, names->v[i].name)))
+                        return false;
+                if (p->source_path_ok && !p->source_path_ok(d, src))
                         continue;
-                expected_add(x, &size, &o, dir);
+                r = outputs_init(&o, d, src);
+                if (r == -ENOMEM)
+                        return false;
+                if (r < 0)
+                        continue;
+                for (size_t j = 0; j < o.n && added; j++)
+                        if (strcmp(o.dir[j], dir) == 0)
+                                added = source_names_add(x, &size, o.file[j], DT_REG);
                 outputs_done(&o);
+                if (!added)
+                        return false;
         }
         if (x->n > 0)
-                qsort(x->v, x->n, sizeof *x->v, cmp_str);
-}
-
-static bool expected_has(const ExpectedNames *x, const char *name) {
-        return x->n > 0 && bsearch(&name, x->v, x->n, sizeof *x->v, cmp_str);
+                qsort(x->v, x->n, sizeof *x->v, cmp_source_name);
+        return true;
 }
 
 /* Removes name (of dirfd) for p, or says it would; folder: rmdir. */
@@ -986,12 +969,10 @@ static bool prune_file(OutputPrune *p, const DropConfig *d, const SourceNames *n
         src = join3(d->source, dir, source_name);
         if (!src || names->state == SOURCE_UNKNOWN)
                 return true;
-        /* Kept by the folder's listing (a regular file there); otherwise
-         * looked at by itself, right before it would go. */
-        if (source_names_has_file(names, source_name)) {
-                if (names_explain(p, d, src, dir, name))
-                        return true;
-        } else {
+        /* A source the listing holds as a regular file would have explained
+         * name already (prune_dir's expected names): it does not. Any other
+         * is looked at by itself, right before its thumbnail would go. */
+        if (!source_names_has_file(names, source_name)) {
                 SourceState state = source_state(d, src);
 
                 if (state == SOURCE_UNKNOWN || (state == SOURCE_IS && names_explain(p, d, src, dir, name)))
@@ -1004,7 +985,7 @@ static bool prune_file(OutputPrune *p, const DropConfig *d, const SourceNames *n
  * below. Returns how many entries stay in it. */
 static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char *dir, const char *path) {
         _cleanup_(source_names_done) SourceNames names = {};
-        _cleanup_(expected_names_done) ExpectedNames expected = {};
+        _cleanup_(source_names_done) SourceNames expected = {};
         struct dirent *e;
         long stay = 0;
         int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
@@ -1027,8 +1008,8 @@ static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char
                 (void) closedir(dp);
                 return 1;
         }
-        if (names.state == SOURCE_IS)
-                expected_names_read(&expected, p, d, &names, dir);
+        if (names.state == SOURCE_IS && !expected_names_read(&expected, p, d, &names, dir))
+                names.state = SOURCE_UNKNOWN;   /* nothing is judged by a set cut short */
         while ((e = readdir(dp))) {
                 _cleanup_free_ char *sub = NULL, *sub_path = NULL;
                 struct stat st;
@@ -1039,7 +1020,7 @@ static long prune_dir(OutputPrune *p, const DropConfig *d, int dirfd, const char
                         stay++;         /* the daemon's state */
                         continue;
                 }
-                if (e->d_type == DT_REG && expected_has(&expected, e->d_name)) {
+                if (e->d_type == DT_REG && source_names_has_file(&expected, e->d_name)) {
                         stay++;         /* a present source's thumbnail */
                         continue;
                 }

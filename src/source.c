@@ -65,10 +65,9 @@ static int open_link_beneath(const DropConfig *d, int root, const char *rel) {
                 joined = NULL;
         if (!joined || naming_normalize_path(joined, &abs) < 0)
                 return -ENOMEM;
-        real = realpath(d->source, NULL);
         if (naming_path_is_under(abs, d->source) && strcmp(abs, d->source) != 0)
                 base = naming_path_below(abs, d->source);
-        else if (real && naming_path_is_under(abs, real) && strcmp(abs, real) != 0)
+        else if ((real = realpath(d->source, NULL)) && naming_path_is_under(abs, real) && strcmp(abs, real) != 0)
                 base = naming_path_below(abs, real);
         if (!base)
                 return -EXDEV;
