@@ -13,11 +13,10 @@ char *message_va(const char *format, va_list ap) {
         return msg;
 }
 
-int message_set(char **reterr_message, int r, const char *format, ...) {
+void message_put(char **reterr_message, const char *format, ...) {
         va_list ap;
 
         va_start(ap, format);
         *reterr_message = message_va(format, ap);
         va_end(ap);
-        return r;
 }

@@ -55,7 +55,7 @@ static void exception_reason(const ExceptionInfo *ex, char **reterr_reason) {
         /* The description is often just the file name we gave, which says nothing. */
         bool describe = ex->description && strcmp(ex->description, SOURCE_NAME) != 0;
 
-        (void) message_set(reterr_reason, 0, "%s%s%s%s", ex->reason ? ex->reason : "unknown error",
+        message_put(reterr_reason, "%s%s%s%s", ex->reason ? ex->reason : "unknown error",
                            describe ? " (" : "", describe ? ex->description : "", describe ? ")" : "");
 }
 
@@ -260,7 +260,7 @@ static int write_atomically(int dirfd, const char *name, const void *data, size_
                 r = -errno;
         if (r < 0) {
                 (void) unlinkat(dirfd, tmp, 0);
-                (void) message_set(reterr_reason, 0, "cannot write '%s': %s", name, strerror(-r));
+                message_put(reterr_reason, "cannot write '%s': %s", name, strerror(-r));
         }
         return r;
 }
@@ -453,7 +453,7 @@ static int jpeg_header(FILE *f, Header *ret, char **reterr_reason) {
                 char msg[JMSG_LENGTH_MAX];
 
                 err.mgr.format_message((j_common_ptr) &cinfo, msg);
-                (void) message_set(reterr_reason, 0, "%s", msg);
+                message_put(reterr_reason, "%s", msg);
                 jpeg_destroy_decompress(&cinfo);
                 return -EBADMSG;
         }
@@ -565,7 +565,7 @@ static OrientationType exif_orientation(ExifData *exif) {
 /* The reason for a failure: ours for a timeout, GraphicsMagick's otherwise. */
 static void failure_reason(int r, const ExceptionInfo *ex, const ThumbnailOptions *opts, char **reterr_reason) {
         if (r == -ETIMEDOUT)
-                (void) message_set(reterr_reason, 0, "abandoned after job_timeout (%.3f s)",
+                message_put(reterr_reason, "abandoned after job_timeout (%.3f s)",
                                    (double) opts->timeout_usec / 1e6);
         else
                 exception_reason(ex, reterr_reason);
@@ -681,7 +681,7 @@ static int read_header(FILE *f, const ImageFormat *format, const struct stat *st
                 }
         }
         if (r == 0 && (ret->columns == 0 || ret->rows == 0)) {
-                (void) message_set(reterr_reason, 0, "the header says %lux%lu", ret->columns, ret->rows);
+                message_put(reterr_reason, "the header says %lux%lu", ret->columns, ret->rows);
                 r = -EBADMSG;
         }
         rewind(f);
