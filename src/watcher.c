@@ -742,6 +742,22 @@ static void flush_moved_from(Watcher *w) {
         w->moved_from = NULL;
 }
 
+#ifdef THUMBWATCH_TEST_HOOKS
+/* Test builds only (--enable-test-hooks): the watcher pauses
+ * $THUMBWATCH_TEST_DIR_PAUSE_MS (default 300) before it handles the creation
+ * of a folder whose name starts with $THUMBWATCH_TEST_DIR_PAUSE, so that a
+ * test can move things into the folder before the watcher walks it. */
+static void test_dir_pause(const char *name) {
+        const char *prefix = getenv("THUMBWATCH_TEST_DIR_PAUSE"), *ms = getenv("THUMBWATCH_TEST_DIR_PAUSE_MS");
+        long n;
+
+        if (!prefix || !*prefix || strncmp(name, prefix, strlen(prefix)) != 0)
+                return;
+        n = ms ? strtol(ms, NULL, 10) : 300;
+        (void) nanosleep(&(struct timespec) { n / 1000, (n % 1000) * 1000000 }, NULL);
+}
+#endif
+
 static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inotify_event *ev, const char *dir,
                              const char *path) {
         if (ev->mask & IN_MOVED_FROM) {
@@ -750,6 +766,10 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                 w->moved_cookie = ev->cookie;
                 return;
         }
+#ifdef THUMBWATCH_TEST_HOOKS
+        if (ev->mask & IN_CREATE)
+                test_dir_pause(ev->name);
+#endif
         if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
                 bool renamed = (ev->mask & IN_MOVED_TO) && w->moved_from && ev->cookie == w->moved_cookie &&
                                config_find_drop(w->config, w->moved_from) == d;

@@ -3,10 +3,13 @@
 # is made and a watched one moved into it at once, so the walk of the new
 # folder meets a folder the kernel watches already, under a name the watcher
 # does not know yet. It is recognised by its inode and watched once, and
-# everything ends up under its new name. Repeated, because the watcher may
-# read the events before the move; under AddressSanitizer the exit status
-# also says whether anything leaked.
+# everything ends up under its new name. A test hook makes the watcher pause
+# before it handles the creation of each box folder, so the move is done
+# before it walks the box (a loaded machine no longer decides whether the
+# race happens); a burst of events ahead of them adds the unpaused form.
+# Under AddressSanitizer the exit status also says whether anything leaked.
 . "$(dirname "$0")/lib.sh"
+"$THUMBWATCH" --version | grep -q "test hooks" || { echo "1..0 # SKIP needs a build with --enable-test-hooks"; exit 0; }
 command -v python3 >/dev/null || { echo "1..0 # SKIP python3 makes the race"; exit 0; }
 
 ROUNDS=8
@@ -14,7 +17,7 @@ for i in $(seq $ROUNDS); do
 	mkdir -p "$T/in/held$i/sub"
 	cp "$T/sample.jpg" "$T/in/held$i/sub/h.jpg"
 done
-start_daemon --log-level debug "$T/in" "$T/out"
+THUMBWATCH_TEST_DIR_PAUSE=box THUMBWATCH_TEST_DIR_PAUSE_MS=300 start_daemon --log-level debug "$T/in" "$T/out"
 check "ready" wait_ready
 all_made() {
 	for i in $(seq $ROUNDS); do [ -s "$T/out/held$i/sub/h_thumbnail.jpg" ] || return 1; done
@@ -41,7 +44,7 @@ moved() {
 }
 check "each moved folder's thumbnails are under its new name, none under the old" wait_for moved
 races=$(grep -c "before its event was read" "$LOG")
-check "the race happened at least once ($races of $ROUNDS rounds)" test "$races" -ge 1
+check "the race happened ($races of $ROUNDS rounds)" test "$races" -ge $((ROUNDS / 2))
 for i in $(seq $ROUNDS); do cp "$T/sample.jpg" "$T/in/box$((i - 1))/held/sub/later.jpg"; done
 later() {
 	for i in $(seq $ROUNDS); do [ -s "$T/out/box$((i - 1))/held/sub/later_thumbnail.jpg" ] || return 1; done
