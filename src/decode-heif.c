@@ -8,6 +8,7 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <libheif/heif.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,248 @@ static const struct heif_reader fd_reader = {
         .wait_for_file_size = reader_wait,
 };
 
+/* ---- derived images: what libheif 1.15 would follow for ever ----
+ *
+ * libheif 1.15 decodes a grid by decoding each tile, an 'iden' by decoding
+ * its source and an image with alpha by decoding its auxiliary image, each
+ * by recursion with no memory of where it came from: a grid that is its own
+ * tile, or two that name each other, recurse until the stack runs out (a
+ * fuzzed file found it). Before any decode, the references that lead a
+ * decode from one item to another ('dimg', and 'auxl' read backwards) are
+ * read from the 'iref' box and must form no cycle and no chain deeper than
+ * DERIVED_DEPTH_MAX. */
+
+#define META_SIZE_MAX (4u << 20)        /* a larger 'meta' box is refused */
+#define DERIVED_DEPTH_MAX 8u            /* items a decode may pass through (a grid and its tiles: 2) */
+
+typedef struct ItemRef {
+        uint32_t from, to;              /* decoding 'from' decodes 'to' */
+} ItemRef;
+
+typedef struct ItemGraph {
+        ItemRef *refs;                  /* sorted by from */
+        size_t n_refs;
+        uint32_t *ids;                  /* every item named, sorted, unique */
+        size_t n_ids;
+        uint8_t *state;                 /* per id: 0 not seen, 1 on the current path, 2 done */
+        uint8_t *height;                /* per done id: the longest chain it starts */
+} ItemGraph;
+
+static uint64_t get_be(const uint8_t *p, unsigned n) {
+        uint64_t v = 0;
+
+        for (unsigned i = 0; i < n; i++)
+                v = v << 8 | p[i];
+        return v;
+}
+
+/* Reads len bytes at off, leaving libheif's position as it was. */
+static int read_at(DecodeHeif *h, uint64_t off, void *buf, size_t len) {
+        int64_t pos = h->pos;
+        bool past_end = h->past_end;
+        int r = off <= INT64_MAX && reader_seek((int64_t) off, h) == 0 && reader_read(buf, len, h) == 0 ? 0 : -1;
+
+        h->pos = pos;
+        h->past_end = past_end;
+        return r;
+}
+
+/* The box at *pos in buf[0..end): its type and its body [*ret_body, *ret_end);
+ * *pos moves past it. false at the end or at a box that does not fit. */
+static bool next_box(const uint8_t *buf, size_t end, size_t *pos, char ret_type[static 4], size_t *ret_body,
+                     size_t *ret_end) {
+        size_t at = *pos, head = 8;
+        uint64_t size;
+
+        if (end - at < 8)
+                return false;
+        size = get_be(buf + at, 4);
+        if (size == 1) {
+                if (end - at < 16)
+                        return false;
+                size = get_be(buf + at + 8, 8);
+                head = 16;
+        } else if (size == 0)
+                size = end - at;
+        if (size < head || size > end - at)
+                return false;
+        memcpy(ret_type, buf + at + 4, 4);
+        *ret_body = at + head;
+        *ret_end = at + (size_t) size;
+        *pos = *ret_end;
+        return true;
+}
+
+/* The top-level 'meta' box's body, read into *ret (caller frees). 0, or
+ * -EBADMSG when the boxes cannot be followed to it, -E2BIG when it is too large. */
+static int read_meta(DecodeHeif *h, uint8_t **ret, size_t *ret_size, char **reterr_reason) {
+        uint64_t off = 0;
+
+        for (unsigned n = 0; n < 4096 && h->size - off >= 8; n++) {
+                uint8_t head[16];
+                uint64_t size, head_size = 8;
+
+                if (read_at(h, off, head, 8) < 0)
+                        break;
+                size = get_be(head, 4);
+                if (size == 1) {
+                        if (h->size - off < 16 || read_at(h, off + 8, head + 8, 8) < 0)
+                                break;
+                        size = get_be(head + 8, 8);
+                        head_size = 16;
+                } else if (size == 0)
+                        size = h->size - off;
+                if (size < head_size || size > h->size - off)
+                        break;
+                if (memcmp(head + 4, "meta", 4) == 0) {
+                        uint8_t *body;
+
+                        if (size - head_size > META_SIZE_MAX)
+                                return message_set(reterr_reason, -E2BIG,
+                                                   "the 'meta' box has %llu bytes, more than %u",
+                                                   (unsigned long long) (size - head_size), META_SIZE_MAX);
+                        body = malloc((size_t) (size - head_size) + 1);
+                        if (!body)
+                                return message_set(reterr_reason, -ENOMEM, "out of memory for the 'meta' box");
+                        if (read_at(h, off + head_size, body, (size_t) (size - head_size)) < 0) {
+                                free(body);
+                                break;
+                        }
+                        *ret = body;
+                        *ret_size = (size_t) (size - head_size);
+                        return 0;
+                }
+                off += size;
+        }
+        if (h->read_errno)
+                return message_set(reterr_reason, -h->read_errno, "reading the 'meta' box failed: %s",
+                                   strerror(h->read_errno));
+        return message_set(reterr_reason, -EBADMSG, "the file's boxes cannot be followed to its 'meta' box");
+}
+
+/* The 'dimg' and 'auxl' references of the 'iref' box body [at, end) into g->refs. */
+static void read_iref(const uint8_t *meta, size_t at, size_t end, ItemGraph *g) {
+        unsigned id_size;
+        char type[4];
+        size_t body, box_end;
+
+        if (end - at < 4)
+                return;
+        id_size = meta[at] == 0 ? 2 : 4;
+        at += 4;
+        while (next_box(meta, end, &at, type, &body, &box_end)) {
+                bool dimg = memcmp(type, "dimg", 4) == 0, auxl = memcmp(type, "auxl", 4) == 0;
+                uint32_t from;
+                unsigned count;
+
+                if ((!dimg && !auxl) || box_end - body < id_size + 2)
+                        continue;
+                from = (uint32_t) get_be(meta + body, id_size);
+                count = (unsigned) get_be(meta + body + id_size, 2);
+                body += id_size + 2;
+                for (unsigned i = 0; i < count && box_end - body >= id_size; i++, body += id_size) {
+                        uint32_t to = (uint32_t) get_be(meta + body, id_size);
+
+                        /* An auxiliary image is decoded with the image it belongs to. */
+                        g->refs[g->n_refs++] = dimg ? (ItemRef) { from, to } : (ItemRef) { to, from };
+                }
+        }
+}
+
+static int cmp_ref(const void *a, const void *b) {
+        const ItemRef *x = a, *y = b;
+
+        return x->from < y->from ? -1 : x->from > y->from;
+}
+
+static int cmp_id(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+static size_t id_index(const ItemGraph *g, uint32_t id) {
+        const uint32_t *p = bsearch(&id, g->ids, g->n_ids, sizeof *g->ids, cmp_id);
+
+        return (size_t) (p - g->ids);   /* every id of a reference is there */
+}
+
+/* Whether the chains from ids[i] stay acyclic and within DERIVED_DEPTH_MAX;
+ * level is how many items lead to it. Recursion at most DERIVED_DEPTH_MAX deep. */
+static bool chains_ok(ItemGraph *g, size_t i, unsigned level) {
+        ItemRef key = { .from = g->ids[i] };
+        const ItemRef *r;
+        unsigned height = 1;
+
+        if (g->state[i] == 2)
+                return level + g->height[i] <= DERIVED_DEPTH_MAX;
+        if (g->state[i] == 1 || level >= DERIVED_DEPTH_MAX)
+                return false;
+        g->state[i] = 1;
+        r = bsearch(&key, g->refs, g->n_refs, sizeof *g->refs, cmp_ref);
+        while (r && r > g->refs && r[-1].from == key.from)
+                r--;
+        for (; r && r < g->refs + g->n_refs && r->from == key.from; r++) {
+                size_t j = id_index(g, r->to);
+
+                if (!chains_ok(g, j, level + 1))
+                        return false;
+                if (1u + g->height[j] > height)
+                        height = 1u + g->height[j];
+        }
+        g->state[i] = 2;
+        g->height[i] = (uint8_t) height;
+        return true;
+}
+
+static int check_derivations(DecodeHeif *h, char **reterr_reason) {
+        _cleanup_free_ uint8_t *meta = NULL;
+        _cleanup_free_ ItemRef *refs = NULL;
+        _cleanup_free_ uint32_t *ids = NULL;
+        _cleanup_free_ uint8_t *state = NULL;
+        ItemGraph g = {};
+        size_t size = 0, at = 4, body, end, n;
+        char type[4];
+        int r;
+
+        r = read_meta(h, &meta, &size, reterr_reason);
+        if (r < 0)
+                return r;
+        if (size < 4)
+                return 0;
+        /* At most one reference per two bytes of the box. */
+        g.refs = refs = malloc((size / 2 + 1) * sizeof *refs);
+        if (!refs)
+                return message_set(reterr_reason, -ENOMEM, "out of memory for the image references");
+        while (next_box(meta, size, &at, type, &body, &end))
+                if (memcmp(type, "iref", 4) == 0)
+                        read_iref(meta, body, end, &g);
+        if (g.n_refs == 0)
+                return 0;
+        qsort(g.refs, g.n_refs, sizeof *g.refs, cmp_ref);
+        g.ids = ids = malloc(2 * g.n_refs * sizeof *ids);
+        g.state = state = calloc(2 * g.n_refs, 2);
+        if (!ids || !state)
+                return message_set(reterr_reason, -ENOMEM, "out of memory for the image references");
+        g.height = state + 2 * g.n_refs;
+        for (size_t i = 0; i < g.n_refs; i++) {
+                ids[2 * i] = g.refs[i].from;
+                ids[2 * i + 1] = g.refs[i].to;
+        }
+        qsort(ids, 2 * g.n_refs, sizeof *ids, cmp_id);
+        n = 0;
+        for (size_t i = 0; i < 2 * g.n_refs; i++)
+                if (n == 0 || ids[n - 1] != ids[i])
+                        ids[n++] = ids[i];
+        g.n_ids = n;
+        for (size_t i = 0; i < g.n_ids; i++)
+                if (!chains_ok(&g, i, 0))
+                        return message_set(reterr_reason, -EBADMSG,
+                                           "item %" PRIu32 "'s image references form a cycle or a chain deeper "
+                                           "than %u: refused before decoding", g.ids[i], DERIVED_DEPTH_MAX);
+        return 0;
+}
+
 /* ---- errors ---- */
 
 /* libheif's error as -errno, with what failed and libheif's words as the reason.
@@ -186,6 +429,7 @@ static int open_primary(DecodeHeif *h, struct heif_error e, char **reterr_reason
 /* Reads the header through fd_reader, from h->fd or h->data. */
 static int read_header(DecodeHeif *h, char **reterr_reason) {
         uint8_t head[8];
+        int r;
 
         h->ftyp = reader_read(head, sizeof head, h) == 0 && memcmp(head + 4, "ftyp", 4) == 0;
         h->pos = 0;
@@ -193,7 +437,10 @@ static int read_header(DecodeHeif *h, char **reterr_reason) {
         if (h->read_errno)
                 return message_set(reterr_reason, -h->read_errno, "reading the file failed: %s",
                                    strerror(h->read_errno));
-        return open_primary(h, heif_context_read_from_reader(h->ctx, &fd_reader, h, NULL), reterr_reason);
+        r = open_primary(h, heif_context_read_from_reader(h->ctx, &fd_reader, h, NULL), reterr_reason);
+        if (r < 0)
+                return r;
+        return check_derivations(h, reterr_reason);
 }
 
 int decode_heif_open_fd(int fd, uint64_t max_file_size, unsigned max_side, DecodeHeif **ret,

@@ -172,6 +172,78 @@ static void test_errors(void) {
         ok(decode_heif_free(NULL) == NULL, "decode_heif_free(NULL)");
 }
 
+/* The whole of file into *ret (caller frees); its size, or 0. */
+static size_t slurp(const char *file, char **ret) {
+        struct stat st;
+        char *data = NULL;
+        FILE *f = fopen(file, "rb");
+
+        if (!f || fstat(fileno(f), &st) < 0 || st.st_size <= 0 || !(data = malloc((size_t) st.st_size)) ||
+            fread(data, 1, (size_t) st.st_size, f) != (size_t) st.st_size) {
+                free(data);
+                if (f)
+                        fclose(f);
+                return 0;
+        }
+        fclose(f);
+        *ret = data;
+        return (size_t) st.st_size;
+}
+
+/* data with its 'thmb' reference (from the thumbnail item to the primary)
+ * made a 'dimg'; with self, a 'dimg' from the item to itself. */
+static bool patch_thmb(char *data, size_t size, bool self) {
+        char *p = memmem(data, size, "thmb", 4);
+
+        if (!p)
+                p = memmem(data, size, "dimg", 4);
+        /* size, type, from (16 bits), count (16 bits), to (16 bits) */
+        if (!p || (size_t) (p - data) + 10 > size)
+                return false;
+        memcpy(p, "dimg", 4);
+        if (self)
+                memcpy(p + 8, p + 4, 2);
+        return true;
+}
+
+/* libheif 1.15 follows grid tiles, 'iden' sources and auxiliary images by
+ * recursion: references that form a cycle are refused before any decode. */
+static void test_cycles(void) {
+        const char *top = getenv("TOP_SRCDIR");
+        DecodeHeif *h = NULL;
+        char *reason = NULL, *data = NULL, file[512];
+        size_t size;
+
+        size = slurp(path("thumb.heic"), &data);
+        ok(size > 0 && patch_thmb(data, size, false), "a 'dimg' from the thumbnail item to the primary");
+        is_int(decode_heif_open_memory(data, size, 0, &h, &reason), 0, "... a chain of two: opens");
+        h = decode_heif_free(h);
+        free(reason);
+        reason = NULL;
+        ok(size > 0 && patch_thmb(data, size, true), "the item made its own source");
+        is_int(decode_heif_open_memory(data, size, 0, &h, &reason), -EBADMSG, "... a cycle: -EBADMSG");
+        ok(reason && strstr(reason, "cycle"), "... and the reason says a cycle");
+        printf("# %s\n", reason ? reason : "");
+        ok(!h, "... no object");
+        free(reason);
+        reason = NULL;
+        free(data);
+        data = NULL;
+
+        if (!top) {
+                ok(true, "# SKIP TOP_SRCDIR is not set: the fuzzed file is not found");
+                return;
+        }
+        (void) snprintf(file, sizeof file, "%s/tests/fuzz/decode-heif/regression-grid-cycle", top);
+        size = slurp(file, &data);
+        ok(size > 0, "the fuzzed file with two grids that are each other's tiles");
+        is_int(decode_heif_open_memory(data, size, 0, &h, &reason), -EBADMSG,
+               "... refused before decoding (libheif 1.15 recursed until the stack ran out)");
+        h = decode_heif_free(h);
+        free(reason);
+        free(data);
+}
+
 /* The files, in $D. */
 /* A checksum of name's pixels for min_w x min_h, or 0 on failure. */
 static uint64_t checksum(const char *name, unsigned min_w) {
@@ -247,6 +319,7 @@ int main(void) {
         else
                 printf("ok %d - # SKIP avifenc (libavif-bin) is missing\n", ++tap_n);
         test_errors();
+        test_cycles();
         decode_heif_done();
         (void) system("rm -rf \"$D\"");
         return done_testing();
