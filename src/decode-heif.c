@@ -234,31 +234,37 @@ static int read_meta(DecodeHeif *h, uint8_t **ret, size_t *ret_size, char **rete
         return message_set(reterr_reason, -EBADMSG, "the file's boxes cannot be followed to its 'meta' box");
 }
 
-/* The 'dimg' and 'auxl' references of the 'iref' box body [at, end) into g->refs. */
+/* The 'dimg' and 'auxl' references of the 'iref' box body [at, end) into
+ * g->refs, read as libheif 1.15 reads them: one after the other, each
+ * reference's own box size ignored (a fuzzed size must not hide one). */
 static void read_iref(const uint8_t *meta, size_t at, size_t end, ItemGraph *g) {
         unsigned id_size;
-        char type[4];
-        size_t body, box_end;
 
         if (end - at < 4)
                 return;
         id_size = meta[at] == 0 ? 2 : 4;
         at += 4;
-        while (next_box(meta, end, &at, type, &body, &box_end)) {
+        while (end - at >= 8) {
+                size_t head = get_be(meta + at, 4) == 1 ? 16 : 8;
+                const uint8_t *type = meta + at + 4;
                 bool dimg = memcmp(type, "dimg", 4) == 0, auxl = memcmp(type, "auxl", 4) == 0;
                 uint32_t from;
                 unsigned count;
 
-                if ((!dimg && !auxl) || box_end - body < id_size + 2)
-                        continue;
-                from = (uint32_t) get_be(meta + body, id_size);
-                count = (unsigned) get_be(meta + body + id_size, 2);
-                body += id_size + 2;
-                for (unsigned i = 0; i < count && box_end - body >= id_size; i++, body += id_size) {
-                        uint32_t to = (uint32_t) get_be(meta + body, id_size);
+                if (end - at < head + id_size + 2)
+                        return;
+                at += head;
+                from = (uint32_t) get_be(meta + at, id_size);
+                count = (unsigned) get_be(meta + at + id_size, 2);
+                at += id_size + 2;
+                for (unsigned i = 0; i < count && end - at >= id_size; i++, at += id_size) {
+                        uint32_t to = (uint32_t) get_be(meta + at, id_size);
 
                         /* An auxiliary image is decoded with the image it belongs to. */
-                        g->refs[g->n_refs++] = dimg ? (ItemRef) { from, to } : (ItemRef) { to, from };
+                        if (dimg)
+                                g->refs[g->n_refs++] = (ItemRef) { from, to };
+                        else if (auxl)
+                                g->refs[g->n_refs++] = (ItemRef) { to, from };
                 }
         }
 }
