@@ -80,6 +80,20 @@ gm convert "$T/over/p3_thumbnail.jpg" "$T/over-p3.ppm"
 d=$(delta_e "$T/over-p3.ppm" "$T/ref-p3.ppm")
 check "[drop:d] color = srgb over [thumbwatch] color = keep: converted (dE00 $d)" below "$d" 1.0
 
+# layout = freedesktop follows the same rule: its PNG (normal/, 128x128) is sRGB.
+printf '[drop:d]\nsource = %s\noutput = %s\nlayout = freedesktop\nsizes = 128x128\nformat = png\n' "$T/in" "$T/fd" \
+	>"$T/fd.conf"
+"$THUMBWATCH" --config "$T/fd.conf" --once >/dev/null 2>&1
+png=$(find "$T/fd/normal" -name '*.png' -exec sh -c 'gm identify -format "%wx%h" "$1" | grep -qx 128x96 &&
+	exiftool -s3 -ThumbURI "$1" | grep -q "/p3.jpg$" && echo "$1"' _ {} \; | head -n 1)
+if [ -n "$png" ]; then
+	gm convert "$png" "$T/fd-p3.ppm"
+	d=$(delta_e "$T/fd-p3.ppm" "$T/ref-p3.ppm")
+	check "layout = freedesktop: p3 converted too (dE00 $d < 1.0)" below "$d" 1.0
+else
+	fail "layout = freedesktop: no thumbnail of p3.jpg in normal/"
+fi
+
 # The recipe: the same config again is up to date; color changed makes
 # them again; the default's recipe is the one before the key existed
 # (output-tree.c, pinned by test-output-tree).
