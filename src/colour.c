@@ -261,12 +261,15 @@ int colour_cache_get(ColourCache *c, const void *icc, size_t len, ColourTransfor
                 if (e->hash != hash || e->len != len || memcmp(e->bytes, icc, len) != 0)
                         continue;
                 e->used = c->clock;
+                /* The entry is the lock's: another thread may evict it as
+                 * soon as the lock is let go, so r is taken before. */
+                r = e->transform ? 0 : -EINVAL;
                 if (e->transform)
                         *ret = colour_transform_ref(e->transform);
                 else
                         message_put(reterr_reason, "%s", e->reason);
                 (void) pthread_mutex_unlock(&c->lock);
-                return e->transform ? 0 : -EINVAL;
+                return r;
         }
         r = make_transform(c, icc, len, &t, &reason);
         bytes = malloc(len > 0 ? len : 1);
