@@ -4,8 +4,9 @@
 # colour-managed reference made by lcms2's jpgicc (full image to sRGB, then
 # resized by gm), where the pixels left as they are (color = keep) are
 # clearly off. Display P3 (made by make-icc: no package ships one), Adobe RGB
-# (icc-profiles-free's compatible profile) and CMYK (make-icc's, whose inks
-# are not the plain formula's) sources are made at test time. color = keep
+# (icc-profiles-free's compatible profile), grey (its Gray.icc) and CMYK
+# (make-icc's, whose inks are not the plain formula's) JPEGs, and a 16-bit
+# P3 PNG, are made at test time. color = keep
 # keeps the profile; a broken profile still gives a thumbnail, with a
 # warning; changing the key remakes the thumbnails, and the default's
 # recipe is the one before the key existed.
@@ -16,8 +17,9 @@ delta_e() { python3 "$TOP_SRCDIR/tests/e2e/delta-e.py" "$1" "$2" | cut -d' ' -f1
 below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 adobe=/usr/share/color/icc/compatibleWithAdobeRGB1998.icc
 srgb=/usr/share/color/icc/sRGB.icc
+grey=/usr/share/color/icc/Gray.icc
 
-for need in "$adobe" "$srgb" "$(command -v jpgicc)"; do
+for need in "$adobe" "$srgb" "$grey" "$(command -v jpgicc)"; do
 	[ -r "$need" ] || { echo "Bail out! missing ${need:-jpgicc}: run scripts/deps liblcms2-utils icc-profiles-free"; exit 1; }
 done
 "$make_icc" p3 "$T/p3.icc" && "$make_icc" cmyk "$T/cmyk.icc" || { echo "Bail out! make-icc failed"; exit 1; }
@@ -42,24 +44,36 @@ for s in "p3 $T/p3.icc" "adobe $adobe" "cmyk $T/cmyk.icc"; do
 	jpgicc -q 100 "$T/in/$1.jpg" "$T/ref-$1.jpg" >"$T/jpgicc.log" 2>&1 &&
 		gm convert "$T/ref-$1.jpg" -resize 128x128 "$T/ref-$1.ppm"
 done
+# Grey: a grey JPEG with icc-profiles-free's Gray.icc assigned.
+gm convert "$T/src.ppm" -colorspace gray -profile "$grey" -quality 95 "$T/in/grey.jpg"
+jpgicc -q 100 "$T/in/grey.jpg" "$T/ref-grey.jpg" >"$T/jpgicc.log" 2>&1 && gm convert "$T/ref-grey.jpg" -resize 128x128 "$T/ref-grey.ppm"
+# 16 bits a channel: a P3 PNG of 16-bit samples (its reference is the P3 JPEG's).
+mkdir "$T/in16" "$T/out16"
+gm convert "$T/src.ppm" -depth 16 -profile "$srgb" -profile "$T/p3.icc" "$T/in16/p3-16.png"
+check "the 16-bit source has 16 bits a channel" sh -c "gm identify '$T/in16/p3-16.png' | grep -q ' 16-bit '"
 check "the CMYK source is a CMYK JPEG" sh -c "gm identify -verbose '$T/in/cmyk.jpg' | grep -q 'JPEG-Colorspace-Name: CMYK'"
 
 printf '[drop:d]\nsource = %s\noutput = %s\n' "$T/in" "$T/out" >"$T/srgb.conf"
 "$THUMBWATCH" --config "$T/srgb.conf" --once >"$T/log" 2>&1
 is "$?" 0 "color = srgb (default): --once exits 0"
-for s in p3 adobe cmyk; do
-	gm convert "$T/out/${s}_thumbnail.jpg" "$T/srgb-$s.ppm"
+for s in p3 adobe cmyk grey; do
+	gm convert "$T/out/${s}_thumbnail.jpg" -colorspace rgb "$T/srgb-$s.ppm"
 	d=$(delta_e "$T/srgb-$s.ppm" "$T/ref-$s.ppm")
 	check "$s: converted to sRGB, mean dE00 $d < 1.0 against jpgicc's" below "$d" 1.0
 	check "$s: the thumbnail carries no profile" sh -c "! gm identify -verbose '$T/out/${s}_thumbnail.jpg' | grep -q 'Profile-color'"
 done
 
+"$THUMBWATCH" --once "$T/in16" "$T/out16" >/dev/null 2>&1
+gm convert "$T/out16/p3-16_thumbnail.png" -depth 8 "$T/srgb-p3-16.ppm"
+d=$(delta_e "$T/srgb-p3-16.ppm" "$T/ref-p3.ppm")
+check "16-bit P3 PNG: converted to sRGB, mean dE00 $d < 1.0" below "$d" 1.0
+
 # color = keep: the pixels as they are, the profile kept (strip or not).
 printf '[thumbwatch]\ncolor = keep\n[drop:d]\nsource = %s\noutput = %s\n' "$T/in" "$T/keep" >"$T/keep.conf"
 "$THUMBWATCH" --config "$T/keep.conf" --once >"$T/log" 2>&1
 is "$?" 0 "color = keep: --once exits 0"
-for s in p3 adobe; do
-	gm convert "$T/keep/${s}_thumbnail.jpg" +profile '*' "$T/keep-$s.ppm"
+for s in p3 adobe grey; do
+	gm convert "$T/keep/${s}_thumbnail.jpg" +profile '*' -colorspace rgb "$T/keep-$s.ppm"
 	d=$(delta_e "$T/keep-$s.ppm" "$T/ref-$s.ppm")
 	check "$s: kept unconverted, mean dE00 $d > 1.5: the test can tell" below 1.5 "$d"
 done
@@ -98,10 +112,10 @@ fi
 # them again; the default's recipe is the one before the key existed
 # (output-tree.c, pinned by test-output-tree).
 "$THUMBWATCH" --config "$T/srgb.conf" --once >"$T/log" 2>&1
-check "srgb again: all up to date" grep -q "made 0, up to date 3" "$T/log"
+check "srgb again: all up to date" grep -q "made 0, up to date 4" "$T/log"
 printf '[drop:d]\nsource = %s\noutput = %s\ncolor = keep\n' "$T/in" "$T/out" >"$T/tokeep.conf"
 "$THUMBWATCH" --config "$T/tokeep.conf" --once >"$T/log" 2>&1
-check "color changed to keep: all made again" grep -q "made 3, up to date 0" "$T/log"
+check "color changed to keep: all made again" grep -q "made 4, up to date 0" "$T/log"
 check "... and now kept" sh -c "exiftool -s3 -ProfileDescription '$T/out/p3_thumbnail.jpg' | grep -qx 'Display P3 (thumbwatch test)'"
 
 # Alpha is kept: a P3 PNG, green at opacity 0xc0 (gm's txt: shows
