@@ -1199,7 +1199,12 @@ static void print_section(const ThumbwatchConfig *c, ConfigSection section, cons
                         continue;
                 fprintf(f, "%s =", k->name);
                 k->print(k, base, f);
-                origin(c, lines[i], f);
+                /* A drop's color that it does not set is [thumbwatch]'s. */
+                if (section == CONFIG_DROP && lines[i] == 0 && strcmp(k->name, "color") == 0 &&
+                    c->key_lines[key_row(key_find(CONFIG_GLOBAL, "color"))] != 0)
+                        fprintf(f, "    ; [thumbwatch]\n");
+                else
+                        origin(c, lines[i], f);
         }
 }
 

@@ -524,6 +524,14 @@ static void test_color_inherited(void) {
                 return;
         is_int(c->drops[0].colour, THUMBNAIL_COLOUR_KEEP, "a drop without color takes [thumbwatch]'s");
         is_int(c->drops[1].colour, THUMBNAIL_COLOUR_SRGB, "a drop with its own keeps it");
+        {
+                char *printed = print_config(c);
+
+                ok(printed && strstr(printed, "[drop:a]\n") &&
+                   strstr(strstr(printed, "[drop:a]\n"), "color = keep    ; [thumbwatch]\n"),
+                   "--check-config says where the drop's color came from");
+                free(printed);
+        }
         is_int(config_set_global(c, "color", "srgb", &msg), 0, "--set color=srgb");
         is_int(c->drops[0].colour, THUMBNAIL_COLOUR_SRGB, "... the drop without color follows");
         is_int(config_set_global(c, "color", "keep", &msg), 0, "--set color=keep");
