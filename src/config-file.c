@@ -473,6 +473,22 @@ static void print_follow_symlinks(const ConfigKey *k, const void *base, FILE *f)
         fprintf(f, " %s", follow_names[*CONST_FIELD(FollowSymlinks, k, base)]);
 }
 
+static const char *const colour_names[] = { [THUMBNAIL_COLOUR_SRGB] = "srgb", [THUMBNAIL_COLOUR_KEEP] = "keep" };
+
+static int parse_color_mode(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                            const char **reterr_reason _unused_) {
+        for (size_t i = 0; i < ELEMENTSOF(colour_names); i++)
+                if (strcmp(value, colour_names[i]) == 0) {
+                        *FIELD(ThumbnailColour, k, base) = (ThumbnailColour) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static void print_color_mode(const ConfigKey *k, const void *base, FILE *f) {
+        fprintf(f, " %s", colour_names[*CONST_FIELD(ThumbnailColour, k, base)]);
+}
+
 static const char *const layout_names[] = { [LAYOUT_MIRROR] = "mirror", [LAYOUT_FREEDESKTOP] = "freedesktop" };
 
 static int parse_layout(const ConfigKey *k, void *base, const char *value, bool first _unused_,
@@ -583,6 +599,7 @@ static void print_globs(const ConfigKey *k, const void *base, FILE *f) {
                 .expected = why,                                                                        \
         }
 #define SEC(n) ((n) * USEC_PER_SEC)
+#define COLOR_EXPECTED "expected srgb (convert an embedded ICC profile to sRGB) or keep (keep the profile as it is)"
 
 static const ConfigKey config_keys[] = {
         GLOBAL("workers", parse_unsigned, print_unsigned, workers, 1, WORKERS_MAX, KEY_AUTO, "auto",
@@ -613,6 +630,7 @@ static const ConfigKey config_keys[] = {
                "expected a duration up to " STRINGIFY(TIMEOUT_MAX) " s, like 60, 60s or 500ms"),
         GLOBAL("rescan_unwatched", parse_usec, print_usec, rescan_unwatched_usec, SEC(1), SEC(TIMEOUT_MAX), 0, "30s",
                "expected a duration from 1 s to " STRINGIFY(TIMEOUT_MAX) " s, like 30 or 30s"),
+        GLOBAL("color", parse_color_mode, print_color_mode, colour, 0, 0, 0, "srgb", COLOR_EXPECTED),
 
         DROP("source", parse_path, print_string, source, 0, 0, 0, NULL, "expected an absolute path"),
         DROP("output", parse_path, print_string, output, 0, 0, 0, NULL, "expected an absolute path"),
@@ -623,6 +641,7 @@ static const ConfigKey config_keys[] = {
         DROP("delete_with_source", parse_bool, print_bool, delete_with_source, 0, 0, 0, "yes", "expected yes or no"),
         DROP("formats", parse_formats, print_formats, formats, 0, 0, 0, formats_all, formats_expected),
         DROP("strip", parse_bool, print_bool, strip, 0, 0, 0, "yes", "expected yes or no"),
+        DROP("color", parse_color_mode, print_color_mode, colour, 0, 0, 0, "srgb", COLOR_EXPECTED),
         DROP("follow_symlinks", parse_follow_symlinks, print_follow_symlinks, follow_symlinks, 0, 0, 0, "no",
              "expected no, yes (targets inside the drop) or anywhere"),
         DROP("format", parse_output_format, print_output_format, output_format, 0, 0, 0, "same", output_expected),
@@ -782,6 +801,16 @@ ThumbwatchConfig *config_free(ThumbwatchConfig *c) {
         return NULL;
 }
 
+/* A drop's color, unless the drop sets it, is [thumbwatch]'s: wherever
+ * either was set (the file's order, the command line). */
+static void drops_inherit(ThumbwatchConfig *c) {
+        size_t row = key_row(key_find(CONFIG_DROP, "color"));
+
+        for (size_t i = 0; i < c->n_drops; i++)
+                if (c->drops[i].key_lines[row] == 0)
+                        c->drops[i].colour = c->colour;
+}
+
 int config_set_global(ThumbwatchConfig *c, const char *key, const char *value, char **reterr_message) {
         const ConfigKey *k = key_find(CONFIG_GLOBAL, key);
         const char *reason = NULL;
@@ -797,6 +826,7 @@ int config_set_global(ThumbwatchConfig *c, const char *key, const char *value, c
         if (r < 0)
                 return message_set(reterr_message, -EINVAL, "%s '%s': %s", key, value, reason);
         c->key_lines[key_row(k)] = CONFIG_LINE_COMMAND_LINE;
+        drops_inherit(c);
         return 0;
 }
 
@@ -986,6 +1016,7 @@ int config_load(ThumbwatchConfig *c, const char *path, char **reterr_message) {
                 return -EINVAL;
         }
 
+        drops_inherit(c);
         free(c->path);
         c->path = strdup(path);
         return c->path ? 0 : -ENOMEM;
@@ -1019,6 +1050,7 @@ int config_set_single_drop(ThumbwatchConfig *c, const char *source, const char *
         }
         c->drops[0] = d;
         c->n_drops = 1;
+        drops_inherit(c);
         return 0;
 }
 
@@ -1167,7 +1199,12 @@ static void print_section(const ThumbwatchConfig *c, ConfigSection section, cons
                         continue;
                 fprintf(f, "%s =", k->name);
                 k->print(k, base, f);
-                origin(c, lines[i], f);
+                /* A drop's color that it does not set is [thumbwatch]'s. */
+                if (section == CONFIG_DROP && lines[i] == 0 && strcmp(k->name, "color") == 0 &&
+                    c->key_lines[key_row(key_find(CONFIG_GLOBAL, "color"))] != 0)
+                        fprintf(f, "    ; [thumbwatch]\n");
+                else
+                        origin(c, lines[i], f);
         }
 }
 

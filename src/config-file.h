@@ -53,6 +53,8 @@ typedef struct DropConfig {
         bool delete_with_source;        /* a source deleted or moved out takes its thumbnails along */
         unsigned formats;               /* THUMBNAIL_* bits: the decoders allowed */
         bool strip;                     /* drop metadata from thumbnails */
+        ThumbnailColour colour;         /* color: an embedded ICC profile converted to sRGB or kept;
+                                         * unset in the drop: [thumbwatch]'s */
         unsigned output_format;         /* THUMBNAIL_JPEG, _PNG, _WEBP; 0: the source's */
         unsigned quality;               /* 1-100, JPEG and WebP */
         uint32_t background;            /* 0xRRGGBB, for alpha written as JPEG */
@@ -81,6 +83,7 @@ typedef struct ThumbwatchConfig {
         uint64_t max_pixels;
         unsigned max_width, max_height;
         uint64_t max_memory;            /* bytes, the budget of all decodes together; 0: auto */
+        ThumbnailColour colour;         /* color: every drop's, unless the drop sets its own */
         DropConfig *drops;
         size_t n_drops;
         unsigned key_lines[CONFIG_KEYS_MAX]; /* where each [thumbwatch] key was set, by table row */

@@ -54,6 +54,7 @@ void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, Thumb
                 .max_height = c->max_height,
                 .timeout_usec = c->job_timeout_usec,
                 .strip = d ? d->strip : true,
+                .colour = d ? d->colour : c->colour,
                 .output_format = d ? d->output_format : 0,
                 .quality = d ? d->quality : 85,
                 .background = d ? d->background : 0xffffff,
@@ -637,12 +638,15 @@ static JobOutcome made(Job *j) {
 
         state_forget_failure(j->drop, &j->st);
         outputs_unmark_failed(&j->o);
-        log_full_errno_fields(LOG_DEBUG, 0,
+        /* Made, but not quite as asked (thumbnail_make()'s warning): said at
+         * warning level, so that an admin sees it without debug. */
+        log_full_errno_fields(j->reason ? LOG_WARNING : LOG_DEBUG, 0,
                               ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_MADE },
                                                     { "THUMBWATCH_SOURCE", j->path },
                                                     { "THUMBWATCH_OUTPUT", out_dir_of(&j->o, out, sizeof out) },
                                                     { "THUMBWATCH_DURATION_US", j->duration } }),
-                              4, "'%s' -> '%s' (%s us)", j->path, j->o.path[0], j->duration);
+                              4, "'%s' -> '%s' (%s us)%s%s", j->path, j->o.path[0], j->duration,
+                              j->reason ? ": " : "", j->reason ? j->reason : "");
         queue_other_names(j);
         return JOB_MADE;
 }

@@ -74,9 +74,13 @@ bool output_identity_equal(const SourceIdentity *a, const SourceIdentity *b) {
 
 uint64_t output_recipe(const DropConfig *d) {
         uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+        /* color = srgb, the default, is 0 here: thumbnails made before the
+         * key existed keep their recipe (and are not all made again after
+         * an upgrade); color = keep gives another, so changing the key
+         * makes a drop's thumbnails again. */
         uint64_t v[4 + 3 * CONFIG_SIZES_MAX] = { d->output_format, d->quality, d->background,
-                                                 (uint64_t) d->strip << 2 | (uint64_t) d->embedded_previews << 1 |
-                                                         (uint64_t) d->layout };
+                                                 (uint64_t) d->colour << 3 | (uint64_t) d->strip << 2 |
+                                                         (uint64_t) d->embedded_previews << 1 | (uint64_t) d->layout };
 
         for (size_t i = 0; i < d->n_sizes; i++) {
                 v[4 + 3 * i] = d->sizes[i].width;

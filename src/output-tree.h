@@ -61,7 +61,7 @@ int output_stat_source(int dirfd, const char *path, int flags, struct stat *ret_
 bool output_identity_equal(const SourceIdentity *a, const SourceIdentity *b);
 
 /* A fingerprint of how a drop's thumbnails are made (sizes and modes,
- * format, quality, background, strip, previews, layout): stamped too, so
+ * format, quality, background, strip, color, previews, layout): stamped too, so
  * thumbnails made under other settings are made again. */
 uint64_t output_recipe(const DropConfig *d);
 

@@ -1,5 +1,5 @@
 /* thumbnail.c - the GraphicsMagick pipeline: sniff -> read at reduced size ->
- * orient -> resize -> strip -> encode -> write a temporary -> rename.
+ * orient -> resize -> to sRGB -> strip -> encode -> write a temporary -> rename.
  *
  * GraphicsMagick is given an open FILE* and an explicit coder, and encodes to
  * memory; all file-system access is ours. So a file's name is never parsed
@@ -27,6 +27,7 @@
 #include <magick/api.h>
 #include <setjmp.h>
 
+#include "colour.h"
 #include "image-format.h"
 #include "macro.h"
 #include "message.h"
@@ -80,7 +81,13 @@ static MagickPassFail monitor(const char *text, const magick_int64_t quantum, co
         return MagickFail;
 }
 
+/* The transforms from embedded ICC profiles to sRGB, for every thread;
+ * made by thumbnail_init(), freed by thumbnail_shutdown(). */
+static ColourCache *colour_cache;
+
 int thumbnail_init(const char *argv0) {
+        int r;
+
         /* Signals are the daemon's business: GraphicsMagick must not install handlers. */
         InitializeMagickEx(argv0, MAGICK_OPT_NO_SIGNAL_HANDER, NULL);
         (void) SetMonitorHandler(monitor);
@@ -96,6 +103,11 @@ int thumbnail_init(const char *argv0) {
          * them back when the daemon goes idle. */
         (void) mallopt(M_MMAP_THRESHOLD, 64 << 20);
         (void) mallopt(M_TRIM_THRESHOLD, 128 << 20);
+        if (!colour_cache) {
+                r = colour_cache_new(COLOUR_CACHE_SIZE, &colour_cache);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -127,6 +139,7 @@ static void limit_threads(void) {
 }
 
 void thumbnail_shutdown(void) {
+        colour_cache = colour_cache_free(colour_cache);
         DestroyMagick();
 }
 
@@ -750,6 +763,7 @@ typedef struct Source {
         Header header;                  /* header.exif owned */
         ExceptionInfo ex;               /* GraphicsMagick's errors, once exception_ready */
         bool exception_ready;
+        char *warning;                  /* owned: the first thing not done as asked, or NULL */
 } Source;
 
 /* Frees what s holds and disarms the deadline. */
@@ -761,6 +775,7 @@ static void source_done(Source *s) {
                 DestroyExceptionInfo(&s->ex);
         if (s->file)
                 (void) fclose(s->file);
+        free(s->warning);
         *s = (Source) {};
 }
 
@@ -855,8 +870,16 @@ static int decode(Source *s, unsigned long need_w, unsigned long need_h, size_t 
         return 0;
 }
 
-/* Turns the pixels upright, as their orientation says, and makes CMYK RGB. */
-static int orient_and_convert(Image **image, ExceptionInfo *ex, char **reterr_reason) {
+/* Does image carry an ICC profile (for to_srgb(), below)? */
+static bool has_profile(const Image *image) {
+        size_t len = 0;
+
+        return GetImageProfile(image, "ICM", &len) && len > 0;
+}
+
+/* Turns the pixels upright, as their orientation says, and makes CMYK RGB
+ * (unless its profile is to make it sRGB: to_srgb()). */
+static int orient_and_convert(Image **image, const ThumbnailOptions *opts, ExceptionInfo *ex, char **reterr_reason) {
         if ((*image)->orientation > TopLeftOrientation) {
                 Image *oriented = AutoOrientImage(*image, (*image)->orientation, ex);
 
@@ -868,8 +891,12 @@ static int orient_and_convert(Image **image, ExceptionInfo *ex, char **reterr_re
                 *image = oriented;
         }
         /* Thumbnails are for screens: CMYK and other print spaces become RGB. */
-        if ((*image)->colorspace == CMYKColorspace && !TransformColorspace(*image, RGBColorspace))
-                return message_set(reterr_reason, -EBADMSG, "cannot convert CMYK to RGB");
+        if ((*image)->colorspace == CMYKColorspace && !(opts->colour == THUMBNAIL_COLOUR_SRGB && has_profile(*image))) {
+                if (!TransformColorspace(*image, RGBColorspace))
+                        return message_set(reterr_reason, -EBADMSG, "cannot convert CMYK to RGB");
+                /* A CMYK profile does not describe these pixels any more. */
+                (void) DeleteImageProfile(*image, "ICM");
+        }
         return 0;
 }
 
@@ -903,7 +930,7 @@ static int acquire_pixels(Source *s, const ThumbnailTarget *targets, size_t n_ta
         px->height = transposed ? s->header.columns : s->header.rows;
         px->need_w = transposed ? need_h : need_w;
         px->need_h = transposed ? need_w : need_h;
-        return orient_and_convert(&px->image, &s->ex, reterr_reason);
+        return orient_and_convert(&px->image, opts, &s->ex, reterr_reason);
 }
 
 /* The third stage. Formats without a reduced decode (PNG, GIF, WebP, TIFF,
@@ -936,12 +963,120 @@ static Image *resize(const Image *from, unsigned long w, unsigned long h, Except
         return ResizeImage(from, w, h, CatromFilter, 1.0, ex);
 }
 
+/* Colour management: the pixels from their embedded ICC profile to sRGB,
+ * after the last resize (a thumbnail's pixels cost a fraction of the
+ * decode's), with the transform colour.h caches for the profile. */
+
+/* The pixels of image through t, a row at a time; the alpha kept. CMYK
+ * (its K in opacity, its alpha in the indexes) becomes RGB. */
+static int apply_transform(Image *image, const ColourTransform *t, ExceptionInfo *ex, char **reterr_reason) {
+        static const char *const names[] = { [COLOUR_INPUT_GREY] = "grey", [COLOUR_INPUT_RGB] = "RGB",
+                                             [COLOUR_INPUT_CMYK] = "CMYK" };
+        ColourInput input = colour_transform_input(t);
+        bool cmyk = image->colorspace == CMYKColorspace;
+        size_t w = image->columns;
+        _cleanup_free_ uint16_t *in = NULL, *out = NULL;
+
+        if ((input == COLOUR_INPUT_CMYK) != cmyk)
+                return message_set(reterr_reason, -EINVAL, "the profile is %s, the pixels are %s", names[input],
+                                   cmyk ? "CMYK" : "RGB");
+        in = malloc(w * 4 * sizeof *in);
+        out = malloc(w * 3 * sizeof *out);
+        if (!in || !out)
+                return message_set(reterr_reason, -ENOMEM, "out of memory");
+        for (unsigned long y = 0; y < image->rows; y++) {
+                PixelPacket *p = GetImagePixelsEx(image, 0, (long) y, image->columns, 1, ex);
+                const IndexPacket *alpha = p && cmyk && image->matte ? AccessMutableIndexes(image) : NULL;
+
+                if (!p)
+                        return message_set(reterr_reason, -EIO, "%s", ex->reason ? ex->reason : "no pixels");
+                for (size_t x = 0; x < w; x++)
+                        switch (input) {
+                        case COLOUR_INPUT_GREY:
+                                in[x] = ScaleQuantumToShort(p[x].red);
+                                break;
+                        case COLOUR_INPUT_RGB:
+                                in[3 * x] = ScaleQuantumToShort(p[x].red);
+                                in[3 * x + 1] = ScaleQuantumToShort(p[x].green);
+                                in[3 * x + 2] = ScaleQuantumToShort(p[x].blue);
+                                break;
+                        case COLOUR_INPUT_CMYK:
+                                in[4 * x] = ScaleQuantumToShort(p[x].red);
+                                in[4 * x + 1] = ScaleQuantumToShort(p[x].green);
+                                in[4 * x + 2] = ScaleQuantumToShort(p[x].blue);
+                                in[4 * x + 3] = ScaleQuantumToShort(p[x].opacity);
+                                break;
+                        }
+                colour_transform_apply(t, in, out, w);
+                for (size_t x = 0; x < w; x++) {
+                        p[x].red = ScaleShortToQuantum(out[3 * x]);
+                        p[x].green = ScaleShortToQuantum(out[3 * x + 1]);
+                        p[x].blue = ScaleShortToQuantum(out[3 * x + 2]);
+                        if (cmyk)
+                                p[x].opacity = alpha ? alpha[x] : OpaqueOpacity;
+                }
+                if (!SyncImagePixelsEx(image, ex))
+                        return message_set(reterr_reason, -EIO, "%s", ex->reason ? ex->reason : "cannot store pixels");
+        }
+        if (cmyk)
+                image->colorspace = RGBColorspace;
+        return 0;
+}
+
+/* image to sRGB from its embedded ICC profile, which goes; an image without
+ * one is taken as sRGB already. A profile that cannot be used leaves the
+ * pixels as they are (CMYK made RGB the plain way), and *warning (unless
+ * set already) says why: the thumbnail is still made. */
+static void to_srgb(Image *image, ExceptionInfo *ex, char **warning) {
+        _cleanup_free_ char *why = NULL;
+        ColourTransform *t = NULL;
+        const unsigned char *icc;
+        size_t len = 0;
+        int r;
+
+        icc = GetImageProfile(image, "ICM", &len);
+        if (icc && len > 0) {
+                r = colour_cache ? colour_cache_get(colour_cache, icc, len, &t, &why) : -ENOTRECOVERABLE;
+                if (r >= 0)
+                        r = apply_transform(image, t, ex, &why);
+                t = colour_transform_unref(t);
+                if (r >= 0)
+                        (void) DeleteImageProfile(image, "ICM");
+                else if (!*warning)
+                        message_put(warning, "embedded ICC profile not used, colours left as they are: %s",
+                                    why ? why : strerror(-r));
+        }
+        if (image->colorspace == CMYKColorspace && TransformColorspace(image, RGBColorspace))
+                (void) DeleteImageProfile(image, "ICM");
+}
+
+/* StripImage(), keeping the ICC profile if keep_profile. */
+static void strip(Image *image, bool keep_profile) {
+        _cleanup_free_ unsigned char *icc = NULL;
+        const unsigned char *p;
+        size_t len = 0;
+
+        p = keep_profile ? GetImageProfile(image, "ICM", &len) : NULL;
+        if (p && len > 0) {
+                icc = malloc(len);
+                if (icc)
+                        memcpy(icc, p, len);
+        }
+        (void) StripImage(image);
+        if (icc)
+                (void) SetImageProfile(image, "ICM", icc, len);
+}
+
 /* A resized thumbnail framed to its target t, made fit to be written in out
  * (the source's format is s's), and written. consumed is. */
 static int render_target(Image *consumed, const ThumbnailTarget *t, const ImageFormat *out, Source *s,
                          const Pixels *px, const ThumbnailOptions *opts, char **reterr_reason) {
-        _cleanup_image_ Image *thumb = frame(consumed, t->width, t->height, t->mode, opts->background, &s->ex);
+        _cleanup_image_ Image *thumb = NULL;
 
+        /* Before the margins and the flattening: the background is sRGB already. */
+        if (opts->colour == THUMBNAIL_COLOUR_SRGB)
+                to_srgb(consumed, &s->ex, &s->warning);
+        thumb = frame(consumed, t->width, t->height, t->mode, opts->background, &s->ex);
         if (!thumb) {
                 exception_reason(&s->ex, reterr_reason);
                 return s->ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
@@ -961,7 +1096,7 @@ static int render_target(Image *consumed, const ThumbnailTarget *t, const ImageF
                 thumb = flat;
         }
         if (opts->strip)
-                (void) StripImage(thumb);
+                strip(thumb, opts->colour == THUMBNAIL_COLOUR_KEEP);
         if (opts->thumb_uri)
                 set_thumb_text(thumb, opts, s->format->mime_type, px->width, px->height);
         /* 16 bits a channel is wasted on a thumbnail. */
@@ -1024,5 +1159,7 @@ int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, co
                 r = prescale(&px, &s.ex, opts, reterr_reason);
         if (r >= 0)
                 r = render_targets(&s, &px, targets, n_targets, opts, reterr_reason);
+        if (r >= 0)
+                *reterr_reason = TAKE_PTR(s.warning);
         return r < 0 ? r : 0;
 }

@@ -11,6 +11,12 @@
 #include "image-format.h"
 #include "memory-budget.h"
 
+/* What becomes of a source's embedded ICC profile (config key color). */
+typedef enum ThumbnailColour {
+        THUMBNAIL_COLOUR_SRGB,          /* pixels converted from it to sRGB, the profile dropped */
+        THUMBNAIL_COLOUR_KEEP,          /* pixels left as they are, the profile kept (even with strip) */
+} ThumbnailColour;
+
 typedef struct ThumbnailOptions {
         unsigned formats;               /* THUMBNAIL_* bits: what may be decoded */
         uint64_t max_file_size;         /* bytes; larger files are refused unread */
@@ -19,6 +25,7 @@ typedef struct ThumbnailOptions {
         uint64_t max_memory;            /* bytes of pixels, all decodes together (process-wide) */
         uint64_t timeout_usec;          /* a decode running longer is abandoned; 0: none */
         bool strip;                     /* drop metadata (EXIF, ICC, comments) */
+        ThumbnailColour colour;         /* the ICC profile: converted to sRGB (0) or kept */
         unsigned output_format;         /* THUMBNAIL_JPEG, _PNG or _WEBP; 0: the source's */
         unsigned quality;               /* 1-100, for JPEG and WebP */
         uint32_t background;            /* 0xRRGGBB: alpha is flattened on it when written as JPEG;
@@ -54,8 +61,9 @@ typedef struct ThumbnailTarget {
         ThumbnailMode mode;
 } ThumbnailTarget;
 
-/* Starts GraphicsMagick: one thread per decode, no disk pixel cache. Call
- * once from the main thread before any worker starts. Returns 0 or -EIO. */
+/* Starts GraphicsMagick: one thread per decode, no disk pixel cache; and
+ * the cache of colour transforms (colour.h). Call once from the main thread
+ * before any worker starts. Returns 0, -EIO or -ENOMEM. */
 int thumbnail_init(const char *argv0);
 
 /* Sets GraphicsMagick's process-wide pixel, width, height, memory and map
@@ -67,7 +75,8 @@ int thumbnail_set_limits(const ThumbnailOptions *opts);
  * the work runs out. Thread-safe. */
 void thumbnail_release_memory(void);
 
-/* Stops GraphicsMagick. Call after every worker has been joined. */
+/* Stops GraphicsMagick and frees the colour transforms. Call after every
+ * worker has been joined. */
 void thumbnail_shutdown(void);
 
 /* A freedesktop.org failure marker: a 1x1 transparent PNG carrying
@@ -102,6 +111,8 @@ int thumbnail_probe(int src, const ThumbnailOptions *opts, const char **ret_form
  *   -ENOMEM.
  * On failure *reterr_reason (caller owns it; NULL on -ENOMEM) says why; each
  * target is either written completely or not at all, and no temporary is
- * left behind. */
+ * left behind. On success *reterr_reason is NULL, or a warning (caller
+ * owns it): the thumbnails were made, but not quite as asked (an embedded
+ * ICC profile that could not be used: its pixels are left unconverted). */
 int thumbnail_make(int src, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
                    char **reterr_reason);   /* n_targets: 1 to THUMBNAIL_TARGETS_MAX */

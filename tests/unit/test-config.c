@@ -158,6 +158,7 @@ static const char every_key[] = "[thumbwatch]\n"
                                 "max_memory = 512M\n"
                                 "retry_io = 2s\n"
                                 "rescan_unwatched = 90s\n"
+                                "color = keep\n"
                                 "\n"
                                 "[drop:a]\n"
                                 "source = /srv/a\n"
@@ -169,6 +170,7 @@ static const char every_key[] = "[thumbwatch]\n"
                                 "delete_with_source = no\n"
                                 "formats = jpeg png\n"
                                 "strip = no\n"
+                                "color = srgb\n"
                                 "follow_symlinks = anywhere\n"
                                 "format = webp\n"
                                 "quality = 40\n"
@@ -187,6 +189,7 @@ static const char every_key[] = "[thumbwatch]\n"
                                 "delete_with_source = yes\n"
                                 "formats = gif\n"
                                 "strip = yes\n"
+                                "color = keep\n"
                                 "follow_symlinks = yes\n"
                                 "format = png\n"
                                 "quality = 100\n"
@@ -501,6 +504,45 @@ static void test_workers_auto(void) {
         config_free(c);
 }
 
+/* color: [thumbwatch]'s is every drop's that does not set its own,
+ * wherever in the file either stands and when set from the command line. */
+static void test_color_inherited(void) {
+        ThumbwatchConfig *c = NULL;
+        char *msg;
+
+        msg = load("[drop:a]\nsource = /a\noutput = /b\n[drop:b]\nsource = /c\noutput = /d\n", &c);
+        ok(!msg && c, "two drops, no color");
+        if (!c)
+                return;
+        is_int(c->colour, THUMBNAIL_COLOUR_SRGB, "color is srgb by default");
+        is_int(c->drops[0].colour, THUMBNAIL_COLOUR_SRGB, "... and so is a drop's");
+        c = config_unref(c);
+        msg = load("[drop:a]\nsource = /a\noutput = /b\n[drop:b]\nsource = /c\noutput = /d\ncolor = srgb\n"
+                   "[thumbwatch]\ncolor = keep\n", &c);
+        ok(!msg && c, "[thumbwatch] color = keep after the drops");
+        if (!c)
+                return;
+        is_int(c->drops[0].colour, THUMBNAIL_COLOUR_KEEP, "a drop without color takes [thumbwatch]'s");
+        is_int(c->drops[1].colour, THUMBNAIL_COLOUR_SRGB, "a drop with its own keeps it");
+        {
+                char *printed = print_config(c);
+
+                ok(printed && strstr(printed, "[drop:a]\n") &&
+                   strstr(strstr(printed, "[drop:a]\n"), "color = keep    ; [thumbwatch]\n"),
+                   "--check-config says where the drop's color came from");
+                free(printed);
+        }
+        is_int(config_set_global(c, "color", "srgb", &msg), 0, "--set color=srgb");
+        is_int(c->drops[0].colour, THUMBNAIL_COLOUR_SRGB, "... the drop without color follows");
+        is_int(config_set_global(c, "color", "keep", &msg), 0, "--set color=keep");
+        is_int(config_set_single_drop(c, "/x", "/y", &msg), 0, "SRC OUT after it");
+        is_int(c->drops[0].colour, THUMBNAIL_COLOUR_KEEP, "... the drop of SRC OUT takes [thumbwatch]'s");
+        is_int(config_set_global(c, "color", "grey", &msg), -EINVAL, "--set color=grey: -EINVAL");
+        ok(msg && strstr(msg, "color 'grey': expected srgb"), "... saying what is expected");
+        free(msg);
+        c = config_unref(c);
+}
+
 static void test_errors(void) {
         const char *drop = "[drop:a]\nsource = /a\noutput = /b\n";
         char text[512];
@@ -548,6 +590,11 @@ static void test_errors(void) {
         fails_at("[drop:a]\nsource = /a\noutput = /b\nformats = ,\n", 4, "at least one format", "no format");
         fails_at("[drop:a]\nsource = /a\noutput = /b\nstrip = perhaps\n", 4, "yes or no", "bad strip");
         fails_at("[drop:a]\nsource = /a\noutput = /b\nformat = tiff\n", 4, "same, jpeg, png or webp", "format tiff");
+        fails_at("[thumbwatch]\nworkers = 1\ncolor = grey\n", 3,
+                 "[thumbwatch] color 'grey': expected srgb (convert an embedded ICC profile to sRGB) or keep",
+                 "bad color in [thumbwatch]: file, line, key, value and the values allowed");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\ncolor = sRGB\n", 4, "[drop:a] color 'sRGB': expected srgb",
+                 "bad color in a drop (values are lower case)");
         fails_at("[drop:a]\nsource = /a\noutput = /b\nquality = 101\n", 4, "quality '101'", "quality over 100");
         fails_at("[drop:a]\nsource = /a\noutput = /b\nbackground = white\n", 4, "#RRGGBB", "background by name");
         fails_at("[drop:a]\nsource = /a\noutput = /b\nbackground = #12345g\n", 4, "#RRGGBB", "background not hex");
@@ -716,6 +763,7 @@ int main(void) {
         test_rescan_unwatched_and_max_memory();
         test_follow_symlinks();
         test_errors();
+        test_color_inherited();
         test_outputs_apart();
         test_names_tell_sizes_apart();
         test_missing_file();

@@ -255,6 +255,24 @@ static void test_stamp_names(void) {
         }
 }
 
+/* color = srgb, the default, stamps the recipe a drop's thumbnails had
+ * before the key existed: an upgrade does not make every thumbnail again.
+ * color = keep stamps another, so changing the key does. */
+static void test_recipe_color(void) {
+        ThumbwatchConfig *c = NULL;
+        char *msg = NULL;
+        uint64_t srgb;
+
+        if (config_new(&c) < 0 || config_set_single_drop(c, "/a", "/b", &msg) < 0)
+                abort();
+        srgb = output_recipe(&c->drops[0]);
+        /* The recipe of the default drop, as output_recipe() gave it before color. */
+        is_int(srgb, 0xc74be96c27c009d4ULL, "color = srgb: the recipe of before the key (c74be96c27c009d4)");
+        c->drops[0].colour = THUMBNAIL_COLOUR_KEEP;
+        ok(output_recipe(&c->drops[0]) != srgb, "color = keep: another recipe");
+        config_unref(c);
+}
+
 static void test_precision(void) {
         struct timespec s = { 1700000001, 123456789 };
 
@@ -350,6 +368,7 @@ int main(void) {
         test_identity();
         test_stamp_names();
         test_precision();
+        test_recipe_color();
         test_removal();
         test_temporaries();
         {

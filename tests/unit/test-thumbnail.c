@@ -287,6 +287,36 @@ int main(void) {
                 close(gone);
         }
         check_fails(at("corrupt.jpg"), -EBADMSG, "", "a corrupt JPEG (end intact) is refused as corrupt");
+        {
+                /* An embedded ICC profile lcms2 cannot read: the thumbnail is
+                 * made all the same, and the warning says why. */
+                ThumbnailTarget t = { dirfd_out, "broken-icc.thumb", 32, 32, THUMBNAIL_FIT };
+                char got[128], *reason = NULL;
+                unsigned char icc[600];
+                FILE *f = fopen(at("broken.icc"), "w");
+
+                memset(icc, 'x', sizeof icc);
+                icc[0] = 0, icc[1] = 0, icc[2] = 600 >> 8, icc[3] = 600 & 0xff;
+                if (!f || fwrite(icc, 1, sizeof icc, f) != sizeof icc || fclose(f) != 0)
+                        abort();
+                char spec[1200];
+
+                (void) snprintf(spec, sizeof spec, "-size 64x48 xc:red -profile '%s'", at("broken.icc"));
+                make_image(spec, "broken-icc.jpg");
+                is_int(make(at("broken-icc.jpg"), &t, 1, &reason), 0, "a broken ICC profile: made (0)");
+                if (!ok(reason && strstr(reason, "embedded ICC profile not used, colours left as they are: ICC profile"),
+                        "... with a warning saying why"))
+                        printf("#   reason '%s'\n", reason ? reason : "(null)");
+                identify(at("broken-icc.thumb"), got, sizeof got);
+                is_str(got, "32 24 JPEG", "... and the thumbnail written");
+                free(reason);
+                reason = NULL;
+                t.name = "red.thumb";
+                make_image("-size 64x48 xc:red", "red.jpg");
+                is_int(make(at("red.jpg"), &t, 1, &reason), 0, "no profile: made");
+                ok(reason == NULL, "... with no warning");
+                free(reason);
+        }
         is_int(count_hidden(), 0, "no temporary file is left behind");
 
         thumbnail_shutdown();
