@@ -700,7 +700,9 @@ static int read_header(FILE *f, const ImageFormat *format, const struct stat *st
         *ret = (Header) {};
         if (format->bit == THUMBNAIL_JPEG) {
                 r = jpeg_header(f, ret, reterr_reason);
-                if (r < 0 && image_format_looks_truncated(format, fileno(f), (uint64_t) st->st_size))
+                /* A RAW's preview is read from memory (no descriptor): decode-raw checked its end. */
+                if (r < 0 && fileno(f) >= 0 &&
+                    image_format_looks_truncated(format, fileno(f), (uint64_t) st->st_size))
                         r = -ENODATA;
                 ret->orientation = exif_orientation(ret->exif);
         } else {
