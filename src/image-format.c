@@ -110,6 +110,9 @@ static const ImageFormat formats[] = {
           .mime_type = "image/jxl", .written_as = THUMBNAIL_JPEG },
 };
 
+/* The sniff functions see all the bytes sniff-media asks for. */
+_Static_assert(IMAGE_FORMAT_HEAD_SIZE >= SNIFF_MEDIA_HEAD_SIZE, "a head too short for sniff-media");
+
 /* Every bit has its row, and every row a bit of its own. */
 _Static_assert(ELEMENTSOF(formats) == __builtin_popcount(THUMBNAIL_ALL_FORMATS), "a format without a row");
 
