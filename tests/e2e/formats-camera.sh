@@ -38,6 +38,8 @@ open(out + "/canon.heic", "wb").write(box(b"ftyp", b"crx \0\0\0\x01crx isom") + 
 # A bomb: the primary's 'ispe' (image spatial extents) says 60000x60000.
 i = heic.index(b"ispe") + 8
 open(out + "/bomb.heic", "wb").write(heic[:i] + struct.pack(">II", 60000, 60000) + heic[i + 8:])
+# Within max_width and max_height (libheif's own limit), over max_pixels: 400 megapixels.
+open(out + "/bomb2.heic", "wb").write(heic[:i] + struct.pack(">II", 20000, 20000) + heic[i + 8:])
 PY
 
 px() { gm convert "$1" -crop "1x1+$2+$3" -depth 8 txt:- | sed -n 's/.*(\([^)]*\)).*/\1/p' | tr -d ' '; }
@@ -74,7 +76,9 @@ check "an MP4 named .heic is refused, saying what it is" \
 check "a CR3 named .heic is refused, saying what it is" \
 	grep -q "canon.heic' failed (unsupported): not an allowed image format: a Canon CR3" "$T/log.once"
 check "a HEIC declaring 60000x60000 is refused as too large" grep -q "bomb.heic' failed (too-large): .*60000" "$T/log.once"
-check "... from its header: nothing was decoded" sh -c "! grep -q 'bomb.heic.*pixels from' '$T/log.once'"
+check "a HEIC declaring 20000x20000 is refused by max_pixels" \
+	grep -q "bomb2.heic' failed (too-large): 20000x20000 is 400000000 pixels, over max_pixels" "$T/log.once"
+check "... both from their headers: nothing was decoded" sh -c "! grep -q 'bomb.*pixels from' '$T/log.once'"
 check "no thumbnail for the refused files" sh -c "! ls '$T/once' | grep -q 'clip\|canon\|bomb'"
 
 # formats = jpeg: HEIC is left alone; the JPEG named .heic is still a JPEG.
