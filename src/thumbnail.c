@@ -1105,6 +1105,12 @@ static int acquire_heif(Source *s, const ThumbnailTarget *targets, size_t n_targ
                 return s->ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
         }
         px->image->orientation = TopLeftOrientation;
+        /* The ICC profile goes with the pixels, as GraphicsMagick's readers attach a
+         * JPEG's or PNG's: kept with strip = no, there for a colour conversion. */
+        if (hp.color.icc && hp.color.icc_size > 0 &&
+            !SetImageProfile(px->image, "ICM", hp.color.icc, hp.color.icc_size))
+                return message_set(reterr_reason, -ENOMEM, "cannot attach the %zu-byte ICC profile",
+                                   hp.color.icc_size);
         px->width = s->header.columns;
         px->height = s->header.rows;
         px->need_w = need_w;

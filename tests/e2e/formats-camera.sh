@@ -6,7 +6,8 @@
 # large enough and only then; the bytes decide the decoder, not the name; an
 # MP4 or a CR3 under an image's name and a HEIC declaring a huge size are
 # refused before anything is decoded; formats = jpeg leaves HEIC alone; a
-# libheif or libraw decode past job_timeout fails as a timeout.
+# HEIC's ICC profile is kept with strip = no; a libheif or libraw decode past
+# job_timeout fails as a timeout.
 . "$(dirname "$0")/lib.sh"
 
 for tool in heif-enc avifenc cjxl python3; do
@@ -91,6 +92,20 @@ check "... the JPEG named .heic is made" is_file "$T/jpeg-only/really-jpeg_thumb
 # A second run finds every thumbnail current (the identity stamps of NAME.EXT.jpg work).
 "$THUMBWATCH" --config "$T/once.conf" --once >"$T/log.again" 2>&1
 check "a second --once makes nothing again" grep -q "made 0," "$T/log.again"
+
+# A HEIC's ICC profile goes with its pixels: kept with strip = no, as a JPEG's is.
+icc=/usr/share/color/icc/compatibleWithAdobeRGB1998.icc
+if [ -r "$icc" ]; then
+	mkdir "$T/icc"
+	gm convert -size 320x240 gradient:red-blue -profile "$icc" "$T/make/icc.png"
+	heif-enc -q 60 -o "$T/icc/wide-gamut.heic" "$T/make/icc.png" >/dev/null
+	printf '[drop:icc]\nsource = %s\noutput = %s\nstrip = no\n' "$T/icc" "$T/icc-out" >"$T/icc.conf"
+	"$THUMBWATCH" --config "$T/icc.conf" --once >/dev/null 2>"$T/log.icc"
+	check "strip = no: a HEIC's ICC profile is in its thumbnail" \
+		sh -c "gm identify -verbose '$T/icc-out/wide-gamut_thumbnail.heic.jpg' | grep -q 'Profile-.*: $(wc -c <"$icc") bytes'"
+else
+	ok "# SKIP no ICC profile to embed ($icc: package icc-profiles-free)"
+fi
 
 # job_timeout: libheif and libraw cannot be stopped mid-way; a decode that
 # ran past it (the test hook makes each take 3 s) fails as a timeout.
