@@ -838,7 +838,7 @@ static void source_done(Source *s) {
 /* Test builds: each decode libheif or libraw does sleeps
  * $THUMBWATCH_TEST_DECODE_SLOW_MS first, as a large or hostile file's would
  * take that long, to test job_timeout where nothing can stop a decode. */
-static void test_slow_decode(void) {
+_unused_ static void test_slow_decode(void) {
 #ifdef THUMBWATCH_TEST_HOOKS
         const char *ms = getenv("THUMBWATCH_TEST_DECODE_SLOW_MS");
 
@@ -854,7 +854,7 @@ static void test_slow_decode(void) {
 /* libheif and libraw cannot be stopped mid-way: after each of their steps,
  * a deadline passed meanwhile fails the file as GraphicsMagick's monitor
  * would have. Returns 0 or -ETIMEDOUT with the reason. */
-static int check_deadline(const ThumbnailOptions *opts, const char *what, char **reterr_reason) {
+_unused_ static int check_deadline(const ThumbnailOptions *opts, const char *what, char **reterr_reason) {
         if (deadline == 0 || now_usec() < deadline)
                 return 0;
         timed_out = true;
@@ -862,8 +862,9 @@ static int check_deadline(const ThumbnailOptions *opts, const char *what, char *
                            (double) opts->timeout_usec / 1e6, what);
 }
 
-/* The errors of decode-heif and decode-raw as thumbnail_make()'s. */
-static int module_error(int r) {
+/* The errors of decode-heif and decode-raw as thumbnail_make()'s. (These
+ * three are unused in a build without both.) */
+_unused_ static int module_error(int r) {
         switch (r) {
         case -E2BIG:
                 return -EFBIG;
@@ -1151,10 +1152,8 @@ static int acquire_pixels(Source *s, const ThumbnailTarget *targets, size_t n_ta
         unsigned long need_w, need_h;
         int r;
 
-#ifdef HAVE_HEIF
-        if (s->heif)
+        if (s->format->bit & (THUMBNAIL_HEIC | THUMBNAIL_AVIF))
                 return acquire_heif(s, targets, n_targets, opts, px, reterr_reason);
-#endif
         largest_fit(&s->header, transposed, targets, n_targets, &need_w, &need_h);
         /* A file cut short keeps its preview in its first bytes: it must
          * fail as truncated all the same. */
