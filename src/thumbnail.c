@@ -1156,8 +1156,8 @@ static int acquire_pixels(Source *s, const ThumbnailTarget *targets, size_t n_ta
                 return acquire_heif(s, targets, n_targets, opts, px, reterr_reason);
         largest_fit(&s->header, transposed, targets, n_targets, &need_w, &need_h);
         /* A file cut short keeps its preview in its first bytes: it must
-         * fail as truncated all the same. */
-        if (opts->embedded_previews && opts->strip &&
+         * fail as truncated all the same. A RAW's preview is a preview already. */
+        if (opts->embedded_previews && opts->strip && s->codec == s->format &&
             !image_format_looks_truncated(s->format, fileno(s->file), (uint64_t) s->st.st_size))
                 px->image = embedded_preview(&s->header, need_w, need_h);
         if (px->image) {
