@@ -229,6 +229,13 @@ int decode_raw_preview(DecodeRaw *r, RawPreview *ret, char **reterr_reason) {
                 p.size = (size_t) t->twidth * t->theight * 3;
                 break;
         case LIBRAW_THUMBNAIL_UNKNOWN:
+                /* A JPEG cut inside its header comes here too: without its end, it is
+                 * the file that is cut (or still arriving), not the JPEG that is odd. */
+                if (t->tlength >= 3 && memcmp(t->thumb, "\xff\xd8\xff", 3) == 0 &&
+                    !jpeg_complete((const uint8_t *) t->thumb, t->tlength))
+                        return message_set(reterr_reason, -ENODATA,
+                                           "unpacking the preview: its JPEG has no end: "
+                                           "the file is cut short or corrupt");
                 return message_set(reterr_reason, -ENOTSUP,
                                    "unpacking the preview: a JPEG libjpeg cannot read the header of");
         default:

@@ -15,7 +15,8 @@
  *   -EBADMSG    not a RAW libraw knows, or a corrupt one
  *   -ENODATA    the file ends before the data it points to: still arriving,
  *               cut short, or corrupt (libraw 0.20 reports all three alike);
- *               a JPEG preview without its end marker. (A bitmap preview cut
+ *               a JPEG preview without its end marker (also when libraw
+ *               cannot read the header of a preview cut inside it). (A bitmap preview cut
  *               by less than 16 KiB is not seen: libraw 0.20 reads that far
  *               past the end without an error and does not say where the
  *               preview starts.)

@@ -12,6 +12,7 @@
 
 #include "image-format.h"
 #include "macro.h"
+#include "sniff-media.h"
 
 /* The little-endian 32-bit number at p. */
 static uint64_t le32(const unsigned char *p) {
@@ -51,10 +52,35 @@ static bool bmp_truncated(const unsigned char *head, const unsigned char *tail _
         return le32(head + 2) > size;
 }
 
+/* HEIC, or HEIF of another codec: libheif decides what it can decode. */
+static bool heic_sniff(const unsigned char *head, size_t len) {
+        SniffMedia m = sniff_media_isobmff(head, len);
+
+        return m == SNIFF_MEDIA_HEIC || m == SNIFF_MEDIA_HEIF;
+}
+
+static bool avif_sniff(const unsigned char *head, size_t len) {
+        return sniff_media_isobmff(head, len) == SNIFF_MEDIA_AVIF;
+}
+
+static bool jxl_sniff(const unsigned char *head, size_t len) {
+        return sniff_media_jxl(head, len) != SNIFF_MEDIA_NONE;
+}
+
+/* The TIFF-based RAWs (and ORF, RW2); not CR3, which libraw 0.20 reads only
+ * in part. */
+static bool raw_sniff(const unsigned char *head, size_t len) {
+        SniffMedia m = sniff_media_raw(head, len);
+
+        return m != SNIFF_MEDIA_NONE && m != SNIFF_MEDIA_CR3;
+}
+
 #define MAGIC(off, b) { .offset = (off), .bytes = (b), .len = sizeof(b) - 1 }
 #define MAGIC_MASKED(off, b, m) { .offset = (off), .bytes = (b), .len = sizeof(b) - 1, .mask = (m) }
 
-/* The order is that of every list: formats =, its messages, the extensions. */
+/* The order is that of every list: formats =, its messages, the extensions.
+ * Sniffing tries the sniff_first rows first: a RAW is also a TIFF. JPEG XL's
+ * bare codestream is a two-byte magic, the weakest: its row is last. */
 static const ImageFormat formats[] = {
         { .bit = THUMBNAIL_JPEG, .name = "jpeg", .aliases = { "jpg" }, .extensions = { ".jpg", ".jpeg" },
           .magics = { MAGIC(0, "\xff\xd8\xff") }, .coder = "JPEG", .mime_type = "image/jpeg", .output = true,
@@ -72,7 +98,20 @@ static const ImageFormat formats[] = {
           .coder = "TIFF", .mime_type = "image/tiff" },
         { .bit = THUMBNAIL_BMP, .name = "bmp", .extensions = { ".bmp" }, .magics = { MAGIC(0, "BM") },
           .coder = "BMP", .mime_type = "image/bmp", .truncated = bmp_truncated },
+        /* HEIF, AVIF and RAW report a file cut short themselves. */
+        { .bit = THUMBNAIL_HEIC, .name = "heic", .aliases = { "heif" }, .extensions = { ".heic", ".heif", ".hif" },
+          .sniff = heic_sniff, .sniff_first = true, .mime_type = "image/heic", .written_as = THUMBNAIL_JPEG },
+        { .bit = THUMBNAIL_AVIF, .name = "avif", .extensions = { ".avif" }, .sniff = avif_sniff,
+          .sniff_first = true, .mime_type = "image/avif", .written_as = THUMBNAIL_JPEG },
+        { .bit = THUMBNAIL_RAW, .name = "raw", .extensions = { ".cr2", ".dng", ".nef", ".arw", ".orf", ".rw2", ".pef" },
+          .sniff = raw_sniff, .sniff_first = true, .mime_type = "image/x-dcraw", .written_as = THUMBNAIL_JPEG },
+        /* A bare codestream has no end marker to look for. */
+        { .bit = THUMBNAIL_JXL, .name = "jxl", .extensions = { ".jxl" }, .sniff = jxl_sniff, .coder = "JXL",
+          .mime_type = "image/jxl", .written_as = THUMBNAIL_JPEG },
 };
+
+/* The sniff functions see all the bytes sniff-media asks for. */
+_Static_assert(IMAGE_FORMAT_HEAD_SIZE >= SNIFF_MEDIA_HEAD_SIZE, "a head too short for sniff-media");
 
 /* Every bit has its row, and every row a bit of its own. */
 _Static_assert(ELEMENTSOF(formats) == __builtin_popcount(THUMBNAIL_ALL_FORMATS), "a format without a row");
@@ -122,12 +161,48 @@ static bool magic_matches(const ImageMagic *m, const unsigned char *head, size_t
         return true;
 }
 
+static bool row_matches(const ImageFormat *f, const unsigned char *head, size_t len) {
+        if (f->sniff && f->sniff(head, len))
+                return true;
+        for (size_t j = 0; j < IMAGE_FORMAT_MAGICS_MAX && f->magics[j].len > 0; j++)
+                if (magic_matches(&f->magics[j], head, len))
+                        return true;
+        return false;
+}
+
 const ImageFormat *image_format_sniff(const unsigned char *head, size_t len) {
-        for (size_t i = 0; i < ELEMENTSOF(formats); i++)
-                for (size_t j = 0; j < IMAGE_FORMAT_MAGICS_MAX && formats[i].magics[j].len > 0; j++)
-                        if (magic_matches(&formats[i].magics[j], head, len))
+        len = len < IMAGE_FORMAT_HEAD_SIZE ? len : IMAGE_FORMAT_HEAD_SIZE;
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < ELEMENTSOF(formats); i++)
+                        if (formats[i].sniff_first == (pass == 0) && row_matches(&formats[i], head, len))
                                 return &formats[i];
         return NULL;
+}
+
+unsigned image_format_written_as(const ImageFormat *f) {
+        return f->written_as ? f->written_as : f->bit;
+}
+
+const char *image_format_same_suffix(const char *ext) {
+        const ImageFormat *f = image_format_from_extension(ext);
+
+        return f && f->written_as ? image_format_extension(f->written_as) : "";
+}
+
+bool image_format_describe_unknown(const unsigned char *head, size_t len, char *buf, size_t size) {
+        char brand[5];
+
+        if (sniff_media_raw(head, len) == SNIFF_MEDIA_CR3) {
+                (void) snprintf(buf, size, "a Canon CR3 RAW, which is not read");
+                return true;
+        }
+        if (len < 12 || memcmp(head + 4, "ftyp", 4) != 0)
+                return false;
+        for (size_t i = 0; i < 4; i++)
+                brand[i] = head[8 + i] >= 0x20 && head[8 + i] < 0x7f ? (char) head[8 + i] : '?';
+        brand[4] = '\0';
+        (void) snprintf(buf, size, "an ISO media file of brand '%s' (video or audio?), not HEIF or AVIF", brand);
+        return true;
 }
 
 /* Asked only of files that failed to decode, to tell "still arriving, or

@@ -4,7 +4,8 @@
  * list and message about formats is made from the table. No GraphicsMagick,
  * no state: thread-safe. Adding a format is one row in image-format.c, its
  * bit below (THUMBNAIL_ALL_FORMATS grows by it; a static assertion checks),
- * and its decoder in GraphicsMagick. */
+ * and its decoder: GraphicsMagick's coder, or a module of ours (HEIF, AVIF
+ * and RAW: decode-heif, decode-raw, called from thumbnail.c). */
 #pragma once
 
 #include <stdbool.h>
@@ -20,11 +21,15 @@ enum {
         THUMBNAIL_WEBP = 1 << 3,
         THUMBNAIL_TIFF = 1 << 4,
         THUMBNAIL_BMP = 1 << 5,
-        THUMBNAIL_ALL_FORMATS = (1 << 6) - 1,
+        THUMBNAIL_HEIC = 1 << 6,        /* HEIC and HEIF */
+        THUMBNAIL_AVIF = 1 << 7,
+        THUMBNAIL_JXL = 1 << 8,
+        THUMBNAIL_RAW = 1 << 9,         /* camera RAW, through its embedded preview */
+        THUMBNAIL_ALL_FORMATS = (1 << 10) - 1,
 };
 
 #define IMAGE_FORMAT_ALIASES_MAX 2
-#define IMAGE_FORMAT_EXTENSIONS_MAX 3
+#define IMAGE_FORMAT_EXTENSIONS_MAX 7
 #define IMAGE_FORMAT_MAGICS_MAX 4
 
 /* Bytes a file of the format has at offset: bytes[i] counts where mask is
@@ -43,7 +48,15 @@ typedef struct ImageFormat {
         const char *extensions[IMAGE_FORMAT_EXTENSIONS_MAX];          /* with the dot; the first is a
                                                                        * thumbnail's in this format */
         ImageMagic magics[IMAGE_FORMAT_MAGICS_MAX];                   /* any one identifies the format */
-        const char *coder;              /* GraphicsMagick's name for its decoder and encoder */
+        /* Bytes that need more than a fixed string to recognise (sniff-media.h): true when the
+         * first len bytes are of the format. Tried besides the magics. */
+        bool (*sniff)(const unsigned char *head, size_t len);
+        bool sniff_first;               /* tried before every other row: these files would also
+                                         * match a later row's magic (a RAW is a TIFF) */
+        const char *coder;              /* GraphicsMagick's name for its decoder and encoder; NULL:
+                                         * never handed to GraphicsMagick, decoded by a module of ours */
+        unsigned written_as;            /* 0, or the output format (THUMBNAIL_*) that format = same
+                                         * writes its thumbnails in: GraphicsMagick cannot write it */
         const char *mime_type;
         bool output;                    /* thumbnails may be written in it (format =) */
         bool alpha;                     /* output formats: it keeps transparency; else thumbnails are
@@ -69,8 +82,27 @@ const ImageFormat *image_format_from_extension(const char *ext);
  * bit; NULL when bit is not an output format. */
 const char *image_format_extension(unsigned bit);
 
-/* The row whose magic bytes the first len bytes of a file match, or NULL. */
+/* How many leading bytes image_format_sniff() looks at, at most. */
+#define IMAGE_FORMAT_HEAD_SIZE 4096
+
+/* The row whose magic bytes (or sniff function) the first len bytes of a
+ * file match, or NULL: the sniff_first rows first, then the others in table
+ * order. */
 const ImageFormat *image_format_sniff(const unsigned char *head, size_t len);
+
+/* The output format format = same writes a thumbnail of a source in: the
+ * source's own (f->bit), or f->written_as. */
+unsigned image_format_written_as(const ImageFormat *f);
+
+/* The extension a thumbnail named from a source with the extension ext
+ * (with its dot) gets after it, when format = same: ".jpg" for ".heic", since
+ * such thumbnails are written as JPEG; "" for the others. */
+const char *image_format_same_suffix(const char *ext);
+
+/* What a file that matched no row is, when its first bytes say
+ * something useful for a message ("a Canon CR3 RAW", "an ISO media file of
+ * brand 'isom', not HEIF or AVIF"), into buf; false when nothing is known. */
+bool image_format_describe_unknown(const unsigned char *head, size_t len, char *buf, size_t size);
 
 /* Does the file fd (size bytes, of format f) end before its image does?
  * Reads the file with pread(), so its offset does not matter. A file that
@@ -78,9 +110,9 @@ const ImageFormat *image_format_sniff(const unsigned char *head, size_t len);
 bool image_format_looks_truncated(const ImageFormat *f, int fd, uint64_t size);
 
 typedef enum ImageFormatList {
-        IMAGE_FORMAT_LIST_NAMES,        /* "jpeg png gif webp tiff bmp" */
+        IMAGE_FORMAT_LIST_NAMES,        /* "jpeg png gif webp tiff bmp heic avif jxl raw" */
         IMAGE_FORMAT_LIST_OUTPUTS,      /* "jpeg, png or webp" */
-        IMAGE_FORMAT_LIST_EXTENSIONS,   /* ".jpg .jpeg .png .gif .webp .tif .tiff .bmp" */
+        IMAGE_FORMAT_LIST_EXTENSIONS,   /* ".jpg .jpeg ... .bmp .heic ... .pef" */
 } ImageFormatList;
 
 /* Writes a list made from the table into buf, as snprintf() does (cut

@@ -262,6 +262,7 @@ typedef struct Job {
         int r;                                  /* make: thumbnail_make()'s result */
         char *reason;                           /* make: why it failed, or NULL; owned */
         char duration[32];                      /* make: its microseconds, for the log */
+        const char *pixels_from;                /* make: where the pixels came from (thumbnail.h) */
 } Job;
 
 typedef JobOutcome (*JobStage)(Job *j);
@@ -569,6 +570,7 @@ static JobOutcome stage_make(Job *j) {
         j->opts.finish_userdata = &j->stamp;
         j->opts.budget = j->ctx->budget;
         j->opts.cancel = &j->ctx->stopping;
+        j->opts.pixels_from = &j->pixels_from;
         state_inflight_begin(j->drop, j->path);
 #ifdef THUMBWATCH_TEST_HOOKS
         test_hooks(j->path);
@@ -644,9 +646,10 @@ static JobOutcome made(Job *j) {
                               ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_MADE },
                                                     { "THUMBWATCH_SOURCE", j->path },
                                                     { "THUMBWATCH_OUTPUT", out_dir_of(&j->o, out, sizeof out) },
-                                                    { "THUMBWATCH_DURATION_US", j->duration } }),
-                              4, "'%s' -> '%s' (%s us)%s%s", j->path, j->o.path[0], j->duration,
-                              j->reason ? ": " : "", j->reason ? j->reason : "");
+                                                    { "THUMBWATCH_DURATION_US", j->duration },
+                                                    { "THUMBWATCH_PIXELS_FROM", j->pixels_from } }),
+                              5, "'%s' -> '%s' (%s us, pixels from %s)%s%s", j->path, j->o.path[0], j->duration,
+                              j->pixels_from ? j->pixels_from : "?", j->reason ? ": " : "", j->reason ? j->reason : "");
         queue_other_names(j);
         return JOB_MADE;
 }

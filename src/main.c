@@ -115,11 +115,24 @@ static int parse_argv(int argc, char *argv[]) {
                         help();
                         return 0;
                 case 'V':
-#ifdef THUMBWATCH_TEST_HOOKS
-                        printf("thumbwatch %s (test hooks)\n", PACKAGE_VERSION);
+                        /* The optional decoders built in, then test builds' mark. */
+                        printf("thumbwatch %s%s%s%s\n", PACKAGE_VERSION,
+#ifdef HAVE_HEIF
+                               " +heif",
 #else
-                        printf("thumbwatch %s\n", PACKAGE_VERSION);
+                               " -heif",
 #endif
+#ifdef HAVE_RAW
+                               " +raw",
+#else
+                               " -raw",
+#endif
+#ifdef THUMBWATCH_TEST_HOOKS
+                               " (test hooks)"
+#else
+                               ""
+#endif
+                        );
                         return 0;
                 default:
                         fprintf(stderr, "Try 'thumbwatch --help'.\n");

@@ -176,7 +176,14 @@ int naming_expand_ext(const char *tmpl, const char *name, const char *ext_overri
                         (void) fwrite(name, 1, stem_len, f);
                         break;
                 case TOKEN_EXT:
-                        (void) fputs(ext_override ? ext_override : ext, f);
+                        /* format = same writes HEIC, AVIF, JPEG XL and RAW sources' thumbnails as
+                         * JPEG: "a.heic" gives "a_thumbnail.heic.jpg", distinct from a.jpg's. */
+                        if (ext_override)
+                                (void) fputs(ext_override, f);
+                        else {
+                                (void) fputs(ext, f);
+                                (void) fputs(image_format_same_suffix(ext), f);
+                        }
                         break;
                 case TOKEN_NAME:
                         (void) fputs(name, f);

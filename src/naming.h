@@ -53,7 +53,8 @@ int naming_temporary(const char *name, const unsigned char *rnd, char *ret);
 int naming_expand(const char *tmpl, const char *name, unsigned width, unsigned height, char **ret);
 
 /* As naming_expand(), but {ext} is ext (with its dot) instead of the source's,
- * for thumbnails written in another format. ext NULL: the source's. */
+ * for thumbnails written in another format. ext NULL: the source's, followed
+ * by image_format_same_suffix() of it (".heic" is ".heic.jpg"). */
 int naming_expand_ext(const char *tmpl, const char *name, const char *ext, unsigned width, unsigned height,
                       char **ret);
 

@@ -1169,6 +1169,12 @@ static void make_options_mirror(const Outputs *o, const struct stat *st, Thumbna
         (void) st;
         set_targets(o, targets, false);
         opts->output_format = o->drop->output_format;
+        /* format = same: named ".heic.jpg", so written as JPEG, whatever the bytes are. */
+        if (opts->output_format == 0) {
+                const ImageFormat *f = image_format_from_extension(naming_extension(o->name));
+
+                opts->output_format = f ? f->written_as : 0;
+        }
         opts->file_mode = 0644;
 }
 

@@ -2,7 +2,10 @@
  * orient -> resize -> to sRGB -> strip -> encode -> write a temporary -> rename.
  *
  * GraphicsMagick is given an open FILE* and an explicit coder, and encodes to
- * memory; all file-system access is ours. So a file's name is never parsed
+ * memory; all file-system access is ours. HEIC, HEIF and AVIF are decoded by
+ * decode-heif (libheif), camera RAWs give their embedded preview through
+ * decode-raw (libraw), which the JPEG path reads from memory: GraphicsMagick
+ * is never handed either (its RAW coders run dcraw). So a file's name is never parsed
  * by GraphicsMagick (which would treat "msl:x", "@list" or "a[1]" as
  * instructions), and the coder is one from our allow-list. */
 #include "build-config.h"
@@ -28,6 +31,12 @@
 #include <setjmp.h>
 
 #include "colour.h"
+#ifdef HAVE_HEIF
+#include "decode-heif.h"
+#endif
+#ifdef HAVE_RAW
+#include "decode-raw.h"
+#endif
 #include "image-format.h"
 #include "macro.h"
 #include "message.h"
@@ -95,6 +104,14 @@ int thumbnail_init(const char *argv0) {
          * No pixel cache on disk: an image too large for memory fails fast. */
         if (!SetMagickResourceLimit(ThreadsResource, 1) || !SetMagickResourceLimit(DiskResource, 0))
                 return -EIO;
+#ifdef HAVE_HEIF
+        {
+                _cleanup_free_ char *reason = NULL;
+
+                if (decode_heif_init(&reason) < 0)
+                        return -EIO;
+        }
+#endif
         /* A decode allocates and zeroes buffers of several MB (a progressive
          * JPEG's coefficients: 12 MB at 2560x1600). Above glibc's mmap
          * threshold each one is fresh memory from the kernel, page-faulted
@@ -140,6 +157,9 @@ static void limit_threads(void) {
 
 void thumbnail_shutdown(void) {
         colour_cache = colour_cache_free(colour_cache);
+#ifdef HAVE_HEIF
+        decode_heif_done();
+#endif
         DestroyMagick();
 }
 
@@ -302,8 +322,9 @@ static int open_source(int fd, const ThumbnailOptions *opts, const ImageFormat *
                        struct stat *ret_st, char **reterr_reason) {
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_close_ int dup_fd = -1;
-        unsigned char head[32];
+        unsigned char head[IMAGE_FORMAT_HEAD_SIZE];
         const ImageFormat *format;
+        char what[128];
         ssize_t n;
         int r;
 
@@ -320,8 +341,12 @@ static int open_source(int fd, const ThumbnailOptions *opts, const ImageFormat *
         if (n == 0)
                 return message_set(reterr_reason, -ENODATA, "empty file");
         format = image_format_sniff(head, (size_t) n);
+        if (!format && image_format_describe_unknown(head, (size_t) n, what, sizeof what))
+                return message_set(reterr_reason, -EMEDIUMTYPE, "not an allowed image format: %s", what);
         if (!format || !(format->bit & opts->formats))
-                return message_set(reterr_reason, -EMEDIUMTYPE, "not an allowed image format");
+                return message_set(reterr_reason, -EMEDIUMTYPE, "not an allowed image format%s%s%s",
+                                   format ? " (" : "", format ? format->name : "",
+                                   format ? " is not in formats =)" : "");
         /* libpng applies GraphicsMagick's width limit itself and calls a larger
          * image "Invalid IHDR data"; read PNG's dimensions here to say what
          * is really wrong. The IHDR chunk always comes first. */
@@ -391,6 +416,22 @@ static Image *read_source(FILE *f, const char *coder, unsigned long hint_w, unsi
         info->file = NULL;              /* ours to close */
         DestroyImageInfo(info);
         return image;
+}
+
+/* As read_source(), from size bytes at data (a RAW's JPEG preview). */
+static Image *read_blob(const void *data, size_t size, const char *coder, unsigned long hint_w,
+                        unsigned long hint_h, ExceptionInfo *ex) {
+        _cleanup_image_info_ ImageInfo *info = source_info(NULL, coder);
+
+        if (!info)
+                return NULL;
+        if (hint_w > 0 && hint_h > 0) {
+                char hint[64];
+
+                (void) snprintf(hint, sizeof hint, "%lux%lu", hint_w, hint_h);
+                (void) CloneString(&info->size, hint);
+        }
+        return BlobToImage(info, data, size, ex);
 }
 
 static int encode_and_write(Image *thumb, const char *coder, const ThumbnailOptions *opts, int dirfd,
@@ -603,6 +644,8 @@ static int read_error(const ExceptionInfo *ex, int fd, const ImageFormat *format
                 return -ETIMEDOUT;
         if (ex->severity == ResourceLimitError)
                 return -EFBIG;
+        if (fd < 0)             /* from memory: a RAW's preview, whose end decode-raw checked */
+                return -EBADMSG;
         return image_format_looks_truncated(format, fd, (uint64_t) st->st_size) ? -ENODATA : -EBADMSG;
 }
 
@@ -642,6 +685,19 @@ static uint64_t decode_estimate(const Header *h, unsigned format, unsigned long 
         case THUMBNAIL_GIF:
                 extra = 2;
                 break;
+        case THUMBNAIL_HEIC:
+        case THUMBNAIL_AVIF:
+                /* libheif's planes (up to 6 bytes a pixel at 4:4:4 and 10 bits) and its
+                 * RGBA output, copied into GraphicsMagick's image: peak RSS 17 bytes a
+                 * pixel in all for a 4032x3024 HEIC, 17.4 for an AVIF. */
+                extra = 10;
+                break;
+        case THUMBNAIL_RAW:
+                extra = 3;      /* an RGB preview's bytes */
+                break;
+        case THUMBNAIL_JXL:
+                extra = 8;      /* libjxl's output: peak RSS 14.4 bytes a pixel in all, 4032x3024 */
+                break;
         default:
                 extra = 0;
         }
@@ -658,7 +714,9 @@ static int read_header(FILE *f, const ImageFormat *format, const struct stat *st
         *ret = (Header) {};
         if (format->bit == THUMBNAIL_JPEG) {
                 r = jpeg_header(f, ret, reterr_reason);
-                if (r < 0 && image_format_looks_truncated(format, fileno(f), (uint64_t) st->st_size))
+                /* A RAW's preview is read from memory (no descriptor): decode-raw checked its end. */
+                if (r < 0 && fileno(f) >= 0 &&
+                    image_format_looks_truncated(format, fileno(f), (uint64_t) st->st_size))
                         r = -ENODATA;
                 ret->orientation = exif_orientation(ret->exif);
         } else {
@@ -758,12 +816,21 @@ int thumbnail_write_failure_marker(int dirfd, const char *name, const ThumbnailO
 /* A source from open_source() on: what every later stage reads. */
 typedef struct Source {
         const ImageFormat *format;      /* by its magic bytes */
-        FILE *file;                     /* reads a duplicate of the caller's descriptor; owned */
+        const ImageFormat *codec;       /* what its pixels are decoded as: format, or JPEG for a RAW
+                                         * whose preview is a JPEG */
+        FILE *file;                     /* reads a duplicate of the caller's descriptor (a RAW's JPEG
+                                         * preview: preview_data); owned */
         struct stat st;
-        Header header;                  /* header.exif owned */
+        Header header;                  /* header.exif owned; a RAW's: its preview's */
         ExceptionInfo ex;               /* GraphicsMagick's errors, once exception_ready */
         bool exception_ready;
         char *warning;                  /* owned: the first thing not done as asked, or NULL */
+#ifdef HAVE_HEIF
+        DecodeHeif *heif;               /* HEIC, HEIF, AVIF: decoded by decode-heif; owned */
+#endif
+        uint8_t *preview_data;          /* RAW: its embedded preview (RawPreview.data); owned */
+        size_t preview_size;
+        bool preview_rgb;               /* ... packed 8-bit RGB, header.columns x header.rows; else a JPEG */
 } Source;
 
 /* Frees what s holds and disarms the deadline. */
@@ -776,7 +843,120 @@ static void source_done(Source *s) {
         if (s->file)
                 (void) fclose(s->file);
         free(s->warning);
+        free(s->preview_data);          /* after the FILE that may read it */
+#ifdef HAVE_HEIF
+        (void) decode_heif_free(s->heif);
+#endif
         *s = (Source) {};
+}
+
+/* Test builds: each decode libheif or libraw does sleeps
+ * $THUMBWATCH_TEST_DECODE_SLOW_MS first, as a large or hostile file's would
+ * take that long, to test job_timeout where nothing can stop a decode. */
+_unused_ static void test_slow_decode(void) {
+#ifdef THUMBWATCH_TEST_HOOKS
+        const char *ms = getenv("THUMBWATCH_TEST_DECODE_SLOW_MS");
+
+        if (ms) {
+                long v = strtol(ms, NULL, 10);
+                struct timespec ts = { v / 1000, (v % 1000) * 1000000 };
+
+                (void) nanosleep(&ts, NULL);
+        }
+#endif
+}
+
+/* libheif and libraw cannot be stopped mid-way: after each of their steps,
+ * a deadline passed meanwhile fails the file as GraphicsMagick's monitor
+ * would have. Returns 0 or -ETIMEDOUT with the reason. */
+_unused_ static int check_deadline(const ThumbnailOptions *opts, const char *what, char **reterr_reason) {
+        if (deadline == 0 || now_usec() < deadline)
+                return 0;
+        timed_out = true;
+        return message_set(reterr_reason, -ETIMEDOUT, "abandoned after job_timeout (%.3f s): %s ran past it",
+                           (double) opts->timeout_usec / 1e6, what);
+}
+
+/* The errors of decode-heif and decode-raw as thumbnail_make()'s. (These
+ * three are unused in a build without both.) */
+_unused_ static int module_error(int r) {
+        switch (r) {
+        case -E2BIG:
+                return -EFBIG;
+        case -ENOTSUP:
+        case -ENOENT:
+                return -EMEDIUMTYPE;
+        default:
+                return r;
+        }
+}
+
+/* HEIC, HEIF, AVIF: the header, through libheif, which also bounds every
+ * image, tile and grid it reads by the larger of max_width and max_height. */
+static int heif_header(Source *s, const ThumbnailOptions *opts, char **reterr_reason) {
+#ifdef HAVE_HEIF
+        unsigned w, h, side = opts->max_width > opts->max_height ? opts->max_width : opts->max_height;
+        int r;
+
+        r = decode_heif_open_fd(fileno(s->file), opts->max_file_size, side, &s->heif, reterr_reason);
+        if (r < 0)
+                return module_error(r);
+        decode_heif_primary_size(s->heif, &w, &h);
+        s->header.columns = w;
+        s->header.rows = h;
+        s->header.orientation = TopLeftOrientation;     /* libheif orients the pixels */
+        if (w == 0 || h == 0)
+                return message_set(reterr_reason, -EBADMSG, "the header says %ux%u", w, h);
+        return check_deadline(opts, "libheif's header parse", reterr_reason);
+#else
+        (void) opts;
+        return message_set(reterr_reason, -EMEDIUMTYPE, "%s: thumbwatch was built without libheif (--without-heif)",
+                           s->format->name);
+#endif
+}
+
+/* A RAW: its embedded preview, through libraw (never the raw data, never
+ * GraphicsMagick's RAW coders). A JPEG preview is then read as a JPEG from
+ * memory: s->codec and s->file become the preview's, and the caller reads
+ * its header. Returns 1 for that, 0 for an RGB preview (its header is set
+ * here), or an error. */
+static int raw_open(Source *s, const ThumbnailOptions *opts, char **reterr_reason) {
+#ifdef HAVE_RAW
+        DecodeRaw *raw = NULL;
+        RawPreview preview = {};
+        int r;
+
+        r = decode_raw_open_fd(fileno(s->file), opts->max_file_size, &raw, reterr_reason);
+        if (r >= 0) {
+                test_slow_decode();
+                r = decode_raw_preview(raw, &preview, reterr_reason);
+        }
+        (void) decode_raw_free(raw);
+        if (r < 0)
+                return module_error(r);
+        s->preview_data = TAKE_PTR(preview.data);
+        s->preview_size = preview.size;
+        s->header.orientation = (OrientationType) preview.orientation;
+        r = check_deadline(opts, "libraw", reterr_reason);
+        if (r < 0)
+                return r;
+        if (preview.format == RAW_PREVIEW_RGB) {
+                s->preview_rgb = true;
+                s->header.columns = preview.width;
+                s->header.rows = preview.height;
+                return 0;
+        }
+        (void) fclose(s->file);
+        s->file = fmemopen(s->preview_data, s->preview_size, "rb");
+        if (!s->file)
+                return -ENOMEM;
+        s->codec = image_format_from_bit(THUMBNAIL_JPEG);
+        return 1;
+#else
+        (void) opts;
+        return message_set(reterr_reason, -EMEDIUMTYPE, "%s: thumbwatch was built without libraw (--without-raw)",
+                           s->format->name);
+#endif
 }
 
 /* The first stage of thumbnail_probe() and thumbnail_make(): src opened and
@@ -784,6 +964,7 @@ static void source_done(Source *s) {
  * magic bytes are known, even when a later step fails. The caller calls
  * source_done() either way. */
 static int open_and_check(int src, const ThumbnailOptions *opts, Source *s, char **reterr_reason) {
+        OrientationType raw_orientation;
         int r;
 
         r = open_source(src, opts, &s->format, &s->file, &s->st, reterr_reason);
@@ -794,7 +975,20 @@ static int open_and_check(int src, const ThumbnailOptions *opts, Source *s, char
         s->exception_ready = true;
         deadline = opts->timeout_usec > 0 ? now_usec() + opts->timeout_usec : 0;
         timed_out = false;
-        return read_header(s->file, s->format, &s->st, opts, &s->header, &s->ex, reterr_reason);
+        s->codec = s->format;
+        if (s->format->bit & (THUMBNAIL_HEIC | THUMBNAIL_AVIF))
+                return heif_header(s, opts, reterr_reason);
+        if (s->format->bit == THUMBNAIL_RAW) {
+                r = raw_open(s, opts, reterr_reason);
+                if (r <= 0)
+                        return r;
+        }
+        raw_orientation = s->header.orientation;
+        r = read_header(s->file, s->codec, &s->st, opts, &s->header, &s->ex, reterr_reason);
+        /* A RAW's preview is oriented as the RAW says, whatever its own EXIF says. */
+        if (s->format != s->codec)
+                s->header.orientation = raw_orientation;
+        return r;
 }
 
 int thumbnail_probe(int src, const ThumbnailOptions *opts, const char **ret_format, unsigned long *ret_width,
@@ -832,43 +1026,120 @@ static void pixels_done(Pixels *px) {
         *px = (Pixels) {};
 }
 
+/* Reserves bytes of the budget for a decode of s, held until pixels_done().
+ * A decode the whole budget cannot hold fails at once. */
+static int reserve(const Source *s, uint64_t bytes, const ThumbnailOptions *opts, Pixels *px,
+                   char **reterr_reason) {
+        int r;
+
+        if (!opts->budget)
+                return 0;
+        r = memory_budget_reserve(opts->budget, bytes, opts->cancel);
+        if (r == -EFBIG)
+                return message_set(reterr_reason, r,
+                                   "%lux%lu needs about %" PRIu64 " MB to decode, more than max_memory %" PRIu64 " MB",
+                                   s->header.columns, s->header.rows, bytes >> 20,
+                                   memory_budget_total(opts->budget) >> 20);
+        if (r < 0)
+                return r;
+        px->budget = opts->budget;
+        px->reserved = bytes;
+        return 0;
+}
+
 /* A decode at the size hint for need_w x need_h (as stored), within the
  * budget of all decodes together: reserved before the decode, from the
  * header, and held until the last thumbnail is written (pixels_done()). A
- * decode the whole budget cannot hold fails at once. */
+ * RAW's preview is decoded from memory, oriented as the RAW says. */
 static int decode(Source *s, unsigned long need_w, unsigned long need_h, size_t n_targets,
                   const ThumbnailOptions *opts, Pixels *px, char **reterr_reason) {
+        bool preview = s->codec != s->format || s->preview_rgb;
         unsigned long hint_w, hint_h;
         int r;
 
         size_hint(&s->header, need_w, need_h, &hint_w, &hint_h);
-        if (opts->budget) {
-                uint64_t bytes = decode_estimate(&s->header, s->format->bit, hint_w, hint_h, need_w, need_h,
-                                                 n_targets);
-
-                r = memory_budget_reserve(opts->budget, bytes, opts->cancel);
-                if (r == -EFBIG)
-                        return message_set(reterr_reason, r,
-                                           "%lux%lu needs about %" PRIu64 " MB to decode, more than max_memory "
-                                           "%" PRIu64 " MB",
-                                           s->header.columns, s->header.rows, bytes >> 20,
-                                           memory_budget_total(opts->budget) >> 20);
-                if (r < 0)
-                        return r;
-                px->budget = opts->budget;
-                px->reserved = bytes;
-        }
-        px->image = read_source(s->file, s->format->coder, hint_w, hint_h, &s->ex);
+        r = reserve(s, decode_estimate(&s->header, s->codec->bit, hint_w, hint_h, need_w, need_h, n_targets), opts,
+                    px, reterr_reason);
+        if (r < 0)
+                return r;
+        if (s->preview_rgb)
+                px->image = ConstituteImage(s->header.columns, s->header.rows, "RGB", CharPixel, s->preview_data,
+                                            &s->ex);
+        else if (preview)
+                px->image = read_blob(s->preview_data, s->preview_size, s->codec->coder, hint_w, hint_h, &s->ex);
+        else
+                px->image = read_source(s->file, s->codec->coder, hint_w, hint_h, &s->ex);
         /* A corrupt-image warning means pixels are missing (a truncated file
          * decodes with a grey bottom): no thumbnail is better than a wrong one.
          * An image cut short by the deadline is no better. */
         if (!px->image || missing_pixels(&s->ex) || timed_out) {
-                r = read_error(&s->ex, fileno(s->file), s->format, &s->st);
+                r = read_error(&s->ex, preview ? -1 : fileno(s->file), s->codec, &s->st);
                 failure_reason(r, &s->ex, opts, reterr_reason);
                 return r;
         }
+        if (preview)
+                px->image->orientation = s->header.orientation;
+        if (opts->pixels_from)
+                *opts->pixels_from = preview ? "raw-preview" : "decode";
         return 0;
 }
+
+/* HEIC, HEIF, AVIF: the smallest thumbnail item at least as large as the
+ * largest target, else the primary image, decoded by libheif (oriented
+ * already), within the budget. */
+static int acquire_heif(Source *s, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
+                        Pixels *px, char **reterr_reason) {
+#ifdef HAVE_HEIF
+        _cleanup_(heif_pixels_done) HeifPixels hp = {};
+        unsigned long need_w, need_h;
+        unsigned w, h;
+        bool thumbnail;
+        Header chosen;
+        int r;
+
+        largest_fit(&s->header, false, targets, n_targets, &need_w, &need_h);
+        decode_heif_choice(s->heif, (unsigned) need_w, (unsigned) need_h, &w, &h, &thumbnail);
+        chosen = (Header) { .columns = w, .rows = h };
+        r = reserve(s, decode_estimate(&chosen, s->format->bit, 0, 0, need_w, need_h, n_targets), opts, px,
+                    reterr_reason);
+        if (r < 0)
+                return r;
+        test_slow_decode();
+        r = decode_heif_decode(s->heif, (unsigned) need_w, (unsigned) need_h, &hp, reterr_reason);
+        if (r < 0)
+                return module_error(r);
+        r = check_deadline(opts, "libheif's decode", reterr_reason);
+        if (r < 0)
+                return r;
+        /* Premultiplied RGBA (hp.premultiplied) is taken as straight: its edges
+         * come out a little dark on the background; libheif 1.15 gives it only
+         * where the file says so. */
+        px->image = ConstituteImage(hp.width, hp.height, hp.channels == 4 ? "RGBA" : "RGB", CharPixel, hp.pixels,
+                                    &s->ex);
+        if (!px->image) {
+                exception_reason(&s->ex, reterr_reason);
+                return s->ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
+        }
+        px->image->orientation = TopLeftOrientation;
+        /* The ICC profile goes with the pixels, as GraphicsMagick's readers attach a
+         * JPEG's or PNG's: kept with strip = no, there for a colour conversion. */
+        if (hp.color.icc && hp.color.icc_size > 0 &&
+            !SetImageProfile(px->image, "ICM", hp.color.icc, hp.color.icc_size))
+                return message_set(reterr_reason, -ENOMEM, "cannot attach the %zu-byte ICC profile",
+                                   hp.color.icc_size);
+        px->width = s->header.columns;
+        px->height = s->header.rows;
+        px->need_w = need_w;
+        px->need_h = need_h;
+        if (opts->pixels_from)
+                *opts->pixels_from = hp.from_thumbnail ? "heif-thumbnail" : "heif-primary";
+        return 0;
+#else
+        (void) s, (void) targets, (void) n_targets, (void) opts, (void) px;
+        return message_set(reterr_reason, -EMEDIUMTYPE, "thumbwatch was built without libheif");
+#endif
+}
+
 
 /* Does image carry an ICC profile (for to_srgb(), below)? */
 static bool has_profile(const Image *image) {
@@ -909,16 +1180,20 @@ static int acquire_pixels(Source *s, const ThumbnailTarget *targets, size_t n_ta
         unsigned long need_w, need_h;
         int r;
 
+        if (s->format->bit & (THUMBNAIL_HEIC | THUMBNAIL_AVIF))
+                return acquire_heif(s, targets, n_targets, opts, px, reterr_reason);
         largest_fit(&s->header, transposed, targets, n_targets, &need_w, &need_h);
         /* A file cut short keeps its preview in its first bytes: it must
-         * fail as truncated all the same. */
-        if (opts->embedded_previews && opts->strip &&
+         * fail as truncated all the same. A RAW's preview is a preview already. */
+        if (opts->embedded_previews && opts->strip && s->codec == s->format &&
             !image_format_looks_truncated(s->format, fileno(s->file), (uint64_t) s->st.st_size))
                 px->image = embedded_preview(&s->header, need_w, need_h);
-        if (px->image)
+        if (px->image) {
                 /* The preview has no EXIF of its own: it is stored as the image is. */
                 px->image->orientation = s->header.orientation;
-        else {
+                if (opts->pixels_from)
+                        *opts->pixels_from = "exif-thumbnail";
+        } else {
                 r = decode(s, need_w, need_h, n_targets, opts, px, reterr_reason);
                 if (r < 0)
                         return r;
@@ -1111,7 +1386,8 @@ static int render_target(Image *consumed, const ThumbnailTarget *t, const ImageF
  * decode is), instead of from the decode. */
 static int render_targets(Source *s, const Pixels *px, const ThumbnailTarget *targets, size_t n_targets,
                           const ThumbnailOptions *opts, char **reterr_reason) {
-        const ImageFormat *out = opts->output_format ? image_format_from_bit(opts->output_format) : s->format;
+        const ImageFormat *out = image_format_from_bit(opts->output_format ? opts->output_format
+                                                                           : image_format_written_as(s->format));
         unsigned long sizes_w[THUMBNAIL_TARGETS_MAX], sizes_h[THUMBNAIL_TARGETS_MAX];
         size_t order[THUMBNAIL_TARGETS_MAX];
         _cleanup_image_ Image *last = NULL;

@@ -42,6 +42,9 @@ typedef struct ThumbnailOptions {
         int (*finish)(int fd, void *userdata); /* set: called on each thumbnail's temporary, written and
                                          * still open, before it is renamed into place; <0 fails it */
         void *finish_userdata;
+        const char **pixels_from;       /* set: on success, where the pixels came from is stored there (a
+                                         * static string): "decode", "exif-thumbnail", "heif-thumbnail",
+                                         * "heif-primary" or "raw-preview" */
 } ThumbnailOptions;
 
 /* The most targets thumbnail_make() takes at once. */

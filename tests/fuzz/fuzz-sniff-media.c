@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image-format.h"
 #include "sniff-media.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,6 +31,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         if (iso && iso != SNIFF_MEDIA_HEIC && iso != SNIFF_MEDIA_HEIF && iso != SNIFF_MEDIA_AVIF)
                 abort();
+        /* The format table on the same bytes: a HEIF or AVIF brand is its row
+         * (the sniff_first rows go first), and what no row takes may be described. */
+        {
+                const ImageFormat *f = image_format_sniff(buf, size);
+                char what[128];
+
+                if ((iso == SNIFF_MEDIA_HEIC || iso == SNIFF_MEDIA_HEIF) && (!f || f->bit != THUMBNAIL_HEIC))
+                        abort();
+                if (iso == SNIFF_MEDIA_AVIF && (!f || f->bit != THUMBNAIL_AVIF))
+                        abort();
+                if (!f && image_format_describe_unknown(buf, size, what, sizeof what) && !memchr(what, '\0', sizeof what))
+                        abort();
+        }
         free(buf);
         return 0;
 }

@@ -148,6 +148,15 @@ static void test_errors(void) {
                 reason = NULL;
                 r = decode_raw_free(r);
         }
+        /* Cut inside the preview's header: libraw calls it a preview of an unknown
+         * format; the JPEG start without an end says the file is cut. */
+        is_int(open_name("cuthead.dng", 0, &r), 0, "a DNG cut 200 bytes into its preview still opens");
+        if (r) {
+                is_int(decode_raw_preview(r, &p, &reason), -ENODATA, "cut inside the preview's header: -ENODATA");
+                free(reason);
+                reason = NULL;
+                r = decode_raw_free(r);
+        }
         is_int(open_name("big.dng", 0, &r), 0, "a DNG with a large preview opens");
         if (r) {
                 is_int(decode_raw_preview(r, &p, &reason), 0, "... and its preview unpacks");
@@ -235,6 +244,8 @@ static bool make_files(void) {
                       "gm convert -size 1600x1200 plasma:fractal -quality 95 big.jpg; "
                       "python3 \"$MAKE_DNG\" big.dng --preview big.jpg; "
                       "head -c 100000 big.dng >cut.dng; "
+                      "python3 -c \"d = open('rot6.dng', 'rb').read(); "
+                      "open('cuthead.dng', 'wb').write(d[:d.index(b'\\xff\\xd8\\xff') + 200])\"; "
                       "head -c 5000 /dev/urandom | tr -d '\\000' >garbage.dng; "
                       ": >empty.dng") == 0;
 }

@@ -94,6 +94,41 @@ static void test_magics(const ImageFormat *f) {
         }
 }
 
+/* The rows recognised by sniff functions, on heads as their writers start
+ * them; and what is refused with a word on what it is. */
+static void test_sniff_functions(void) {
+        static const unsigned char heic[] = "\0\0\0\x18" "ftypheic\0\0\0\0mif1heic";
+        static const unsigned char avif[] = "\0\0\0\x1c" "ftypavif\0\0\0\0avifmif1miaf";
+        static const unsigned char mp4[] = "\0\0\0\x18" "ftypisom\0\0\0\0isommp41";
+        static const unsigned char cr3[] = "\0\0\0\x18" "ftypcrx \0\0\0\x01" "crx isom";
+        static const unsigned char jxl[] = "\xff\x0a\xfa\x1f";
+        static const unsigned char jxl_box[] = "\0\0\0\x0cJXL \r\n\x87\n";
+        static const unsigned char cr2[] = "II*\0\x10\0\0\0CR\x02\0\0\0\0\0";
+        static const unsigned char orf[] = "IIRO\x08\0\0\0\0\0\0\0";
+        static const unsigned char tiff[] = "II*\0\x08\0\0\0\0\0\0\0\0\0\0\0";
+        char what[128];
+
+        is_str(image_format_sniff(heic, sizeof heic - 1)->name, "heic", "ftyp heic is HEIC");
+        is_str(image_format_sniff(avif, sizeof avif - 1)->name, "avif", "ftyp avif is AVIF");
+        is_str(image_format_sniff(jxl, sizeof jxl - 1)->name, "jxl", "FF 0A is JPEG XL");
+        is_str(image_format_sniff(jxl_box, sizeof jxl_box - 1)->name, "jxl", "the JXL container is JPEG XL");
+        is_str(image_format_sniff(cr2, sizeof cr2 - 1)->name, "raw", "a CR2 is a RAW before it is a TIFF");
+        is_str(image_format_sniff(orf, sizeof orf - 1)->name, "raw", "an ORF is a RAW");
+        is_str(image_format_sniff(tiff, sizeof tiff - 1)->name, "tiff", "a plain TIFF stays a TIFF");
+        ok(!image_format_sniff(mp4, sizeof mp4 - 1), "an MP4 is no image");
+        ok(image_format_describe_unknown(mp4, sizeof mp4 - 1, what, sizeof what) && strstr(what, "'isom'") &&
+           strstr(what, "not HEIF or AVIF"), "an MP4 is described by its brand");
+        ok(!image_format_sniff(cr3, sizeof cr3 - 1), "a CR3 is not read");
+        ok(image_format_describe_unknown(cr3, sizeof cr3 - 1, what, sizeof what) && strstr(what, "CR3"),
+           "a CR3 is described as one");
+        ok(!image_format_describe_unknown(tiff, 4, what, sizeof what), "nothing to say of four bytes");
+        is_int(image_format_written_as(image_format_from_name("heif")), THUMBNAIL_JPEG, "HEIF is written as JPEG");
+        is_int(image_format_written_as(image_format_from_name("gif")), THUMBNAIL_GIF, "GIF as GIF");
+        is_str(image_format_same_suffix(".HEIC"), ".jpg", "a .HEIC's thumbnail gets .jpg after it");
+        is_str(image_format_same_suffix(".png"), "", "a .png's nothing");
+        is_str(image_format_same_suffix(".txt"), "", "a .txt's nothing");
+}
+
 /* Every row is in the message of a bad formats = and in the skip reason of
  * a file that is not an image; the output rows in that of a bad format =. */
 static void test_messages(void) {
@@ -117,7 +152,10 @@ static void test_messages(void) {
                 for (size_t j = 0; j < IMAGE_FORMAT_EXTENSIONS_MAX && f->extensions[j]; j++)
                         ok(strstr(why, f->extensions[j]), "the skip reason lists the extension");
         }
-        is_str(why, "not an image extension (.jpg .jpeg .png .gif .webp .tif .tiff .bmp)", "the skip reason");
+        is_str(why,
+               "not an image extension (.jpg .jpeg .png .gif .webp .tif .tiff .bmp .heic .heif .hif .avif .cr2 .dng "
+               ".nef .arw .orf .rw2 .pef .jxl)",
+               "the skip reason");
 }
 
 /* Whether the file at TOP_SRCDIR/rel contains text; true when there is no source tree to read. */
@@ -161,13 +199,17 @@ int main(void) {
                 ok(f->bit && !(all & f->bit), f->name);
                 all |= f->bit;
                 ok(image_format_from_bit(f->bit) == f && image_format_from_name(f->name) == f, "found by bit and name");
-                ok(f->coder && f->mime_type && strncmp(f->mime_type, "image/", 6) == 0, "a coder and a MIME type");
+                ok(f->mime_type && strncmp(f->mime_type, "image/", 6) == 0, "a MIME type");
+                /* No coder: decoded by a module of ours, never by GraphicsMagick, which cannot write it either. */
+                ok(f->coder || (f->sniff && f->written_as), "a coder, or a sniff function and an output format");
+                ok(!f->written_as || (!f->output && image_format_extension(f->written_as)), "written as an output");
                 test_extensions(f);
                 test_names(f);
                 test_magics(f);
         }
         is_int(all, THUMBNAIL_ALL_FORMATS, "the rows make every format");
         test_messages();
+        test_sniff_functions();
         test_docs();
         (void) unlink(path);
         (void) rmdir(dir);

@@ -73,6 +73,15 @@ static void test_templates(void) {
         is_int(naming_expand("{stem}_thumbnail{ext}", "фото 1.png", 1, 1, &s), 0, "expand UTF-8");
         is_str(s, "фото 1_thumbnail.png", "UTF-8 and spaces are kept");
         free(s);
+        is_int(naming_expand("{stem}_thumbnail{ext}", "IMG_0001.HEIC", 1, 1, &s), 0, "expand a HEIC");
+        is_str(s, "IMG_0001_thumbnail.HEIC.jpg", "a HEIC's thumbnail is a JPEG, named apart from IMG_0001.JPG's");
+        free(s);
+        is_int(naming_expand("{stem}_thumbnail{ext}", "IMG_0001.CR2", 1, 1, &s), 0, "expand a RAW");
+        is_str(s, "IMG_0001_thumbnail.CR2.jpg", "a RAW's thumbnail is a JPEG");
+        free(s);
+        is_int(naming_expand_ext("{stem}_thumbnail{ext}", "a.avif", ".webp", 1, 1, &s), 0, "expand, format = webp");
+        is_str(s, "a_thumbnail.webp", "an output format's extension replaces the source's");
+        free(s);
 
         char long_name[NAME_MAX + 1], other[NAME_MAX + 1], *s2 = NULL, *s3 = NULL;
         memset(long_name, 'a', NAME_MAX - 4);

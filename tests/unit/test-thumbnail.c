@@ -136,6 +136,68 @@ static int count_finish(int fd, void *userdata) {
         return 0;
 }
 
+/* HEIC with and without a usable thumbnail item, a RAW with a JPEG and
+ * with a bitmap preview, through thumbnail_make() and thumbnail_probe(): the
+ * decoder each takes (ThumbnailOptions.pixels_from), the limits from the
+ * header, and the formats allowed. Made by heif-enc and make-dng.py; skipped
+ * when the build or the machine lacks them. */
+static void test_camera_formats(void) {
+#if defined(HAVE_HEIF) && defined(HAVE_RAW)
+        const char *top = getenv("TOP_SRCDIR"), *from = NULL, *format = NULL;
+        ThumbnailTarget t[] = { { dirfd_out, "cam-big.jpg", 400, 400, THUMBNAIL_FIT },
+                                { dirfd_out, "cam-small.jpg", 128, 128, THUMBNAIL_FIT } };
+        unsigned long w = 0, h = 0;
+        char cmd[2048], got[128], *reason = NULL;
+        int fd;
+
+        (void) snprintf(cmd, sizeof cmd,
+                        "set -e; cd '%s'; gm convert -size 640x480 gradient:red-blue cam.png; "
+                        "gm convert cam.png cam.jpg; heif-enc -q 60 --thumb 320 -o item.heic cam.png >/dev/null; "
+                        "head -c $(($(stat -c %%s item.heic) - 200)) item.heic >cut.heic; "
+                        "python3 '%s/tests/unit/make-dng.py' turned.dng --preview cam.jpg --orientation 8; "
+                        "python3 '%s/tests/unit/make-dng.py' bitmap.dng --bitmap 64x48",
+                        dir, top ? top : ".", top ? top : ".");
+        if (run(cmd) < 0) {
+                ok(true, "# SKIP heif-enc or python3 missing: camera formats not tested");
+                return;
+        }
+        opts.pixels_from = &from;
+        check(at("item.heic"), 128, 128, "128 96 JPEG", "HEIC: 128x96, written as JPEG");
+        is_str(from, "heif-thumbnail", "... from its 320x240 thumbnail item");
+        is_int(make(at("item.heic"), t, 2, &reason), 0, "HEIC at 400x400 and 128x128");
+        is_str(from, "heif-primary", "... from the primary image: the item is smaller than 400x300");
+        identify(at("cam-big.jpg"), got, sizeof got);
+        is_str(got, "400 300 JPEG", "... the larger size");
+        identify(at("cam-small.jpg"), got, sizeof got);
+        is_str(got, "128 96 JPEG", "... the smaller size");
+        free(reason);
+        reason = NULL;
+        check(at("turned.dng"), 128, 128, "96 128 JPEG", "DNG: its JPEG preview, turned by the RAW's orientation 8");
+        is_str(from, "raw-preview", "... from the preview");
+        check(at("bitmap.dng"), 128, 128, "64 48 JPEG", "DNG with a 64x48 bitmap preview: never upscaled");
+        is_str(from, "raw-preview", "... from the preview");
+        fd = open(at("item.heic"), O_RDONLY | O_CLOEXEC);
+        is_int(thumbnail_probe(fd, &opts, &format, &w, &h, &reason), 0, "probe a HEIC");
+        (void) close(fd);
+        ok(format && strcmp(format, "heic") == 0 && w == 640 && h == 480, "... heic, 640x480 from its header");
+        free(reason);
+        reason = NULL;
+        check_fails(at("cut.heic"), -ENODATA, "", "a HEIC cut short is truncated");
+        opts.max_pixels = 640 * 480 - 1;
+        check_fails(at("item.heic"), -EFBIG, "over max_pixels", "a HEIC over max_pixels, from its header");
+        check_fails(at("turned.dng"), -EFBIG, "over max_pixels", "a RAW's preview over max_pixels");
+        opts.max_pixels = 100000000;
+        opts.formats = THUMBNAIL_ALL_FORMATS & ~(THUMBNAIL_HEIC | THUMBNAIL_RAW);
+        check_fails(at("item.heic"), -EMEDIUMTYPE, "heic is not in formats =", "a HEIC when heic is not allowed");
+        check_fails(at("turned.dng"), -EMEDIUMTYPE, "raw is not in formats =",
+                    "a DNG when raw is not allowed (never read as the TIFF it also is)");
+        opts.formats = THUMBNAIL_ALL_FORMATS;
+        opts.pixels_from = NULL;
+#else
+        ok(true, "# SKIP built without libheif or libraw");
+#endif
+}
+
 int main(void) {
         if (!mkdtemp(dir) || thumbnail_init("test-thumbnail") < 0 || thumbnail_set_limits(&opts) < 0)
                 return 99;
@@ -317,6 +379,7 @@ int main(void) {
                 ok(reason == NULL, "... with no warning");
                 free(reason);
         }
+        test_camera_formats();
         is_int(count_hidden(), 0, "no temporary file is left behind");
 
         thumbnail_shutdown();
