@@ -93,18 +93,28 @@ check "... the JPEG named .heic is made" is_file "$T/jpeg-only/really-jpeg_thumb
 "$THUMBWATCH" --config "$T/once.conf" --once >"$T/log.again" 2>&1
 check "a second --once makes nothing again" grep -q "made 0," "$T/log.again"
 
-# A HEIC's ICC profile goes with its pixels: kept with strip = no, as a JPEG's is.
+# A HEIC's ICC profile goes with its pixels, as a JPEG's does: with
+# color = keep (and strip = no) it is in the thumbnail; with color = srgb
+# (the default) the pixels are converted to sRGB by it and it goes.
 icc=/usr/share/color/icc/compatibleWithAdobeRGB1998.icc
 if [ -r "$icc" ]; then
 	mkdir "$T/icc"
 	gm convert -size 320x240 gradient:red-blue -profile "$icc" "$T/make/icc.png"
 	heif-enc -q 60 -o "$T/icc/wide-gamut.heic" "$T/make/icc.png" >/dev/null
-	printf '[drop:icc]\nsource = %s\noutput = %s\nstrip = no\n' "$T/icc" "$T/icc-out" >"$T/icc.conf"
+	printf '[drop:icc]\nsource = %s\noutput = %s\nstrip = no\ncolor = keep\n' "$T/icc" "$T/icc-keep" >"$T/icc.conf"
+	printf '[drop:icc]\nsource = %s\noutput = %s\nstrip = no\n' "$T/icc" "$T/icc-srgb" >"$T/icc-srgb.conf"
 	"$THUMBWATCH" --config "$T/icc.conf" --once >/dev/null 2>"$T/log.icc"
-	check "strip = no: a HEIC's ICC profile is in its thumbnail" \
-		sh -c "gm identify -verbose '$T/icc-out/wide-gamut_thumbnail.heic.jpg' | grep -q 'Profile-.*: $(wc -c <"$icc") bytes'"
+	"$THUMBWATCH" --config "$T/icc-srgb.conf" --once >/dev/null 2>>"$T/log.icc"
+	has_icc() { gm identify -verbose "$1" | grep -q "Profile-.*: $(wc -c <"$icc") bytes"; }
+	check "color = keep, strip = no: a HEIC's ICC profile is in its thumbnail" has_icc "$T/icc-keep/wide-gamut_thumbnail.heic.jpg"
+	check "color = srgb: made" is_file "$T/icc-srgb/wide-gamut_thumbnail.heic.jpg"
+	check "... without the profile" eval "! has_icc '$T/icc-srgb/wide-gamut_thumbnail.heic.jpg'"
+	mae=$(gm compare -metric MAE "$T/icc-keep/wide-gamut_thumbnail.heic.jpg" "$T/icc-srgb/wide-gamut_thumbnail.heic.jpg" 2>&1 |
+		awk '/Total:/ { print $2 }')
+	check "... and its pixels converted: they differ from the unconverted ones (mean error ${mae:-?})" \
+		awk -v m="${mae:-0}" 'BEGIN { exit !(m > 0.005) }'
 else
-	ok "# SKIP no ICC profile to embed ($icc: package icc-profiles-free)"
+	for k in 1 2 3 4; do ok "# SKIP no ICC profile to embed ($icc: package icc-profiles-free)"; done
 fi
 
 # job_timeout: libheif and libraw cannot be stopped mid-way; a decode that
