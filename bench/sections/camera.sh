@@ -23,7 +23,7 @@ camera_corpus() {
 		heif-enc -q 60 -o "$t/heic/$s.heic" "$t/base/$s.png" >/dev/null
 		avifenc -s 8 "$t/base/$s.png" "$t/avif/$s.avif" >/dev/null
 		cjxl "$t/base/$s.png" "$t/jxl/$s.jxl" >/dev/null 2>&1
-		$PY "$top/tests/unit/make-dng.py" "$t/dng/$s.dng" --preview "$t/base/$s.jpg"
+		$PY "$top/tests/unit/make-dng.py" "$t/dng/$s.dng" --preview "$t/base/$s.jpg" --raw 4032x3024
 	done
 	rm -rf "$t/base"
 	mv "$t" "$B/camera"
@@ -41,7 +41,7 @@ row() { # LABEL TIME N TW
 	fi
 }
 
-"$top/scripts/deps" libheif-examples libavif-bin libjxl-tools libvips-tools
+"$top/scripts/deps" libheif-examples libavif-bin libjxl-tools libvips-tools libraw-bin
 camera_corpus
 out=$B/out
 prep="rm -rf '$out'; mkdir -p '$out'"
@@ -59,9 +59,16 @@ for kind in heic-item heic avif jxl dng; do
 	row "$kind ($n files): thumbwatch --once" "$tw" "$n" "$tw"
 	row "$kind: vipsthumbnail, $W in parallel" "$vips" "$n" "$tw"
 	row "$kind: gm convert -thumbnail, $W in parallel" "$gm" "$n" "$tw"
+	if [ "$kind" = dng ]; then
+		# What a RAW costs without its preview: libraw's full decode (demosaic) alone.
+		full=$(try "$prep" "find '$src' -type f | xargs -d '\n' -P $W -n 4 dcraw_emu -Z - >/dev/null")
+		row "$kind: libraw's full decode alone (dcraw_emu), $W in parallel" "$full" "$n" "$tw"
+	fi
 done
 rm -rf "$out"
 say ""
+say "The dng files hold a 4032x3024 16-bit raw image (a camera's size) and a full-size JPEG preview;"
+say "dcraw_emu decodes the raw image as a RAW converter would, without resizing it."
 say "heic-item carries a 320x240 thumbnail item (heif-enc --thumb 320), which thumbwatch decodes instead"
 say "of the image; dng is tests/unit/make-dng.py around a full-size JPEG preview. gm convert cannot read a"
 say "DNG without dcraw, which Debian 12 does not install, and thumbwatch never asks it to."

@@ -2,10 +2,11 @@
 """make-dng.py - writes a minimal DNG that libraw 0.20 opens: IFD0 is a JPEG
 preview (NewSubfileType 1), its SubIFD a 64x64 16-bit CFA raw image.
 
-Usage: make-dng.py OUT [--preview JPEG | --bitmap WxH] [--orientation N] [--make MAKE]
+Usage: make-dng.py OUT [--preview JPEG | --bitmap WxH] [--orientation N] [--make MAKE] [--raw WxH]
 --bitmap makes the preview uncompressed 8-bit RGB, red at the top left and
 blue at the bottom right. Without either, IFD0 is the raw image itself and
-there is no preview."""
+there is no preview. --raw sets the raw image's size (default 64x64; a
+camera's, such as 4032x3024, for bench/sections/camera.sh's full decode)."""
 import argparse
 import struct
 
@@ -56,9 +57,14 @@ def main():
     ap.add_argument('--bitmap')
     ap.add_argument('--orientation', type=int, default=1)
     ap.add_argument('--make', default='Thumbwatch')
+    ap.add_argument('--raw', default='64x64')
     a = ap.parse_args()
-    width = height = 64
-    raw = b''.join(struct.pack('<H', (x * 64 + y) & 0xfff) for y in range(height) for x in range(width))
+    width, height = (int(v) for v in a.raw.split('x'))
+    if width == height == 64:
+        raw = b''.join(struct.pack('<H', (x * 64 + y) & 0xfff) for y in range(height) for x in range(width))
+    else:   # a gradient, row by row: large sizes in a moment
+        raw = b''.join(struct.pack('<%dH' % width, *(((x + y) * 4095 // (width + height)) for x in range(width)))
+                       for y in range(height))
     common = [(271, ASCII, a.make), (272, ASCII, 'Test DNG'), (274, SHORT, [a.orientation]),
               (50706, BYTE, [1, 4, 0, 0]), (50707, BYTE, [1, 1, 0, 0]), (50708, ASCII, a.make + ' Test DNG'),
               (50721, RATIONAL, [(1, 1), (0, 1), (0, 1), (0, 1), (1, 1), (0, 1), (0, 1), (0, 1), (1, 1)])]
