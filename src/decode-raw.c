@@ -10,6 +10,7 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libraw.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +26,11 @@
 struct DecodeRaw {
         libraw_data_t *lr;
         uint8_t *buffer;                /* owned: the file read into memory, when /proc was not there */
+        /* What libraw reads: a duplicate of the caller's descriptor (owned),
+         * or memory (data, borrowed). */
+        int fd;
+        const uint8_t *data;
+        uint64_t size;                  /* taken at open */
 };
 
 /* libraw's error code as -errno, with what failed and libraw's words. */
@@ -69,6 +75,8 @@ DecodeRaw *decode_raw_free(DecodeRaw *r) {
         if (r->lr)
                 libraw_close(r->lr);
         free(r->buffer);
+        if (r->fd >= 0)
+                (void) close(r->fd);
         free(r);
         return NULL;
 }
@@ -80,6 +88,7 @@ static int new_raw(DecodeRaw **ret, char **reterr_reason) {
                 free(r);
                 return message_set(reterr_reason, -ENOMEM, "out of memory for libraw");
         }
+        r->fd = -1;
         *ret = r;
         return 0;
 }
@@ -135,6 +144,13 @@ int decode_raw_open_fd(int fd, uint64_t max_file_size, DecodeRaw **ret, char **r
         k = new_raw(&r, reterr_reason);
         if (k < 0)
                 return k;
+        r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (r->fd < 0) {
+                k = -errno;
+                decode_raw_free(r);
+                return message_set(reterr_reason, k, "cannot duplicate the descriptor: %s", strerror(-k));
+        }
+        r->size = (uint64_t) st.st_size;
         (void) snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         /* The same inode through the link, or /proc is not what it should be. */
         if (stat(proc, &pst) == 0 && pst.st_dev == st.st_dev && pst.st_ino == st.st_ino)
@@ -158,6 +174,8 @@ int decode_raw_open_memory(const void *data, size_t size, DecodeRaw **ret, char 
         k = new_raw(&r, reterr_reason);
         if (k < 0)
                 return k;
+        r->data = data;
+        r->size = size;
         /* libraw_open_buffer() takes a non-const pointer; it only reads through it. */
         k = opened(r, libraw_open_buffer(r->lr, (void *) (uintptr_t) data, size), reterr_reason);
         if (k < 0) {
@@ -194,6 +212,46 @@ static bool jpeg_complete(const uint8_t *p, size_t n) {
         return end >= 4 && p[end - 2] == 0xff && p[end - 1] == 0xd9;
 }
 
+/* How many of the preview's first bytes are looked for in the file. */
+#define PREVIEW_PROBE 1024u
+
+/* Is the whole preview in the file? libraw 0.20 ignores a short read of it:
+ * the bytes past the end of a file cut inside its preview are whatever its
+ * buffer held (not zeros: an EOI can be there). So the preview's first bytes
+ * (headers and the start of its scan: unique in practice) are looked for in
+ * the file, which must hold all of the preview after them. Read in 1 MiB
+ * chunks with pread(): a file cut meanwhile is not mapped memory. */
+static int preview_in_file(const DecodeRaw *r, const uint8_t *thumb, size_t len) {
+        _cleanup_free_ uint8_t *chunk = NULL;
+        size_t probe = len < PREVIEW_PROBE ? len : PREVIEW_PROBE, step = 1u << 20;
+        uint64_t off = 0;
+
+        if (r->data) {
+                const uint8_t *at = memmem(r->data, (size_t) r->size, thumb, probe);
+
+                return at && (uint64_t) (at - r->data) + len <= r->size;
+        }
+        chunk = malloc(step + probe);
+        if (!chunk)
+                return -ENOMEM;
+        while (off < r->size) {
+                ssize_t n = pread(r->fd, chunk, step + probe, (off_t) off);
+                const uint8_t *at;
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if ((size_t) n < probe)
+                        return false;
+                at = memmem(chunk, (size_t) n, thumb, probe);
+                if (at)
+                        return off + (uint64_t) (at - chunk) + len <= r->size;
+                off += step;
+        }
+        return false;
+}
+
 void raw_preview_done(RawPreview *p) {
         if (!p)
                 return;
@@ -212,7 +270,10 @@ int decode_raw_preview(DecodeRaw *r, RawPreview *ret, char **reterr_reason) {
                 return message_set(reterr_reason, -ENOENT, "unpacking the preview: libraw returned no bytes");
         switch (t->tformat) {
         case LIBRAW_THUMBNAIL_JPEG:
-                if (!jpeg_complete((const uint8_t *) t->thumb, t->tlength))
+                code = preview_in_file(r, (const uint8_t *) t->thumb, t->tlength);
+                if (code < 0)
+                        return message_set(reterr_reason, code, "reading the RAW failed: %s", strerror(-code));
+                if (!code || !jpeg_complete((const uint8_t *) t->thumb, t->tlength))
                         return message_set(reterr_reason, -ENODATA,
                                            "unpacking the preview: its JPEG has no end: "
                                            "the file is cut short or corrupt");
@@ -232,7 +293,8 @@ int decode_raw_preview(DecodeRaw *r, RawPreview *ret, char **reterr_reason) {
                 /* A JPEG cut inside its header comes here too: without its end, it is
                  * the file that is cut (or still arriving), not the JPEG that is odd. */
                 if (t->tlength >= 3 && memcmp(t->thumb, "\xff\xd8\xff", 3) == 0 &&
-                    !jpeg_complete((const uint8_t *) t->thumb, t->tlength))
+                    (preview_in_file(r, (const uint8_t *) t->thumb, t->tlength) <= 0 ||
+                     !jpeg_complete((const uint8_t *) t->thumb, t->tlength)))
                         return message_set(reterr_reason, -ENODATA,
                                            "unpacking the preview: its JPEG has no end: "
                                            "the file is cut short or corrupt");

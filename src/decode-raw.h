@@ -34,10 +34,12 @@
 
 typedef struct DecodeRaw DecodeRaw;
 
-/* Parses the RAW open on fd (borrowed until decode_raw_free()): only its
+/* Parses the RAW open on fd (duplicated: the caller may close fd): only its
  * headers are read, through /proc/self/fd, so the file read is the one the
  * caller opened; where /proc is not mounted, the whole file is read into
- * memory (at most max_file_size bytes). max_file_size 0: no limit. */
+ * memory (at most max_file_size bytes). max_file_size 0: no limit.
+ * decode_raw_preview() reads the file again (pread) to check that the whole
+ * preview is in it. */
 int decode_raw_open_fd(int fd, uint64_t max_file_size, DecodeRaw **ret, char **reterr_reason);
 
 /* As decode_raw_open_fd(), over size bytes at data, borrowed until
