@@ -1084,16 +1084,14 @@ static int decode(Source *s, unsigned long need_w, unsigned long need_h, size_t 
         return 0;
 }
 
-/* HEIC, HEIF, AVIF: the smallest thumbnail item at least as large as the
- * largest target, else the primary image, decoded by libheif (oriented
- * already), within the budget. */
 #ifdef HAVE_HEIF
 /* The ICC profile that says what a HEIF's pixels mean, attached to image as
- * GraphicsMagick's readers attach a JPEG's or PNG's (kept with strip = no
- * and with color = keep, converted by to_srgb() with color = srgb): the
- * file's own, which wins over an nclx box as in libheif, or else one made
- * for its nclx description; none for sRGB. An nclx that cannot be converted
- * (HDR) leaves the pixels as they are, with a *warning with color = srgb. */
+ * GraphicsMagick's readers attach a JPEG's or PNG's (kept in the thumbnail
+ * with color = keep; with color = srgb, to_srgb() converts by it and drops
+ * it): the file's own, which wins over an nclx box as in libheif, or else
+ * one made for its nclx description; none for sRGB's. An nclx that cannot
+ * be converted (HDR) leaves the pixels as they are, with a *warning with
+ * color = srgb. */
 static int attach_heif_profile(Image *image, const HeifColor *color, const ThumbnailOptions *opts, char **warning,
                                char **reterr_reason) {
         _cleanup_free_ char *why = NULL;
@@ -1120,6 +1118,9 @@ static int attach_heif_profile(Image *image, const HeifColor *color, const Thumb
 }
 #endif
 
+/* HEIC, HEIF, AVIF: the smallest thumbnail item at least as large as the
+ * largest target, else the primary image, decoded by libheif (oriented
+ * already), within the budget. */
 static int acquire_heif(Source *s, const ThumbnailTarget *targets, size_t n_targets, const ThumbnailOptions *opts,
                         Pixels *px, char **reterr_reason) {
 #ifdef HAVE_HEIF
