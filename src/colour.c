@@ -43,6 +43,54 @@ typedef struct Entry {
         uint64_t used;                  /* the cache's clock when it was last asked for */
 } Entry;
 
+/* nclx colour primaries (ISO/IEC 23091-2, table 2): x, y of red, green,
+ * blue and white. */
+typedef struct NclxPrimaries {
+        unsigned code;
+        const char *name;
+        double rx, ry, gx, gy, bx, by, wx, wy;
+} NclxPrimaries;
+
+#define D65 0.3127, 0.3290
+#define ILLUMINANT_C 0.310, 0.316
+
+static const NclxPrimaries nclx_primaries[] = {
+        { 1, "BT.709", 0.640, 0.330, 0.300, 0.600, 0.150, 0.060, D65 },
+        { 4, "BT.470 System M", 0.670, 0.330, 0.210, 0.710, 0.140, 0.080, ILLUMINANT_C },
+        { 5, "BT.470 System B, G", 0.640, 0.330, 0.290, 0.600, 0.150, 0.060, D65 },
+        { 6, "BT.601", 0.630, 0.340, 0.310, 0.595, 0.155, 0.070, D65 },
+        { 7, "SMPTE 240M", 0.630, 0.340, 0.310, 0.595, 0.155, 0.070, D65 },
+        { 8, "generic film", 0.681, 0.319, 0.243, 0.692, 0.145, 0.049, ILLUMINANT_C },
+        { 9, "BT.2020", 0.708, 0.292, 0.170, 0.797, 0.131, 0.046, D65 },
+        { 11, "DCI-P3", 0.680, 0.320, 0.265, 0.690, 0.150, 0.060, 0.314, 0.351 },
+        { 12, "Display P3", 0.680, 0.320, 0.265, 0.690, 0.150, 0.060, D65 },
+        { 22, "EBU Tech. 3213-E", 0.630, 0.340, 0.295, 0.605, 0.155, 0.077, D65 },
+};
+
+/* The curves the transfer characteristics come to. */
+typedef enum NclxCurve {
+        NCLX_CURVE_SRGB,
+        NCLX_CURVE_LINEAR,
+        NCLX_CURVE_GAMMA_2_2,
+        NCLX_CURVE_GAMMA_2_8,
+        _NCLX_CURVE_MAX,
+} NclxCurve;
+
+static const char *const nclx_curve_names[_NCLX_CURVE_MAX] = {
+        [NCLX_CURVE_SRGB] = "sRGB curve",
+        [NCLX_CURVE_LINEAR] = "linear",
+        [NCLX_CURVE_GAMMA_2_2] = "gamma 2.2",
+        [NCLX_CURVE_GAMMA_2_8] = "gamma 2.8",
+};
+
+/* A profile made for an nclx description; bytes NULL: not made yet. */
+typedef struct NclxProfile {
+        void *bytes;                    /* owned */
+        size_t len;
+} NclxProfile;
+
+#define N_NCLX (ELEMENTSOF(nclx_primaries) * _NCLX_CURVE_MAX)
+
 struct ColourCache {
         pthread_mutex_t lock;
         cmsContext context;             /* owned; immutable after colour_cache_new() */
@@ -51,6 +99,7 @@ struct ColourCache {
         size_t n;                       /* guarded by lock */
         uint64_t clock;                 /* guarded by lock */
         uint64_t made;                  /* guarded by lock */
+        NclxProfile nclx[N_NCLX];       /* guarded by lock: by primaries' index, then curve */
         Entry entries[];                /* guarded by lock */
 };
 
@@ -110,6 +159,8 @@ ColourCache *colour_cache_free(ColourCache *c) {
                 return NULL;
         for (size_t i = 0; i < c->n; i++)
                 entry_done(&c->entries[i]);
+        for (size_t i = 0; i < N_NCLX; i++)
+                free(c->nclx[i].bytes);
         cmsCloseProfile(c->srgb);
         cmsDeleteContext(c->context);
         (void) pthread_mutex_destroy(&c->lock);
@@ -291,6 +342,126 @@ int colour_cache_get(ColourCache *c, const void *icc, size_t len, ColourTransfor
         }
         (void) pthread_mutex_unlock(&c->lock);
         return r;
+}
+
+/* The profile of primaries p and curve k, made under c->lock. */
+static int make_nclx_profile(ColourCache *c, const NclxPrimaries *p, NclxCurve k, NclxProfile *ret) {
+        static const cmsFloat64Number srgb[5] = { 2.4, 1.0 / 1.055, 0.055 / 1.055, 1.0 / 12.92, 0.04045 };
+        /* A fixed creation date (2024-01-01): the same description makes the
+         * same bytes in every run, so kept thumbnails do not differ by when
+         * the daemon started. */
+        static const uint8_t date[12] = { 0x07, 0xe8, 0, 1, 0, 1 };
+        cmsCIExyY white = { p->wx, p->wy, 1.0 };
+        cmsCIExyYTRIPLE primaries = { { p->rx, p->ry, 1.0 }, { p->gx, p->gy, 1.0 }, { p->bx, p->by, 1.0 } };
+        cmsToneCurve *curve = NULL, *curves[3];
+        cmsHPROFILE profile = NULL;
+        cmsMLU *description = NULL;
+        cmsUInt32Number len = 0;
+        char name[128];
+        void *bytes = NULL;
+        bool good;
+
+        switch (k) {
+        case NCLX_CURVE_SRGB:
+                curve = cmsBuildParametricToneCurve(c->context, 4, srgb);
+                break;
+        case NCLX_CURVE_LINEAR:
+                curve = cmsBuildGamma(c->context, 1.0);
+                break;
+        case NCLX_CURVE_GAMMA_2_2:
+                curve = cmsBuildGamma(c->context, 2.2);
+                break;
+        case NCLX_CURVE_GAMMA_2_8:
+                curve = cmsBuildGamma(c->context, 2.8);
+                break;
+        case _NCLX_CURVE_MAX:
+                break;
+        }
+        curves[0] = curves[1] = curves[2] = curve;
+        (void) snprintf(name, sizeof name, "%s, %s (from nclx)", p->name, nclx_curve_names[k]);
+        good = curve && (profile = cmsCreateRGBProfileTHR(c->context, &white, &primaries, curves)) &&
+               (description = cmsMLUalloc(c->context, 1)) && cmsMLUsetASCII(description, "en", "US", name) &&
+               cmsWriteTag(profile, cmsSigProfileDescriptionTag, description) &&
+               cmsSaveProfileToMem(profile, NULL, &len) && len >= 132 && (bytes = malloc(len)) &&
+               cmsSaveProfileToMem(profile, bytes, &len);
+        if (description)
+                cmsMLUfree(description);
+        if (profile)
+                cmsCloseProfile(profile);
+        if (curve)
+                cmsFreeToneCurve(curve);
+        if (!good) {
+                free(bytes);
+                return -ENOMEM;
+        }
+        memcpy((uint8_t *) bytes + 24, date, sizeof date);
+        *ret = (NclxProfile) { .bytes = bytes, .len = len };
+        return 0;
+}
+
+int colour_cache_nclx_profile(ColourCache *c, unsigned primaries, unsigned transfer, const void **ret_icc,
+                              size_t *ret_len, char **reterr_reason) {
+        const NclxPrimaries *p = NULL;
+        NclxProfile *e;
+        NclxCurve k;
+        size_t i;
+        int r = 0;
+
+        switch (transfer) {
+        case 1:         /* BT.709 */
+        case 2:         /* unspecified */
+        case 6:         /* BT.601 */
+        case 13:        /* sRGB */
+        case 14:        /* BT.2020, 10 bits */
+        case 15:        /* BT.2020, 12 bits */
+                k = NCLX_CURVE_SRGB;
+                break;
+        case 4:
+                k = NCLX_CURVE_GAMMA_2_2;
+                break;
+        case 5:
+                k = NCLX_CURVE_GAMMA_2_8;
+                break;
+        case 8:
+                k = NCLX_CURVE_LINEAR;
+                break;
+        case 16:
+                return message_set(reterr_reason, -ENOTSUP,
+                                   "nclx transfer characteristics 16 (PQ) is HDR, not converted");
+        case 18:
+                return message_set(reterr_reason, -ENOTSUP,
+                                   "nclx transfer characteristics 18 (HLG) is HDR, not converted");
+        default:
+                return message_set(reterr_reason, -ENOTSUP, "nclx transfer characteristics %u not supported", transfer);
+        }
+        if (primaries == 2)     /* unspecified */
+                primaries = 1;
+        for (i = 0; i < ELEMENTSOF(nclx_primaries); i++)
+                if (nclx_primaries[i].code == primaries) {
+                        p = &nclx_primaries[i];
+                        break;
+                }
+        if (!p)
+                return message_set(reterr_reason, -ENOTSUP, "nclx colour primaries %u not supported", primaries);
+        if (primaries == 1 && k == NCLX_CURVE_SRGB) {
+                *ret_icc = NULL;
+                *ret_len = 0;
+                return 0;
+        }
+        (void) pthread_mutex_lock(&c->lock);
+        e = &c->nclx[i * _NCLX_CURVE_MAX + k];
+        if (!e->bytes)
+                r = make_nclx_profile(c, p, k, e);
+        if (r >= 0) {
+                /* Never evicted nor changed once made: the caller may read it without the lock. */
+                *ret_icc = e->bytes;
+                *ret_len = e->len;
+        }
+        (void) pthread_mutex_unlock(&c->lock);
+        if (r < 0)
+                return message_set(reterr_reason, r, "out of memory for an ICC profile of nclx %u/%u", primaries,
+                                   transfer);
+        return 0;
 }
 
 size_t colour_cache_size(ColourCache *c) {

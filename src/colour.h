@@ -45,6 +45,27 @@ ColourCache *colour_cache_free(ColourCache *c);
  * parse once. */
 int colour_cache_get(ColourCache *c, const void *icc, size_t len, ColourTransform **ret, char **reterr_reason);
 
+/* An ICC profile for a HEIF or AVIF image's nclx colour description
+ * (ISO/IEC 23091-2 code points, as libheif gives them): an RGB matrix
+ * profile with the primaries' chromaticities, their white point and the
+ * transfer's curve, for colour_cache_get() as any embedded profile.
+ *
+ * Primaries: 1 (BT.709, sRGB's), 4, 5, 6, 7, 8, 9 (BT.2020), 11 (DCI-P3),
+ * 12 (Display P3) and 22; 2 (unspecified) is taken as 1. Transfer: 13
+ * (sRGB), 8 (linear), 4 (gamma 2.2), 5 (gamma 2.8), and 1, 6, 14, 15 (the
+ * BT.709 family), taken as sRGB's curve as 2 (unspecified) is: their
+ * camera curve's inverse lifts the shadows of what encoders tag so
+ * (docs/colour.md says why). The matrix and the range are the YUV to RGB
+ * conversion's, done by libheif: they do not matter here.
+ *
+ * Returns 0 with *ret_icc NULL when the description is sRGB's already
+ * (nothing to convert), or 0 with *ret_icc and *ret_len set to a profile
+ * the cache owns (made once for each distinct description; valid until
+ * colour_cache_free()); -ENOTSUP with *reterr_reason set for HDR (16 PQ,
+ * 18 HLG) and code points not listed, or -ENOMEM. */
+int colour_cache_nclx_profile(ColourCache *c, unsigned primaries, unsigned transfer, const void **ret_icc,
+                              size_t *ret_len, char **reterr_reason);
+
 /* How many transforms (and failed profiles) the cache holds now. */
 size_t colour_cache_size(ColourCache *c);
 

@@ -1084,6 +1084,40 @@ static int decode(Source *s, unsigned long need_w, unsigned long need_h, size_t 
         return 0;
 }
 
+#ifdef HAVE_HEIF
+/* The ICC profile that says what a HEIF's pixels mean, attached to image as
+ * GraphicsMagick's readers attach a JPEG's or PNG's (kept in the thumbnail
+ * with color = keep; with color = srgb, to_srgb() converts by it and drops
+ * it): the file's own, which wins over an nclx box as in libheif, or else
+ * one made for its nclx description; none for sRGB's. An nclx that cannot
+ * be converted (HDR) leaves the pixels as they are, with a *warning with
+ * color = srgb. */
+static int attach_heif_profile(Image *image, const HeifColor *color, const ThumbnailOptions *opts, char **warning,
+                               char **reterr_reason) {
+        _cleanup_free_ char *why = NULL;
+        const void *icc = color->icc;
+        size_t len = color->icc_size;
+        int r;
+
+        if (!icc && color->has_nclx) {
+                r = colour_cache ? colour_cache_nclx_profile(colour_cache, color->primaries, color->transfer, &icc,
+                                                             &len, &why)
+                                 : -ENOTRECOVERABLE;
+                if (r == -ENOMEM)
+                        return message_set(reterr_reason, r, "%s", why ? why : "out of memory");
+                if (r < 0) {
+                        if (opts->colour == THUMBNAIL_COLOUR_SRGB && !*warning)
+                                message_put(warning, "nclx colour description not used, colours left as they are: %s",
+                                            why ? why : strerror(-r));
+                        return 0;
+                }
+        }
+        if (icc && len > 0 && !SetImageProfile(image, "ICM", icc, len))
+                return message_set(reterr_reason, -ENOMEM, "cannot attach the %zu-byte ICC profile", len);
+        return 0;
+}
+#endif
+
 /* HEIC, HEIF, AVIF: the smallest thumbnail item at least as large as the
  * largest target, else the primary image, decoded by libheif (oriented
  * already), within the budget. */
@@ -1121,12 +1155,10 @@ static int acquire_heif(Source *s, const ThumbnailTarget *targets, size_t n_targ
                 return s->ex.severity == ResourceLimitError ? -EFBIG : -EBADMSG;
         }
         px->image->orientation = TopLeftOrientation;
-        /* The ICC profile goes with the pixels, as GraphicsMagick's readers attach a
-         * JPEG's or PNG's: kept with strip = no, there for a colour conversion. */
-        if (hp.color.icc && hp.color.icc_size > 0 &&
-            !SetImageProfile(px->image, "ICM", hp.color.icc, hp.color.icc_size))
-                return message_set(reterr_reason, -ENOMEM, "cannot attach the %zu-byte ICC profile",
-                                   hp.color.icc_size);
+        /* A thumbnail item's pixels mean what the primary image's do (hp.color is the primary's). */
+        r = attach_heif_profile(px->image, &hp.color, opts, &s->warning, reterr_reason);
+        if (r < 0)
+                return r;
         px->width = s->header.columns;
         px->height = s->header.rows;
         px->need_w = need_w;

@@ -1,6 +1,8 @@
 /* test-colour.c - the cache of transforms to sRGB: one per distinct
  * profile (by its bytes), least recently used evicted, shared by threads;
- * a profile that cannot be used is reported; the pixels come out right. */
+ * a profile that cannot be used is reported; the pixels come out right;
+ * an nclx colour description gets a profile of its own, unless it is sRGB's
+ * (none) or HDR or unknown (not converted, said why). */
 #include "build-config.h"
 
 #include <errno.h>
@@ -225,6 +227,182 @@ static void test_broken(void) {
         free(lab_input.bytes);
 }
 
+/* ok() with a name made by printf, from values the condition computes. */
+#define okf(cond, ...)                                                  \
+        do {                                                            \
+                bool pass_ = (cond);                                    \
+                char name_[256];                                        \
+                                                                        \
+                (void) snprintf(name_, sizeof name_, __VA_ARGS__);      \
+                ok(pass_, name_);                                       \
+        } while (0)
+
+/* One pixel (16-bit RGB) through the transform of icc, made by c. */
+static bool convert_one(ColourCache *c, const void *icc, size_t len, const uint16_t in[3], uint16_t out[3]) {
+        ColourTransform *t = NULL;
+        char *why = NULL;
+
+        if (colour_cache_get(c, icc, len, &t, &why) < 0) {
+                printf("#   %s\n", why ? why : "no transform");
+                free(why);
+                return false;
+        }
+        colour_transform_apply(t, in, out, 1);
+        colour_transform_unref(t);
+        return true;
+}
+
+/* The profile's description, as lcms2 reads it back. */
+static bool describes(const void *icc, size_t len, const char *want) {
+        cmsHPROFILE p = icc ? cmsOpenProfileFromMem(icc, (cmsUInt32Number) len) : NULL;
+        char got[128] = "";
+
+        if (p) {
+                (void) cmsGetProfileInfoASCII(p, cmsInfoDescription, "en", "US", got, sizeof got);
+                cmsCloseProfile(p);
+        }
+        printf("#   description: '%s'\n", got);
+        return strcmp(got, want) == 0;
+}
+
+/* nclx colour descriptions: sRGB's needs nothing; others get a profile,
+ * made once, that converts as the ICC profile of the same space does. */
+static void test_nclx(void) {
+        /* sRGB's descriptions: primaries BT.709 or unspecified, and the sRGB
+         * curve, the BT.709 family's (taken as sRGB's) or unspecified. */
+        static const unsigned srgb[][2] = { { 1, 13 }, { 2, 13 }, { 1, 2 }, { 2, 2 }, { 1, 1 }, { 1, 6 },
+                                            { 1, 14 }, { 1, 15 } };
+        ColourCache *c = NULL, *c2 = NULL;
+        const void *icc = NULL, *icc2 = NULL, *icc3 = NULL, *dci = NULL;
+        size_t len = 0, len2 = 0, len3 = 0, dci_len = 0;
+        Profile ref = p3();
+        uint16_t out[3], want[3];
+        char *why = NULL;
+        bool all;
+
+        is_int(colour_cache_new(4, &c), 0, "cache of 4");
+        all = true;
+        for (size_t i = 0; i < ELEMENTSOF(srgb); i++) {
+                icc = (const void *) 1;
+                len = 1;
+                if (colour_cache_nclx_profile(c, srgb[i][0], srgb[i][1], &icc, &len, &why) != 0 || icc || len) {
+                        printf("#   nclx %u/%u is not taken as sRGB\n", srgb[i][0], srgb[i][1]);
+                        all = false;
+                }
+        }
+        ok(all, "nclx of sRGB (1 or 2 / 13, 2, 1, 6, 14, 15): no profile, nothing to convert");
+
+        /* Display P3: the same as an ICC profile of P3 (built by the test, as
+         * ICC's Display P3 is: P3 primaries, D65, the sRGB curve). */
+        is_int(colour_cache_nclx_profile(c, 12, 13, &icc, &len, &why), 0, "nclx 12/13 (Display P3): a profile");
+        okf(icc && len >= 132, "... of %zu bytes", len);
+        ok(describes(icc, len, "Display P3, sRGB curve (from nclx)"), "... that says what it was made for");
+        {
+                /* Pure P3 green, and a P3 colour inside sRGB's gamut. */
+                static const uint16_t colours[][3] = { { 0, 65535, 0 }, { 45000, 30000, 12000 } };
+
+                for (size_t i = 0; i < ELEMENTSOF(colours); i++) {
+                        bool done = convert_one(c, icc, len, colours[i], out) &&
+                                    convert_one(c, ref.bytes, ref.len, colours[i], want);
+
+                        okf(done && near(out[0], want[0], 64) && near(out[1], want[1], 64) &&
+                                   near(out[2], want[2], 64),
+                           "P3 %u,%u,%u: %u,%u,%u in sRGB, as the ICC profile of P3 gives (%u,%u,%u)",
+                           colours[i][0], colours[i][1], colours[i][2], out[0], out[1], out[2], want[0], want[1],
+                           want[2]);
+                }
+        }
+        {
+                /* sRGB's pure green in P3 (lcms2's own sRGB to the test's P3
+                 * profile, unoptimized, in floating point) comes back as
+                 * sRGB's pure green: 0.05 of full scale next to 0 is the
+                 * 16-bit transform's error there (docs/colour.md). */
+                cmsHPROFILE from = cmsCreate_sRGBProfile();
+                cmsHPROFILE to = cmsOpenProfileFromMem(ref.bytes, (cmsUInt32Number) ref.len);
+                cmsHTRANSFORM x = cmsCreateTransform(from, TYPE_RGB_DBL, to, TYPE_RGB_DBL,
+                                                     INTENT_RELATIVE_COLORIMETRIC, cmsFLAGS_NOOPTIMIZE);
+                double green[3] = { 0, 1, 0 }, in_p3[3] = {};
+                uint16_t in[3];
+
+                cmsDoTransform(x, green, in_p3, 1);
+                cmsDeleteTransform(x);
+                cmsCloseProfile(from);
+                cmsCloseProfile(to);
+                for (size_t i = 0; i < 3; i++)
+                        in[i] = (uint16_t) (in_p3[i] * 65535 + 0.5);
+                printf("#   sRGB green in P3: %u,%u,%u\n", in[0], in[1], in[2]);
+                ok(in[0] > 20000 && in[2] > 10000, "sRGB green is not P3's green (the test can tell)");
+                okf(convert_one(c, icc, len, in, out) && out[0] < 3300 && out[1] > 62000 && out[2] < 3300,
+                   "... and through nclx 12/13's profile it is sRGB green again: %u,%u,%u", out[0], out[1], out[2]);
+        }
+
+        is_int(colour_cache_nclx_profile(c, 12, 13, &icc2, &len2, &why), 0, "nclx 12/13 again");
+        ok(icc2 == icc && len2 == len, "... the same profile, made once");
+        is_int(colour_cache_nclx_profile(c, 12, 1, &icc2, &len2, &why), 0, "nclx 12/1 (P3, BT.709 transfer)");
+        ok(icc2 == icc, "... the same profile as 12/13: the BT.709 family is taken as the sRGB curve");
+        is_int(colour_cache_new(4, &c2), 0, "a second cache");
+        is_int(colour_cache_nclx_profile(c2, 12, 13, &icc3, &len3, &why), 0, "... nclx 12/13 there");
+        ok(len3 == len && memcmp(icc3, icc, len) == 0, "... byte for byte the same profile (no date of its own)");
+        c2 = colour_cache_free(c2);
+
+        is_int(colour_cache_nclx_profile(c, 9, 14, &icc2, &len2, &why), 0, "nclx 9/14 (BT.2020): a profile");
+        ok(icc2 && icc2 != icc && describes(icc2, len2, "BT.2020, sRGB curve (from nclx)"), "... of BT.2020's own");
+        {
+                /* BT.2020's red is well outside P3's: the two convert differently. */
+                static const uint16_t red[3] = { 50000, 10000, 10000 };
+                uint16_t via_p3[3];
+
+                okf(convert_one(c, icc2, len2, red, out) && convert_one(c, icc, len, red, via_p3) &&
+                           out[0] > via_p3[0] + 1000,
+                   "... its red is redder in sRGB than P3's (%u against %u)", out[0], via_p3[0]);
+        }
+
+        /* Linear (8): linear mid grey is sRGB's 0.7354. */
+        is_int(colour_cache_nclx_profile(c, 1, 8, &icc2, &len2, &why), 0, "nclx 1/8 (linear): a profile");
+        {
+                static const uint16_t grey[3] = { 32768, 32768, 32768 };
+
+                okf(convert_one(c, icc2, len2, grey, out) && near(out[0], 48194, 400) && near(out[1], 48194, 400) &&
+                           near(out[2], 48194, 400),
+                   "... linear 0.5 grey is sRGB 0.735: %u,%u,%u", out[0], out[1], out[2]);
+        }
+        /* DCI-P3 (11): its own white (x 0.314, y 0.351) is white in sRGB (relative colorimetric). */
+        is_int(colour_cache_nclx_profile(c, 11, 13, &dci, &dci_len, &why), 0, "nclx 11/13 (DCI-P3): a profile");
+        {
+                static const uint16_t white[3] = { 65535, 65535, 65535 };
+
+                okf(dci != icc && convert_one(c, dci, dci_len, white, out) && out[0] > 65000 && out[1] > 65000 &&
+                           out[2] > 65000,
+                   "... its white is sRGB's white: %u,%u,%u", out[0], out[1], out[2]);
+        }
+        is_int(colour_cache_nclx_profile(c, 4, 4, &icc2, &len2, &why), 0, "nclx 4/4 (BT.470 M, gamma 2.2)");
+        is_int(colour_cache_nclx_profile(c, 5, 5, &icc2, &len2, &why), 0, "nclx 5/5 (BT.470 B/G, gamma 2.8)");
+
+        /* HDR and what is not known: not converted, said why. */
+        icc2 = NULL;
+        is_int(colour_cache_nclx_profile(c, 9, 16, &icc2, &len2, &why), -ENOTSUP, "nclx 9/16 (PQ): -ENOTSUP");
+        ok(why && strstr(why, "16 (PQ) is HDR, not converted") && !icc2, "... HDR, said so, no profile");
+        printf("#   %s\n", why ? why : "");
+        free(why);
+        why = NULL;
+        is_int(colour_cache_nclx_profile(c, 9, 18, &icc2, &len2, &why), -ENOTSUP, "nclx 9/18 (HLG): -ENOTSUP");
+        ok(why && strstr(why, "18 (HLG) is HDR, not converted"), "... HDR, said so");
+        free(why);
+        why = NULL;
+        is_int(colour_cache_nclx_profile(c, 3, 13, &icc2, &len2, &why), -ENOTSUP,
+               "nclx primaries 3 (reserved): -ENOTSUP");
+        ok(why && strstr(why, "nclx colour primaries 3 not supported"), "... named");
+        free(why);
+        why = NULL;
+        is_int(colour_cache_nclx_profile(c, 12, 7, &icc2, &len2, &why), -ENOTSUP,
+               "nclx transfer 7 (SMPTE 240M): -ENOTSUP");
+        ok(why && strstr(why, "nclx transfer characteristics 7 not supported"), "... named");
+        free(why);
+        why = NULL;
+        c = colour_cache_free(c);
+        free(ref.bytes);
+}
+
 /* Threads: 8 at once through one cache of 2 for 3 profiles (so entries are
  * evicted while others convert with them), each conversion checked. */
 static ColourCache *shared;
@@ -288,6 +466,7 @@ int main(void) {
         test_same_and_distinct();
         test_eviction();
         test_broken();
+        test_nclx();
         test_threads();
         return done_testing();
 }
