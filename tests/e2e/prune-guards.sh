@@ -78,8 +78,10 @@ if mkfs.ext4 -q -F "$T/m.img" >/dev/null 2>&1 && mount -o loop "$T/m.img" "$T/m/
 		printf '[thumbwatch]\nretry_io = 1s\n[drop:d]\nsource = %s\noutput = %s\n' "$T/m/src" "$T/m/out" >"$T/m.conf"
 		start_daemon --config "$T/m.conf"
 		check "disks: caught up" wait_for is_file "$T/m/out/p3_thumbnail.jpg"
-		umount "$T/m/src"
-		umount "$T/m/out"
+		# A worker may still hold the last source open (it looks again after
+		# the write): the disk is busy until it lets go.
+		check "the source's disk unmounted" wait_for umount "$T/m/src"
+		check "the output's bind mount unmounted" wait_for umount "$T/m/out"
 		cp "$T/sample.jpg" "$T/m/src/new.jpg"       # into the bare mount point
 		kill -HUP "$PID"
 		check "a reload with the source's disk away: no pruning, said so" \
@@ -94,10 +96,10 @@ if mkfs.ext4 -q -F "$T/m.img" >/dev/null 2>&1 && mount -o loop "$T/m.img" "$T/m/
 		stop_daemon
 		is "$STATUS" 0 "exit 0"
 	else
-		ok "# SKIP cannot bind-mount here"
+		for k in 1 2 3 4 5 6 7 8 9; do ok "# SKIP cannot bind-mount here"; done
 	fi
 else
-	ok "# SKIP cannot mount a loop device here"
+	for k in 1 2 3 4 5 6 7 8 9; do ok "# SKIP cannot mount a loop device here"; done
 fi
 
 # --check-config: control characters in values and in the file's name are escaped.
