@@ -158,6 +158,14 @@ static const char every_key[] = "[thumbwatch]\n"
                                 "max_memory = 512M\n"
                                 "retry_io = 2s\n"
                                 "rescan_unwatched = 90s\n"
+#if HAVE_REDIS
+                                "queue = unix:///run/redis/redis.sock\n"
+                                "role = worker\n"
+                                "queue_name = photos:fleet\n"
+                                "max_deliveries = 5\n"
+                                "metrics_file = /var/lib/node-exporter/thumbwatch.prom\n"
+                                "queue_password_file = /etc/thumbwatch/redis-password\n"
+#endif
                                 "\n"
                                 "[drop:a]\n"
                                 "source = /srv/a\n"
@@ -262,6 +270,16 @@ static const char *without_origin(const char *line) {
  * takes the printed value of a [thumbwatch] key, which then says "command
  * line". The input sets every key, so a key added to the table without a
  * test here fails ("... not at its default"). */
+static bool is_fleet_key(const char *key) {
+        static const char *const keys[] = { "queue", "role", "queue_name", "max_deliveries", "metrics_file",
+                                            "queue_password_file" };
+
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+                if (strcmp(key, keys[i]) == 0)
+                        return true;
+        return false;
+}
+
 static void test_table(void) {
         ThumbwatchConfig *c = NULL, *again = NULL;
         char *msg = load(every_key, &c), *printed, *reprinted, *overridden;
@@ -290,6 +308,9 @@ static void test_table(void) {
                 size_t sections = section == CONFIG_GLOBAL ? 1 : c->n_drops;
 
                 n_keys++;
+                /* Without Redis the fleet's keys keep their defaults (test-fleet-config.c). */
+                if (!HAVE_REDIS && section == CONFIG_GLOBAL && is_fleet_key(key))
+                        continue;
                 for (size_t s = 0; s < sections; s++) {
                         size_t index = section == CONFIG_GLOBAL ? 0 : s + 1;
                         unsigned count, at = find_key(line, n, index, key, &count), count2;
