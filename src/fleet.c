@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,14 @@ static const char *where_text(const FleetQueue *q, char *buf, size_t size) {
 
 /* Connections */
 
+/* hiredis writes with write(2): a Redis that went away would kill the
+ * process with SIGPIPE instead of failing the command with EPIPE. */
+static void ignore_sigpipe(void) {
+        struct sigaction sa = { .sa_handler = SIG_IGN };
+
+        (void) sigaction(SIGPIPE, &sa, NULL);
+}
+
 static redisReply *command(redisContext *c, int argc, const char **argv) {
         return redisCommandArgv(c, argc, argv, NULL);
 }
@@ -230,6 +239,7 @@ int fleet_new(ThumbwatchConfig *c, FleetRole role, JobContext *job, Fleet **ret,
         f = calloc(1, sizeof *f);
         if (!f)
                 return -ENOMEM;
+        ignore_sigpipe();
         r = fleet_queue_parse(c->queue, &f->where, &reason);
         if (r >= 0 && f->where.kind == FLEET_QUEUE_LOCAL)
                 r = -EINVAL, reason = "not a Redis queue";
@@ -257,7 +267,7 @@ int fleet_new(ThumbwatchConfig *c, FleetRole role, JobContext *job, Fleet **ret,
         f->high_water = c->queue_size * HIGH_WATER_FACTOR;
         f->job = job;
         f->config = config_ref(c);
-        f->limit = 2 * config_workers(c);
+        f->limit = config_workers(c);
         f->pub_backoff = BACKOFF_MIN_USEC;
         (void) pthread_mutex_init(&f->lock, NULL);
         (void) pthread_cond_init(&f->wake, NULL);
@@ -305,7 +315,7 @@ void fleet_set_config(Fleet *f, ThumbwatchConfig *c) {
         if (strcmp(old->queue, c->queue) != 0 || strcmp(old->queue_name, c->queue_name) != 0 || old->role != c->role)
                 log_warning("queue, queue_name and role keep their values until thumbwatch is restarted");
         f->config = config_ref(c);
-        f->limit = 2 * config_workers(c);
+        f->limit = config_workers(c);
         (void) pthread_cond_broadcast(&f->wake);
         (void) pthread_mutex_unlock(&f->lock);
         config_unref(old);
@@ -994,6 +1004,7 @@ int fleet_print_status(const ThumbwatchConfig *c, FILE *out, char **reterr_messa
                 fleet_queue_done(&q);
                 return k;
         }
+        ignore_sigpipe();
         ctx = connect_queue(&q, password, 2000, reterr_message);
         if (!ctx) {
                 fleet_queue_done(&q);

@@ -49,8 +49,8 @@ void fleet_set_outbox(Fleet *f, PathQueue *outbox);
 void fleet_publish(const char *path, void *userdata);
 
 /* The worker side: starts the consumer thread, which reads jobs into work
- * (borrowed until fleet_consumer_stop()), never holding more than twice
- * the workers' number unacked. Returns 0 or -errno. */
+ * (borrowed until fleet_consumer_stop()), never holding more unacked jobs
+ * than there are workers. Returns 0 or -errno. */
 int fleet_consumer_start(Fleet *f, PathQueue *work);
 
 /* A worker_process_fn (userdata: the Fleet): job_run(), then the job's

@@ -1,0 +1,237 @@
+#!/bin/sh
+# Fleet mode: one watcher and several workers (hosts, here processes on one
+# machine, each with its own config mapping the drop "photos" to its own
+# output) sharing a queue on a Redis of the test's own (unix socket only,
+# stopped by its PID). Every file gets its thumbnail exactly once; a worker
+# killed with SIGKILL mid-job has its job done by another; the watcher killed
+# and restarted, and Redis killed and restarted empty, lose nothing; a poison
+# file ends in the dead letters after max_deliveries; the stream stays within
+# its high-water mark; --queue-status shows it all.
+. "$(dirname "$0")/lib.sh"
+
+command -v redis-server >/dev/null || { echo "1..0 # SKIP redis-server is not installed"; exit 0; }
+command -v redis-cli >/dev/null || { echo "1..0 # SKIP redis-cli is not installed"; exit 0; }
+"$THUMBWATCH" --version | grep -q "test hooks" || { echo "1..0 # SKIP needs a build with --enable-test-hooks"; exit 0; }
+cat >"$T/probe.conf" <<EOF
+[thumbwatch]
+queue = unix://$T/redis.sock
+[drop:photos]
+source = $T/in
+output = $T/out
+EOF
+if ! "$THUMBWATCH" --check-config "$T/probe.conf" >/dev/null 2>"$T/probe.err"; then
+	if grep -q "without Redis support" "$T/probe.err"; then
+		echo "1..0 # SKIP thumbwatch is built without Redis support"
+		exit 0
+	fi
+	cat "$T/probe.err"
+	echo "1..1"; echo "not ok 1 - a fleet config loads"; exit 1
+fi
+
+SOCK=$T/redis.sock
+RPID=
+# The daemons of the test, by name: NAME_pid.
+NAMES=
+fleet_cleanup() {
+	for name in $NAMES; do
+		eval "p=\${${name}_pid:-}"
+		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+	done
+	[ -n "$RPID" ] && kill -KILL "$RPID" 2>/dev/null
+	cleanup
+}
+trap fleet_cleanup EXIT
+
+redis_start() {
+	rm -f "$SOCK"
+	redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --save '' --appendonly no \
+		--daemonize no >>"$T/log.redis" 2>&1 &
+	RPID=$!
+	wait_for redis_up
+}
+redis_up() { [ "$(redis-cli -s "$SOCK" PING 2>/dev/null)" = PONG ]; }
+rcli() { redis-cli -s "$SOCK" "$@"; }
+
+# config NAME ROLE OUTPUT [EXTRA-LINE...]: $T/NAME.conf
+config() {
+	name=$1 role=$2 out=$3
+	shift 3
+	{
+		echo "[thumbwatch]"
+		echo "queue = unix://$SOCK"
+		echo "role = $role"
+		echo "workers = 2"
+		echo "job_timeout = 1s"
+		echo "stop_timeout = 5s"
+		echo "log_level = debug"
+		echo "log_target = stderr"
+		for line in "$@"; do echo "$line"; done
+		echo "[drop:photos]"
+		echo "source = $T/in"
+		echo "output = $out"
+	} >"$T/$name.conf"
+}
+# start NAME [VAR=VALUE...]: runs the daemon of $T/NAME.conf, logging to $T/log.NAME.
+start() {
+	name=$1
+	shift
+	env "$@" "$THUMBWATCH" --config "$T/$name.conf" 2>>"$T/log.$name" &
+	eval "${name}_pid=$!"
+	case " $NAMES " in *" $name "*) ;; *) NAMES="$NAMES $name" ;; esac
+}
+pid_of() { eval "echo \${${1}_pid}"; }
+# stop NAME: SIGTERM, then waits (bounded); exit status in $STATUS.
+stop() {
+	p=$(pid_of "$1")
+	kill -TERM "$p" 2>/dev/null
+	wait_exit "$p"
+	eval "${1}_pid="
+}
+logs() { grep -q -- "$2" "$T/log.$1"; }
+# thumbs N: N thumbnails named NAME_thumbnail.jpg across the workers' outputs.
+count_thumbs() { find "$T"/o[0-9]* -name "$1_thumbnail.jpg" 2>/dev/null | wc -l; }
+made_once() { for f in "$@"; do [ "$(count_thumbs "$f")" -eq 1 ] || return 1; done; }
+is_made() { [ "$(count_thumbs "$1")" -ge 1 ]; }
+queue_status() { "$THUMBWATCH" --queue-status --config "$T/w.conf" 2>&1; }
+
+redis_start
+check "redis-server of the test answers on its unix socket" redis_up
+
+# One watcher, three workers, each with its own output.
+config w watcher "$T/ow"
+for k in 1 2 3; do config "w$k" worker "$T/o$k"; done
+start w
+check "the watcher is ready" wait_for logs w "ready:"
+for k in 1 2 3; do start "w$k"; done
+check "the workers are ready" wait_for logs w3 "consuming jobs"
+files=
+i=1; while [ $i -le 30 ]; do cp "$T/sample.jpg" "$T/in/p$i.jpg"; files="$files p$i"; i=$((i + 1)); done
+# shellcheck disable=SC2086
+check "30 files dropped: each has its thumbnail in exactly one worker's output" wait_for made_once $files
+is "$(find "$T"/o[0-9]* -name '*_thumbnail.jpg' | wc -l)" 30 "... and nothing else was made"
+check "the watcher makes no thumbnail itself" [ -z "$(find "$T/ow" -name '*.jpg')" ]
+drained() { [ "$(rcli XLEN thumbwatch:jobs)" = 0 ] && [ "$(rcli XPENDING thumbwatch:jobs workers | head -1)" = 0 ]; }
+check "every job was acked and deleted from the stream" wait_for drained
+queue_status >"$T/status"
+check "--queue-status shows the queue's length" grep -q '^length: 0$' "$T/status"
+check "--queue-status shows three consumers" grep -q '^consumers: 3$' "$T/status"
+check "--queue-status shows each consumer's pending jobs and idle time" \
+	[ "$(grep -c '^consumer: .* pending 0 idle [0-9]*\.[0-9]*s$' "$T/status")" -eq 3 ]
+check "--queue-status shows no dead letter" grep -q '^dead letters: 0$' "$T/status"
+made=0
+for k in 1 2 3; do
+	stop "w$k"
+	m=$(sed -n 's/.*stopped: made \([0-9]*\),.*/\1/p' "$T/log.w$k")
+	made=$((made + ${m:-0}))
+done
+is "$made" 30 "the workers made 30 thumbnails together: none twice"
+busy=0
+for k in 1 2 3; do grep -q "stopped: made [1-9]" "$T/log.w$k" && busy=$((busy + 1)); done
+check "the jobs were shared: at least two workers made some" [ "$busy" -ge 2 ]
+
+# A worker killed with SIGKILL in the middle of a job: another takes it over.
+start w1 THUMBWATCH_TEST_SLOW=slow.jpg THUMBWATCH_TEST_SLOW_MS=600000
+check "worker 1 consumes again" wait_for logs w1 "consuming jobs"
+cp "$T/sample.jpg" "$T/in/slow.jpg"
+decoding() { grep -qs "slow.jpg" "$T"/o1/.thumbwatch/inflight/*; }
+check "worker 1 is in the middle of slow.jpg" wait_for decoding
+kill -KILL "$(pid_of w1)"
+wait_exit "$(pid_of w1)"
+w1_pid=
+start w2
+check "worker 2 takes the dead worker's job over" wait_for logs w2 "taking over job"
+check "... and makes slow.jpg" wait_for is_file "$T/o2/slow_thumbnail.jpg"
+is "$(count_thumbs slow)" 1 "slow.jpg was made once"
+check "its job is acked" wait_for drained
+
+# The watcher killed and restarted: what was dropped meanwhile is made.
+kill -KILL "$(pid_of w)"
+wait_exit "$(pid_of w)"
+w_pid=
+for k in 1 2 3; do cp "$T/sample.jpg" "$T/in/down$k.jpg"; done
+start w
+check "the restarted watcher's catch-up scan publishes what it missed" wait_for made_once down1 down2 down3
+
+# Redis killed and restarted empty while files are dropped.
+kill -KILL "$RPID"
+wait_exit "$RPID"
+RPID=
+for k in 1 2 3 4; do cp "$T/sample.jpg" "$T/in/gone$k.jpg"; done
+check "the watcher notices that Redis is away" wait_for logs w "cannot publish jobs"
+redis_start
+check "nothing dropped while Redis was away is lost once it is back" wait_for made_once gone1 gone2 gone3 gone4
+check "the worker reconnected" logs w2 "connected to the queue again"
+check "every job is done" wait_for drained
+stop w2
+
+# The high-water mark: with no worker, the stream holds at most
+# 16 x queue_size jobs plus one; the watcher falls back on rescans.
+stop w
+config w watcher "$T/ow" "queue_size = 2"
+start w
+check "the watcher with queue_size = 2 is ready" wait_for logs w "ready:"
+i=1; while [ $i -le 60 ]; do cp "$T/sample.jpg" "$T/in/hw$i.jpg"; i=$((i + 1)); done
+full() { [ "$(rcli XLEN thumbwatch:jobs)" -ge 32 ]; }
+check "the stream fills up to its high-water mark (32)" wait_for full
+check "... and the watcher waits there" wait_for logs w "high-water mark 32"
+max=0
+j=0; while [ $j -lt 20 ]; do
+	l=$(rcli XLEN thumbwatch:jobs)
+	[ "$l" -gt "$max" ] && max=$l
+	j=$((j + 1))
+	sleep 0.05
+done
+check "the stream never holds more than the mark plus one ($max)" [ "$max" -le 33 ]
+start w3
+hw_all() { for k in $(seq 1 60); do is_made "hw$k" || return 1; done; }
+check "once a worker runs, every file held back is made" wait_for hw_all
+check "... and the queue drains" wait_for drained
+stop w3
+
+# A poison file: every worker that takes it dies (THUMBWATCH_TEST_CRASH).
+# After max_deliveries (2 here) deliveries it is a dead letter.
+for k in 4 5 6; do config "w$k" worker "$T/o$k" "max_deliveries = 2"; done
+start w4 THUMBWATCH_TEST_CRASH=poison.jpg
+check "worker 4 consumes" wait_for logs w4 "consuming jobs"
+cp "$T/sample.jpg" "$T/in/poison.jpg"
+wait_exit "$(pid_of w4)"
+w4_pid=
+is "$STATUS" 134 "worker 4 crashes on the poison file (SIGABRT)"
+start w5 THUMBWATCH_TEST_CRASH=poison.jpg
+wait_exit "$(pid_of w5)"
+w5_pid=
+is "$STATUS" 134 "worker 5 takes it over and crashes too"
+start w6
+check "worker 6 moves it to the dead letters" wait_for logs w6 "is a dead letter (crashed): delivered 2 times"
+queue_status >"$T/status"
+check "--queue-status lists the dead letter: drop, path, class, host, when" \
+	grep -q "^dead: drop photos path poison.jpg class crashed host .* when 20[0-9-]*T[0-9:]*Z deliveries 2$" "$T/status"
+check "... and counts it" grep -q '^dead letters: 1$' "$T/status"
+check "the failure memory remembers it as crashed" grep -q crashed "$(record "$T/o6" "$T/in/poison.jpg")"
+is "$(count_thumbs poison)" 0 "no thumbnail of the poison file"
+check "its job left the stream" wait_for drained
+cp "$T/sample.jpg" "$T/in/after.jpg"
+check "worker 6 goes on with the next file" wait_for is_file "$T/o6/after_thumbnail.jpg"
+stop w6
+is "$STATUS" 0 "worker 6 stops cleanly"
+stop w
+is "$STATUS" 0 "the watcher stops cleanly"
+
+# Errors: a worker without Redis support or queue says so; --queue-status of a local queue.
+config local all "$T/o9"
+sed -i "s|^queue = .*|queue = local|" "$T/local.conf"
+"$THUMBWATCH" --queue-status --config "$T/local.conf" >/dev/null 2>"$T/err"
+is "$?" 2 "--queue-status of queue = local: exit 2"
+check "... saying there is no shared queue" grep -q "no shared queue" "$T/err"
+"$THUMBWATCH" --config "$T/local.conf" --role worker --check-config >/dev/null 2>"$T/err"
+is "$?" 2 "--role worker with queue = local: exit 2"
+check "... saying it needs a Redis queue" grep -q "needs a Redis queue" "$T/err"
+kill -KILL "$RPID"
+wait_exit "$RPID"
+RPID=
+"$THUMBWATCH" --queue-status --config "$T/w.conf" >/dev/null 2>"$T/err"
+is "$?" 1 "--queue-status with Redis away: exit 1"
+check "... saying it cannot connect" grep -q "cannot connect to unix://" "$T/err"
+
+for f in "$T"/log.*; do cat "$f" >>"$T/log"; done
+done_testing
