@@ -217,7 +217,23 @@ is "$STATUS" 0 "worker 6 stops cleanly"
 stop w
 is "$STATUS" 0 "the watcher stops cleanly"
 
-# Errors: a worker without Redis support or queue says so; --queue-status of a local queue.
+# role = all on Redis: one process watches, publishes, consumes and makes;
+# a reload keeps it going.
+config one all "$T/o7"
+start one
+check "role all is ready" wait_for logs one "ready:"
+check "... and consumes" wait_for logs one "consuming jobs"
+cp "$T/sample.jpg" "$T/in/one1.jpg"
+check "role all makes what is dropped" wait_for is_file "$T/o7/one1_thumbnail.jpg"
+kill -HUP "$(pid_of one)"
+check "role all reloads" wait_for logs one "reloaded:"
+cp "$T/sample.jpg" "$T/in/one2.jpg"
+check "... and goes on after the reload" wait_for is_file "$T/o7/one2_thumbnail.jpg"
+check "... with every job acked" wait_for drained
+stop one
+is "$STATUS" 0 "role all stops cleanly"
+
+# Errors: --queue-status of a local queue, a worker without a Redis queue, Redis away.
 config local all "$T/o9"
 sed -i "s|^queue = .*|queue = local|" "$T/local.conf"
 "$THUMBWATCH" --queue-status --config "$T/local.conf" >/dev/null 2>"$T/err"
