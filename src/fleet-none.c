@@ -51,6 +51,11 @@ void fleet_status(Fleet *f _unused_, char *buf, size_t size) {
                 buf[0] = '\0';
 }
 
+void fleet_state(Fleet *f _unused_, bool *ret_connected, uint64_t *ret_length, uint64_t *ret_pending) {
+        *ret_connected = false;
+        *ret_length = *ret_pending = 0;
+}
+
 int fleet_print_status(const ThumbwatchConfig *c _unused_, FILE *out _unused_, char **reterr_message) {
         return message_set(reterr_message, -EOPNOTSUPP, NO_REDIS);
 }

@@ -976,6 +976,12 @@ void fleet_status(Fleet *f, char *buf, size_t size) {
                                 (uint64_t) atomic_load(&f->length), (uint64_t) atomic_load(&f->pending));
 }
 
+void fleet_state(Fleet *f, bool *ret_connected, uint64_t *ret_length, uint64_t *ret_pending) {
+        *ret_connected = atomic_load(&f->connected);
+        *ret_length = atomic_load(&f->length);
+        *ret_pending = atomic_load(&f->pending);
+}
+
 /* --queue-status */
 
 static void print_value(FILE *out, const char *s) {

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "config-file.h"
@@ -72,6 +73,9 @@ bool fleet_tick(Fleet *f);
 /* "queue redis connected, length N, pending M" or "queue redis
  * unreachable", for STATUS=. */
 void fleet_status(Fleet *f, char *buf, size_t size);
+
+/* The queue's state as the last fleet_tick() saw it. Thread-safe. */
+void fleet_state(Fleet *f, bool *ret_connected, uint64_t *ret_length, uint64_t *ret_pending);
 
 /* --queue-status: the queue's length, its consumers with their pending
  * jobs and idle times, and the dead letters, printed to out. Returns 0, or

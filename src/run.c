@@ -40,6 +40,7 @@
 #include "job.h"
 #include "log.h"
 #include "macro.h"
+#include "metrics.h"
 #include "notify.h"
 #include "output-tree.h"
 #include "path-queue.h"
@@ -52,6 +53,7 @@
 #include "worker-pool.h"
 
 #define STATUS_INTERVAL_USEC (2 * 1000000ULL)
+#define METRICS_INTERVAL_USEC (5 * 1000000ULL)
 #define CATCH_UP_POLL_USEC (50 * 1000ULL)
 /* The watcher passes through its loop every second; allow for a long walk. */
 #define WATCHER_STALL_USEC (30 * 1000000ULL)
@@ -426,6 +428,8 @@ typedef struct Daemon {
         uint64_t watchdog_usec;         /* from the service manager; 0: no watchdog */
         uint64_t tick;                  /* the longest wait between two passes of the loop */
         uint64_t last_status;           /* when STATUS= was last sent */
+        uint64_t last_metrics;          /* when metrics_file was last written */
+        bool metrics_failing;           /* the last write failed (logged) */
         bool catching_up;               /* since the start or the last reload, until first idle */
         uint64_t catch_up_start;
         bool was_idle;                  /* at the last pass */
@@ -509,6 +513,38 @@ static void send_status(const Daemon *d) {
                       d->services.watcher ? watcher_watches(d->services.watcher) : 0,
                       (unsigned long long) (memory_budget_used(d->job.budget) >> 20),
                       (unsigned long long) (memory_budget_total(d->job.budget) >> 20), queue);
+}
+
+/* metrics_file, if any: what STATUS= says, for Prometheus. A failure is
+ * logged when it starts and when it ends. */
+static void write_metrics(Daemon *d) {
+        const JobStats *st = &d->job.stats;
+        _cleanup_free_ char *msg = NULL;
+        MetricsSample m = {
+                .made = atomic_load(&st->made),
+                .failed = atomic_load(&st->failed),
+                .up_to_date = atomic_load(&st->up_to_date),
+                .vanished = atomic_load(&st->vanished),
+                .retrying = atomic_load(&st->retrying),
+                .queued = path_queue_length(d->queue),
+                .watches = d->services.watcher ? watcher_watches(d->services.watcher) : 0,
+                .memory_used = memory_budget_used(d->job.budget),
+                .memory_total = memory_budget_total(d->job.budget),
+                .fleet = d->fleet != NULL,
+        };
+        int r;
+
+        if (!d->config->metrics_file)
+                return;
+        if (d->fleet)
+                fleet_state(d->fleet, &m.queue_connected, &m.queue_length, &m.queue_pending);
+        r = metrics_write(d->config->metrics_file, &m, &msg);
+        if (r < 0 && !d->metrics_failing)
+                log_warning_errno(r, "%s; trying again every %llu s", msg ? msg : "cannot write the metrics file",
+                                  METRICS_INTERVAL_USEC / 1000000);
+        else if (r >= 0 && d->metrics_failing)
+                log_notice("writing the metrics file '%s' again", d->config->metrics_file);
+        d->metrics_failing = r < 0;
 }
 
 /* WATCHDOG=1 only while the watcher loops and no worker is stuck on one
@@ -812,6 +848,10 @@ static void daemon_chores(Daemon *d, bool reloaded) {
         if (now - d->last_status >= STATUS_INTERVAL_USEC || reloaded) {
                 send_status(d);
                 d->last_status = now;
+        }
+        if (now - d->last_metrics >= METRICS_INTERVAL_USEC || reloaded) {
+                write_metrics(d);
+                d->last_metrics = now;
         }
         if (d->watchdog_usec > 0 && healthy(d))
                 notify_watchdog();

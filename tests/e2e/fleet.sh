@@ -162,11 +162,14 @@ redis_start
 check "nothing dropped while Redis was away is lost once it is back" wait_for made_once gone1 gone2 gone3 gone4
 check "the worker reconnected" logs w2 "connected to the queue again"
 check "every job is done" wait_for drained
-stop w2
 
 # The high-water mark: with no worker, the stream holds at most
 # 16 x queue_size jobs plus one; the watcher falls back on rescans.
+# (The watcher stops first: the rescan after Redis came back may still be
+# publishing.)
 stop w
+check "the stream is empty before the watcher starts again" wait_for drained
+stop w2
 config w watcher "$T/ow" "queue_size = 2"
 start w
 check "the watcher with queue_size = 2 is ready" wait_for logs w "ready:"
@@ -219,7 +222,8 @@ is "$STATUS" 0 "the watcher stops cleanly"
 
 # role = all on Redis: one process watches, publishes, consumes and makes;
 # a reload keeps it going.
-config one all "$T/o7"
+mkdir "$T/metrics"
+config one all "$T/o7" "metrics_file = $T/metrics/thumbwatch.prom"
 start one
 check "role all is ready" wait_for logs one "ready:"
 check "... and consumes" wait_for logs one "consuming jobs"
@@ -230,6 +234,25 @@ check "role all reloads" wait_for logs one "reloaded:"
 cp "$T/sample.jpg" "$T/in/one2.jpg"
 check "... and goes on after the reload" wait_for is_file "$T/o7/one2_thumbnail.jpg"
 check "... with every job acked" wait_for drained
+# metrics_file: Prometheus text, parsed by prometheus_client's parser.
+metrics_ok() {
+	python3 - "$T/metrics/thumbwatch.prom" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+samples = {}
+for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for sample in family.samples:
+        samples[sample.name] = sample.value
+sys.exit(0 if samples.get("thumbwatch_made_total", 0) >= 2 and samples.get("thumbwatch_queue_connected") == 1
+         and "thumbwatch_queue_length" in samples and "thumbwatch_memory_budget_bytes" in samples else 1)
+PY
+}
+if python3 -c "import prometheus_client.parser" 2>/dev/null; then
+	check "metrics_file parses as Prometheus text, with what was made and the queue's state" wait_for metrics_ok
+else
+	ok "# SKIP python3-prometheus-client is not installed"
+fi
+check "... and no temporary is left beside it" [ "$(ls -A "$T/metrics" | wc -l)" -eq 1 ]
 stop one
 is "$STATUS" 0 "role all stops cleanly"
 
