@@ -52,6 +52,10 @@
 #define RECLAIM_USEC (1000 * 1000ULL)
 #define RECLAIM_BATCH 64
 #define DEAD_LIST_MAX 1000
+/* A consumer with nothing pending, silent this long, is a worker that is
+ * gone: it is forgotten (a live one reads every READ_BLOCK_MS). */
+#define CONSUMER_FORGET_MS 600000
+#define FORGET_USEC (60 * 1000000ULL)
 
 typedef struct InHand {
         char *path;             /* owned: this host's absolute source path */
@@ -736,6 +740,40 @@ static int reclaim(Fleet *f, redisContext *c) {
         return 0;
 }
 
+/* Forgets the consumers of workers that are gone, so that --queue-status
+ * lists the live ones. Best effort. */
+static void forget_consumers(Fleet *f, redisContext *c) {
+        const char *argv[] = { "XINFO", "CONSUMERS", f->stream, GROUP };
+        redisReply *r = command(c, ELEMENTSOF(argv), argv);
+
+        for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+                redisReply *e = r->element[i];
+                const char *name;
+                long long pending = -1, idle = 0;
+
+                if (!e || e->type != REDIS_REPLY_ARRAY)
+                        continue;
+                name = field(e, "name");
+                for (size_t j = 0; j + 1 < e->elements; j += 2)
+                        if (e->element[j]->type == REDIS_REPLY_STRING && e->element[j + 1]->type == REDIS_REPLY_INTEGER) {
+                                if (strcmp(e->element[j]->str, "pending") == 0)
+                                        pending = e->element[j + 1]->integer;
+                                else if (strcmp(e->element[j]->str, "idle") == 0)
+                                        idle = e->element[j + 1]->integer;
+                        }
+                if (name && strcmp(name, f->consumer) != 0 && pending == 0 && idle > CONSUMER_FORGET_MS) {
+                        const char *del[] = { "XGROUP", "DELCONSUMER", f->stream, GROUP, name };
+                        redisReply *d = command(c, ELEMENTSOF(del), del);
+
+                        if (d)
+                                freeReplyObject(d);
+                        log_info("forgot the consumer '%s': nothing pending, silent for %lld s", name, idle / 1000);
+                }
+        }
+        if (r)
+                freeReplyObject(r);
+}
+
 /* How many more messages may be read now. Waits (up to READ_BLOCK_MS) for
  * acks when none may. */
 static size_t room(Fleet *f) {
@@ -788,7 +826,7 @@ static int read_jobs(Fleet *f, redisContext *c, size_t n) {
 static void *consumer_thread(void *arg) {
         Fleet *f = arg;
         redisContext *c = NULL;
-        uint64_t backoff = BACKOFF_MIN_USEC, last_reclaim = 0;
+        uint64_t backoff = BACKOFF_MIN_USEC, last_reclaim = 0, last_forget = 0;
         bool reported = false;
 
         while (!atomic_load(&f->stop)) {
@@ -823,6 +861,10 @@ static void *consumer_thread(void *arg) {
                 if (r >= 0 && !atomic_load(&f->stop_reading) && now_usec() - last_reclaim >= RECLAIM_USEC) {
                         last_reclaim = now_usec();
                         r = reclaim(f, c);
+                }
+                if (r >= 0 && now_usec() - last_forget >= FORGET_USEC) {
+                        last_forget = now_usec();
+                        forget_consumers(f, c);
                 }
                 if (r >= 0) {
                         size_t n = atomic_load(&f->stop_reading) ? 0 : room(f);
