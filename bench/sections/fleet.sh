@@ -28,7 +28,7 @@ while [ "$(redis-cli -s "$sock" PING 2>/dev/null)" != PONG ]; do sleep 0.05; don
 
 # conf NAME ROLE QUEUE SOURCE OUTPUT WORKERS
 conf() {
-	printf '[thumbwatch]\nqueue = %s\nrole = %s\nworkers = %s\nlog_level = notice\nlog_target = stderr\n[drop:d]\nsource = %s\noutput = %s\n' \
+	printf '[thumbwatch]\nqueue = %s\nrole = %s\nworkers = %s\nlog_level = info\nlog_target = stderr\n[drop:d]\nsource = %s\noutput = %s\n' \
 		"$3" "$2" "$6" "$4" "$5" >"$fleet/$1.conf"
 }
 # thumbs OUT: thumbnails in OUT.
