@@ -116,10 +116,16 @@ static int prepare_output(const DropConfig *d, bool require_sources, const char 
         return 1;
 }
 
+/* A fleet's workers may share an output: a temporary younger than this may
+ * be another worker's, being written. */
+#define SHARED_TEMPORARY_AGE_SEC 600
+
 /* What a crash left behind: temporaries (invariant 5) and the files the
  * workers were decoding. Only before any worker runs: on a reload these are
- * the live ones. */
-static void recover_output(const DropConfig *d, const char *where) {
+ * the live ones. With a Redis queue the output may be shared with other
+ * workers: only old temporaries go, and state_recover_inflight() leaves
+ * other processes' records alone. */
+static void recover_output(const ThumbwatchConfig *c, const DropConfig *d, const char *where) {
         long n;
 
         if (!output_keeps_stamps(d))
@@ -127,7 +133,8 @@ static void recover_output(const DropConfig *d, const char *where) {
                             "its mtime alone, two sources giving one name are not told apart, and "
                             "thumbwatch removes no file there but its own temporaries (--gc included)",
                             where, d->output);
-        n = output_clean_temporaries(d);
+        n = fleet_queue_is_redis(c->queue) ? output_clean_old_temporaries(d, SHARED_TEMPORARY_AGE_SEC)
+                                           : output_clean_temporaries(d);
         if (n > 0)
                 log_notice("removed %ld stale temporary files under '%s'", n, d->output);
         (void) state_recover_inflight(d);
@@ -161,7 +168,7 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                                                "apart: put {name} in the name, or use format = same",
                                                where, d->name_template, d->output);
                 if (starting)
-                        recover_output(d, where);
+                        recover_output(c, d, where);
         }
         return 0;
 }
@@ -756,7 +763,8 @@ static int daemon_start(ThumbwatchConfig *c, run_reload_fn load_config, Daemon *
         Daemon *d;
         int r;
 
-        if (run_prepare_drops(c, false, true) < 0)
+        /* A watcher of a fleet writes no output: it recovers nothing there. */
+        if (run_prepare_drops(c, false, !(fleet_queue_is_redis(c->queue) && c->role == FLEET_ROLE_WATCHER)) < 0)
                 return EXIT_USAGE;
         d = calloc(1, sizeof *d);
         if (!d) {

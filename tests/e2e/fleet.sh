@@ -220,6 +220,45 @@ is "$STATUS" 0 "worker 6 stops cleanly"
 stop w
 is "$STATUS" 0 "the watcher stops cleanly"
 
+# Two workers sharing one output (two hosts mounting the same storage):
+# each file made once; a worker starting does not take the other's live
+# in-flight record for a crash's, nor remove its fresh temporaries (only
+# old ones).
+mkdir -p "$T/shared/sub"
+touch "$T/shared/sub/.fresh_thumbnail.jpg.thumbwatch-AbC123"
+touch -d '2 hours ago' "$T/shared/sub/.old_thumbnail.jpg.thumbwatch-XyZ789"
+config s1 worker "$T/shared"
+config s2 worker "$T/shared"
+start s1 THUMBWATCH_TEST_SLOW=held.jpg THUMBWATCH_TEST_SLOW_MS=4000
+check "worker s1 on the shared output consumes" wait_for logs s1 "consuming jobs"
+check "an old temporary in the shared output is removed at start-up" is_gone "$T/shared/sub/.old_thumbnail.jpg.thumbwatch-XyZ789"
+check "... a fresh one (maybe another worker's) is kept" [ -e "$T/shared/sub/.fresh_thumbnail.jpg.thumbwatch-AbC123" ]
+start w
+check "the watcher's catch-up is done by worker s1" wait_for logs w "caught up"
+check "... every job acked" wait_for drained
+cp "$T/sample.jpg" "$T/in/held.jpg"
+held() { grep -qs "held.jpg" "$T"/shared/.thumbwatch/inflight/worker-*; }
+check "worker s1 is decoding held.jpg" wait_for held
+start s2
+check "worker s2 on the same output consumes" wait_for logs s2 "consuming jobs"
+check "... leaving s1's live in-flight record alone" held
+check "... and blaming no file for it" sh -c "! grep -q 'stopped abruptly' '$T/log.s2'"
+i=1; while [ $i -le 10 ]; do cp "$T/sample.jpg" "$T/in/sh$i.jpg"; i=$((i + 1)); done
+shared_all() { for k in 1 2 3 4 5 6 7 8 9 10; do is_file "$T/shared/sh${k}_thumbnail.jpg" || return 1; done; }
+check "the two workers make every file in the shared output" wait_for shared_all
+check "held.jpg is made too" wait_for is_file "$T/shared/held_thumbnail.jpg"
+check "no failure is remembered for held.jpg" is_gone "$(record "$T/shared" "$T/in/held.jpg")"
+check "... every job acked" wait_for drained
+stop s1
+stop s2
+stop w
+made=0
+for k in 1 2; do
+	m=$(sed -n 's/.*stopped: made \([0-9]*\),.*/\1/p' "$T/log.s$k")
+	made=$((made + ${m:-0}))
+done
+is "$made" "$(find "$T/shared" -name '*_thumbnail.jpg' | wc -l)" "the two made as many thumbnails as the shared output holds: none twice"
+
 # role = all on Redis: one process watches, publishes, consumes and makes;
 # a reload keeps it going.
 mkdir "$T/metrics"
