@@ -56,6 +56,10 @@
  * gone: it is forgotten (a live one reads every READ_BLOCK_MS). */
 #define CONSUMER_FORGET_MS 600000
 #define FORGET_USEC (60 * 1000000ULL)
+/* The publish-to-thumbnail latencies kept for STATUS=: the last this many,
+ * of the last LATENCY_WINDOW_MS. */
+#define LATENCY_MAX 4096
+#define LATENCY_WINDOW_MS (5 * 60 * 1000ULL)
 
 typedef struct InHand {
         char *path;             /* owned: this host's absolute source path */
@@ -83,6 +87,11 @@ struct Fleet {
         size_t n_acks, n_acks_alloc;    /* guarded by lock */
         size_t n_unacked;               /* guarded by lock: messages in hand or to ack */
         size_t limit;                   /* guarded by lock: the most messages in hand */
+        struct {
+                uint64_t at_ms;         /* wall clock */
+                uint64_t ms;
+        } latency[LATENCY_MAX];         /* guarded by lock: a ring */
+        size_t n_latency, next_latency; /* guarded by lock */
 
         atomic_bool stop_reading, stop;
         atomic_bool rescan_wanted;
@@ -503,6 +512,33 @@ static void hand_done(Fleet *f, InHand *h, bool ack) {
         (void) pthread_cond_broadcast(&f->wake);
 }
 
+static uint64_t wall_ms(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* From the job's publication (its stream id is Redis's clock in ms when it
+ * was added) to its thumbnails made. Under lock. */
+static void latency_add(Fleet *f, const InHand *h) {
+        uint64_t now = wall_ms(), added = UINT64_MAX;
+
+        for (size_t i = 0; i < h->n_ids; i++) {
+                uint64_t t = strtoull(h->ids[i], NULL, 10);
+
+                if (t > 0 && t < added)
+                        added = t;
+        }
+        if (added == UINT64_MAX || added > now)
+                return;         /* no id, or clocks apart */
+        f->latency[f->next_latency].at_ms = now;
+        f->latency[f->next_latency].ms = now - added;
+        f->next_latency = (f->next_latency + 1) % LATENCY_MAX;
+        if (f->n_latency < LATENCY_MAX)
+                f->n_latency++;
+}
+
 void fleet_process(const char *path, void *userdata) {
         Fleet *f = userdata;
         InHand h;
@@ -513,6 +549,8 @@ void fleet_process(const char *path, void *userdata) {
         (void) pthread_mutex_unlock(&f->lock);
         o = job_run(f->job, path);
         (void) pthread_mutex_lock(&f->lock);
+        if (o == JOB_MADE)
+                latency_add(f, &h);
         hand_done(f, &h, !(o == JOB_SKIPPED && atomic_load(&f->job->stopping)));
         (void) pthread_mutex_unlock(&f->lock);
 }
@@ -1010,12 +1048,47 @@ bool fleet_tick(Fleet *f) {
         return atomic_exchange(&f->rescan_wanted, false);
 }
 
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* p50 and p99 of the latencies of the last LATENCY_WINDOW_MS; false when
+ * there are none. */
+static bool latency_percentiles(Fleet *f, uint64_t *ret_p50, uint64_t *ret_p99) {
+        uint64_t *v, now = wall_ms();
+        size_t n = 0;
+
+        v = malloc(LATENCY_MAX * sizeof *v);
+        if (!v)
+                return false;
+        (void) pthread_mutex_lock(&f->lock);
+        for (size_t i = 0; i < f->n_latency; i++)
+                if (now - f->latency[i].at_ms <= LATENCY_WINDOW_MS)
+                        v[n++] = f->latency[i].ms;
+        (void) pthread_mutex_unlock(&f->lock);
+        if (n > 0) {
+                qsort(v, n, sizeof *v, cmp_u64);
+                *ret_p50 = v[(n - 1) * 50 / 100];
+                *ret_p99 = v[(n - 1) * 99 / 100];
+        }
+        free(v);
+        return n > 0;
+}
+
 void fleet_status(Fleet *f, char *buf, size_t size) {
+        uint64_t p50, p99;
+        int l;
+
         if (!atomic_load(&f->connected))
-                (void) snprintf(buf, size, "queue redis unreachable");
+                l = snprintf(buf, size, "queue redis unreachable");
         else
-                (void) snprintf(buf, size, "queue redis connected, length %" PRIu64 ", pending %" PRIu64,
-                                (uint64_t) atomic_load(&f->length), (uint64_t) atomic_load(&f->pending));
+                l = snprintf(buf, size, "queue redis connected, length %" PRIu64 ", pending %" PRIu64,
+                             (uint64_t) atomic_load(&f->length), (uint64_t) atomic_load(&f->pending));
+        if (l > 0 && (size_t) l < size && latency_percentiles(f, &p50, &p99))
+                (void) snprintf(buf + l, size - (size_t) l, ", latency p50 %" PRIu64 " ms, p99 %" PRIu64 " ms",
+                                p50, p99);
 }
 
 void fleet_state(Fleet *f, bool *ret_connected, uint64_t *ret_length, uint64_t *ret_pending) {

@@ -505,7 +505,7 @@ static int wait_services(Daemon *d, bool (*done)(Services *s), bool *hup) {
 
 static void send_status(const Daemon *d) {
         const JobStats *st = &d->job.stats;
-        char queue[128] = "";
+        char queue[192] = "";
 
         if (d->fleet) {
                 queue[0] = ',';

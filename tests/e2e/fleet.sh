@@ -29,7 +29,7 @@ if ! "$THUMBWATCH" --check-config "$T/probe.conf" >/dev/null 2>"$T/probe.err"; t
 fi
 
 SOCK=$T/redis.sock
-RPID=
+RPID= LPID=
 # The daemons of the test, by name: NAME_pid.
 NAMES=
 fleet_cleanup() {
@@ -38,6 +38,7 @@ fleet_cleanup() {
 		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
 	done
 	[ -n "$RPID" ] && kill -KILL "$RPID" 2>/dev/null
+	[ -n "$LPID" ] && kill "$LPID" 2>/dev/null
 	cleanup
 }
 trap fleet_cleanup EXIT
@@ -233,6 +234,9 @@ start s1 THUMBWATCH_TEST_SLOW=held.jpg THUMBWATCH_TEST_SLOW_MS=4000
 check "worker s1 on the shared output consumes" wait_for logs s1 "consuming jobs"
 check "an old temporary in the shared output is removed at start-up" is_gone "$T/shared/sub/.old_thumbnail.jpg.thumbwatch-XyZ789"
 check "... a fresh one (maybe another worker's) is kept" [ -e "$T/shared/sub/.fresh_thumbnail.jpg.thumbwatch-AbC123" ]
+# The default queue_size again: no rescan sends a file round twice, which
+# two workers could then make at the same time.
+config w watcher "$T/ow"
 start w
 check "the watcher's catch-up is done by worker s1" wait_for logs w "caught up"
 check "... every job acked" wait_for drained
@@ -263,7 +267,11 @@ is "$made" "$(find "$T/shared" -name '*_thumbnail.jpg' | wc -l)" "the two made a
 # a reload keeps it going.
 mkdir "$T/metrics"
 config one all "$T/o7" "metrics_file = $T/metrics/thumbwatch.prom"
-start one
+python3 "$(dirname "$0")/notify-listener.py" "$T/notify.sock" "$T/notify.log" &
+LPID=$!
+notified() { grep -q -- "$1" "$T/notify.log" 2>/dev/null; }
+check "the notify listener is up" wait_for notified LISTENING
+start one NOTIFY_SOCKET="$T/notify.sock"
 check "role all is ready" wait_for logs one "ready:"
 check "... and consumes" wait_for logs one "consuming jobs"
 cp "$T/sample.jpg" "$T/in/one1.jpg"
@@ -272,6 +280,8 @@ kill -HUP "$(pid_of one)"
 check "role all reloads" wait_for logs one "reloaded:"
 cp "$T/sample.jpg" "$T/in/one2.jpg"
 check "... and goes on after the reload" wait_for is_file "$T/o7/one2_thumbnail.jpg"
+check "STATUS= adds the queue's state and the latency from publication to thumbnail" \
+	wait_for notified '^STATUS=queued [0-9]*, made [0-9]*, .*, queue redis connected, length [0-9]*, pending [0-9]*, latency p50 [0-9]* ms, p99 [0-9]* ms$'
 check "... with every job acked" wait_for drained
 # metrics_file: Prometheus text, parsed by prometheus_client's parser.
 metrics_ok() {
