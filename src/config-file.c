@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config-file.h"
+#include "fleet-config.h"
 #include "freedesktop.h"
 #include "image-format.h"
 #include "log.h"
@@ -582,6 +583,52 @@ static void print_globs(const ConfigKey *k, const void *base, FILE *f) {
                 print_text(f, globs[i]);
 }
 
+/* The fleet's keys: their values are fleet-config.c's to judge. */
+static int parse_queue(const ConfigKey *k, void *base, const char *value, bool first, const char **reterr_reason) {
+        FleetQueue q;
+        int r;
+
+        r = fleet_queue_parse(value, &q, reterr_reason);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EINVAL;
+        fleet_queue_done(&q);
+        return parse_string(k, base, value, first, reterr_reason);
+}
+
+static int parse_role(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                      const char **reterr_reason _unused_) {
+        int r = fleet_role_from_string(value);
+
+        if (r < 0)
+                return -EINVAL;
+        *FIELD(unsigned, k, base) = (unsigned) r;
+        return 0;
+}
+
+static void print_role(const ConfigKey *k, const void *base, FILE *f) {
+        fprintf(f, " %s", fleet_role_to_string((FleetRole) *CONST_FIELD(unsigned, k, base)));
+}
+
+static int parse_queue_name(const ConfigKey *k, void *base, const char *value, bool first,
+                            const char **reterr_reason) {
+        if (fleet_queue_name_check(value, reterr_reason) < 0)
+                return -EINVAL;
+        return parse_string(k, base, value, first, reterr_reason);
+}
+
+/* An absolute path, or nothing (NULL). */
+static int parse_optional_path(const ConfigKey *k, void *base, const char *value, bool first,
+                               const char **reterr_reason) {
+        char **p = FIELD(char *, k, base);
+
+        if (value[0] == '\0') {
+                free(*p);
+                *p = NULL;
+                return 0;
+        }
+        return parse_path(k, base, value, first, reterr_reason);
+}
+
 #define KEY(sect, type, key, parser, printer, member, lo, hi, fl, def, why)                            \
         {                                                                                               \
                 .section = sect, .name = key, .parse = parser, .print = printer,                        \
@@ -631,6 +678,15 @@ static const ConfigKey config_keys[] = {
         GLOBAL("rescan_unwatched", parse_usec, print_usec, rescan_unwatched_usec, SEC(1), SEC(TIMEOUT_MAX), 0, "30s",
                "expected a duration from 1 s to " STRINGIFY(TIMEOUT_MAX) " s, like 30 or 30s"),
         GLOBAL("color", parse_color_mode, print_color_mode, colour, 0, 0, 0, "srgb", COLOR_EXPECTED),
+        GLOBAL("queue", parse_queue, print_string, queue, 0, 0, 0, "local", NULL),
+        GLOBAL("role", parse_role, print_role, role, 0, 0, 0, "all", "expected all, watcher or worker"),
+        GLOBAL("queue_name", parse_queue_name, print_string, queue_name, 0, 0, 0, "thumbwatch", NULL),
+        GLOBAL("max_deliveries", parse_unsigned, print_unsigned, max_deliveries, 1, 1000, 0, "3",
+               "expected a whole number from 1 to 1000"),
+        GLOBAL("metrics_file", parse_optional_path, print_string, metrics_file, 0, 0, 0, NULL,
+               "expected an absolute path, or nothing"),
+        GLOBAL("queue_password_file", parse_optional_path, print_string, queue_password_file, 0, 0, 0, NULL,
+               "expected an absolute path, or nothing"),
 
         DROP("source", parse_path, print_string, source, 0, 0, 0, NULL, "expected an absolute path"),
         DROP("output", parse_path, print_string, output, 0, 0, 0, NULL, "expected an absolute path"),
@@ -797,6 +853,10 @@ ThumbwatchConfig *config_free(ThumbwatchConfig *c) {
                 drop_done(&c->drops[i]);
         free(c->drops);
         free(c->path);
+        free(c->queue);
+        free(c->queue_name);
+        free(c->metrics_file);
+        free(c->queue_password_file);
         free(c);
         return NULL;
 }
@@ -1164,6 +1224,17 @@ int config_validate(const ThumbwatchConfig *c, char **reterr_message) {
                         return message_set(reterr_message, -EINVAL, "%s: 'source' is missing", where);
                 if (!d->output)
                         return message_set(reterr_message, -EINVAL, "%s: 'output' is missing", where);
+        }
+        if (c->role != FLEET_ROLE_ALL && !fleet_queue_is_redis(c->queue)) {
+                unsigned line = c->key_lines[key_row(key_find(CONFIG_GLOBAL, "role"))];
+
+                if (line == CONFIG_LINE_COMMAND_LINE)
+                        return message_set(reterr_message, -EINVAL, "--role %s: needs a Redis queue (queue = "
+                                           "redis://HOST[:PORT] or unix:///PATH in [thumbwatch])",
+                                           fleet_role_to_string((FleetRole) c->role));
+                return message_set(reterr_message, -EINVAL, "%s:%u: [thumbwatch] role '%s': needs a Redis queue "
+                                   "(queue = redis://HOST[:PORT] or unix:///PATH)", c->path ? c->path : "config",
+                                   line, fleet_role_to_string((FleetRole) c->role));
         }
         for (size_t i = 0; i < c->n_drops; i++) {
                 config_drop_where(c, &c->drops[i], where, sizeof where);

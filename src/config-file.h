@@ -84,6 +84,13 @@ typedef struct ThumbwatchConfig {
         unsigned max_width, max_height;
         uint64_t max_memory;            /* bytes, the budget of all decodes together; 0: auto */
         ThumbnailColour colour;         /* color: every drop's, unless the drop sets its own */
+        /* The fleet (fleet-config.h says what each means). */
+        char *queue;                    /* "local", "redis://HOST[:PORT]" or "unix:///PATH" */
+        unsigned role;                  /* FleetRole */
+        char *queue_name;               /* prefix of the Redis keys */
+        unsigned max_deliveries;        /* deliveries without an ack before the dead letters */
+        char *metrics_file;             /* NULL: none */
+        char *queue_password_file;      /* NULL: none */
         DropConfig *drops;
         size_t n_drops;
         unsigned key_lines[CONFIG_KEYS_MAX]; /* where each [thumbwatch] key was set, by table row */

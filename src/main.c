@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config-file.h"
+#include "fleet.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -26,7 +27,8 @@ static bool arg_check_config;
 static bool arg_gc, arg_dry_run;
 static const char *arg_explain;
 static const char *arg_source, *arg_output;
-static const char *arg_workers, *arg_queue_size, *arg_log_level, *arg_log_target;
+static const char *arg_workers, *arg_queue_size, *arg_log_level, *arg_log_target, *arg_role;
+static bool arg_queue_status;
 
 static void help(void) {
         printf("Usage:\n"
@@ -36,6 +38,7 @@ static void help(void) {
                "  thumbwatch --check-config [FILE]            validate and print the effective config\n"
                "  thumbwatch [--config FILE] --gc [--dry-run] remove thumbnails whose sources are gone\n"
                "  thumbwatch [--config FILE] --explain PATH   what thumbwatch does with PATH, and why\n"
+               "  thumbwatch [--config FILE] --queue-status   the shared queue of a fleet: jobs, workers, dead letters\n"
                "\n"
                "Makes a thumbnail of every image in a drop folder: SRC/a/photo.jpg becomes\n"
                "OUT/a/photo_thumbnail.jpg, at most 128x128, unless the config says otherwise.\n"
@@ -50,6 +53,9 @@ static void help(void) {
                "      --dry-run         with --gc: list what would be removed, remove nothing\n"
                "      --explain PATH    the drop, ignore rule or limit that applies to PATH, where its\n"
                "                        thumbnails are, and whether they are up to date\n"
+               "      --queue-status    with queue = redis://... or unix://...: the queue's length, each\n"
+               "                        worker's pending jobs and idle time, and the dead letters\n"
+               "      --role ROLE       all, watcher or worker: what this host does in a fleet (overrides role)\n"
                "  -w, --workers N|auto  worker threads (overrides [thumbwatch] workers)\n"
                "  -q, --queue-size N    paths waiting for a worker (overrides queue_size)\n"
                "  -l, --log-level L     err, warning, notice, info or debug (overrides log_level)\n"
@@ -61,7 +67,7 @@ static void help(void) {
 
 /* Returns 1 to go on, 0 to exit successfully, -EINVAL for a usage error. */
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_LOG_TARGET, ARG_GC, ARG_DRY_RUN, ARG_EXPLAIN };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_LOG_TARGET, ARG_GC, ARG_DRY_RUN, ARG_EXPLAIN, ARG_ROLE, ARG_QUEUE_STATUS };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "once", no_argument, NULL, '1' },
@@ -69,6 +75,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "gc", no_argument, NULL, ARG_GC },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "explain", required_argument, NULL, ARG_EXPLAIN },
+                { "role", required_argument, NULL, ARG_ROLE },
+                { "queue-status", no_argument, NULL, ARG_QUEUE_STATUS },
                 { "workers", required_argument, NULL, 'w' },
                 { "queue-size", required_argument, NULL, 'q' },
                 { "log-level", required_argument, NULL, 'l' },
@@ -98,6 +106,12 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_EXPLAIN:
                         arg_explain = optarg;
+                        break;
+                case ARG_ROLE:
+                        arg_role = optarg;
+                        break;
+                case ARG_QUEUE_STATUS:
+                        arg_queue_status = true;
                         break;
                 case 'w':
                         arg_workers = optarg;
@@ -148,6 +162,11 @@ static int parse_argv(int argc, char *argv[]) {
                                 "Try 'thumbwatch --help'.\n");
                 return -EINVAL;
         }
+        if (arg_queue_status && (arg_once || arg_check_config || arg_gc || arg_explain || optind < argc)) {
+                fprintf(stderr, "thumbwatch: --queue-status goes alone (with --config FILE). "
+                                "Try 'thumbwatch --help'.\n");
+                return -EINVAL;
+        }
         n = argc - optind;
         if (arg_check_config && n == 1 && !arg_config) {
                 arg_config = argv[optind];
@@ -169,7 +188,7 @@ static int load_config(ThumbwatchConfig **ret) {
         _cleanup_free_ char *msg = NULL;
         const char *overrides[][2] = {
                 { "workers", arg_workers }, { "queue_size", arg_queue_size }, { "log_level", arg_log_level },
-                { "log_target", arg_log_target },
+                { "log_target", arg_log_target }, { "role", arg_role },
         };
         const char *path = arg_config;
         int r;
@@ -239,6 +258,15 @@ int main(int argc, char *argv[]) {
                 config_print(config, stdout);
                 config_unref(config);
                 return EXIT_OK;
+        }
+        if (arg_queue_status) {
+                _cleanup_free_ char *msg = NULL;
+
+                r = fleet_print_status(config, stdout, &msg);
+                if (r < 0)
+                        log_error_errno(r, "%s", msg ? msg : "cannot show the queue");
+                config_unref(config);
+                return r >= 0 ? EXIT_OK : r == -EHOSTUNREACH || r == -EIO ? EXIT_SOME_FAILED : EXIT_USAGE;
         }
         if (arg_gc) {
                 status = tools_gc(config, arg_dry_run);

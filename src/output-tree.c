@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "beneath.h"
@@ -716,24 +717,36 @@ int output_prepare(const DropConfig *d) {
         return 0;
 }
 
-long output_clean_temporaries(const DropConfig *d) {
+/* min_age 0: every temporary, not stat()ed; else those not modified for
+ * min_age seconds. */
+static long clean_temporaries(const DropConfig *d, time_t min_age) {
         _cleanup_free_ char *copy = strdup(d->output);
         char *roots[] = { copy, NULL };
+        time_t now = time(NULL);
         long n = 0;
         FTSENT *e;
         FTS *fts;
 
         if (!copy)
                 return -ENOMEM;
-        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | FTS_NOSTAT, NULL);
+        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | (min_age > 0 ? 0 : FTS_NOSTAT), NULL);
         if (!fts)
                 return -errno;
         while ((e = fts_read(fts)))
                 if ((e->fts_info == FTS_F || e->fts_info == FTS_NSOK) && naming_is_own_temporary(e->fts_name) &&
+                    (min_age == 0 || (e->fts_info == FTS_F && now - e->fts_statp->st_mtime >= min_age)) &&
                     unlink(e->fts_accpath) == 0)
                         n++;
         (void) fts_close(fts);
         return n;
+}
+
+long output_clean_temporaries(const DropConfig *d) {
+        return clean_temporaries(d, 0);
+}
+
+long output_clean_old_temporaries(const DropConfig *d, unsigned min_age_sec) {
+        return clean_temporaries(d, min_age_sec > 0 ? (time_t) min_age_sec : 1);
 }
 
 /* Pruning */

@@ -269,3 +269,8 @@ bool output_keeps_stamps(const DropConfig *d);
  * own: naming_is_own_temporary()). Call before any worker starts. Returns
  * how many, or -errno. */
 long output_clean_temporaries(const DropConfig *d);
+
+/* As output_clean_temporaries(), but only the temporaries not modified for
+ * min_age_sec seconds: for an output other processes may be writing to now
+ * (a fleet's workers sharing it). */
+long output_clean_old_temporaries(const DropConfig *d, unsigned min_age_sec);

@@ -36,9 +36,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fleet.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
+#include "metrics.h"
 #include "notify.h"
 #include "output-tree.h"
 #include "path-queue.h"
@@ -51,6 +53,7 @@
 #include "worker-pool.h"
 
 #define STATUS_INTERVAL_USEC (2 * 1000000ULL)
+#define METRICS_INTERVAL_USEC (5 * 1000000ULL)
 #define CATCH_UP_POLL_USEC (50 * 1000ULL)
 /* The watcher passes through its loop every second; allow for a long walk. */
 #define WATCHER_STALL_USEC (30 * 1000000ULL)
@@ -113,10 +116,16 @@ static int prepare_output(const DropConfig *d, bool require_sources, const char 
         return 1;
 }
 
+/* A fleet's workers may share an output: a temporary younger than this may
+ * be another worker's, being written. */
+#define SHARED_TEMPORARY_AGE_SEC 600
+
 /* What a crash left behind: temporaries (invariant 5) and the files the
  * workers were decoding. Only before any worker runs: on a reload these are
- * the live ones. */
-static void recover_output(const DropConfig *d, const char *where) {
+ * the live ones. With a Redis queue the output may be shared with other
+ * workers: only old temporaries go, and state_recover_inflight() leaves
+ * other processes' records alone. */
+static void recover_output(const ThumbwatchConfig *c, const DropConfig *d, const char *where) {
         long n;
 
         if (!output_keeps_stamps(d))
@@ -124,7 +133,8 @@ static void recover_output(const DropConfig *d, const char *where) {
                             "its mtime alone, two sources giving one name are not told apart, and "
                             "thumbwatch removes no file there but its own temporaries (--gc included)",
                             where, d->output);
-        n = output_clean_temporaries(d);
+        n = fleet_queue_is_redis(c->queue) ? output_clean_old_temporaries(d, SHARED_TEMPORARY_AGE_SEC)
+                                           : output_clean_temporaries(d);
         if (n > 0)
                 log_notice("removed %ld stale temporary files under '%s'", n, d->output);
         (void) state_recover_inflight(d);
@@ -158,7 +168,7 @@ int run_prepare_drops(const ThumbwatchConfig *c, bool require_sources, bool star
                                                "apart: put {name} in the name, or use format = same",
                                                where, d->name_template, d->output);
                 if (starting)
-                        recover_output(d, where);
+                        recover_output(c, d, where);
         }
         return 0;
 }
@@ -412,14 +422,21 @@ typedef struct Daemon {
         ThumbwatchConfig *config;       /* one reference; a reload swaps it */
         run_reload_fn load_config;      /* reads the config anew for a reload */
         JobContext job;
-        PathQueue *queue;
+        PathQueue *queue;               /* what the workers pop (role watcher on Redis: the publisher) */
         WorkerPool *pool;
+        Fleet *fleet;                   /* owned; NULL with queue = local */
+        FleetRole role;                 /* FLEET_ROLE_ALL with queue = local */
+        PathQueue *outbox;              /* what the watcher and scanner fill: queue, but with role all
+                                         * on Redis the publisher's own; owned then */
+        WorkerPool *publisher;          /* role all on Redis: publishes outbox; owned */
         Services services;
         sigset_t signals;               /* taken with sigtimedwait() */
         bool hup;                       /* a SIGHUP came during a wait: reload next */
         uint64_t watchdog_usec;         /* from the service manager; 0: no watchdog */
         uint64_t tick;                  /* the longest wait between two passes of the loop */
         uint64_t last_status;           /* when STATUS= was last sent */
+        uint64_t last_metrics;          /* when metrics_file was last written */
+        bool metrics_failing;           /* the last write failed (logged) */
         bool catching_up;               /* since the start or the last reload, until first idle */
         uint64_t catch_up_start;
         bool was_idle;                  /* at the last pass */
@@ -462,8 +479,9 @@ static int services_start(Services *s, const ThumbwatchConfig *c, PathQueue *que
         return r;
 }
 
+/* A worker of a fleet runs no watcher: it is ready at once. */
 static bool services_ready(Services *s) {
-        return watcher_ready(s->watcher);
+        return !s->watcher || watcher_ready(s->watcher);
 }
 
 static bool services_exited(Services *s) {
@@ -487,21 +505,61 @@ static int wait_services(Daemon *d, bool (*done)(Services *s), bool *hup) {
 
 static void send_status(const Daemon *d) {
         const JobStats *st = &d->job.stats;
+        char queue[192] = "";
 
+        if (d->fleet) {
+                queue[0] = ',';
+                queue[1] = ' ';
+                fleet_status(d->fleet, queue + 2, sizeof queue - 2);
+        }
         notify_status("queued %zu, made %llu, failed %llu, up to date %llu, retrying %llu, watches %u, "
-                      "memory %llu of %llu MB",
+                      "memory %llu of %llu MB%s",
                       path_queue_length(d->queue), (unsigned long long) atomic_load(&st->made),
                       (unsigned long long) atomic_load(&st->failed), (unsigned long long) atomic_load(&st->up_to_date),
-                      (unsigned long long) atomic_load(&st->retrying), watcher_watches(d->services.watcher),
+                      (unsigned long long) atomic_load(&st->retrying),
+                      d->services.watcher ? watcher_watches(d->services.watcher) : 0,
                       (unsigned long long) (memory_budget_used(d->job.budget) >> 20),
-                      (unsigned long long) (memory_budget_total(d->job.budget) >> 20));
+                      (unsigned long long) (memory_budget_total(d->job.budget) >> 20), queue);
+}
+
+/* metrics_file, if any: what STATUS= says, for Prometheus. A failure is
+ * logged when it starts and when it ends. */
+static void write_metrics(Daemon *d) {
+        const JobStats *st = &d->job.stats;
+        _cleanup_free_ char *msg = NULL;
+        MetricsSample m = {
+                .made = atomic_load(&st->made),
+                .failed = atomic_load(&st->failed),
+                .up_to_date = atomic_load(&st->up_to_date),
+                .vanished = atomic_load(&st->vanished),
+                .retrying = atomic_load(&st->retrying),
+                .queued = path_queue_length(d->queue),
+                .watches = d->services.watcher ? watcher_watches(d->services.watcher) : 0,
+                .memory_used = memory_budget_used(d->job.budget),
+                .memory_total = memory_budget_total(d->job.budget),
+                .fleet = d->fleet != NULL,
+        };
+        int r;
+
+        if (!d->config->metrics_file)
+                return;
+        if (d->fleet)
+                fleet_state(d->fleet, &m.queue_connected, &m.queue_length, &m.queue_pending);
+        r = metrics_write(d->config->metrics_file, &m, &msg);
+        if (r < 0 && !d->metrics_failing)
+                log_warning_errno(r, "%s; trying again every %llu s", msg ? msg : "cannot write the metrics file",
+                                  METRICS_INTERVAL_USEC / 1000000);
+        else if (r >= 0 && d->metrics_failing)
+                log_notice("writing the metrics file '%s' again", d->config->metrics_file);
+        d->metrics_failing = r < 0;
 }
 
 /* WATCHDOG=1 only while the watcher loops and no worker is stuck on one
  * file. Logs when that changes, not at every tick. */
 static bool healthy(Daemon *d) {
         uint64_t now = now_usec(), longest = worker_pool_longest_job(d->pool),
-                 beat = watcher_heartbeat(d->services.watcher), job_timeout = d->config->job_timeout_usec;
+                 beat = d->services.watcher ? watcher_heartbeat(d->services.watcher) : now,
+                 job_timeout = d->config->job_timeout_usec;
         bool ok = true;
 
         /* A decode is abandoned at job_timeout; a worker still busy at twice
@@ -525,16 +583,18 @@ static bool healthy(Daemon *d) {
 /* A reload's workers and queue_size, applied to the running pool and queue.
  * Neither waits: workers beyond the new count finish the file in hand and
  * exit, and a queue longer than its new capacity keeps every path. */
-static void resize_workers(const ThumbwatchConfig *c, WorkerPool *pool, PathQueue *queue) {
+static void resize_workers(const ThumbwatchConfig *c, WorkerPool *pool, PathQueue *queue, bool publisher) {
         size_t workers = worker_pool_size(pool), capacity = path_queue_capacity(queue);
         int r;
 
+        if (publisher)
+                workers = config_workers(c);    /* one publisher whatever workers says */
         if (workers == config_workers(c) && capacity == c->queue_size)
                 return;
         r = path_queue_set_capacity(queue, c->queue_size);
         if (r < 0)
                 log_warning_errno(r, "cannot resize the queue to %zu, keeping %zu: %m", c->queue_size, capacity);
-        r = worker_pool_resize(pool, config_workers(c));
+        r = publisher ? 0 : worker_pool_resize(pool, config_workers(c));
         if (r < 0)
                 log_warning_errno(r, "cannot start %zu workers, running %zu: %m", config_workers(c),
                                   worker_pool_size(pool));
@@ -576,8 +636,10 @@ static int reload(Daemon *d) {
         job_context_set_config(&d->job, next);
         config_unref(d->config);
         d->config = next;
-        resize_workers(next, d->pool, d->queue);
-        r = services_start(&d->services, next, d->queue);
+        resize_workers(next, d->pool, d->queue, d->role == FLEET_ROLE_WATCHER);
+        if (d->fleet)
+                fleet_set_config(d->fleet, next);
+        r = d->role == FLEET_ROLE_WORKER ? 0 : services_start(&d->services, next, d->outbox);
         if (r < 0) {
                 /* Nothing watches now; the supervisor's restart is the way back. */
                 log_error_errno(r, "cannot restart the watcher after a reload: %m");
@@ -589,9 +651,108 @@ static int reload(Daemon *d) {
                 return sig;
         log_full_errno_fields(LOG_INFO, 0, ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_RELOAD } }), 1,
                               "reloaded: drops %zu, folders watched %u", next->n_drops,
-                              watcher_watches(d->services.watcher));
+                              d->services.watcher ? watcher_watches(d->services.watcher) : 0);
         notify_ready();
         return hup ? SIGHUP : 0;
+}
+
+/* queue = redis: the fleet, and by role the workers fed by its consumer
+ * (fleet_process(): job_run() and the acks) and the publisher (one thread:
+ * fleet_publish()) that drains the outbox the watcher and scanner fill. With
+ * role watcher the publisher is the daemon's pool, on its queue. Returns 0
+ * or -errno after logging; what started is for daemon_free_fleet(). */
+static int fleet_start(Daemon *d) {
+        ThumbwatchConfig *c = d->config;
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        d->role = (FleetRole) c->role;
+        r = job_context_init(&d->job, c, false);
+        if (r < 0)
+                return log_error_errno(r, "cannot start the workers: %m");
+        r = fleet_new(c, d->role, &d->job, &d->fleet, &msg);
+        if (r < 0) {
+                job_context_done(&d->job);
+                return msg ? log_error_errno(r, "%s", msg) : log_error_errno(r, "cannot set up the queue: %m");
+        }
+        if (d->role != FLEET_ROLE_WATCHER) {
+                r = path_queue_new(c->queue_size, &d->queue);
+                if (r >= 0)
+                        r = worker_pool_new(config_workers(c), d->queue, fleet_process, d->fleet, &d->pool);
+                if (r >= 0)
+                        r = worker_pool_start(d->pool);
+                if (r >= 0)
+                        r = fleet_consumer_start(d->fleet, d->queue);
+                if (r < 0)
+                        return log_error_errno(r, "cannot start the workers: %m");
+        }
+        if (d->role != FLEET_ROLE_WORKER) {
+                WorkerPool **publisher = d->role == FLEET_ROLE_WATCHER ? &d->pool : &d->publisher;
+
+                r = path_queue_new(c->queue_size, &d->outbox);
+                if (r >= 0) {
+                        fleet_set_outbox(d->fleet, d->outbox);
+                        if (d->role == FLEET_ROLE_WATCHER)
+                                d->queue = d->outbox;
+                        r = worker_pool_new(1, d->outbox, fleet_publish, d->fleet, publisher);
+                }
+                if (r >= 0)
+                        r = worker_pool_start(*publisher);
+                if (r < 0)
+                        return log_error_errno(r, "cannot start the publisher: %m");
+        }
+        log_info("queue %s, role %s", c->queue, fleet_role_to_string(d->role));
+        return 0;
+}
+
+/* Role all on Redis, at a stop: the publisher drains the outbox (until
+ * deadline; what is left, the next start's catch-up scan publishes), and
+ * the consumer reads no more. Before the work queue closes. */
+static void fleet_stop_intake(Daemon *d, uint64_t deadline) {
+        if (!d->fleet)
+                return;
+        if (d->publisher) {
+                path_queue_close(d->outbox);
+                if (worker_pool_join_until(d->publisher, deadline) == -ETIMEDOUT) {
+                        atomic_store(&d->job.stopping, true);
+                        worker_pool_join(d->publisher);         /* a publish gives up within a second */
+                }
+        }
+        fleet_consumer_stop_reading(d->fleet);
+}
+
+/* After the workers are joined (or never started): the last acks sent, and
+ * the fleet's parts freed. */
+static void daemon_free_fleet(Daemon *d) {
+        if (!d->fleet)
+                return;
+        fleet_consumer_stop(d->fleet);
+        if (d->publisher) {
+                path_queue_close(d->outbox);
+                worker_pool_join(d->publisher);
+        }
+        d->publisher = worker_pool_free(d->publisher);
+        if (d->outbox != d->queue)
+                path_queue_free(d->outbox);
+        d->outbox = NULL;
+        d->fleet = fleet_free(d->fleet);
+}
+
+/* A failed fleet_start(): every queue closed, every thread joined, all freed. */
+static void fleet_abort(Daemon *d) {
+        bool started = d->fleet;        /* else fleet_start() undid its job context */
+
+        if (d->fleet)
+                fleet_consumer_stop_reading(d->fleet);
+        if (d->outbox)
+                path_queue_close(d->outbox);
+        if (d->queue)
+                path_queue_close(d->queue);
+        if (d->pool)
+                worker_pool_join(d->pool);
+        daemon_free_fleet(d);
+        if (started)
+                workers_free(&d->job, d->queue, d->pool);
 }
 
 /* The config's drops prepared, the workers, the scanner and the watcher
@@ -602,7 +763,8 @@ static int daemon_start(ThumbwatchConfig *c, run_reload_fn load_config, Daemon *
         Daemon *d;
         int r;
 
-        if (run_prepare_drops(c, false, true) < 0)
+        /* A watcher of a fleet writes no output: it recovers nothing there. */
+        if (run_prepare_drops(c, false, !(fleet_queue_is_redis(c->queue) && c->role == FLEET_ROLE_WATCHER)) < 0)
                 return EXIT_USAGE;
         d = calloc(1, sizeof *d);
         if (!d) {
@@ -620,17 +782,30 @@ static int daemon_start(ThumbwatchConfig *c, run_reload_fn load_config, Daemon *
         d->tick = d->watchdog_usec > 0 && d->watchdog_usec / 2 < STATUS_INTERVAL_USEC ? d->watchdog_usec / 2
                                                                                          : STATUS_INTERVAL_USEC;
         block_signals(&d->signals, true);
-        r = workers_start(d->config, false, &d->job, &d->queue, &d->pool);
-        if (r < 0) {
-                log_error_errno(r, "cannot start the workers: %m");
-                goto fail;
+        if (fleet_queue_is_redis(c->queue)) {
+                r = fleet_start(d);
+                if (r < 0) {
+                        fleet_abort(d);
+                        goto fail;
+                }
+        } else {
+                r = workers_start(d->config, false, &d->job, &d->queue, &d->pool);
+                if (r < 0) {
+                        log_error_errno(r, "cannot start the workers: %m");
+                        goto fail;
+                }
+                d->outbox = d->queue;
         }
-        r = services_start(&d->services, d->config, d->queue);
+        r = d->role == FLEET_ROLE_WORKER ? 0 : services_start(&d->services, d->config, d->outbox);
         if (r < 0) {
                 log_error_errno(r, "cannot start the watcher: %m");
-                path_queue_close(d->queue);
-                worker_pool_join(d->pool);
-                workers_free(&d->job, d->queue, d->pool);
+                if (d->fleet)
+                        fleet_abort(d);
+                else {
+                        path_queue_close(d->queue);
+                        worker_pool_join(d->pool);
+                        workers_free(&d->job, d->queue, d->pool);
+                }
                 goto fail;
         }
         *ret = d;
@@ -650,7 +825,7 @@ static int daemon_ready(Daemon *d) {
                 return sig;
         notify_ready();
         log_info("ready: drops %zu, folders watched %u, workers %zu, max_memory %llu MB", d->config->n_drops,
-                 watcher_watches(d->services.watcher), config_workers(d->config),
+                 d->services.watcher ? watcher_watches(d->services.watcher) : 0, config_workers(d->config),
                  (unsigned long long) (memory_budget_total(d->job.budget) >> 20));
         return 0;
 }
@@ -676,9 +851,15 @@ static void daemon_chores(Daemon *d, bool reloaded) {
         (void) job_push_due_retries(&d->job, d->queue, now);
         if (atomic_exchange(&d->job.rescan_wanted, false) && d->services.scanner)
                 scanner_request_all(d->services.scanner);
+        if (d->fleet && fleet_tick(d->fleet) && d->services.scanner)
+                scanner_request_all(d->services.scanner);
         if (now - d->last_status >= STATUS_INTERVAL_USEC || reloaded) {
                 send_status(d);
                 d->last_status = now;
+        }
+        if (now - d->last_metrics >= METRICS_INTERVAL_USEC || reloaded) {
+                write_metrics(d);
+                d->last_metrics = now;
         }
         if (d->watchdog_usec > 0 && healthy(d))
                 notify_watchdog();
@@ -707,6 +888,7 @@ static int daemon_tick(Daemon *d) {
 
 /* After the workers are joined. */
 static void daemon_free(Daemon *d) {
+        daemon_free_fleet(d);
         workers_free(&d->job, d->queue, d->pool);
         config_unref(d->config);
         free(d);
@@ -718,6 +900,7 @@ static void daemon_free(Daemon *d) {
  * still reads d->job. */
 static int daemon_stop(Daemon *d) {
         const ThumbwatchConfig *c = d->config;
+        uint64_t deadline;
         int r;
 
         notify_stopping();
@@ -725,9 +908,11 @@ static int daemon_stop(Daemon *d) {
         services_stop(&d->services);
         if (d->services.watcher)
                 watcher_join(d->services.watcher);
+        deadline = now_usec() + (uint64_t) c->stop_timeout * 1000000;
+        fleet_stop_intake(d, deadline);
         path_queue_close(d->queue);
         services_join(&d->services);
-        r = worker_pool_join_until(d->pool, now_usec() + (uint64_t) c->stop_timeout * 1000000);
+        r = worker_pool_join_until(d->pool, deadline);
         if (r == -ETIMEDOUT) {
                 atomic_store(&d->job.stopping, true);
                 log_warning("stop_timeout (%u s) passed: skipping %zu queued files (the next start catches up)",

@@ -254,20 +254,39 @@ long state_prune_failures(const DropConfig *d) {
         return n;
 }
 
-/* In-flight records: OUTPUT/.thumbwatch/inflight/worker-TID holds the path the
- * thread TID is decoding, from before the decode to after it. If the thread
- * crashes, the fatal-signal handler renames its record to crashed-TID: that
- * file caused it. A record left as worker-TID was interrupted from outside
- * (a kill, a power cut) and is innocent until it happens again. */
+/* In-flight records: OUTPUT/.thumbwatch/inflight/worker-HOST-PID-TID holds
+ * the path the thread TID of process PID on HOST is decoding, from before the
+ * decode to after it. If the thread crashes, the fatal-signal handler renames
+ * its record to crashed-HOST-PID-TID: that file caused it. A record left as
+ * worker-... was interrupted from outside (a kill, a power cut) and is
+ * innocent until it happens again. The host and the process are named
+ * because an output may be shared (a fleet's workers, on several hosts or
+ * in several processes): a record is recovered only by its own host, once
+ * its process is gone. (An older thumbwatch wrote worker-TID: recovered as
+ * its own by any.) */
 static __thread int inflight_dfd = -1;          /* open while this thread decodes */
-static __thread char inflight_file[32];         /* "worker-TID" */
-static __thread char crashed_file[32];          /* "crashed-TID" */
+static __thread char inflight_file[HOST_NAME_MAX + 64]; /* "worker-HOST-PID-TID" */
+static __thread char crashed_file[HOST_NAME_MAX + 64];  /* "crashed-HOST-PID-TID" */
+
+/* This host's name as records spell it: no '/', never empty. */
+static void host_name(char buf[HOST_NAME_MAX + 1]) {
+        if (gethostname(buf, HOST_NAME_MAX) < 0 || !buf[0])
+                strcpy(buf, "localhost");
+        buf[HOST_NAME_MAX] = '\0';
+        for (char *c = buf; *c; c++)
+                if (*c == '/')
+                        *c = '_';
+}
 
 void state_inflight_begin(const DropConfig *d, const char *path) {
+        char host[HOST_NAME_MAX + 1];
         int fd;
 
-        (void) snprintf(inflight_file, sizeof inflight_file, "worker-%ld", (long) gettid());
-        (void) snprintf(crashed_file, sizeof crashed_file, "crashed-%ld", (long) gettid());
+        host_name(host);
+        (void) snprintf(inflight_file, sizeof inflight_file, "worker-%s-%ld-%ld", host, (long) getpid(),
+                        (long) gettid());
+        (void) snprintf(crashed_file, sizeof crashed_file, "crashed-%s-%ld-%ld", host, (long) getpid(),
+                        (long) gettid());
         inflight_dfd = open_state(d, INFLIGHT_DIR, true);
         if (inflight_dfd < 0)
                 return;
@@ -318,6 +337,30 @@ static void log_crashed(const DropConfig *d, const char *path, const char *why) 
                               5, "'%s' failed (crashed): %s", path, why);
 }
 
+/* Is the record name another's to recover: another host's, or a process
+ * of this host that still runs (sharing this output)? */
+static bool inflight_not_ours(const char *name) {
+        char host[HOST_NAME_MAX + 1];
+        const char *rest = strchr(name, '-'), *tid, *pid;
+        size_t host_len;
+        long p;
+
+        rest = rest ? rest + 1 : name;
+        tid = strrchr(rest, '-');
+        if (!tid)
+                return false;           /* worker-TID: an older thumbwatch's, this one's to recover */
+        for (pid = tid - 1; pid > rest && *pid != '-'; pid--)
+                ;
+        if (pid <= rest)
+                return false;
+        host_len = (size_t) (pid - rest);
+        host_name(host);
+        if (strlen(host) != host_len || strncmp(rest, host, host_len) != 0)
+                return true;
+        p = strtol(pid + 1, NULL, 10);
+        return p > 0 && p != getpid() && (kill((pid_t) p, 0) == 0 || errno == EPERM);
+}
+
 long state_recover_inflight(const DropConfig *d) {
         struct dirent *e;
         long n = 0;
@@ -338,7 +381,7 @@ long state_recover_inflight(const DropConfig *d) {
                 ssize_t len;
                 int fd, sfd;
 
-                if (e->d_name[0] == '.')
+                if (e->d_name[0] == '.' || inflight_not_ours(e->d_name))
                         continue;
                 fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 len = fd >= 0 ? read(fd, path, PATH_MAX) : -1;

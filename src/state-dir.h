@@ -58,7 +58,8 @@ void state_inflight_end(void);
  * process dies as the signal says. Call once from main. */
 void state_install_crash_handler(void);
 
-/* Reads the in-flight records a crash left under d's output: a file a
+/* Reads the in-flight records a crash left under d's output (this host's,
+ * of processes that are gone: an output may be shared): a file a
  * worker crashed on fails as "crashed" and is not tried until it changes; a
  * file interrupted from outside (a kill) is tried once more ("suspect"), and
  * fails as "crashed" only if it is interrupted again. Each is logged. Call

@@ -159,6 +159,14 @@ static const char every_key[] = "[thumbwatch]\n"
                                 "retry_io = 2s\n"
                                 "rescan_unwatched = 90s\n"
                                 "color = keep\n"
+#if HAVE_REDIS
+                                "queue = unix:///run/redis/redis.sock\n"
+                                "role = worker\n"
+                                "queue_name = photos:fleet\n"
+                                "max_deliveries = 5\n"
+                                "metrics_file = /var/lib/node-exporter/thumbwatch.prom\n"
+                                "queue_password_file = /etc/thumbwatch/redis-password\n"
+#endif
                                 "\n"
                                 "[drop:a]\n"
                                 "source = /srv/a\n"
@@ -265,6 +273,16 @@ static const char *without_origin(const char *line) {
  * takes the printed value of a [thumbwatch] key, which then says "command
  * line". The input sets every key, so a key added to the table without a
  * test here fails ("... not at its default"). */
+static bool is_fleet_key(const char *key) {
+        static const char *const keys[] = { "queue", "role", "queue_name", "max_deliveries", "metrics_file",
+                                            "queue_password_file" };
+
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+                if (strcmp(key, keys[i]) == 0)
+                        return true;
+        return false;
+}
+
 static void test_table(void) {
         ThumbwatchConfig *c = NULL, *again = NULL;
         char *msg = load(every_key, &c), *printed, *reprinted, *overridden;
@@ -293,6 +311,9 @@ static void test_table(void) {
                 size_t sections = section == CONFIG_GLOBAL ? 1 : c->n_drops;
 
                 n_keys++;
+                /* Without Redis the fleet's keys keep their defaults (test-fleet-config.c). */
+                if (!HAVE_REDIS && section == CONFIG_GLOBAL && is_fleet_key(key))
+                        continue;
                 for (size_t s = 0; s < sections; s++) {
                         size_t index = section == CONFIG_GLOBAL ? 0 : s + 1;
                         unsigned count, at = find_key(line, n, index, key, &count), count2;
@@ -329,7 +350,7 @@ static void test_table(void) {
                 unsigned count, at = section == CONFIG_GLOBAL ? find_key(line3, n3, 0, key, &count) : 0;
                 char name[200];
 
-                if (!at)
+                if (!at || (!HAVE_REDIS && is_fleet_key(key)))
                         continue;
                 (void) snprintf(name, sizeof name, "%s: '; command line' after config_set_global()", key);
                 ok(strstr(line3[at], "    ; command line"), name);
