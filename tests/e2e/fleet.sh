@@ -285,7 +285,7 @@ check "STATUS= adds the queue's state and the latency from publication to thumbn
 check "... with every job acked" wait_for drained
 # metrics_file: Prometheus text, parsed by prometheus_client's parser.
 metrics_ok() {
-	python3 - "$T/metrics/thumbwatch.prom" <<'PY'
+	"$DEBIAN_PYTHON3" - "$T/metrics/thumbwatch.prom" <<'PY'
 import sys
 from prometheus_client.parser import text_string_to_metric_families
 samples = {}
@@ -296,7 +296,7 @@ sys.exit(0 if samples.get("thumbwatch_made_total", 0) >= 2 and samples.get("thum
          and "thumbwatch_queue_length" in samples and "thumbwatch_memory_budget_bytes" in samples else 1)
 PY
 }
-if python3 -c "import prometheus_client.parser" 2>/dev/null; then
+if "$DEBIAN_PYTHON3" -c "import prometheus_client.parser" 2>/dev/null; then
 	check "metrics_file parses as Prometheus text, with what was made and the queue's state" wait_for metrics_ok
 else
 	ok "# SKIP python3-prometheus-client is not installed"

@@ -39,6 +39,11 @@ wait_for() {
 	done
 }
 
+# Debian's python3, which has the python3-* packages scripts/test installs
+# (prometheus_client, gi); "python3" on the PATH may be another interpreter.
+DEBIAN_PYTHON3=python3
+[ -x /usr/bin/python3 ] && DEBIAN_PYTHON3=/usr/bin/python3
+
 command -v gm >/dev/null || { echo "1..0 # SKIP gm (graphicsmagick) is not installed"; exit 0; }
 
 # dims FILE -> "W H FORMAT"
