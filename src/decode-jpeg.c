@@ -141,13 +141,23 @@ static int decode(Context *c, char **reterr_reason) {
                                 break;
                 }
         }
+        /* The markers up to the next scan as well: garbage left at the end
+         * of the scan (data that decoded as codes it is not) is seen only
+         * there, as is a file that ends with the scan. */
+        if (rc == JPEG_SCAN_COMPLETED && c->warning == 0) {
+                int next = jpeg_consume_input(cinfo);
+
+                if (next != JPEG_REACHED_SOS && next != JPEG_REACHED_EOI && c->warning == 0)
+                        return message_set(reterr_reason, -EBADMSG, "no marker after scan %u", c->out.scans);
+        }
         if (c->warning == JWRN_JPEG_EOF)
                 return message_set(reterr_reason, -ENODATA, "the data ends in the DC scans: %s", c->warning_text);
         if (c->warning != 0)
                 return message_set(reterr_reason, -EBADMSG, "%s", c->warning_text);
         if (rc != JPEG_SCAN_COMPLETED)
                 return message_set(reterr_reason, -ENOTSUP, "the DC is not complete after %u scans", c->out.scans);
-        if (!jpeg_start_output(cinfo, cinfo->input_scan_number))
+        /* The scans read; the next one's markers are read already. */
+        if (!jpeg_start_output(cinfo, (int) c->out.scans))
                 return message_set(reterr_reason, -EBADMSG, "the JPEG decoder did not output");
         c->out.width = cinfo->output_width;
         c->out.height = cinfo->output_height;

@@ -851,7 +851,7 @@ static void source_done(Source *s) {
         *s = (Source) {};
 }
 
-/* Test builds: each decode libheif or libraw does sleeps
+/* Test builds: each decode libheif, libraw or decode-jpeg does sleeps
  * $THUMBWATCH_TEST_DECODE_SLOW_MS first, as a large or hostile file's would
  * take that long, to test job_timeout where nothing can stop a decode. */
 _unused_ static void test_slow_decode(void) {
@@ -1068,6 +1068,7 @@ static int decode_dc_scan(Source *s, unsigned long hint_w, unsigned long hint_h,
             !decode_jpeg_eighth(s->header.columns, s->header.rows, hint_w, hint_h) ||
             image_format_looks_truncated(s->format, fileno(s->file), (uint64_t) s->st.st_size))
                 return 0;
+        test_slow_decode();
         r = decode_jpeg_dc(s->file, &dc, &why);
         rewind(s->file);
         if (r == -ENOMEM)
