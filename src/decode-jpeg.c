@@ -109,8 +109,10 @@ static int decode(Context *c, char **reterr_reason) {
                 cinfo->out_color_space = JCS_RGB;
                 break;
         default:
-                return message_set(reterr_reason, -ENOTSUP, "colour space %d (CMYK or YCCK)",
-                                   (int) cinfo->jpeg_color_space);
+                return message_set(reterr_reason, -ENOTSUP, "a %s JPEG",
+                                   cinfo->jpeg_color_space == JCS_CMYK   ? "CMYK"
+                                   : cinfo->jpeg_color_space == JCS_YCCK ? "YCCK"
+                                                                         : "colour space unknown");
         }
         /* A profile in broken APP2 markers is a warning: corrupt, as below. */
         if (!jpeg_read_icc_profile(cinfo, &c->out.icc, &icc_size))
@@ -190,11 +192,14 @@ int decode_jpeg_dc(FILE *f, DecodeJpeg *ret, char **reterr_reason) {
         c->cinfo.client_data = c;
         if (setjmp(c->jump)) {
                 char msg[JMSG_LENGTH_MAX];
+                /* libjpeg's stdio source warns at the end of the data, then feeds
+                 * an end marker, which an unfinished header fails on. */
+                bool ended = c->warning == JWRN_JPEG_EOF;
 
                 c->mgr.format_message((j_common_ptr) &c->cinfo, msg);
-                message_put(reterr_reason, "%s", msg);
+                message_put(reterr_reason, "%s%s", ended ? "the data ends in the header: " : "", msg);
                 (void) context_free(c);
-                return -EBADMSG;
+                return ended ? -ENODATA : -EBADMSG;
         }
         jpeg_create_decompress(&c->cinfo);
         c->created = true;

@@ -14,7 +14,8 @@
  *               scan: nothing to skip), CMYK or YCCK, not 8 bits a sample,
  *               or a scan order whose DC scans do not come first; the caller
  *               decodes it the ordinary way
- *   -ENODATA    the data ends inside the DC scans (a file cut short there)
+ *   -ENODATA    the data ends before the DC scans and the markers after
+ *               them are read: a file cut short there (or in its header)
  *   -EBADMSG    not a JPEG, or corrupt: libjpeg's error or any warning of
  *               its (corrupt data, a bad ICC marker set)
  *   -ENOMEM     out of memory
