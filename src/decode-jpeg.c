@@ -86,12 +86,20 @@ static bool dc_ready(const struct jpeg_decompress_struct *cinfo) {
         return true;
 }
 
+/* The error a libjpeg warning means: the end of the data, or corruption. */
+static int warning_error(const Context *c, char **reterr_reason) {
+        if (c->warning == JWRN_JPEG_EOF)
+                return message_set(reterr_reason, -ENODATA, "the data ends in the DC scans: %s", c->warning_text);
+        return message_set(reterr_reason, -EBADMSG, "%s", c->warning_text);
+}
+
 /* The decode proper; libjpeg's errors longjmp() out of it to the caller. */
 static int decode(Context *c, char **reterr_reason) {
         struct jpeg_decompress_struct *cinfo = &c->cinfo;
         unsigned icc_size;
+        bool streaming;
         size_t stride;
-        int rc;
+        int rc = 0;
 
         jpeg_save_markers(cinfo, JPEG_APP0 + 2, 0xffff);
         if (jpeg_read_header(cinfo, TRUE) != JPEG_HEADER_OK)
@@ -131,34 +139,42 @@ static int decode(Context *c, char **reterr_reason) {
         cinfo->dct_method = JDCT_ISLOW;
         if (!jpeg_start_decompress(cinfo))
                 return message_set(reterr_reason, -EBADMSG, "the JPEG decoder did not start");
-        for (;;) {
-                rc = jpeg_consume_input(cinfo);
-                if (c->warning != 0)
-                        break;
-                if (rc == JPEG_SUSPENDED || rc == JPEG_REACHED_EOI)
-                        break;
-                if (rc == JPEG_SCAN_COMPLETED) {
-                        c->out.scans++;
-                        if (dc_ready(cinfo))
+        /* libjpeg has started the first scan's input: when that scan gives
+         * every DC (libjpeg's standard script does), its rows are output as
+         * they are read, while they are in the cache; 4032x3024 at 4:4:4
+         * holds 73 MB of coefficients, which a second pass would read back
+         * from memory. Otherwise the scans are read up to the one that
+         * completes the DC, and output after. */
+        streaming = dc_ready(cinfo);
+        if (!streaming) {
+                for (;;) {
+                        rc = jpeg_consume_input(cinfo);
+                        if (c->warning != 0 || rc == JPEG_SUSPENDED || rc == JPEG_REACHED_EOI)
                                 break;
+                        if (rc == JPEG_SCAN_COMPLETED) {
+                                c->out.scans++;
+                                if (dc_ready(cinfo))
+                                        break;
+                        }
                 }
-        }
-        /* The markers up to the next scan as well: garbage left at the end
-         * of the scan (data that decoded as codes it is not) is seen only
-         * there, as is a file that ends with the scan. */
-        if (rc == JPEG_SCAN_COMPLETED && c->warning == 0) {
-                int next = jpeg_consume_input(cinfo);
+                /* The markers up to the next scan as well: garbage left at the
+                 * end of the scan (data that decoded as codes it is not) is
+                 * seen only there, as is a file that ends with the scan. */
+                if (rc == JPEG_SCAN_COMPLETED && c->warning == 0) {
+                        int next = jpeg_consume_input(cinfo);
 
-                if (next != JPEG_REACHED_SOS && next != JPEG_REACHED_EOI && c->warning == 0)
-                        return message_set(reterr_reason, -EBADMSG, "no marker after scan %u", c->out.scans);
-        }
-        if (c->warning == JWRN_JPEG_EOF)
-                return message_set(reterr_reason, -ENODATA, "the data ends in the DC scans: %s", c->warning_text);
-        if (c->warning != 0)
-                return message_set(reterr_reason, -EBADMSG, "%s", c->warning_text);
-        if (rc != JPEG_SCAN_COMPLETED)
-                return message_set(reterr_reason, -ENOTSUP, "the DC is not complete after %u scans", c->out.scans);
-        /* The scans read; the next one's markers are read already. */
+                        if (next != JPEG_REACHED_SOS && next != JPEG_REACHED_EOI && c->warning == 0)
+                                return message_set(reterr_reason, -EBADMSG, "no marker after scan %u",
+                                                   c->out.scans);
+                }
+                if (c->warning != 0)
+                        return warning_error(c, reterr_reason);
+                if (rc != JPEG_SCAN_COMPLETED)
+                        return message_set(reterr_reason, -ENOTSUP, "the DC is not complete after %u scans",
+                                           c->out.scans);
+        } else
+                c->out.scans = 1;
+        /* The scans read (streaming: the first, read as it is output). */
         if (!jpeg_start_output(cinfo, (int) c->out.scans))
                 return message_set(reterr_reason, -EBADMSG, "the JPEG decoder did not output");
         c->out.width = cinfo->output_width;
@@ -168,15 +184,19 @@ static int decode(Context *c, char **reterr_reason) {
         c->out.pixels = malloc(stride * c->out.height);
         if (!c->out.pixels)
                 return message_set(reterr_reason, -ENOMEM, "out of memory");
-        while (cinfo->output_scanline < cinfo->output_height) {
+        while (cinfo->output_scanline < cinfo->output_height && c->warning == 0) {
                 JSAMPROW row = c->out.pixels + (size_t) cinfo->output_scanline * stride;
 
                 if (jpeg_read_scanlines(cinfo, &row, 1) != 1)
                         return message_set(reterr_reason, -EBADMSG, "no pixels at row %u",
                                            cinfo->output_scanline);
         }
+        /* Streaming: the rest of the scan, and the markers up to the next
+         * one, as above. */
+        if (streaming && c->warning == 0 && !jpeg_finish_output(cinfo))
+                return message_set(reterr_reason, -EBADMSG, "the first scan did not end");
         if (c->warning != 0)
-                return message_set(reterr_reason, -EBADMSG, "%s", c->warning_text);
+                return warning_error(c, reterr_reason);
         return 0;
 }
 
