@@ -38,6 +38,71 @@ typedef struct Context {
         DecodeJpeg out;                 /* what is decoded so far; owned */
 } Context;
 
+/* Streaming (below), the coefficients of the image as a ring of a few rows
+ * of blocks, in place of libjpeg's whole-image arrays: its coefficient
+ * controller asks for one iMCU row at a time, the input one row ahead of the
+ * output at most, and with block smoothing off nothing reads a row again
+ * once the output has passed it. libjpeg's memory manager methods are
+ * per-object function pointers, and jvirt_barray_ptr is opaque to all but
+ * the manager: this is a manager of virtual block arrays of our own. 4032 x
+ * 3024 at 4:4:4 holds 1.3 MB of coefficients a component this way, not 24. */
+#define RING_SLOTS 4
+
+struct jvirt_barray_control {
+        JDIMENSION blocks_per_row;
+        JDIMENSION rows_per_slot;       /* the most rows one access asks for */
+        JBLOCKARRAY slot[RING_SLOTS];   /* rows_per_slot rows each, from libjpeg's image pool */
+        JDIMENSION start[RING_SLOTS];   /* the first row each slot holds */
+        bool used[RING_SLOTS];
+};
+
+static jvirt_barray_ptr ring_request(j_common_ptr cinfo, int pool_id, boolean pre_zero, JDIMENSION blocksperrow,
+                                     JDIMENSION numrows, JDIMENSION maxaccess) {
+        jvirt_barray_ptr a = cinfo->mem->alloc_small(cinfo, pool_id, sizeof *a);
+
+        (void) pre_zero;        /* each slot is zeroed when it takes a row */
+        (void) numrows;
+        *a = (struct jvirt_barray_control) { .blocks_per_row = blocksperrow, .rows_per_slot = maxaccess };
+        for (size_t i = 0; i < RING_SLOTS; i++)
+                a->slot[i] = cinfo->mem->alloc_barray(cinfo, pool_id, blocksperrow, maxaccess);
+        return a;
+}
+
+/* The rows from start_row: the slot holding them, or, for rows past every
+ * row held (the input's next), the oldest slot, zeroed. Rows gone from the
+ * ring are an error: not the access pattern this was written for. */
+static JBLOCKARRAY ring_access(j_common_ptr cinfo, jvirt_barray_ptr a, JDIMENSION start_row, JDIMENSION num_rows,
+                               boolean writable) {
+        size_t oldest = 0;
+        bool newest = true;
+
+        (void) writable;
+        if (num_rows > a->rows_per_slot)
+                ERREXIT(cinfo, JERR_BAD_VIRTUAL_ACCESS);
+        for (size_t i = 0; i < RING_SLOTS; i++)
+                if (a->used[i]) {
+                        if (a->start[i] == start_row)
+                                return a->slot[i];
+                        if (a->start[i] > start_row)
+                                newest = false;
+                }
+        if (!newest)
+                ERREXIT(cinfo, JERR_BAD_VIRTUAL_ACCESS);
+        for (size_t i = 0; i < RING_SLOTS; i++) {
+                if (!a->used[i]) {
+                        oldest = i;
+                        break;
+                }
+                if (a->start[i] < a->start[oldest])
+                        oldest = i;
+        }
+        for (JDIMENSION r = 0; r < a->rows_per_slot; r++)
+                memset(a->slot[oldest][r], 0, (size_t) a->blocks_per_row * sizeof(JBLOCK));
+        a->start[oldest] = start_row;
+        a->used[oldest] = true;
+        return a->slot[oldest];
+}
+
 static void context_fail(j_common_ptr cinfo) {
         longjmp(((Context *) cinfo->client_data)->jump, 1);
 }
@@ -137,15 +202,24 @@ static int decode(Context *c, char **reterr_reason) {
          * wasted on a 1x1 IDCT, which reads the DC only. */
         cinfo->do_block_smoothing = FALSE;
         cinfo->dct_method = JDCT_ISLOW;
+        /* The scan jpeg_read_header() stopped at, the first: does it give
+         * every component's DC? Then stream it (below), through the ring. */
+        streaming = cinfo->comps_in_scan == cinfo->num_components && cinfo->Ss == 0 && cinfo->Ah == 0 &&
+                    cinfo->Al <= DECODE_JPEG_DC_LAST_BIT;
+        if (streaming) {
+                cinfo->mem->request_virt_barray = ring_request;
+                cinfo->mem->access_virt_barray = ring_access;
+        }
         if (!jpeg_start_decompress(cinfo))
                 return message_set(reterr_reason, -EBADMSG, "the JPEG decoder did not start");
         /* libjpeg has started the first scan's input: when that scan gives
          * every DC (libjpeg's standard script does), its rows are output as
-         * they are read, while they are in the cache; 4032x3024 at 4:4:4
-         * holds 73 MB of coefficients, which a second pass would read back
-         * from memory. Otherwise the scans are read up to the one that
+         * they are read, while they are in the cache, through the ring of
+         * rows above: 4032x3024 at 4:4:4 would hold 73 MB of coefficients,
+         * and a second pass would read them back from memory. Otherwise the scans are read up to the one that
          * completes the DC, and output after. */
-        streaming = dc_ready(cinfo);
+        if (streaming != dc_ready(cinfo))
+                return message_set(reterr_reason, -ENOTSUP, "the first scan is not what its header said");
         if (!streaming) {
                 for (;;) {
                         rc = jpeg_consume_input(cinfo);
