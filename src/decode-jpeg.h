@@ -5,8 +5,13 @@
  * read. A leaf: no GraphicsMagick, no logging, no threads of its own; a
  * DecodeJpeg result is owned by the caller.
  *
- * Threads: any thread, any number at once (libjpeg keeps its state in the
- * decompress object, which lives on the calling thread's stack).
+ * Memory: when the first scan gives every component's DC (libjpeg's
+ * standard script), a few rows of coefficients (1.3 MB a component at
+ * 4032 wide); otherwise libjpeg's whole-image arrays, 2 bytes a component a
+ * pixel (as GraphicsMagick's decode holds); and the 1/8 image.
+ *
+ * Threads: any thread, any number at once (libjpeg keeps its state in a
+ * decompress object of each call's own).
  *
  * Errors are -errno, with a reason for the log in *reterr_reason (the caller
  * owns it and frees it; NULL on -ENOMEM), which includes libjpeg's words:
@@ -20,9 +25,10 @@
  *               its (corrupt data, a bad ICC marker set)
  *   -ENOMEM     out of memory
  *
- * It does not check the end of the file: a progressive JPEG cut after its DC
- * scans decodes here as if whole. The caller decides about truncation
- * (image_format_looks_truncated()) before it calls this. */
+ * It does not check the end of the file: a progressive JPEG cut anywhere
+ * past the markers that follow its DC scans decodes here as if whole. The
+ * caller decides about truncation (image_format_looks_truncated()) before it
+ * calls this. */
 #pragma once
 
 #include <stdbool.h>

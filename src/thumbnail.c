@@ -869,7 +869,8 @@ _unused_ static void test_slow_decode(void) {
 
 /* libheif, libraw and libjpeg's DC scans (decode-jpeg) cannot be stopped
  * mid-way: after each of their steps, a deadline passed meanwhile fails the
- * file as GraphicsMagick's monitor would have. Returns 0 or -ETIMEDOUT with the reason. */
+ * file as GraphicsMagick's monitor would have. Returns 0 or -ETIMEDOUT with
+ * the reason. */
 _unused_ static int check_deadline(const ThumbnailOptions *opts, const char *what, char **reterr_reason) {
         if (deadline == 0 || now_usec() < deadline)
                 return 0;
@@ -1052,14 +1053,14 @@ static int reserve(const Source *s, uint64_t bytes, const ThumbnailOptions *opts
  * (decode-jpeg), where GraphicsMagick's reader would decode every scan: 8
  * photos of 4032x3024 at 2 workers took 0.10 s and 18 MB a worker, against
  * 0.29 s and 16 MB as baseline JPEGs, and vipsthumbnail's 1.19 s
- * (docs/benchmarks.md). Only where
- * the result is what GraphicsMagick's would be: a file that is whole (one cut
- * short fails as truncated, as ever, however complete its DC scans), of a
- * colour space decode-jpeg reads, with strip on (GraphicsMagick's reader also
- * attaches the EXIF, IPTC and XMP profiles, which strip = no keeps). Returns
- * 1 with px->image set, 0 for "decode the ordinary way" (anything unusual,
- * any error: GraphicsMagick then says what is wrong, in its words, as
- * before), or -ENOMEM or -ETIMEDOUT. */
+ * (docs/benchmarks.md). Only where the result is what GraphicsMagick's would
+ * be: a file that is whole (one cut short fails as truncated, as ever,
+ * however complete its DC scan), of a colour space decode-jpeg reads, with
+ * strip on (GraphicsMagick's reader also attaches the EXIF, IPTC and XMP
+ * profiles, which strip = no keeps). Returns 1 with px->image set, 0 for
+ * "decode the ordinary way" (anything unusual, any error: GraphicsMagick
+ * then says what is wrong, in its words, as before), or an error: -ENOMEM,
+ * -ETIMEDOUT, or GraphicsMagick's refusal of the pixels. */
 static int decode_dc_scan(Source *s, unsigned long hint_w, unsigned long hint_h, const ThumbnailOptions *opts,
                           Pixels *px, char **reterr_reason) {
         _cleanup_(decode_jpeg_done) DecodeJpeg dc = {};
