@@ -44,7 +44,7 @@ typedef struct ThumbnailOptions {
         void *finish_userdata;
         const char **pixels_from;       /* set: on success, where the pixels came from is stored there (a
                                          * static string): "decode", "exif-thumbnail", "heif-thumbnail",
-                                         * "heif-primary" or "raw-preview" */
+                                         * "heif-primary", "raw-preview" or "jpeg-dc-scan" */
 } ThumbnailOptions;
 
 /* The most targets thumbnail_make() takes at once. */

@@ -4,7 +4,7 @@
 # build has. scripts/fuzz does the fuzzing itself.
 . "$(dirname "$0")/lib.sh"
 
-for target in config naming sniff-media decode-heif decode-raw; do
+for target in config naming sniff-media decode-jpeg decode-heif decode-raw; do
 	replay=$TOP_BUILDDIR/tests/fuzz/fuzz-$target-replay
 	# decode-heif and decode-raw are not built --without-heif or --without-raw.
 	[ -x "$replay" ] || continue

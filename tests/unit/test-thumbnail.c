@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <lcms2.h>
 
 #include "tap.h"
 #include "thumbnail.h"
@@ -198,6 +199,206 @@ static void test_camera_formats(void) {
 #endif
 }
 
+/* gm compare's mean absolute error of images a and b, from 0 to 1; 1 when
+ * it cannot say. */
+static double mae(const char *a, const char *b) {
+        char cmd[2200], line[256];
+        double v = 1;
+        FILE *p;
+
+        (void) snprintf(cmd, sizeof cmd, "gm compare -metric MAE '%s' '%s' 2>/dev/null", a, b);
+        p = popen(cmd, "r");
+        if (!p)
+                return 1;
+        while (fgets(line, sizeof line, p))
+                if (sscanf(line, " Total: %lf", &v) == 1)
+                        break;
+        (void) pclose(p);
+        return v;
+}
+
+/* A w x h thumbnail of src (in dir) as name; r, and where its pixels came from in *ret_from. */
+static int make_as(const char *src, const char *name, unsigned w, unsigned h, const char **ret_from) {
+        ThumbnailTarget t = { dirfd_out, name, w, h, THUMBNAIL_FIT };
+        char *reason = NULL;
+        int r;
+
+        *ret_from = NULL;
+        opts.pixels_from = ret_from;
+        r = make(at(src), &t, 1, &reason);
+        opts.pixels_from = NULL;
+        if (r < 0)
+                printf("#   %s: error %d: %s\n", src, r, reason ? reason : "");
+        free(reason);
+        return r;
+}
+
+/* The offset of the n-th (from 1) start-of-scan marker of the JPEG at path, or -1. */
+static long nth_scan(const char *path, int n) {
+        FILE *f = fopen(path, "rb");
+        int c, prev = 0;
+        long off = -1;
+
+        while (f && (c = getc(f)) != EOF) {
+                if (prev == 0xff && c == 0xda && --n == 0) {
+                        off = ftell(f) - 2;
+                        break;
+                }
+                prev = c;
+        }
+        if (f)
+                (void) fclose(f);
+        return off;
+}
+
+/* An RGB ICC profile with red and blue swapped, saved to path: the colours
+ * of an image carrying it change when it is converted to sRGB. */
+static int save_swapped_profile(const char *path) {
+        cmsCIExyY white = { 0.3127, 0.3290, 1.0 };
+        cmsCIExyYTRIPLE primaries = { { 0.15, 0.06, 1.0 }, { 0.30, 0.60, 1.0 }, { 0.64, 0.33, 1.0 } };
+        cmsToneCurve *curve = cmsBuildGamma(NULL, 2.2);
+        cmsToneCurve *curves[3] = { curve, curve, curve };
+        cmsHPROFILE p = curve ? cmsCreateRGBProfile(&white, &primaries, curves) : NULL;
+        int r = p && cmsSaveProfileToFile(p, path) ? 0 : -1;
+
+        if (p)
+                cmsCloseProfile(p);
+        if (curve)
+                cmsFreeToneCurve(curve);
+        return r;
+}
+
+/* Progressive JPEGs whose thumbnail needs 1/8 of the image or less are
+ * decoded from their DC scans (decode-jpeg): the same thumbnail as
+ * GraphicsMagick's whole decode (which strip = no still takes), to within a
+ * mean error of 2%, oriented, colour-managed, grey; and the cases that keep
+ * the ordinary decode, which fail exactly as before. */
+static void test_progressive(void) {
+        char cmd[2400], got[128], *reason = NULL, *reason_whole = NULL;
+        const char *from = NULL;
+        long first, second;
+        int r;
+
+        (void) snprintf(cmd, sizeof cmd,
+                        "set -e; cd '%s'; gm convert -size 2048x1536 plasma:fractal photo.png; "
+                        "gm convert photo.png -quality 90 -interlace Line prog.jpg; "
+                        "gm convert photo.png -quality 90 base.jpg; "
+                        "cp prog.jpg turned.jpg; exiftool -q -overwrite_original -n -Orientation=6 turned.jpg; "
+                        "gm convert photo.png -colorspace Gray -interlace Line grey.jpg; "
+                        "gm convert photo.png -colorspace CMYK -interlace Line cmyk.jpg",
+                        dir);
+        if (run(cmd) < 0) {
+                ok(false, "cannot make the progressive JPEGs (gm, exiftool: scripts/deps)");
+                return;
+        }
+        is_int(make_as("prog.jpg", "prog.thumb", 128, 128, &from), 0, "progressive 2048x1536 at 128x128: made");
+        is_str(from, "jpeg-dc-scan", "... from its DC scan (1/8 is 256x192, twice the thumbnail)");
+        identify(at("prog.thumb"), got, sizeof got);
+        is_str(got, "128 96 JPEG", "... 128x96");
+        opts.strip = false;
+        is_int(make_as("prog.jpg", "prog-whole.thumb", 128, 128, &from), 0, "with strip = no: made");
+        is_str(from, "decode", "... by GraphicsMagick's whole decode (it keeps EXIF, XMP, IPTC)");
+        opts.strip = true;
+        if (!ok(mae(at("prog.thumb"), at("prog-whole.thumb")) < 0.02, "the DC-scan thumbnail matches the whole decode's (MAE < 0.02)"))
+                printf("#   MAE %f\n", mae(at("prog.thumb"), at("prog-whole.thumb")));
+        is_int(make_as("prog.jpg", "prog-big.thumb", 300, 300, &from), 0, "progressive at 300x300: made");
+        is_str(from, "decode", "... by the whole decode: 300x225 needs more than 1/8");
+        is_int(make_as("base.jpg", "base.thumb", 128, 128, &from), 0, "baseline at 128x128: made");
+        is_str(from, "decode", "... by the whole decode: a baseline JPEG has no DC scan");
+
+        /* Orientation 6: stored 2048x1536, shown 1536x2048. */
+        is_int(make_as("turned.jpg", "turned.thumb", 128, 128, &from), 0, "progressive with orientation 6: made");
+        is_str(from, "jpeg-dc-scan", "... from its DC scan");
+        identify(at("turned.thumb"), got, sizeof got);
+        is_str(got, "96 128 JPEG", "... turned upright: 96x128");
+        opts.strip = false;
+        (void) make_as("turned.jpg", "turned-whole.thumb", 128, 128, &from);
+        opts.strip = true;
+        ok(mae(at("turned.thumb"), at("turned-whole.thumb")) < 0.02, "... turned as the whole decode turns it");
+
+        /* An ICC profile: converted to sRGB, or kept with color = keep. */
+        if (save_swapped_profile(at("swapped.icc")) < 0) {
+                ok(false, "cannot write an ICC profile with lcms2");
+                return;
+        }
+        (void) snprintf(cmd, sizeof cmd,
+                        "cd '%s' && gm convert photo.png -profile swapped.icc -quality 90 -interlace Line icc.jpg", dir);
+        if (run(cmd) < 0) {
+                ok(false, "cannot make icc.jpg");
+                return;
+        }
+        is_int(make_as("icc.jpg", "icc.thumb", 128, 128, &from), 0, "progressive with an ICC profile: made");
+        is_str(from, "jpeg-dc-scan", "... from its DC scan");
+        opts.strip = false;
+        (void) make_as("icc.jpg", "icc-whole.thumb", 128, 128, &from);
+        opts.strip = true;
+        ok(mae(at("icc.thumb"), at("icc-whole.thumb")) < 0.02, "... converted to sRGB as the whole decode's is");
+        ok(mae(at("icc.thumb"), at("prog.thumb")) > 0.05, "... its colours changed by the profile (red and blue swapped)");
+        opts.colour = THUMBNAIL_COLOUR_KEEP;
+        is_int(make_as("icc.jpg", "icc-kept.thumb", 128, 128, &from), 0, "with color = keep: made");
+        is_str(from, "jpeg-dc-scan", "... from its DC scan");
+        opts.colour = THUMBNAIL_COLOUR_SRGB;
+        (void) snprintf(cmd, sizeof cmd, "gm identify -verbose '%s' | grep -q 'Profile-color'", at("icc-kept.thumb"));
+        ok(run(cmd) == 0, "... the profile kept in the thumbnail");
+        ok(mae(at("icc-kept.thumb"), at("prog.thumb")) < 0.02, "... the pixels left as they are");
+
+        is_int(make_as("grey.jpg", "grey.thumb", 128, 128, &from), 0, "progressive greyscale: made");
+        is_str(from, "jpeg-dc-scan", "... from its DC scan");
+        (void) snprintf(cmd, sizeof cmd, "gm identify -format '%%r' '%s' | grep -q Grayscale", at("grey.thumb"));
+        ok(run(cmd) == 0, "... a greyscale thumbnail");
+        opts.strip = false;
+        (void) make_as("grey.jpg", "grey-whole.thumb", 128, 128, &from);
+        opts.strip = true;
+        ok(mae(at("grey.thumb"), at("grey-whole.thumb")) < 0.02, "... as the whole decode's");
+        is_int(make_as("cmyk.jpg", "cmyk.thumb", 128, 128, &from), 0, "progressive CMYK: made");
+        is_str(from, "decode", "... by the whole decode (decode-jpeg reads no CMYK)");
+
+#ifdef THUMBWATCH_TEST_HOOKS
+        /* job_timeout: checked after the DC scans. */
+        (void) setenv("THUMBWATCH_TEST_DECODE_SLOW_MS", "300", 1);
+        opts.timeout_usec = 100000;
+        check_fails(at("prog.jpg"), -ETIMEDOUT, "libjpeg's DC scans ran past it",
+                    "progressive past job_timeout: abandoned after the DC scans");
+        opts.timeout_usec = 0;
+        (void) unsetenv("THUMBWATCH_TEST_DECODE_SLOW_MS");
+#endif
+
+        /* Cut short, inside the first scan and just after it: truncated, as
+         * the whole decode says, with its reason. */
+        first = nth_scan(at("prog.jpg"), 1);
+        second = nth_scan(at("prog.jpg"), 2);
+        ok(first > 0 && second > first + 300, "prog.jpg has two scans at least");
+        (void) snprintf(cmd, sizeof cmd, "cd '%s' && head -c %ld prog.jpg >cut-dc.jpg && head -c %ld prog.jpg >cut-after-dc.jpg",
+                        dir, first + 200, second);
+        if (run(cmd) < 0)
+                ok(false, "cannot cut prog.jpg");
+        for (int i = 0; i < 2; i++) {
+                const char *cut = i == 0 ? "cut-dc.jpg" : "cut-after-dc.jpg";
+                ThumbnailTarget t = { dirfd_out, "cut.thumb", 128, 128, THUMBNAIL_FIT };
+
+                check_fails(at(cut), -ENODATA, "", i == 0 ? "progressive cut inside its DC scan: truncated"
+                                                          : "progressive cut right after its DC scan: truncated");
+                opts.strip = false;
+                r = make(at(cut), &t, 1, &reason_whole);
+                opts.strip = true;
+                (void) make(at(cut), &t, 1, &reason);
+                is_int(r, -ENODATA, "... as the whole decode says");
+                if (!ok(reason && reason_whole && strcmp(reason, reason_whole) == 0, "... in its words"))
+                        printf("#   '%s' against '%s'\n", reason ? reason : "", reason_whole ? reason_whole : "");
+                free(reason);
+                free(reason_whole);
+                reason = reason_whole = NULL;
+        }
+
+        /* Garbage in the DC scan of a file that ends well: corrupt, as the whole decode says. */
+        (void) snprintf(cmd, sizeof cmd,
+                        "cd '%s' && cp prog.jpg corrupt.jpg && yes 'garbage!' | head -c 600 | dd of=corrupt.jpg bs=1 seek=%ld conv=notrunc 2>/dev/null",
+                        dir, first + 40);
+        if (run(cmd) < 0)
+                ok(false, "cannot corrupt prog.jpg");
+        check_fails(at("corrupt.jpg"), -EBADMSG, "", "progressive with garbage in its DC scan: corrupt");
+}
+
 int main(void) {
         if (!mkdtemp(dir) || thumbnail_init("test-thumbnail") < 0 || thumbnail_set_limits(&opts) < 0)
                 return 99;
@@ -380,6 +581,7 @@ int main(void) {
                 free(reason);
         }
         test_camera_formats();
+        test_progressive();
         is_int(count_hidden(), 0, "no temporary file is left behind");
 
         thumbnail_shutdown();
