@@ -28,17 +28,8 @@ print("none" if i < 0 else "%d/%d/%d" % (int.from_bytes(d[i + 8:i + 10], "big"),
 	int.from_bytes(d[i + 12:i + 14], "big")))' "$1"; }
 
 "$make_icc" p3 "$T/p3.icc" || { echo "Bail out! make-icc failed"; exit 1; }
-# Saturated hues across, dark to full above, full to pale below (as colour.sh's).
-python3 - "$T/src.ppm" <<'PY'
-import colorsys, sys
-w, h = 512, 384
-px = bytearray()
-for y in range(h):
-    for x in range(w):
-        s, v = (1.0, 0.35 + 0.65 * y / (h / 2)) if y < h // 2 else (1.0 - 0.8 * (y - h / 2) / (h / 2), 1.0)
-        px += bytes(round(c * 255) for c in colorsys.hsv_to_rgb(x / w, s, v))
-open(sys.argv[1], "wb").write(b"P6\n%d %d\n255\n" % (w, h) + px)
-PY
+# Saturated hues across, dark to full above, full to pale below.
+python3 "$(dirname "$0")/hues.py" "$T/src.ppm"
 # The colours in Display P3, as a JPEG with its profile; the reference is
 # that JPEG through lcms2 to sRGB, then resized as a thumbnail. The HEIFs
 # are made of the same P3 numbers without the profile (p3.png).

@@ -23,18 +23,8 @@ for need in "$adobe" "$srgb" "$grey" "$(command -v jpgicc)"; do
 	[ -r "$need" ] || { echo "Bail out! missing ${need:-jpgicc}: run scripts/deps liblcms2-utils icc-profiles-free"; exit 1; }
 done
 "$make_icc" p3 "$T/p3.icc" && "$make_icc" cmyk "$T/cmyk.icc" || { echo "Bail out! make-icc failed"; exit 1; }
-# Saturated hues across, dark to full above, full to pale below: what a
-# wide gamut changes most.
-python3 - "$T/src.ppm" <<'EOF'
-import colorsys, sys
-w, h = 512, 384
-px = bytearray()
-for y in range(h):
-    for x in range(w):
-        s, v = (1.0, 0.35 + 0.65 * y / (h / 2)) if y < h // 2 else (1.0 - 0.8 * (y - h / 2) / (h / 2), 1.0)
-        px += bytes(round(c * 255) for c in colorsys.hsv_to_rgb(x / w, s, v))
-open(sys.argv[1], "wb").write(b"P6\n%d %d\n255\n" % (w, h) + px)
-EOF
+# Saturated hues across, dark to full above, full to pale below.
+python3 "$(dirname "$0")/hues.py" "$T/src.ppm"
 # The same colours in each space, with its profile embedded: gm's first
 # -profile assigns sRGB, the second converts to the target and embeds it.
 for s in "p3 $T/p3.icc" "adobe $adobe" "cmyk $T/cmyk.icc"; do

@@ -15,6 +15,7 @@
 #include <lcms2.h>
 
 #include "decode-jpeg.h"
+#include "jpeg-scans.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/test-decode-jpeg.XXXXXX";
@@ -146,24 +147,6 @@ out:
         if (f)
                 (void) fclose(f);
         return worst;
-}
-
-/* The offset of the n-th (from 1) start-of-scan marker in name, or -1. */
-static long nth_scan(const char *name, int n) {
-        FILE *f = fopen(path(name), "rb");
-        int c, prev = 0;
-        long off = -1;
-
-        while (f && (c = getc(f)) != EOF) {
-                if (prev == 0xff && c == 0xda && --n == 0) {
-                        off = ftell(f) - 2;
-                        break;
-                }
-                prev = c;
-        }
-        if (f)
-                (void) fclose(f);
-        return off;
 }
 
 static void expect_error(const char *name, int want, const char *want_reason, const char *what) {
@@ -328,7 +311,7 @@ static void test_metadata(void) {
 
 /* Cut short, corrupt, empty. */
 static void test_broken(void) {
-        long first = nth_scan("std.jpg", 1), second = nth_scan("std.jpg", 2);
+        long first = nth_scan(path("std.jpg"), 1), second = nth_scan(path("std.jpg"), 2);
         char cmd[1024];
 
         ok(first > 0 && second > first + 400, "std.jpg: two scans at least");

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <lcms2.h>
 
+#include "jpeg-scans.h"
 #include "tap.h"
 #include "thumbnail.h"
 
@@ -231,24 +232,6 @@ static int make_as(const char *src, const char *name, unsigned w, unsigned h, co
                 printf("#   %s: error %d: %s\n", src, r, reason ? reason : "");
         free(reason);
         return r;
-}
-
-/* The offset of the n-th (from 1) start-of-scan marker of the JPEG at path, or -1. */
-static long nth_scan(const char *path, int n) {
-        FILE *f = fopen(path, "rb");
-        int c, prev = 0;
-        long off = -1;
-
-        while (f && (c = getc(f)) != EOF) {
-                if (prev == 0xff && c == 0xda && --n == 0) {
-                        off = ftell(f) - 2;
-                        break;
-                }
-                prev = c;
-        }
-        if (f)
-                (void) fclose(f);
-        return off;
 }
 
 /* An RGB ICC profile with red and blue swapped, saved to path: the colours
