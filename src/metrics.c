@@ -118,6 +118,18 @@ static void seconds(FILE *f, uint64_t usec) {
         fprintf(f, "%" PRIu64 ".%06" PRIu64, usec / 1000000, usec % 1000000);
 }
 
+/* A bucket's bound as Prometheus's own clients write it: 0.005, 1, 60. */
+static void bound(FILE *f, uint64_t usec) {
+        char buf[32];
+        size_t n = (size_t) snprintf(buf, sizeof buf, "%" PRIu64 ".%06" PRIu64, usec / 1000000, usec % 1000000);
+
+        while (n > 0 && buf[n - 1] == '0')
+                n--;
+        if (n > 0 && buf[n - 1] == '.')
+                n--;
+        fprintf(f, "%.*s", (int) n, buf);
+}
+
 /* One drop's histogram: each bucket read once, then summed, so that the
  * buckets are cumulative and +Inf is _count in the text, whatever the
  * workers add meanwhile. */
@@ -130,7 +142,7 @@ static void histogram(FILE *f, const char *name, const MetricsDrop *d, MetricsHi
                 label_value(f, d->name);
                 fputs("\",le=\"", f);
                 if (i < METRICS_BUCKETS)
-                        seconds(f, metrics_bucket_usec[i]);
+                        bound(f, metrics_bucket_usec[i]);
                 else
                         fputs("+Inf", f);
                 fprintf(f, "\"} %" PRIu64 "\n", n);
