@@ -5,12 +5,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "metrics.h"
 #include "tap.h"
 
@@ -163,6 +165,55 @@ static int parse_check(const char *text) {
         return 0;
 }
 
+/* Threads that add and count the same drops at once, as workers do: each
+ * name gets one slot, and no count is lost. */
+#define THREADS 4
+#define ROUNDS 20000
+static MetricsCounters shared;
+static const char *const names[] = { "a", "b", "c", "d", "e", "f" };
+
+static void *counter_thread(void *arg) {
+        (void) arg;
+        for (int i = 0; i < ROUNDS; i++) {
+                MetricsDrop *d = metrics_drop(&shared, names[i % ELEMENTSOF(names)]);
+
+                if (!d)
+                        abort();
+                atomic_fetch_add_explicit(&d->made, 1, memory_order_relaxed);
+                metrics_observe(&d->decode, (uint64_t) i);
+                metrics_count_failed(d, "corrupt");
+        }
+        return NULL;
+}
+
+static void test_threads(void) {
+        pthread_t t[THREADS];
+        size_t slots = 0;
+        uint64_t made = 0, observed = 0, failed = 0;
+        bool unique = true;
+
+        for (int i = 0; i < THREADS; i++)
+                if (pthread_create(&t[i], NULL, counter_thread, NULL) != 0)
+                        abort();
+        for (int i = 0; i < THREADS; i++)
+                (void) pthread_join(t[i], NULL);
+        for (MetricsDrop *d = atomic_load(&shared.drops); d; d = d->next) {
+                slots++;
+                made += d->made;
+                failed += d->failed[metrics_class_index("corrupt")];
+                for (unsigned b = 0; b <= METRICS_BUCKETS; b++)
+                        observed += d->decode.bucket[b];
+                for (MetricsDrop *o = d->next; o; o = o->next)
+                        unique = unique && strcmp(o->name, d->name) != 0;
+        }
+        is_int(slots, ELEMENTSOF(names), "threads adding the same drops at once: one slot per drop");
+        ok(unique, "... no name twice");
+        is_int(made, THREADS * ROUNDS, "... and no count lost");
+        is_int(observed, THREADS * ROUNDS, "... nor an observation");
+        is_int(failed, THREADS * ROUNDS, "... nor a failure");
+        metrics_counters_done(&shared);
+}
+
 int main(void) {
         MetricsCounters counters = {};
         MetricsSample s = { .vanished = 1, .retrying = 2, .queued = 7, .watches = 5, .memory_used = 1 << 20,
@@ -281,5 +332,6 @@ int main(void) {
         (void) unlink(path);
         (void) rmdir(dir);
         metrics_counters_done(&counters);
+        test_threads();
         return done_testing();
 }
