@@ -539,6 +539,22 @@ static void latency_add(Fleet *f, const InHand *h) {
                 f->n_latency++;
 }
 
+/* When h's job was published (its oldest stream id), on now_usec()'s
+ * clock, for the latency histogram; 0 when not known. */
+static uint64_t published_usec(const InHand *h) {
+        uint64_t now = wall_ms(), added = UINT64_MAX, mono = now_usec();
+
+        for (size_t i = 0; i < h->n_ids; i++) {
+                uint64_t t = strtoull(h->ids[i], NULL, 10);
+
+                if (t > 0 && t < added)
+                        added = t;
+        }
+        if (added == UINT64_MAX || added > now || (now - added) * 1000 >= mono)
+                return 0;       /* no id, or clocks apart */
+        return mono - (now - added) * 1000;
+}
+
 void fleet_process(const char *path, void *userdata) {
         Fleet *f = userdata;
         InHand h;
@@ -547,7 +563,7 @@ void fleet_process(const char *path, void *userdata) {
         (void) pthread_mutex_lock(&f->lock);
         h = hand_take(f, path);
         (void) pthread_mutex_unlock(&f->lock);
-        o = job_run(f->job, path);
+        o = job_run_queued(f->job, path, published_usec(&h));
         (void) pthread_mutex_lock(&f->lock);
         if (o == JOB_MADE)
                 latency_add(f, &h);

@@ -29,6 +29,7 @@
 #include "macro.h"
 #include "naming.h"
 #include "output-tree.h"
+#include "path-queue.h"
 #include "source.h"
 #include "state-dir.h"
 #include "thumbnail.h"
@@ -113,6 +114,7 @@ void job_context_done(JobContext *ctx) {
                 free(f->path);
                 free(f);
         }
+        metrics_counters_done(&ctx->metrics);
         ctx->config = config_unref(ctx->config);
         ctx->budget = memory_budget_free(ctx->budget);
         (void) pthread_mutex_destroy(&ctx->lock);
@@ -262,10 +264,19 @@ typedef struct Job {
         int r;                                  /* make: thumbnail_make()'s result */
         char *reason;                           /* make: why it failed, or NULL; owned */
         char duration[32];                      /* make: its microseconds, for the log */
+        uint64_t duration_usec;                 /* ... and for the decode histogram */
+        const char *class;                      /* a failure's class (metrics_classes); NULL: io */
         const char *pixels_from;                /* make: where the pixels came from (thumbnail.h) */
 } Job;
 
 typedef JobOutcome (*JobStage)(Job *j);
+
+/* What count() needs of a job besides its outcome. */
+typedef struct JobResult {
+        const char *drop;                       /* its drop's name (borrowed from the config); NULL: none */
+        const char *class;                      /* a failure's class; NULL: io */
+        uint64_t decode_usec;                   /* a thumbnail made: its decode and write */
+} JobResult;
 
 /* The folder the thumbnails go to, for messages and the journal. */
 static const char *out_dir_of(const Outputs *o, char *buf, size_t size) {
@@ -303,6 +314,7 @@ static JobOutcome io_failure(Job *j, const char *out, int r, const char *reason)
         struct IoFailure *f;
         unsigned count = 0;
 
+        j->class = "io";
         (void) pthread_mutex_lock(&ctx->lock);
         for (f = ctx->io_failing; f && strcmp(f->path, j->path) != 0; f = f->next)
                 ;
@@ -370,6 +382,7 @@ static JobOutcome handle_failure(Job *j, int r, const char *reason, const Thumbn
                 }
         }
         class = job_error_class(r);
+        j->class = class;
         /* A fault of the file is remembered; one of ours (io: a full or
          * read-only disk, a permission) is not: the file is tried again
          * after retry_io, and at every rescan. Remembered before it is
@@ -460,8 +473,10 @@ static JobOutcome stage_locate(Job *j) {
 static JobOutcome stage_check_current(Job *j) {
         if (outputs_current(&j->o, &j->id))
                 return JOB_CURRENT;
-        if (name_taken(&j->o, j->path, &j->id))
+        if (name_taken(&j->o, j->path, &j->id)) {
+                j->class = "collision";
                 return JOB_FAILED;
+        }
         return JOB_NEXT;
 }
 
@@ -475,6 +490,7 @@ static JobOutcome stage_check_failed(Job *j) {
                 j->failed = FAILED_NO;  /* interrupted once: tried once more */
         if (j->failed == FAILED_YES) {
                 log_debug("'%s' failed before (%s) and has not changed, skipping", j->path, j->class_before);
+                j->class = metrics_classes[metrics_class_index(j->class_before)];
                 return JOB_FAILED;
         }
         return JOB_NEXT;
@@ -522,6 +538,7 @@ static JobOutcome stage_check_content(Job *j) {
                                                        job_config_fingerprint(j->config, j->drop) : 0);
                         log_debug("'%s' failed before (%s); its content has not changed, skipping", j->path,
                                   j->class_before);
+                        j->class = metrics_classes[metrics_class_index(j->class_before)];
                         return JOB_FAILED;
                 }
         }
@@ -578,7 +595,8 @@ static JobOutcome stage_make(Job *j) {
         start = now_usec();
         j->r = thumbnail_make(j->fd, targets, j->o.n, &j->opts, &j->reason);
         state_inflight_end();
-        (void) snprintf(j->duration, sizeof j->duration, "%" PRIu64, now_usec() - start);
+        j->duration_usec = now_usec() - start;
+        (void) snprintf(j->duration, sizeof j->duration, "%" PRIu64, j->duration_usec);
         if (j->r == -ECANCELED)
                 return JOB_SKIPPED;     /* stopping while it waited for the memory budget */
         return JOB_NEXT;
@@ -680,7 +698,8 @@ static JobOutcome stage_settle(Job *j) {
  * comes before any open (a current source costs one stat and one getxattr
  * per thumbnail), and the plan before the source is looked at (a source
  * that is gone takes its thumbnails along). */
-static JobOutcome attempt(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d, const char *path) {
+static JobOutcome attempt(JobContext *ctx, const ThumbwatchConfig *config, const DropConfig *d, const char *path,
+                          JobResult *ret) {
         static const JobStage stages[] = {
                 stage_plan, stage_locate, stage_check_current, stage_check_failed, stage_open,
                 stage_check_content, stage_prepare, stage_make, stage_settle,
@@ -690,6 +709,8 @@ static JobOutcome attempt(JobContext *ctx, const ThumbwatchConfig *config, const
 
         for (size_t i = 0; i < ELEMENTSOF(stages) && outcome == JOB_NEXT; i++)
                 outcome = stages[i](&j);
+        ret->class = j.class;
+        ret->decode_usec = j.duration_usec;
         if (j.fd >= 0)
                 (void) close(j.fd);
         free(j.reason);
@@ -698,18 +719,35 @@ static JobOutcome attempt(JobContext *ctx, const ThumbwatchConfig *config, const
 }
 
 /* Every outcome is counted here, and only here. JOB_RETRY is not: the
- * retry list counts what waits on it (stats.retrying). */
-static void count(JobContext *ctx, JobOutcome outcome) {
+ * retry list counts what waits on it (stats.retrying). Per drop too, with
+ * atomics and no lock (metrics.h). */
+static void count(JobContext *ctx, JobOutcome outcome, const JobResult *res, uint64_t queued_usec) {
+        MetricsDrop *m = res->drop && (outcome == JOB_MADE || outcome == JOB_CURRENT || outcome == JOB_FAILED ||
+                                       outcome == JOB_IO_FAILED) ?
+                                 metrics_drop(&ctx->metrics, res->drop) : NULL;
+        uint64_t now;
+
         switch (outcome) {
         case JOB_MADE:
                 atomic_fetch_add(&ctx->stats.made, 1);
+                if (!m)
+                        break;
+                atomic_fetch_add_explicit(&m->made, 1, memory_order_relaxed);
+                metrics_observe(&m->decode, res->decode_usec);
+                now = now_usec();
+                if (queued_usec > 0 && now >= queued_usec)
+                        metrics_observe(&m->latency, now - queued_usec);
                 break;
         case JOB_CURRENT:
                 atomic_fetch_add(&ctx->stats.up_to_date, 1);
+                if (m)
+                        atomic_fetch_add_explicit(&m->up_to_date, 1, memory_order_relaxed);
                 break;
         case JOB_FAILED:
         case JOB_IO_FAILED:
                 atomic_fetch_add(&ctx->stats.failed, 1);
+                if (m)
+                        metrics_count_failed(m, res->class ? res->class : "io");
                 break;
         case JOB_GONE:
                 atomic_fetch_add(&ctx->stats.vanished, 1);
@@ -720,15 +758,17 @@ static void count(JobContext *ctx, JobOutcome outcome) {
 }
 
 /* Locate the drop, then attempt until the source holds still. */
-static JobOutcome run(JobContext *ctx, const ThumbwatchConfig *config, const char *path) {
+static JobOutcome run(JobContext *ctx, const ThumbwatchConfig *config, const char *path, JobResult *ret) {
         const DropConfig *d = config_find_drop(config, path);
 
+        if (d)
+                ret->drop = d->name;
         if (!d) {
                 log_debug("'%s' is in no drop folder, skipping", path);
                 return JOB_SKIPPED;
         }
         for (int i = 0; i < CHANGING_ATTEMPTS; i++) {
-                JobOutcome outcome = attempt(ctx, config, d, path);
+                JobOutcome outcome = attempt(ctx, config, d, path, ret);
                 unsigned n;
 
                 if (outcome == JOB_CHANGED)
@@ -748,22 +788,28 @@ static JobOutcome run(JobContext *ctx, const ThumbwatchConfig *config, const cha
                 return JOB_RETRY;
         }
         log_error("'%s' failed: it kept changing while its thumbnail was made", path);
+        ret->class = "io";      /* --once only: no metrics_file there */
         return JOB_FAILED;
 }
 
-JobOutcome job_run(JobContext *ctx, const char *path) {
+JobOutcome job_run_queued(JobContext *ctx, const char *path, uint64_t queued_usec) {
         ThumbwatchConfig *config;
+        JobResult res = {};
         JobOutcome outcome;
 
         if (atomic_load(&ctx->stopping))
                 return JOB_SKIPPED;
         config = get_config(ctx);
-        outcome = run(ctx, config, path);
-        count(ctx, outcome);
+        outcome = run(ctx, config, path, &res);
+        count(ctx, outcome, &res, queued_usec);     /* res.drop is config's: counted before the unref */
         config_unref(config);
         return outcome;
 }
 
+JobOutcome job_run(JobContext *ctx, const char *path) {
+        return job_run_queued(ctx, path, 0);
+}
+
 void job_process(const char *path, void *userdata) {
-        (void) job_run(userdata, path);
+        (void) job_run_queued(userdata, path, path_queue_popped_queued_at());
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "config-file.h"
+#include "metrics.h"
 
 #include "path-queue.h"
 #include "thumbnail.h"
@@ -35,6 +36,7 @@ typedef struct JobContext {
                 struct IoFailure *next;
         } *io_failing;
         JobStats stats;
+        MetricsCounters metrics;                /* per drop, for metrics_file (metrics.h: lock-free) */
         atomic_bool stopping;                   /* set: skip what is still queued */
         atomic_bool rescan_wanted;              /* set by a worker: every drop wants a rescan (an output
                                                  * folder made again); the main loop asks the scanner */
@@ -63,7 +65,8 @@ size_t job_push_due_retries(JobContext *ctx, PathQueue *queue, uint64_t now);
 void job_thumbnail_options(const ThumbwatchConfig *c, const DropConfig *d, ThumbnailOptions *ret);
 
 /* What became of one source path. job_run() counts each job once, by its
- * outcome, in JobStats. */
+ * outcome, in JobStats, and per drop in metrics: made, up to date, failed
+ * by class; a thumbnail made in the decode and latency histograms. */
 typedef enum JobOutcome {
         JOB_MADE,               /* its thumbnails made: stats.made */
         JOB_CURRENT,            /* its thumbnails current already: stats.up_to_date */
@@ -85,7 +88,13 @@ typedef enum JobOutcome {
  * JOB_NEXT or JOB_CHANGED). Thread-safe. */
 JobOutcome job_run(JobContext *ctx, const char *path);
 
-/* A worker_process_fn: job_run(); userdata is a JobContext. */
+/* As job_run(), and a thumbnail made is counted in the latency histogram
+ * of its drop: from queued_usec (now_usec()'s clock: when the path was
+ * queued, or its job published) to now. 0: not known, not counted. */
+JobOutcome job_run_queued(JobContext *ctx, const char *path, uint64_t queued_usec);
+
+/* A worker_process_fn: job_run_queued() with when the path was queued
+ * (path_queue_popped_queued_at()); userdata is a JobContext. */
 void job_process(const char *path, void *userdata);
 
 /* The failure class of a thumbnail_make() error: "unsupported", "corrupt",

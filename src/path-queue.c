@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "path-queue.h"
+#include "time-util.h"
 
 typedef struct Entry Entry;
 struct Entry {
@@ -29,7 +30,12 @@ struct Entry {
         bool queued;            /* in the FIFO */
         bool in_flight;         /* popped, not yet done */
         bool again;             /* pushed while in flight: queue it again when done */
+        uint64_t queued_at;     /* now_usec() when queued (coalescing keeps the first) */
+        uint64_t again_at;      /* now_usec() when again was set */
 };
+
+/* What the last pop on this thread popped: when it was queued. */
+static __thread uint64_t popped_queued_at;
 
 struct PathQueue {
         pthread_mutex_t lock;
@@ -157,6 +163,7 @@ static int push(PathQueue *q, char *path, bool block, const atomic_bool *cancel)
                          * In flight: the worker may have read an older version. */
                         if (e->in_flight && !e->again) {
                                 e->again = true;
+                                e->again_at = now_usec();
                                 q->pending_again++;
                         }
                         free(path);
@@ -197,6 +204,7 @@ static int push(PathQueue *q, char *path, bool block, const atomic_bool *cancel)
         }
         e->path = path;
         e->hash = hash;
+        e->queued_at = now_usec();
         e->hash_next = q->buckets[hash & (q->n_buckets - 1)];
         q->buckets[hash & (q->n_buckets - 1)] = e;
         append(q, e);
@@ -257,6 +265,7 @@ static int pop(PathQueue *q, const char **ret_path, const atomic_bool *cancel) {
         e->in_flight = true;
         q->in_flight++;
         *ret_path = e->path;
+        popped_queued_at = e->queued_at;
         /* After a shrink the queue may still hold more than its capacity:
          * then this pop makes no room, and waking a producer would be in vain. */
         if (q->len < q->capacity)
@@ -351,6 +360,7 @@ void path_queue_done(PathQueue *q, const char *path) {
                 if (e->again) {
                         e->again = false;
                         q->pending_again--;
+                        e->queued_at = e->again_at;
                         append(q, e);
                 } else
                         remove_entry(q, e);
@@ -359,6 +369,10 @@ void path_queue_done(PathQueue *q, const char *path) {
         if (q->closed)
                 (void) pthread_cond_broadcast(&q->not_empty);
         (void) pthread_mutex_unlock(&q->lock);
+}
+
+uint64_t path_queue_popped_queued_at(void) {
+        return popped_queued_at;
 }
 
 void path_queue_close(PathQueue *q) {

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct PathQueue PathQueue;
 
@@ -44,6 +45,11 @@ int path_queue_pop_cancellable(PathQueue *q, const char **ret_path, const atomic
 
 /* Wakes every waiting path_queue_pop_cancellable() to look at its flag. */
 void path_queue_interrupt(PathQueue *q);
+
+/* When the path this thread popped last was queued (now_usec()'s clock; a
+ * path pushed again while in flight: when it was pushed again), or 0 before
+ * any pop on this thread. For the latency metric. */
+uint64_t path_queue_popped_queued_at(void);
 
 /* Ends the processing of a path returned by path_queue_pop(). If it was pushed
  * again meanwhile, it goes back on the queue at once; this never blocks, so the

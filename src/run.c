@@ -528,9 +528,6 @@ static void write_metrics(Daemon *d) {
         const JobStats *st = &d->job.stats;
         _cleanup_free_ char *msg = NULL;
         MetricsSample m = {
-                .made = atomic_load(&st->made),
-                .failed = atomic_load(&st->failed),
-                .up_to_date = atomic_load(&st->up_to_date),
                 .vanished = atomic_load(&st->vanished),
                 .retrying = atomic_load(&st->retrying),
                 .queued = path_queue_length(d->queue),
@@ -538,6 +535,7 @@ static void write_metrics(Daemon *d) {
                 .memory_used = memory_budget_used(d->job.budget),
                 .memory_total = memory_budget_total(d->job.budget),
                 .fleet = d->fleet != NULL,
+                .drops = &d->job.metrics,
         };
         int r;
 

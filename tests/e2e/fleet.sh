@@ -291,8 +291,9 @@ from prometheus_client.parser import text_string_to_metric_families
 samples = {}
 for family in text_string_to_metric_families(open(sys.argv[1]).read()):
     for sample in family.samples:
-        samples[sample.name] = sample.value
+        samples[sample.name] = samples.get(sample.name, 0) + sample.value
 sys.exit(0 if samples.get("thumbwatch_made_total", 0) >= 2 and samples.get("thumbwatch_queue_connected") == 1
+         and samples.get("thumbwatch_latency_seconds_count", 0) >= 2
          and "thumbwatch_queue_length" in samples and "thumbwatch_memory_budget_bytes" in samples else 1)
 PY
 }

@@ -106,6 +106,20 @@ static void test_mirror(JobContext *ctx) {
         is_int(job_run(ctx, at("in/bad.jpg")), JOB_FAILED, "... failed before, with the same content: skipped");
         is_int(ctx->stats.failed, 3, "... counted as failed");
         ok(failure_record() != record && failure_record() != 0, "... its record written again, for the new ctime");
+        {
+                MetricsDrop *m = metrics_drop(&ctx->metrics, "mirror");
+                uint64_t decoded = 0, latencies = 0;
+
+                ok(m && m->made == 1 && m->up_to_date == 1, "per drop: made and up to date counted for its metrics");
+                ok(m && m->failed[metrics_class_index("unsupported")] == 3,
+                   "... and failed by class, the remembered failures under the class they had");
+                for (unsigned i = 0; m && i <= METRICS_BUCKETS; i++) {
+                        decoded += m->decode.bucket[i];
+                        latencies += m->latency.bucket[i];
+                }
+                ok(decoded == 1 && latencies == 0,
+                   "... the decode of the thumbnail made in its histogram; no latency without a queue time");
+        }
 
         is_int(unlink(at("in/a.jpg")), 0, "a source removed");
         is_int(job_run(ctx, at("in/a.jpg")), JOB_GONE, "... is gone");

@@ -12,6 +12,7 @@
 
 #include "path-queue.h"
 #include "tap.h"
+#include "time-util.h"
 
 static char *dup_path(const char *s) {
         char *p = strdup(s);
@@ -415,7 +416,35 @@ static void test_stress(void) {
         path_queue_free(stress.q);
 }
 
+/* For the latency metric: a popped path says when it was queued; a
+ * coalesced push keeps the first time, a push while in flight starts anew. */
+static void test_queued_at(void) {
+        PathQueue *q = NULL;
+        const char *p;
+        uint64_t before, between, after;
+        struct timespec ms = { 0, 2 * 1000000L };
+
+        is_int(path_queue_new(4, &q), 0, "queued_at: new");
+        before = now_usec();
+        is_int(path_queue_push(q, strdup("/a")), 0, "queued_at: pushed");
+        (void) nanosleep(&ms, NULL);
+        between = now_usec();
+        is_int(path_queue_push(q, strdup("/a")), 1, "... pushed again: coalesced");
+        is_int(path_queue_pop(q, &p), 0, "... popped");
+        ok(path_queue_popped_queued_at() >= before && path_queue_popped_queued_at() < between,
+           "... its queued time is the first push's");
+        (void) nanosleep(&ms, NULL);
+        after = now_usec();
+        is_int(path_queue_push(q, strdup("/a")), 1, "... pushed while in flight");
+        path_queue_done(q, p);
+        is_int(path_queue_pop(q, &p), 0, "... popped again");
+        ok(path_queue_popped_queued_at() >= after, "... queued at the push made while it was in flight");
+        path_queue_done(q, p);
+        path_queue_free(q);
+}
+
 int main(void) {
+        test_queued_at();
         test_fifo_and_capacity();
         test_coalescing();
         test_blocking();
