@@ -338,28 +338,94 @@ static bool is_below(const Watch *x, const Watch *ancestor) {
         return false;
 }
 
-/* Links x (detached) as name under parent, displacing the entry there. */
-static int place(WatchIndex *ix, Watch *parent, Watch *x, const char *name, size_t len) {
-        Watch *other = child(parent, name, len);
-        char *n = strndup(name, len);
-        int r;
+typedef struct ChildVec {
+        Watch **v;
+        size_t n;
+} ChildVec;
 
-        if (!n)
-                return -ENOMEM;
-        if (other) {
-                unlink_child(other);
-                if (make_stale(ix, other) < 0) {
-                        /* Out of memory: what was there goes. Its watches stay
-                         * known by wd, under no path. */
-                        (void) link_child(parent, other);
-                        free(n);
-                        return -ENOMEM;
+static void list_child(const void *node, VISIT which, void *closure) {
+        ChildVec *vec = closure;
+
+        if (which == postorder || which == leaf)
+                vec->v[vec->n++] = *(Watch *const *) node;
+}
+
+static void absorb(WatchIndex *ix, Watch *keep, Watch *gone, bool gone_incoming);
+
+/* Two entries for one path below parent, one linked there and the other
+ * detached: in, arriving (moved or added there), and res, there before.
+ * Which of them is stale is not known here (events will tell, and the
+ * watcher's walks find folders by inode), so the arriving one's watch wins,
+ * and nothing that is not in the way moves: the entry with the watch that
+ * wins (res, when in has none) holds the path, takes the entries below the
+ * other (merging those of one name the same way), and the other, left with
+ * nothing below it, is displaced if it has a watch, freed if not. Returns
+ * the entry that holds the path. */
+static Watch *resolve(WatchIndex *ix, Watch *parent, Watch *in, Watch *res) {
+        Watch *keep = in->wd >= 0 ? in : res, *gone = keep == in ? res : in;
+
+        if (gone->parent == parent) {
+                unlink_child(gone);
+                if (link_child(parent, keep) < 0) {
+                        (void) link_child(parent, gone);        /* a node was just freed: cannot fail */
+                        keep = gone;
+                        gone = keep == in ? res : in;
                 }
         }
-        free(x->name);
+        absorb(ix, keep, gone, gone == in);
+        return keep;
+}
+
+/* Moves the entries below gone (detached) to keep (linked), resolving names
+ * both have; then displaces or frees gone. Out of memory, entries that could
+ * not be moved stay below gone, displaced with it. */
+static void absorb(WatchIndex *ix, Watch *keep, Watch *gone, bool gone_incoming) {
+        ChildVec vec = { .v = gone->n_children ? calloc(gone->n_children, sizeof *vec.v) : NULL };
+
+        if (vec.v) {
+                twalk_r(gone->children, list_child, &vec);
+                for (size_t i = 0; i < vec.n; i++) {
+                        Watch *g = vec.v[i], *k = child(keep, g->name, strlen(g->name));
+
+                        unlink_child(g);
+                        if (k)
+                                (void) resolve(ix, keep, gone_incoming ? g : k, gone_incoming ? k : g);
+                        else if (link_child(keep, g) < 0)
+                                (void) link_child(gone, g);     /* a node was just freed: cannot fail */
+                }
+                free(vec.v);
+        }
+        if (gone->wd < 0 && gone->n_children == 0) {
+                free(gone->name);
+                free(gone);
+        } else if (make_stale(ix, gone) < 0) {
+                /* Out of memory: it stays, under no path, found by wd still. */
+                gone->parent = NULL;
+        }
+}
+
+/* Links x (detached) as name under parent, where an entry of that name is
+ * resolved with it (resolve()). Returns the entry that holds the path
+ * (x, or the entry that was there), or NULL when out of memory (x is then
+ * as it was). */
+static Watch *place(WatchIndex *ix, Watch *parent, Watch *x, const char *name, size_t len) {
+        Watch *other = child(parent, name, len);
+        char *n = strndup(name, len), *old = x->name;
+
+        if (!n)
+                return NULL;
         x->name = n;
-        r = link_child(parent, x);
-        return r;
+        if (!other) {
+                if (link_child(parent, x) < 0) {
+                        x->name = old;
+                        free(n);
+                        return NULL;
+                }
+                free(old);
+                return x;
+        }
+        free(old);
+        return resolve(ix, parent, x, other);
 }
 
 static size_t count_watches(const Watch *x);
@@ -377,11 +443,10 @@ static size_t count_watches(const Watch *x) {
 }
 
 int watch_index_move(WatchIndex *ix, Watch *x, const char *to) {
-        Watch *old_parent = x->parent, *parent;
+        Watch *old_parent = x->parent, *parent, *at;
+        _cleanup_free_ char *old_parent_path = NULL;
         const char *name;
         size_t len;
-        int r;
-
         if (to[0] != '/')
                 return -EINVAL;
         parent = make_parent(ix, to, &name, &len);
@@ -393,16 +458,24 @@ int watch_index_move(WatchIndex *ix, Watch *x, const char *to) {
         }
         if (parent == old_parent && strlen(x->name) == len && memcmp(x->name, name, len) == 0)
                 return (int) count_watches(x);
+        /* The entry x leaves may give way to x itself (x moved to the path
+         * of a folder above it), so it is found again by its path. */
+        old_parent_path = watch_path(old_parent);
+        if (!old_parent_path) {
+                prune(ix, parent);
+                return -ENOMEM;
+        }
         unlink_child(x);
-        r = place(ix, parent, x, name, len);
-        if (r < 0) {
+        at = place(ix, parent, x, name, len);
+        if (!at) {
                 /* Back where it was (its name there is free: it just left it). */
                 (void) link_child(old_parent, x);
                 prune(ix, parent);
-                return r;
+                return -ENOMEM;
         }
-        prune(ix, old_parent);
-        return (int) count_watches(x);
+        if (old_parent != &ix->top && old_parent != &ix->stale)
+                prune(ix, lookup(ix, old_parent_path));
+        return (int) count_watches(at);
 }
 
 int watch_index_rename(WatchIndex *ix, const char *from, const char *to) {
@@ -448,13 +521,12 @@ int watch_index_add(WatchIndex *ix, int wd, const char *path, dev_t dev, ino_t i
                         prune(ix, parent);
                         return -ENOMEM;
                 }
-                x->wd = -1;
-                r = place(ix, parent, x, name, len);
-                if (r < 0) {
+                x->wd = wd;     /* so that it wins the path */
+                if (!place(ix, parent, x, name, len)) {
                         free(x->name);
                         free(x);
                         prune(ix, parent);
-                        return r;
+                        return -ENOMEM;
                 }
         }
         x->wd = wd;

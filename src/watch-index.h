@@ -41,18 +41,22 @@ ino_t watch_ino(const Watch *x);
  * of memory. */
 char *watch_path(const Watch *x);
 
+/* Two entries for one path (the index lags behind the folders, and some of
+ * its entries are stale): the arriving one's watch wins the path, the
+ * entries below both stay below it (resolved the same way where they share
+ * a name), and a watch that lost its path is displaced, alone. */
+
 /* Records that wd watches the folder dev/ino at path. A wd recorded
  * already moves to path, with the entries below it (the kernel gives a
- * folder watched again under a new name its old wd: it was renamed). An
- * entry that held path for another wd is displaced, with the entries
- * below it. Returns 0, -EINVAL when path is not absolute or lies below
- * wd's own entry, -ENOMEM (the index is then as it was). */
+ * folder watched again under a new name its old wd: it was renamed).
+ * Returns 0, -EINVAL when path is not absolute or lies below wd's own
+ * entry, -ENOMEM (the index is then as it was). */
 int watch_index_add(WatchIndex *ix, int wd, const char *path, dev_t dev, ino_t ino);
 
 /* A folder was renamed: the entry at from and the entries below it move to
- * to; an entry that held to is displaced, with the entries below it.
- * Returns the number of watches moved (0: nothing at from), -EINVAL when
- * to lies below from, -ENOMEM. */
+ * to. Returns the number of watches at and below to afterwards (0 when
+ * nothing was at from, and nothing moved), -EINVAL when to lies below
+ * from, -ENOMEM. */
 int watch_index_rename(WatchIndex *ix, const char *from, const char *to);
 
 /* As watch_index_rename(), for the entry x (whatever its path is now). */
