@@ -269,6 +269,12 @@ static int watched_elsewhere(Watcher *w, const char *path, const struct stat *st
         }
         log_debug("'%s' was renamed to '%s' before its event was read: its watches follow", old_path, path);
         r = watch_index_move(w->index, x, path);
+        if (r == -EINVAL) {
+                /* Below its own old path: a loop (a bind mount of a folder
+                 * inside itself); what is below is not walked. */
+                log_debug("'%s' is '%s', a folder above it: not walked again", path, old_path);
+                return 1;
+        }
         return r < 0 ? r : 0;
 }
 
@@ -461,7 +467,12 @@ static int watch_dir(const char *path, const struct stat *stbuf, void *userdata)
                 return 0;
         if (st->root_wd < 0)
                 st->root_wd = wd;
-        return watch_add(w, wd, path, stbuf) < 0 ? -ENOMEM : 0;
+        r = watch_add(w, wd, path, stbuf);
+        if (r == -EINVAL) {
+                log_debug("'%s' is watched as a folder above it (wd %d): not walked again", path, wd);
+                return 1;
+        }
+        return r < 0 ? r : 0;
 }
 
 /* Watch first, then scan: every folder under dir is watched before the
