@@ -10,13 +10,22 @@
  *
  * Events are hints, the tree is the truth: whatever the watcher cannot hand
  * on at once (a full work queue, an overflowed kernel queue, a root that was
- * away) becomes a rescan, never a lost file. */
+ * away) becomes a rescan, never a lost file.
+ *
+ * Names: the watch index (watch-index.h) is their only truth; an event
+ * costs what its folder's subtree costs, whatever the number of watches.
+ * libinotifytools keeps a name per watch too, which goes stale: it is
+ * never renamed here (inotifytools_replace_filename() walks every watch)
+ * and never read, but for the wd of a watch just added (see added_wd()).
+ * The library itself reads its names only to find a watch by name, which
+ * nothing here asks for but that one lookup, and to remove an entry from
+ * its name index: a stale name removes there whichever entry holds that
+ * name, never one it then frees, so the index stays sound. */
 #include "build-config.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <search.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +41,7 @@
 #include "macro.h"
 #include "naming.h"
 #include "output-tree.h"
+#include "watch-index.h"
 #include "watcher.h"
 #include "time-util.h"
 
@@ -45,23 +55,6 @@
 #define PENDING_QUIET_USEC (2 * 1000000ULL)
 #define PENDING_MAX 1024
 #define PRUNE_INTERVAL_USEC (3600 * 1000000ULL)
-
-typedef struct Watch {
-        int wd;
-        char *path;             /* owned; no trailing slash; unique among watches */
-        dev_t dev;              /* the folder's, when it was watched */
-        ino_t ino;
-} Watch;
-
-static int cmp_wd(const void *a, const void *b) {
-        int x = ((const Watch *) a)->wd, y = ((const Watch *) b)->wd;
-
-        return (x > y) - (x < y);
-}
-
-static int cmp_path(const void *a, const void *b) {
-        return strcmp(((const Watch *) a)->path, ((const Watch *) b)->path);
-}
 
 typedef struct Root {
         const DropConfig *drop;
@@ -81,17 +74,16 @@ struct Watcher {
         atomic_bool stopping;
         atomic_bool ready;
         atomic_bool running;            /* from watcher_start() until the thread's last instruction */
-        atomic_uint n_watches;          /* mirrors n_watch, for other threads */
+        atomic_uint n_watches;          /* mirrors the index's count, for other threads */
         atomic_uint_fast64_t heartbeat;
 
-        /* Watcher thread only from here. The watches, by wd and by path
-         * (tsearch trees of Watch). libinotifytools cannot list its watches,
-         * and its names go stale: a folder watched again under a new name
-         * (renamed before its rename event was read) keeps its old name for
-         * its wd. So events are resolved here, never by the library. */
-        void *by_wd, *by_path;
-        size_t n_watch;
-        unsigned long n_stale;          /* for unique placeholder names */
+        /* Watcher thread only from here. The watches, by wd, path and inode.
+         * libinotifytools cannot list its watches, and its names go stale:
+         * events are resolved here, never by the library. */
+        WatchIndex *index;
+        int last_wd;                    /* the newest wd the kernel gave us */
+        unsigned failed_adds;           /* watches not added since (each may have taken a wd) */
+        bool limit_reported;            /* the first ENOSPC has been reported */
         Root *roots;
         size_t n_roots;
         /* A folder moved away: if the next event is its IN_MOVED_TO, it was
@@ -123,7 +115,8 @@ int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Wa
         if (!w)
                 return -ENOMEM;
         w->roots = calloc(c->n_drops, sizeof *w->roots);
-        if (!w->roots) {
+        if (!w->roots || watch_index_new(&w->index) < 0) {
+                free(w->roots);
                 free(w);
                 return -ENOMEM;
         }
@@ -153,35 +146,19 @@ uint64_t watcher_heartbeat(Watcher *w) {
         return atomic_load(&w->heartbeat);
 }
 
-static Watch *watch_by_wd(Watcher *w, int wd) {
-        Watch key = { .wd = wd };
-        void *n = tfind(&key, &w->by_wd, cmp_wd);
-
-        return n ? *(Watch **) n : NULL;
-}
-
-static Watch *watch_by_path(Watcher *w, const char *path) {
-        union { const char *c; char *m; } u = { .c = path };  /* the key is only read */
-        Watch key = { .path = u.m };
-        void *n = tfind(&key, &w->by_path, cmp_path);
-
-        return n ? *(Watch **) n : NULL;
+static void count_watches(Watcher *w) {
+        atomic_store(&w->n_watches, (unsigned) watch_index_count(w->index));
 }
 
 static void watch_free(Watcher *w, Watch *x) {
-        (void) tdelete(x, &w->by_wd, cmp_wd);
-        (void) tdelete(x, &w->by_path, cmp_path);
-        free(x->path);
-        free(x);
-        w->n_watch--;
-        atomic_store(&w->n_watches, (unsigned) w->n_watch);
+        watch_index_remove(w->index, x);
+        count_watches(w);
 }
 
 Watcher *watcher_free(Watcher *w) {
         if (!w)
                 return NULL;
-        while (w->by_wd)
-                watch_free(w, *(Watch **) w->by_wd);
+        w->index = watch_index_free(w->index);
         for (size_t i = 0; i < w->n_unwatched_now; i++)
                 free(w->unwatched[i]);
         free(w->unwatched);
@@ -194,94 +171,14 @@ Watcher *watcher_free(Watcher *w) {
         return NULL;
 }
 
-/* Gives x a new path (owned by the call), keeping paths unique: a watch that
- * held it already is stale (its folder went elsewhere, and an event will
- * tell where) and gets a placeholder that no drop folder contains. */
-static void watch_set_path(Watcher *w, Watch *x, char *path) {
-        Watch *other = watch_by_path(w, path);
-
-        if (other && other != x) {
-                char *p;
-
-                if (asprintf(&p, "//thumbwatch-stale/%lu", ++w->n_stale) >= 0) {
-                        (void) tdelete(other, &w->by_path, cmp_path);
-                        free(other->path);
-                        other->path = p;
-                        (void) tsearch(other, &w->by_path, cmp_path);
-                }
-        }
-        if (x->path)
-                (void) tdelete(x, &w->by_path, cmp_path);
-        free(x->path);
-        x->path = path;
-        (void) tsearch(x, &w->by_path, cmp_path);
-}
-
 /* Records that wd watches path, the folder st describes. The kernel hands out
- * the same wd for a folder watched twice: then the watch takes the new path. */
+ * the same wd for a folder watched twice: then the watch takes the new path
+ * (the folder was renamed, and what is below it follows). */
 static int watch_add(Watcher *w, int wd, const char *path, const struct stat *st) {
-        char *p = strdup(path);
-        Watch *x;
+        int r = watch_index_add(w->index, wd, path, st->st_dev, st->st_ino);
 
-        if (!p)
-                return -ENOMEM;
-        x = watch_by_wd(w, wd);
-        if (!x) {
-                x = calloc(1, sizeof *x);
-                if (!x) {
-                        free(p);
-                        return -ENOMEM;
-                }
-                x->wd = wd;
-                if (!tsearch(x, &w->by_wd, cmp_wd)) {
-                        free(x);
-                        free(p);
-                        return -ENOMEM;
-                }
-                w->n_watch++;
-                atomic_store(&w->n_watches, (unsigned) w->n_watch);
-        }
-        x->dev = st->st_dev;
-        x->ino = st->st_ino;
-        watch_set_path(w, x, p);
-        return 0;
-}
-
-typedef struct WatchVec {
-        Watch **v;
-        size_t n, size;
-        bool failed;
-} WatchVec;
-
-static void collect(const void *node, VISIT which, void *closure) {
-        WatchVec *vec = closure;
-
-        if (which != postorder && which != leaf)
-                return;
-        if (vec->n == vec->size) {
-                size_t n = vec->size ? vec->size * 2 : 64;
-                Watch **a = realloc(vec->v, n * sizeof *a);
-
-                if (!a) {
-                        vec->failed = true;
-                        return;
-                }
-                vec->v = a;
-                vec->size = n;
-        }
-        vec->v[vec->n++] = *(Watch *const *) node;
-}
-
-/* The watches of path and the folders below it; the caller frees ->v. */
-static WatchVec watches_under(Watcher *w, const char *path) {
-        WatchVec all = {}, under = {};
-
-        twalk_r(w->by_path, collect, &all);
-        for (size_t i = 0; i < all.n; i++)
-                if (naming_path_is_under(all.v[i]->path, path))
-                        collect(&all.v[i], leaf, &under);
-        free(all.v);
-        return under;
+        count_watches(w);
+        return r;
 }
 
 static void disarm_root(Root *root) {
@@ -295,23 +192,11 @@ static void disarm_root(Root *root) {
 
 /* The kernel dropped a watch (its folder was deleted, or unmounted).
  * libinotifytools 3.22 keeps its entry (removing it fails, as the kernel's
- * watch is gone) and would hand out its wd for a new folder of the same
- * name. So the entry is renamed out of the way, with replace_filename(),
- * which keeps the library's name index in order (set_filename_by_wd() does
- * not). What remains is a small entry per deleted folder. */
+ * watch is gone): a small entry per deleted folder, whose name may be that
+ * of a folder watched later, which added_wd() copes with. */
 static void forget_wd(Watcher *w, int wd) {
-        const char *name = inotifytools_filename_from_wd(wd);
-        Watch *x;
+        Watch *x = watch_index_by_wd(w->index, wd);
 
-        if (name) {
-                _cleanup_free_ char *old = strdup(name);
-                char stale[64];
-
-                (void) snprintf(stale, sizeof stale, "//thumbwatch-dropped-watch/%d/", wd);
-                if (old)
-                        inotifytools_replace_filename(old, stale);
-        }
-        x = watch_by_wd(w, wd);
         if (x)
                 watch_free(w, x);
         for (size_t i = 0; i < w->n_roots; i++)
@@ -321,58 +206,38 @@ static void forget_wd(Watcher *w, int wd) {
 
 /* Stops watching path and everything below it. */
 static void unwatch_tree(Watcher *w, const char *path) {
-        WatchVec vec = watches_under(w, path);
+        _cleanup_free_ int *wds = NULL;
+        size_t n = 0;
 
-        for (size_t i = 0; i < vec.n; i++) {
-                (void) inotifytools_remove_watch_by_wd(vec.v[i]->wd);
-                watch_free(w, vec.v[i]);
+        if (watch_index_under(w->index, path, &wds, &n) < 0) {
+                log_warning_errno(-ENOMEM, "cannot stop watching '%s': %m", path);
+                return;
         }
-        free(vec.v);
+        for (size_t i = 0; i < n; i++) {
+                Watch *x = watch_index_by_wd(w->index, wds[i]);
+
+                (void) inotifytools_remove_watch_by_wd(wds[i]);
+                if (x)
+                        watch_index_remove(w->index, x);
+        }
+        count_watches(w);
 }
 
-/* A folder was renamed inside the tree: its watches follow. */
+/* A folder was renamed inside the tree: its watches follow (one entry of
+ * the index moves; the paths below it are built from their names). */
 static void rename_tree(Watcher *w, const char *from, const char *to) {
-        _cleanup_free_ char *from_slash = NULL, *to_slash = NULL;
-        size_t lf = strlen(from);
-        WatchVec vec;
+        int r = watch_index_rename(w->index, from, to);
 
-        /* The library's names, so that its name lookups (and the entries a
-         * folder watched again would leak) stay few; ours are what count. */
-        if (asprintf(&from_slash, "%s/", from) >= 0 && asprintf(&to_slash, "%s/", to) >= 0)
-                inotifytools_replace_filename(from_slash, to_slash);
-        vec = watches_under(w, from);
-        for (size_t i = 0; i < vec.n; i++) {
-                char *p;
-
-                if (asprintf(&p, "%s%s", to, vec.v[i]->path + lf) >= 0)
-                        watch_set_path(w, vec.v[i], p);
-        }
-        free(vec.v);
+        if (r < 0)
+                log_warning_errno(r, "cannot follow the rename of '%s' to '%s' (an overflow rescan will): %m", from,
+                                  to);
 }
 
 typedef struct WalkState {
         Watcher *watcher;
         const DropConfig *drop;
-        long dirs;
         int root_wd;
 } WalkState;
-
-typedef struct InodeMatch {
-        dev_t dev;
-        ino_t ino;
-        Watch *x;               /* the last watch of that inode */
-        size_t matches;
-} InodeMatch;
-
-static void match_inode(const void *node, VISIT which, void *closure) {
-        Watch *x = *(Watch *const *) node;
-        InodeMatch *m = closure;
-
-        if ((which == postorder || which == leaf) && x->dev == m->dev && x->ino == m->ino) {
-                m->x = x;
-                m->matches++;
-        }
-}
 
 /* The kernel watches path already (IN_MASK_CREATE said so), but not under
  * this name: a folder renamed before its rename event was read, or a second
@@ -384,31 +249,33 @@ static void match_inode(const void *node, VISIT which, void *closure) {
  * skip it (either with the watch's wd in *ret_wd), -ENOENT when no single
  * watch of ours matches. */
 static int watched_elsewhere(Watcher *w, const char *path, const struct stat *st, int *ret_wd) {
-        InodeMatch m = { .dev = st->st_dev, .ino = st->st_ino };
-        Watch *x;
+        _cleanup_free_ char *old_path = NULL;
+        Watch *x = NULL;
         struct stat old;
+        int r;
 
-        twalk_r(w->by_wd, match_inode, &m);
         /* Two watches with the inode: one is of a deleted folder whose number
          * was reused, and its IN_IGNORED is not read yet. Which is which is
          * unknown here. */
-        if (m.matches != 1)
+        if (watch_index_by_inode(w->index, st->st_dev, st->st_ino, &x) != 1)
                 return -ENOENT;
-        x = m.x;
-        *ret_wd = x->wd;
-        if (lstat(x->path, &old) == 0 && old.st_dev == st->st_dev && old.st_ino == st->st_ino) {
-                log_debug("'%s' is '%s' under another name: watched once", path, x->path);
+        *ret_wd = watch_wd(x);
+        old_path = watch_path(x);
+        if (!old_path)
+                return -ENOMEM;
+        if (lstat(old_path, &old) == 0 && old.st_dev == st->st_dev && old.st_ino == st->st_ino) {
+                log_debug("'%s' is '%s' under another name: watched once", path, old_path);
                 return 1;
         }
-        log_debug("'%s' was renamed to '%s' before its event was read: its watches follow", x->path, path);
-        {
-                _cleanup_free_ char *from = strdup(x->path);
-
-                if (!from)
-                        return -ENOMEM;
-                rename_tree(w, from, path);
+        log_debug("'%s' was renamed to '%s' before its event was read: its watches follow", old_path, path);
+        r = watch_index_move(w->index, x, path);
+        if (r == -EINVAL) {
+                /* Below its own old path: a loop (a bind mount of a folder
+                 * inside itself); what is below is not walked. */
+                log_debug("'%s' is '%s', a folder above it: not walked again", path, old_path);
+                return 1;
         }
-        return 0;
+        return r < 0 ? r : 0;
 }
 
 /* fs.inotify.max_user_watches, or the user namespace's own limit where it
@@ -454,23 +321,42 @@ static void remember_unwatched(Watcher *w, const char *path) {
                 w->unwatched_at = now_usec() + w->config->rescan_unwatched_usec;
 }
 
-static int count_dir(const char *path, const struct stat *st, void *userdata) {
-        (void) path;
-        (void) st;
-        ((WalkState *) userdata)->dirs++;
-        return 0;
-}
+/* The wd of the watch inotifytools_watch_file() just added for the folder
+ * st, which the library files under name (its path and a slash). Its name
+ * index may hold name already, for a folder that was there before (renamed
+ * or deleted since: names are never renamed or removed there, see the top
+ * of the file); it then keeps the old entry there and files the new one by
+ * wd only. So the name's wd is taken only when it is newer than every wd
+ * before: the kernel hands wds out in increasing order (cyclically, from
+ * the one after the last it handed out, a failed add having taken one
+ * too), and a stale entry is older. Otherwise the new watch is the library's
+ * entry for one of the next numbers, under the name. Failing that, the
+ * kernel gave an existing watch's wd (the folder was watched already, added
+ * without IN_MASK_CREATE): the name's wd, unless it is a watch of ours of
+ * another folder. Returns the wd, or -ENOENT. */
+static int added_wd(Watcher *w, const char *name, const struct stat *st) {
+        int wd = inotifytools_wd_from_filename(name);
+        Watch *x;
 
-/* A name libinotifytools still has for a folder that was at path before:
- * moved out of the way, so that the lookup of the new watch by name finds
- * the new one. */
-static void clear_stale_name(Watcher *w, const char *slashed) {
-        char stale[64];
+        if (wd > w->last_wd)
+                goto found;
+        for (unsigned n = 0, c = (unsigned) w->last_wd + 1; n <= w->failed_adds && n < 4096; n++, c++) {
+                const char *f = c <= INT_MAX ? inotifytools_filename_from_wd((int) c) : NULL;
 
-        if (inotifytools_wd_from_filename(slashed) < 0)
-                return;
-        (void) snprintf(stale, sizeof stale, "//thumbwatch-stale/%lu/", ++w->n_stale);
-        inotifytools_replace_filename(slashed, stale);
+                if (f && strcmp(f, name) == 0) {
+                        wd = (int) c;
+                        goto found;
+                }
+        }
+        x = wd >= 0 ? watch_index_by_wd(w->index, wd) : NULL;
+        if (wd >= 0 && (!x || (watch_dev(x) == st->st_dev && watch_ino(x) == st->st_ino)))
+                return wd;
+        w->failed_adds++;
+        return -ENOENT;
+found:
+        w->last_wd = wd;
+        w->failed_adds = 0;
+        return wd;
 }
 
 /* Asks the kernel to watch the folder libinotifytools is to file under
@@ -491,6 +377,7 @@ static int add_watch(Watcher *w, const char *name, bool root, bool mask_create) 
         }
         if (ok)
                 return 0;
+        w->failed_adds++;
         return errno ? -errno : -EIO;
 }
 
@@ -502,6 +389,16 @@ static void watch_limit_reached(Watcher *w, const char *path) {
         remember_unwatched(w, path);
         if (w->retrying)
                 return;
+        /* Counted here, at the first ENOSPC, not by a walk of every tree
+         * beforehand: start-up reads each folder once. */
+        if (!w->limit_reported) {
+                w->limit_reported = true;
+                log_full_errno_fields(LOG_WARNING, 0,
+                                      ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_WATCH_LIMIT } }), 1,
+                                      "watch limit reached with %zu folders watched (the limit is %d): some will "
+                                      "not be watched. Raise it with: sysctl fs.inotify.max_user_watches=%d",
+                                      watch_index_count(w->index), max_watches(), max_watches() * 2);
+        }
         if (++w->n_unwatched > UNWATCHED_REPORT_MAX) {
                 if (w->n_unwatched == UNWATCHED_REPORT_MAX + 1)
                         log_warning("watch limit reached: more subtrees are not watched; not naming each");
@@ -534,14 +431,13 @@ static int watch_dir(const char *path, const struct stat *stbuf, void *userdata)
                 return -ENOMEM;
         /* Watched already (a rescan after an overflow, a renamed folder):
          * libinotifytools would leak a second entry for the same wd. */
-        x = watch_by_path(w, path);
+        x = watch_index_by_path(w->index, path);
         if (x) {
-                log_debug("'%s' is watched already (wd %d)", path, x->wd);
+                log_debug("'%s' is watched already (wd %d)", path, watch_wd(x));
                 if (st->root_wd < 0)
-                        st->root_wd = x->wd;
+                        st->root_wd = watch_wd(x);
                 return 0;
         }
-        clear_stale_name(w, slashed);
         /* The source itself may be a symlink to its folder; nothing below it
          * is followed. libinotifytools 3.22 adds the trailing '/' its names
          * of folders have only when lstat() says folder, so a symlink to one
@@ -565,13 +461,18 @@ static int watch_dir(const char *path, const struct stat *stbuf, void *userdata)
                 log_warning_errno(r, "cannot watch '%s', skipping it and the folders below: %m", path);
         if (r < 0)
                 return 1;
-        wd = inotifytools_wd_from_filename(slashed);
+        wd = added_wd(w, slashed, stbuf);
         log_debug("watching '%s' (wd %d)", path, wd);
         if (wd < 0)
                 return 0;
         if (st->root_wd < 0)
                 st->root_wd = wd;
-        return watch_add(w, wd, path, stbuf) < 0 ? -ENOMEM : 0;
+        r = watch_add(w, wd, path, stbuf);
+        if (r == -EINVAL) {
+                log_debug("'%s' is watched as a folder above it (wd %d): not walked again", path, wd);
+                return 1;
+        }
+        return r < 0 ? r : 0;
 }
 
 /* Watch first, then scan: every folder under dir is watched before the
@@ -588,23 +489,6 @@ static int watch_tree(Watcher *w, const DropConfig *d, const char *dir, bool sca
         if (scan)
                 scanner_request(w->scanner, dir, true);
         return st.root_wd >= 0 ? st.root_wd : -ENOENT;
-}
-
-/* Compares the folders to watch with fs.inotify.max_user_watches, once. */
-static void check_watch_limit(Watcher *w) {
-        static const ScanCallbacks cb = { .dir = count_dir };
-        WalkState st = { .watcher = w };
-        int max = max_watches();
-
-        for (size_t i = 0; i < w->n_roots; i++)
-                (void) scan_tree(w->config, w->roots[i].drop, w->roots[i].drop->source, true, &cb, &st);
-        if (max > 0 && st.dirs >= max) {
-                log_full_errno_fields(LOG_WARNING, 0,
-                                      ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_WATCH_LIMIT } }), 1,
-                                      "%ld folders to watch, but fs.inotify.max_user_watches is %d: some will not be "
-                            "watched. Raise it with: sysctl fs.inotify.max_user_watches=%ld",
-                            st.dirs, max, st.dirs * 2);
-        }
 }
 
 static void arm_root(Watcher *w, Root *root) {
@@ -902,8 +786,11 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
         Watch *x;
 
         if (log_get_max_level() >= LOG_DEBUG && (ev->mask & IN_ISDIR)) {
-                x = watch_by_wd(w, ev->wd);
-                log_debug("event %s on '%s/%s'", inotifytools_event_to_str(ev->mask), x ? x->path : "?",
+                _cleanup_free_ char *p = NULL;
+
+                x = watch_index_by_wd(w->index, ev->wd);
+                p = x ? watch_path(x) : NULL;
+                log_debug("event %s on '%s/%s'", inotifytools_event_to_str(ev->mask), p ? p : "?",
                           ev->len ? ev->name : "");
         }
         if (ev->mask & IN_Q_OVERFLOW) {
@@ -917,10 +804,10 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
 
         /* An event on an entry of a watched folder: its folder (looked up
          * only now, as the events above may have changed it) and drop. */
-        x = watch_by_wd(w, ev->wd);
+        x = watch_index_by_wd(w->index, ev->wd);
         if (!x || ev->len == 0 || ev->name[0] == '\0')
                 return;
-        dir = strdup(x->path);
+        dir = watch_path(x);
         if (!dir)
                 return;
         if (asprintf(&path, "%s/%s", dir, ev->name) < 0)
@@ -968,13 +855,14 @@ static void *watcher_thread(void *arg) {
         Watcher *w = arg;
         uint64_t now;
 
+        /* Named, so that its CPU can be told from the workers' (top -H, bench/). */
+        (void) pthread_setname_np(pthread_self(), "tw-watcher");
         if (!inotifytools_initialize()) {
                 log_error_errno(errno, "cannot start inotify: %m");
                 atomic_store(&w->ready, true);
                 atomic_store(&w->running, false);
                 return NULL;
         }
-        check_watch_limit(w);
         for (size_t i = 0; i < w->n_roots && !atomic_load(&w->stopping); i++)
                 arm_root(w, &w->roots[i]);
         atomic_store(&w->ready, true);
