@@ -126,7 +126,7 @@ static const struct heif_reader fd_reader = {
  * read from the 'iref' box and must form no cycle and no chain deeper than
  * DERIVED_DEPTH_MAX. */
 
-#define META_SIZE_MAX (4u << 20)        /* a larger 'meta' box is refused */
+#define META_SIZE_MAX (4u << 20)        /* larger 'meta' boxes (all of them) are refused */
 #define DERIVED_DEPTH_MAX 8u            /* items a decode may pass through (a grid and its tiles: 2) */
 
 typedef struct ItemRef {
@@ -187,51 +187,31 @@ static bool next_box(const uint8_t *buf, size_t end, size_t *pos, char ret_type[
         return true;
 }
 
-/* The top-level 'meta' box's body, read into *ret (caller frees). 0, or
- * -EBADMSG when the boxes cannot be followed to it, -E2BIG when it is too large. */
-static int read_meta(DecodeHeif *h, uint8_t **ret, size_t *ret_size, char **reterr_reason) {
-        uint64_t off = 0;
+/* The next top-level box at *off: its type, and its body's offset and
+ * length; *off moves past it. 0 at the end of what can be followed, 1 for a
+ * box, -errno when reading failed. */
+static int next_top_box(DecodeHeif *h, uint64_t *off, char ret_type[static 4], uint64_t *ret_body,
+                        uint64_t *ret_len) {
+        uint8_t head[16];
+        uint64_t size, head_size = 8;
 
-        for (unsigned n = 0; n < 4096 && h->size - off >= 8; n++) {
-                uint8_t head[16];
-                uint64_t size, head_size = 8;
-
-                if (read_at(h, off, head, 8) < 0)
-                        break;
-                size = get_be(head, 4);
-                if (size == 1) {
-                        if (h->size - off < 16 || read_at(h, off + 8, head + 8, 8) < 0)
-                                break;
-                        size = get_be(head + 8, 8);
-                        head_size = 16;
-                } else if (size == 0)
-                        size = h->size - off;
-                if (size < head_size || size > h->size - off)
-                        break;
-                if (memcmp(head + 4, "meta", 4) == 0) {
-                        uint8_t *body;
-
-                        if (size - head_size > META_SIZE_MAX)
-                                return message_set(reterr_reason, -E2BIG,
-                                                   "the 'meta' box has %llu bytes, more than %u",
-                                                   (unsigned long long) (size - head_size), META_SIZE_MAX);
-                        body = malloc((size_t) (size - head_size) + 1);
-                        if (!body)
-                                return message_set(reterr_reason, -ENOMEM, "out of memory for the 'meta' box");
-                        if (read_at(h, off + head_size, body, (size_t) (size - head_size)) < 0) {
-                                free(body);
-                                break;
-                        }
-                        *ret = body;
-                        *ret_size = (size_t) (size - head_size);
-                        return 0;
-                }
-                off += size;
-        }
-        if (h->read_errno)
-                return message_set(reterr_reason, -h->read_errno, "reading the 'meta' box failed: %s",
-                                   strerror(h->read_errno));
-        return message_set(reterr_reason, -EBADMSG, "the file's boxes cannot be followed to its 'meta' box");
+        if (h->size - *off < 8 || read_at(h, *off, head, 8) < 0)
+                return h->read_errno ? -h->read_errno : 0;
+        size = get_be(head, 4);
+        if (size == 1) {
+                if (h->size - *off < 16 || read_at(h, *off + 8, head + 8, 8) < 0)
+                        return h->read_errno ? -h->read_errno : 0;
+                size = get_be(head + 8, 8);
+                head_size = 16;
+        } else if (size == 0)
+                size = h->size - *off;
+        if (size < head_size || size > h->size - *off)
+                return 0;
+        memcpy(ret_type, head + 4, 4);
+        *ret_body = *off + head_size;
+        *ret_len = size - head_size;
+        *off += size;
+        return 1;
 }
 
 /* The 'dimg' and 'auxl' references of the 'iref' box body [at, end) into
@@ -315,35 +295,68 @@ static bool chains_ok(ItemGraph *g, size_t i, unsigned level) {
         return true;
 }
 
-static int check_derivations(DecodeHeif *h, char **reterr_reason) {
-        _cleanup_free_ uint8_t *meta = NULL;
-        _cleanup_free_ ItemRef *refs = NULL;
-        _cleanup_free_ uint32_t *ids = NULL;
-        _cleanup_free_ uint8_t *state = NULL;
-        ItemGraph g = {};
-        size_t size = 0, at = 4, body, end, n;
+/* The references of every top-level 'meta' box into g (libheif 1.15 reads
+ * the last of several; all are read here, so a cycle in any is found). */
+static int read_references(DecodeHeif *h, ItemGraph *g, char **reterr_reason) {
+        uint64_t off = 0, body_off = 0, len = 0, total = 0;
+        unsigned metas = 0;
         char type[4];
         int r;
 
-        r = read_meta(h, &meta, &size, reterr_reason);
-        if (r < 0)
+        for (unsigned n = 0; n < 4096 && (r = next_top_box(h, &off, type, &body_off, &len)) > 0; n++) {
+                _cleanup_free_ uint8_t *meta = NULL;
+                size_t at = 4, body, end;
+                ItemRef *refs;
+
+                if (memcmp(type, "meta", 4) != 0)
+                        continue;
+                metas++;
+                total += len;
+                if (total > META_SIZE_MAX)
+                        return message_set(reterr_reason, -E2BIG, "the 'meta' boxes have %llu bytes, more than %u",
+                                           (unsigned long long) total, META_SIZE_MAX);
+                if (len < 4)
+                        continue;
+                meta = malloc((size_t) len);
+                /* At most one reference per two bytes of the box. */
+                refs = reallocarray(g->refs, g->n_refs + (size_t) len / 2 + 1, sizeof *refs);
+                if (refs)
+                        g->refs = refs;
+                if (!meta || !refs)
+                        return message_set(reterr_reason, -ENOMEM, "out of memory for the 'meta' box");
+                if (read_at(h, body_off, meta, (size_t) len) < 0)
+                        break;
+                while (next_box(meta, (size_t) len, &at, type, &body, &end))
+                        if (memcmp(type, "iref", 4) == 0)
+                                read_iref(meta, body, end, g);
+        }
+        if (h->read_errno)
+                return message_set(reterr_reason, -h->read_errno, "reading the 'meta' box failed: %s",
+                                   strerror(h->read_errno));
+        if (metas == 0)
+                return message_set(reterr_reason, -EBADMSG, "the file's boxes cannot be followed to its 'meta' box");
+        return 0;
+}
+
+static int check_derivations(DecodeHeif *h, char **reterr_reason) {
+        _cleanup_free_ uint32_t *ids = NULL;
+        _cleanup_free_ uint8_t *state = NULL;
+        ItemGraph g = {};
+        size_t n;
+        int r;
+
+        r = read_references(h, &g, reterr_reason);
+        if (r < 0 || g.n_refs == 0) {
+                free(g.refs);
                 return r;
-        if (size < 4)
-                return 0;
-        /* At most one reference per two bytes of the box. */
-        g.refs = refs = malloc((size / 2 + 1) * sizeof *refs);
-        if (!refs)
-                return message_set(reterr_reason, -ENOMEM, "out of memory for the image references");
-        while (next_box(meta, size, &at, type, &body, &end))
-                if (memcmp(type, "iref", 4) == 0)
-                        read_iref(meta, body, end, &g);
-        if (g.n_refs == 0)
-                return 0;
+        }
         qsort(g.refs, g.n_refs, sizeof *g.refs, cmp_ref);
         g.ids = ids = malloc(2 * g.n_refs * sizeof *ids);
         g.state = state = calloc(2 * g.n_refs, 2);
-        if (!ids || !state)
+        if (!ids || !state) {
+                free(g.refs);
                 return message_set(reterr_reason, -ENOMEM, "out of memory for the image references");
+        }
         g.height = state + 2 * g.n_refs;
         for (size_t i = 0; i < g.n_refs; i++) {
                 ids[2 * i] = g.refs[i].from;
@@ -356,10 +369,13 @@ static int check_derivations(DecodeHeif *h, char **reterr_reason) {
                         ids[n++] = ids[i];
         g.n_ids = n;
         for (size_t i = 0; i < g.n_ids; i++)
-                if (!chains_ok(&g, i, 0))
+                if (!chains_ok(&g, i, 0)) {
+                        free(g.refs);
                         return message_set(reterr_reason, -EBADMSG,
                                            "item %" PRIu32 "'s image references form a cycle or a chain deeper "
                                            "than %u: refused before decoding", g.ids[i], DERIVED_DEPTH_MAX);
+                }
+        free(g.refs);
         return 0;
 }
 
