@@ -623,6 +623,12 @@ static bool went_away(Job *j, SourceIdentity *ret_id) {
             outputs_init(&by_name, d, j->path) >= 0) {
                 (void) outputs_remove(&by_name);
                 outputs_done(&by_name);
+                /* Still linked: moved, maybe with its folder while the mirror
+                 * followed it, before or after this job wrote. Its new name is
+                 * not known here: the drops are scanned again (coalesced), which
+                 * makes what is missing under the new name and prunes what was
+                 * left under the old one. */
+                atomic_store(&j->ctx->rescan_wanted, true);
         } else
                 (void) outputs_remove(&j->o);
         return true;
