@@ -301,9 +301,9 @@ static int read_references(DecodeHeif *h, ItemGraph *g, char **reterr_reason) {
         uint64_t off = 0, body_off = 0, len = 0, total = 0;
         unsigned metas = 0;
         char type[4];
-        int r;
 
-        for (unsigned n = 0; n < 4096 && (r = next_top_box(h, &off, type, &body_off, &len)) > 0; n++) {
+        /* A read that fails ends the walk; h->read_errno says so below. */
+        for (unsigned n = 0; n < 4096 && next_top_box(h, &off, type, &body_off, &len) > 0; n++) {
                 _cleanup_free_ uint8_t *meta = NULL;
                 size_t at = 4, body, end;
                 ItemRef *refs;
