@@ -368,6 +368,19 @@ static void pub_failed(Fleet *f, const char *path, const char *why) {
         f->pub_backoff = f->pub_backoff * 2 > BACKOFF_MAX_USEC ? BACKOFF_MAX_USEC : f->pub_backoff * 2;
 }
 
+/* A publisher's command whose reply must be of type: the reply, or NULL
+ * after pub_failed() (the reply, if any, freed). */
+static redisReply *pub_command(Fleet *f, const char *path, int type, int argc, const char **argv) {
+        redisReply *r = command(f->pub, argc, argv);
+
+        if (r && r->type == type)
+                return r;
+        pub_failed(f, path, r ? r->str : f->pub->errstr);
+        if (r)
+                freeReplyObject(r);
+        return NULL;
+}
+
 void fleet_publish(const char *path, void *userdata) {
         Fleet *f = userdata;
         ThumbwatchConfig *c = config_get(f);
@@ -395,14 +408,10 @@ void fleet_publish(const char *path, void *userdata) {
         {
                 const char *argv[] = { "XLEN", f->stream };
 
-                r = command(f->pub, ELEMENTSOF(argv), argv);
+                r = pub_command(f, path, REDIS_REPLY_INTEGER, ELEMENTSOF(argv), argv);
         }
-        if (!r || r->type != REDIS_REPLY_INTEGER) {
-                pub_failed(f, path, r ? r->str : f->pub->errstr);
-                if (r)
-                        freeReplyObject(r);
+        if (!r)
                 goto out;
-        }
         if ((size_t) r->integer >= f->high_water) {
                 if (!f->over_high_water)
                         log_notice("the queue holds %lld jobs (high-water mark %zu): waiting for the workers",
@@ -419,14 +428,10 @@ void fleet_publish(const char *path, void *userdata) {
         {
                 const char *argv[] = { "XADD", f->stream, "*", "drop", d->name, "path", rel, "host", f->consumer };
 
-                r = command(f->pub, ELEMENTSOF(argv), argv);
+                r = pub_command(f, path, REDIS_REPLY_STRING, ELEMENTSOF(argv), argv);
         }
-        if (!r || r->type != REDIS_REPLY_STRING) {
-                pub_failed(f, path, r ? r->str : f->pub->errstr);
-                if (r)
-                        freeReplyObject(r);
+        if (!r)
                 goto out;
-        }
         freeReplyObject(r);
         log_debug("published '%s' as [drop:%s] '%s'", path, d->name, rel);
         if (f->pub_failed) {
