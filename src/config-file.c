@@ -490,6 +490,22 @@ static void print_color_mode(const ConfigKey *k, const void *base, FILE *f) {
         fprintf(f, " %s", colour_names[*CONST_FIELD(ThumbnailColour, k, base)]);
 }
 
+static const char *const watcher_names[] = { [WATCHER_INOTIFY] = "inotify", [WATCHER_FANOTIFY] = "fanotify" };
+
+static int parse_watcher(const ConfigKey *k, void *base, const char *value, bool first _unused_,
+                         const char **reterr_reason _unused_) {
+        for (size_t i = 0; i < ELEMENTSOF(watcher_names); i++)
+                if (strcmp(value, watcher_names[i]) == 0) {
+                        *FIELD(WatcherMode, k, base) = (WatcherMode) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static void print_watcher(const ConfigKey *k, const void *base, FILE *f) {
+        fprintf(f, " %s", watcher_names[*CONST_FIELD(WatcherMode, k, base)]);
+}
+
 static const char *const layout_names[] = { [LAYOUT_MIRROR] = "mirror", [LAYOUT_FREEDESKTOP] = "freedesktop" };
 
 static int parse_layout(const ConfigKey *k, void *base, const char *value, bool first _unused_,
@@ -677,6 +693,9 @@ static const ConfigKey config_keys[] = {
                "expected a duration up to " STRINGIFY(TIMEOUT_MAX) " s, like 60, 60s or 500ms"),
         GLOBAL("rescan_unwatched", parse_usec, print_usec, rescan_unwatched_usec, SEC(1), SEC(TIMEOUT_MAX), 0, "30s",
                "expected a duration from 1 s to " STRINGIFY(TIMEOUT_MAX) " s, like 30 or 30s"),
+        GLOBAL("watcher", parse_watcher, print_watcher, watcher, 0, 0, 0, "inotify",
+               "expected inotify (a watch per folder) or fanotify (a mark per file system; needs CAP_SYS_ADMIN "
+               "and CAP_DAC_READ_SEARCH)"),
         GLOBAL("color", parse_color_mode, print_color_mode, colour, 0, 0, 0, "srgb", COLOR_EXPECTED),
         GLOBAL("queue", parse_queue, print_string, queue, 0, 0, 0, "local", NULL),
         GLOBAL("role", parse_role, print_role, role, 0, 0, 0, "all", "expected all, watcher or worker"),

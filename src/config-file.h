@@ -36,6 +36,12 @@ typedef enum DropLayout {
         LAYOUT_FREEDESKTOP,             /* OUTPUT/normal/MD5.png ...: the Thumbnail Managing Standard */
 } DropLayout;
 
+/* watcher: how the drops are watched. */
+typedef enum WatcherMode {
+        WATCHER_INOTIFY,                /* a watch per folder (libinotifytools) */
+        WATCHER_FANOTIFY,               /* a mark per file system (fanotify-source.h) */
+} WatcherMode;
+
 typedef enum FollowSymlinks {
         FOLLOW_NO,                      /* symlinks in the source are left alone */
         FOLLOW_BENEATH,                 /* "yes": a symlink to a file is followed if its target is in the drop */
@@ -79,6 +85,7 @@ typedef struct ThumbwatchConfig {
         uint64_t truncated_grace_usec;  /* a truncated file younger than this may still be arriving */
         uint64_t retry_io_usec;         /* an io failure is tried again after this; 0: never */
         uint64_t rescan_unwatched_usec; /* folders past the inotify watch limit are rescanned this often */
+        WatcherMode watcher;
         uint64_t max_file_size;         /* bytes */
         uint64_t max_pixels;
         unsigned max_width, max_height;

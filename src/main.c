@@ -18,6 +18,7 @@
 #include "state-dir.h"
 #include "thumbnail.h"
 #include "tools.h"
+#include "watcher.h"
 
 #define DEFAULT_CONFIG_FILE SYSCONFDIR "/thumbwatch/thumbwatch.conf"
 
@@ -27,7 +28,7 @@ static bool arg_check_config;
 static bool arg_gc, arg_dry_run;
 static const char *arg_explain;
 static const char *arg_source, *arg_output;
-static const char *arg_workers, *arg_queue_size, *arg_log_level, *arg_log_target, *arg_role;
+static const char *arg_workers, *arg_queue_size, *arg_log_level, *arg_log_target, *arg_role, *arg_watcher;
 static bool arg_queue_status;
 
 static void help(void) {
@@ -56,6 +57,7 @@ static void help(void) {
                "      --queue-status    with queue = redis://... or unix://...: the queue's length, each\n"
                "                        worker's pending jobs and idle time, and the dead letters\n"
                "      --role ROLE       all, watcher or worker: what this host does in a fleet (overrides role)\n"
+               "      --watcher W       inotify or fanotify: how the drops are watched (overrides watcher)\n"
                "  -w, --workers N|auto  worker threads (overrides [thumbwatch] workers)\n"
                "  -q, --queue-size N    paths waiting for a worker (overrides queue_size)\n"
                "  -l, --log-level L     err, warning, notice, info or debug (overrides log_level)\n"
@@ -67,7 +69,7 @@ static void help(void) {
 
 /* Returns 1 to go on, 0 to exit successfully, -EINVAL for a usage error. */
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_LOG_TARGET, ARG_GC, ARG_DRY_RUN, ARG_EXPLAIN, ARG_ROLE, ARG_QUEUE_STATUS };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_LOG_TARGET, ARG_GC, ARG_DRY_RUN, ARG_EXPLAIN, ARG_ROLE, ARG_QUEUE_STATUS, ARG_WATCHER };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "once", no_argument, NULL, '1' },
@@ -76,6 +78,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "explain", required_argument, NULL, ARG_EXPLAIN },
                 { "role", required_argument, NULL, ARG_ROLE },
+                { "watcher", required_argument, NULL, ARG_WATCHER },
                 { "queue-status", no_argument, NULL, ARG_QUEUE_STATUS },
                 { "workers", required_argument, NULL, 'w' },
                 { "queue-size", required_argument, NULL, 'q' },
@@ -109,6 +112,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_ROLE:
                         arg_role = optarg;
+                        break;
+                case ARG_WATCHER:
+                        arg_watcher = optarg;
                         break;
                 case ARG_QUEUE_STATUS:
                         arg_queue_status = true;
@@ -189,6 +195,7 @@ static int load_config(ThumbwatchConfig **ret) {
         const char *overrides[][2] = {
                 { "workers", arg_workers }, { "queue_size", arg_queue_size }, { "log_level", arg_log_level },
                 { "log_target", arg_log_target }, { "role", arg_role },
+                { "watcher", arg_watcher },
         };
         const char *path = arg_config;
         int r;
@@ -256,8 +263,10 @@ int main(int argc, char *argv[]) {
 
         if (arg_check_config) {
                 config_print(config, stdout);
+                /* What the file cannot say: can this host watch that way? */
+                r = config->role == FLEET_ROLE_WORKER ? 0 : watcher_check(config);
                 config_unref(config);
-                return EXIT_OK;
+                return r < 0 ? EXIT_USAGE : EXIT_OK;
         }
         if (arg_queue_status) {
                 _cleanup_free_ char *msg = NULL;

@@ -600,6 +600,11 @@ static void resize_workers(const ThumbwatchConfig *c, WorkerPool *pool, PathQueu
                  path_queue_capacity(queue));
 }
 
+/* What watcher_watches() counts, for the log. */
+static const char *watched_what(const ThumbwatchConfig *c) {
+        return c->watcher == WATCHER_FANOTIFY ? "file systems marked (fanotify)" : "folders watched";
+}
+
 /* SIGHUP: the config read again, the worker pool and the queue resized,
  * and the watcher and scanner restarted on it. Signals are taken all the
  * while: a SIGTERM or SIGINT is returned at once, for the caller to stop (the
@@ -616,6 +621,10 @@ static int reload(Daemon *d) {
         r = d->load_config(&next);
         if (r >= 0 && run_prepare_drops(next, false, false) < 0)
                 r = -EINVAL;
+        /* watcher = fanotify that cannot be had fails here, not after the
+         * watcher that runs has been stopped. */
+        if (r >= 0 && d->role != FLEET_ROLE_WORKER)
+                r = watcher_check(next);
         if (r < 0) {
                 config_unref(next);
                 log_full_errno_fields(LOG_ERR, r, ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_RELOAD } }), 1,
@@ -648,7 +657,7 @@ static int reload(Daemon *d) {
         if (sig != 0)
                 return sig;
         log_full_errno_fields(LOG_INFO, 0, ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_RELOAD } }), 1,
-                              "reloaded: drops %zu, folders watched %u", next->n_drops,
+                              "reloaded: drops %zu, %s %u", next->n_drops, watched_what(next),
                               d->services.watcher ? watcher_watches(d->services.watcher) : 0);
         notify_ready();
         return hup ? SIGHUP : 0;
@@ -822,8 +831,8 @@ static int daemon_ready(Daemon *d) {
         if (sig != 0)
                 return sig;
         notify_ready();
-        log_info("ready: drops %zu, folders watched %u, workers %zu, max_memory %llu MB", d->config->n_drops,
-                 d->services.watcher ? watcher_watches(d->services.watcher) : 0, config_workers(d->config),
+        log_info("ready: drops %zu, %s %u, workers %zu, max_memory %llu MB", d->config->n_drops,
+                 watched_what(d->config), d->services.watcher ? watcher_watches(d->services.watcher) : 0, config_workers(d->config),
                  (unsigned long long) (memory_budget_total(d->job.budget) >> 20));
         return 0;
 }

@@ -20,11 +20,20 @@
  * The library itself reads its names only to find a watch by name, which
  * nothing here asks for but that one lookup, and to remove an entry from
  * its name index: a stale name removes there whichever entry holds that
- * name, never one it then frees, so the index stays sound. */
+ * name, never one it then frees, so the index stays sound.
+ *
+ * watcher = fanotify (fanotify-source.h) has no watches: one mark per file
+ * system, events named by the folder's path now. Its events are handed to
+ * the same handlers in inotify's terms; the watch index, the limit and
+ * libinotifytools are not used. Folders an inotify walk would pass over
+ * (ignored, outputs, below the top with recursive = no) are filtered by
+ * path instead, and the roots are looked at every second, as no watch of
+ * theirs can report their going. */
 #include "build-config.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,6 +46,7 @@
 
 #include <inotifytools/inotifytools.h>
 
+#include "fanotify-source.h"
 #include "log.h"
 #include "macro.h"
 #include "naming.h"
@@ -63,6 +73,8 @@ typedef struct Root {
         uint64_t retry_at;      /* when to try again, while not armed */
         uint64_t retry_delay;
         bool reported;          /* its absence has been logged */
+        dev_t dev;              /* watcher = fanotify: the folder marked, while armed */
+        ino_t ino;
 } Root;
 
 struct Watcher {
@@ -81,6 +93,9 @@ struct Watcher {
          * libinotifytools cannot list its watches, and its names go stale:
          * events are resolved here, never by the library. */
         WatchIndex *index;
+        FanotifySource *fan;            /* watcher = fanotify; NULL with inotify */
+        uint64_t roots_checked_at;      /* watcher = fanotify: the roots were last looked at */
+        uint32_t fan_cookie;            /* its events' renames pair by these */
         int last_wd;                    /* the newest wd the kernel gave us */
         unsigned failed_adds;           /* watches not added since (each may have taken a wd) */
         bool limit_reported;            /* the first ENOSPC has been reported */
@@ -109,14 +124,58 @@ struct Watcher {
         size_t n_pending;
 };
 
+/* watcher = fanotify: a mark for each source there is now (one that is
+ * missing is waited for, as with inotify). */
+static int fanotify_open(const ThumbwatchConfig *c, FanotifySource **ret) {
+        _cleanup_free_ char *msg = NULL;
+        FanotifySource *f = NULL;
+        int r;
+
+        r = fanotify_source_new(&f, &msg);
+        for (size_t i = 0; r >= 0 && i < c->n_drops; i++) {
+                struct stat st;
+
+                if (stat(c->drops[i].source, &st) == 0 && S_ISDIR(st.st_mode))
+                        r = fanotify_source_add(f, c->drops[i].source, &msg);
+        }
+        if (r < 0) {
+                fanotify_source_free(f);
+                if (msg)
+                        return log_error_errno(r, "%s", msg);
+                return log_error_errno(r, "watcher = fanotify: %m");
+        }
+        *ret = f;
+        return 0;
+}
+
+int watcher_check(const ThumbwatchConfig *c) {
+        FanotifySource *f = NULL;
+        int r;
+
+        if (c->watcher != WATCHER_FANOTIFY)
+                return 0;
+        r = fanotify_open(c, &f);
+        fanotify_source_free(f);
+        return r;
+}
+
 int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Watcher **ret) {
         Watcher *w = calloc(1, sizeof *w);
+        int r;
 
         if (!w)
                 return -ENOMEM;
+        if (c->watcher == WATCHER_FANOTIFY) {
+                r = fanotify_open(c, &w->fan);
+                if (r < 0) {
+                        free(w);
+                        return r;
+                }
+        }
         w->roots = calloc(c->n_drops, sizeof *w->roots);
         if (!w->roots || watch_index_new(&w->index) < 0) {
                 free(w->roots);
+                fanotify_source_free(w->fan);
                 free(w);
                 return -ENOMEM;
         }
@@ -147,7 +206,8 @@ uint64_t watcher_heartbeat(Watcher *w) {
 }
 
 static void count_watches(Watcher *w) {
-        atomic_store(&w->n_watches, (unsigned) watch_index_count(w->index));
+        atomic_store(&w->n_watches,
+                     w->fan ? fanotify_source_marks(w->fan) : (unsigned) watch_index_count(w->index));
 }
 
 static void watch_free(Watcher *w, Watch *x) {
@@ -159,6 +219,7 @@ Watcher *watcher_free(Watcher *w) {
         if (!w)
                 return NULL;
         w->index = watch_index_free(w->index);
+        w->fan = fanotify_source_free(w->fan);
         for (size_t i = 0; i < w->n_unwatched_now; i++)
                 free(w->unwatched[i]);
         free(w->unwatched);
@@ -209,6 +270,8 @@ static void unwatch_tree(Watcher *w, const char *path) {
         _cleanup_free_ int *wds = NULL;
         size_t n = 0;
 
+        if (w->fan)
+                return;
         if (watch_index_under(w->index, path, &wds, &n) < 0) {
                 log_warning_errno(-ENOMEM, "cannot stop watching '%s': %m", path);
                 return;
@@ -226,7 +289,7 @@ static void unwatch_tree(Watcher *w, const char *path) {
 /* A folder was renamed inside the tree: its watches follow (one entry of
  * the index moves; the paths below it are built from their names). */
 static void rename_tree(Watcher *w, const char *from, const char *to) {
-        int r = watch_index_rename(w->index, from, to);
+        int r = w->fan ? 0 : watch_index_rename(w->index, from, to);
 
         if (r < 0)
                 log_warning_errno(r, "cannot follow the rename of '%s' to '%s' (an overflow rescan will): %m", from,
@@ -483,12 +546,38 @@ static int watch_tree(Watcher *w, const DropConfig *d, const char *dir, bool sca
         WalkState st = { .watcher = w, .drop = d, .root_wd = -1 };
         long r;
 
+        /* fanotify: nothing to watch folder by folder. */
+        if (w->fan) {
+                if (scan)
+                        scanner_request(w->scanner, dir, true);
+                return 0;
+        }
         r = scan_tree(w->config, d, dir, true, &cb, &st);
         if (r < 0)
                 return (int) r;
         if (scan)
                 scanner_request(w->scanner, dir, true);
         return st.root_wd >= 0 ? st.root_wd : -ENOENT;
+}
+
+/* watcher = fanotify: marks root's file system (again, if it was away),
+ * then asks for the catch-up scan. Returns 0, or -errno having logged why
+ * once. */
+static int mark_root(Watcher *w, Root *root, const struct stat *st) {
+        _cleanup_free_ char *msg = NULL;
+        int r = fanotify_source_add(w->fan, root->drop->source, &msg);
+
+        if (r < 0) {
+                if (!root->reported)
+                        log_error_errno(r, "%s, retrying", msg ? msg : "watcher = fanotify: cannot mark the source");
+                root->reported = true;
+                return r;
+        }
+        root->dev = st->st_dev;
+        root->ino = st->st_ino;
+        count_watches(w);
+        scanner_request(w->scanner, root->drop->source, true);
+        return 0;
 }
 
 static void arm_root(Watcher *w, Root *root) {
@@ -499,6 +588,8 @@ static void arm_root(Watcher *w, Root *root) {
                 r = -errno;
         else if (!S_ISDIR(stbuf.st_mode))
                 r = -ENOTDIR;
+        else if (w->fan)
+                r = mark_root(w, root, &stbuf);
         else
                 r = watch_tree(w, root->drop, root->drop->source, true);
         if (r >= 0) {
@@ -704,8 +795,10 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
 static void handle_overflow(Watcher *w) {
         log_full_errno_fields(LOG_WARNING, 0,
                               ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_OVERFLOW } }), 1,
-                              "the kernel's inotify queue overflowed: events were lost; rescanning "
-                              "every drop folder (raise fs.inotify.max_queued_events to make this rarer)");
+                              w->fan ? "the kernel's fanotify queue overflowed: events were lost; rescanning "
+                                       "every drop folder"
+                                     : "the kernel's inotify queue overflowed: events were lost; rescanning "
+                                       "every drop folder (raise fs.inotify.max_queued_events to make this rarer)");
         flush_moved_from(w);
         /* Folders created meanwhile may be unwatched: watch again (the kernel
          * returns the existing watch for those already watched), then rescan. */
@@ -780,9 +873,31 @@ static void handle_file_event(Watcher *w, const DropConfig *d, const struct inot
                 pending_drop(w, path);
 }
 
-static void handle_event(Watcher *w, const struct inotify_event *ev) {
-        _cleanup_free_ char *path = NULL, *dir = NULL;
+/* An event on the entry ev->name of the folder dir. */
+static void handle_entry_event(Watcher *w, const struct inotify_event *ev, const char *dir) {
+        _cleanup_free_ char *path = NULL;
         const DropConfig *d;
+
+        if (asprintf(&path, "%s/%s", dir, ev->name) < 0)
+                return;
+        d = config_find_drop(w->config, dir);
+        if (!d)
+                return;
+        if (ev->mask & IN_ISDIR)
+                handle_dir_event(w, d, ev, dir, path);
+        else
+                handle_file_event(w, d, ev, dir, path);
+}
+
+/* A renamed folder's IN_MOVED_FROM waits for its IN_MOVED_TO, which must be
+ * the next event: any other says it left. */
+static void pair_moved_from(Watcher *w, uint32_t mask, uint32_t cookie) {
+        if (w->moved_from && !((mask & IN_MOVED_TO) && cookie == w->moved_cookie))
+                flush_moved_from(w);
+}
+
+static void handle_event(Watcher *w, const struct inotify_event *ev) {
+        _cleanup_free_ char *dir = NULL;
         Watch *x;
 
         if (log_get_max_level() >= LOG_DEBUG && (ev->mask & IN_ISDIR)) {
@@ -797,8 +912,7 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
                 handle_overflow(w);
                 return;
         }
-        if (w->moved_from && !((ev->mask & IN_MOVED_TO) && ev->cookie == w->moved_cookie))
-                flush_moved_from(w);
+        pair_moved_from(w, ev->mask, ev->cookie);
         if (handle_self_event(w, ev))
                 return;
 
@@ -808,17 +922,111 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
         if (!x || ev->len == 0 || ev->name[0] == '\0')
                 return;
         dir = watch_path(x);
-        if (!dir)
-                return;
-        if (asprintf(&path, "%s/%s", dir, ev->name) < 0)
-                return;
+        if (dir)
+                handle_entry_event(w, ev, dir);
+}
+
+/* watcher = fanotify: would an inotify walk of d have watched the folder
+ * dir (below d's source, or it)? Not when a folder on the way is ignored or
+ * an output, nor below the top with recursive = no. */
+static bool fanotify_dir_watched(Watcher *w, const DropConfig *d, const char *dir) {
+        _cleanup_free_ char *p = NULL;
+        size_t n = strlen(d->source);
+
+        if (strcmp(dir, d->source) == 0)
+                return true;
+        if (!d->recursive || strncmp(dir, d->source, n) != 0 || dir[n] != '/')
+                return false;
+        p = strdup(dir);
+        if (!p)
+                return false;
+        for (char *c = p + n; c && *c == '/';) {
+                char *name = c + 1, *next = strchr(name, '/');
+                bool skip;
+
+                if (next)
+                        *next = '\0';
+                *c = '\0';
+                skip = scan_skips_dir(d, p, name);
+                *c = '/';
+                skip = skip || output_is_drop_output(w->config, p);
+                if (next)
+                        *next = '/';
+                if (skip)
+                        return false;
+                c = next;
+        }
+        return true;
+}
+
+/* watcher = fanotify: an event from fanotify-source.h, handled as inotify's. */
+static int fanotify_event(uint32_t mask, uint32_t cookie, const char *dir, const char *name, void *userdata) {
+        Watcher *w = userdata;
+        _cleanup_free_ struct inotify_event *ev = NULL;
+        const DropConfig *d;
+        size_t len;
+
+        if (atomic_load(&w->stopping))
+                return -ECANCELED;
+        atomic_store(&w->heartbeat, now_usec());
+        if (mask & IN_Q_OVERFLOW) {
+                handle_overflow(w);
+                return 0;
+        }
         d = config_find_drop(w->config, dir);
-        if (!d)
+        if (!d || !fanotify_dir_watched(w, d, dir))
+                return 0;
+        log_debug("event %s on '%s/%s'", inotifytools_event_to_str(mask), dir, name);
+        len = strlen(name) + 1;
+        ev = calloc(1, sizeof *ev + len);
+        if (!ev)
+                return -ENOMEM;
+        *ev = (struct inotify_event) { .mask = mask, .cookie = cookie, .len = (uint32_t) len };
+        memcpy(ev->name, name, len);
+        pair_moved_from(w, mask, cookie);
+        handle_entry_event(w, ev, dir);
+        /* A folder deleted or renamed may be a root, or above one. */
+        if (mask & IN_ISDIR)
+                w->roots_checked_at = 0;
+        return 0;
+}
+
+/* watcher = fanotify: no watch reports a root's going. Each armed root is
+ * looked at: gone, or another folder under its name, it is disarmed (and
+ * marked again when back, with a catch-up scan). */
+static void fanotify_check_roots(Watcher *w, uint64_t now) {
+        if (now < w->roots_checked_at + RETRY_MIN_USEC)
                 return;
-        if (ev->mask & IN_ISDIR)
-                handle_dir_event(w, d, ev, dir, path);
-        else
-                handle_file_event(w, d, ev, dir, path);
+        w->roots_checked_at = now;
+        for (size_t i = 0; i < w->n_roots; i++) {
+                Root *root = &w->roots[i];
+                struct stat st;
+
+                if (!root->armed)
+                        continue;
+                if (stat(root->drop->source, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_dev != root->dev ||
+                    st.st_ino != root->ino)
+                        disarm_root(root);
+        }
+}
+
+/* watcher = fanotify: waits up to a second for events, and handles what
+ * one read brings. Returns false after a quiet second. */
+static bool fanotify_next_events(Watcher *w) {
+        struct pollfd p = { .fd = fanotify_source_fd(w->fan), .events = POLLIN };
+        long r;
+
+        if (poll(&p, 1, 1000) <= 0)
+                return false;
+        r = fanotify_source_read(w->fan, fanotify_event, w);
+        if (r < 0 && r != -ECANCELED) {
+                log_warning_errno((int) r, "cannot read fanotify events (rescanning every drop folder): %m");
+                scanner_request_all(w->scanner);
+        }
+        /* A rename's two names come in one event: a folder moved away and
+         * not in at the end of a read has left. */
+        flush_moved_from(w);
+        return true;
 }
 
 /* The subtrees the watch limit left unwatched: watched now if the limit
@@ -857,7 +1065,7 @@ static void *watcher_thread(void *arg) {
 
         /* Named, so that its CPU can be told from the workers' (top -H, bench/). */
         (void) pthread_setname_np(pthread_self(), "tw-watcher");
-        if (!inotifytools_initialize()) {
+        if (!w->fan && !inotifytools_initialize()) {
                 log_error_errno(errno, "cannot start inotify: %m");
                 atomic_store(&w->ready, true);
                 atomic_store(&w->running, false);
@@ -890,6 +1098,11 @@ static void *watcher_thread(void *arg) {
                                                 scanner_request_prune(w->scanner, w->roots[i].drop->source);
                         w->prune_at = now + PRUNE_INTERVAL_USEC;
                 }
+                if (w->fan) {
+                        fanotify_check_roots(w, now);
+                        (void) fanotify_next_events(w);
+                        continue;
+                }
                 ev = inotifytools_next_events(1, 1);
                 if (!ev) {
                         /* A quiet second: a folder moved away and not back has left. */
@@ -898,7 +1111,8 @@ static void *watcher_thread(void *arg) {
                 }
                 handle_event(w, ev);
         }
-        inotifytools_cleanup();
+        if (!w->fan)
+                inotifytools_cleanup();
         atomic_store(&w->running, false);
         return NULL;
 }

@@ -1,7 +1,8 @@
-/* watcher.h - the watcher thread: watches every drop's source tree with
- * inotify (through libinotifytools) and turns events into work: finished
- * files onto the work queue, new folders into scan requests. The only
- * module that includes libinotifytools. */
+/* watcher.h - the watcher thread: watches every drop's source tree, with
+ * inotify (through libinotifytools) or fanotify as the config's watcher
+ * says, and turns events into work: finished files onto the work queue,
+ * new folders into scan requests. The only module that includes
+ * libinotifytools. */
 #pragma once
 
 #include <stdbool.h>
@@ -13,7 +14,13 @@
 
 typedef struct Watcher Watcher;
 
-/* c, work and scanner are borrowed until watcher_join() returns. */
+/* Can c's watcher be had here (watcher = fanotify: the capabilities, the
+ * kernel, each existing source's file system)? Logs why not, at err, and
+ * returns -errno; 0 when it can, and always for watcher = inotify. */
+int watcher_check(const ThumbwatchConfig *c);
+
+/* c, work and scanner are borrowed until watcher_join() returns. Fails, with
+ * watcher_check()'s message, when c's watcher cannot be had. */
 int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Watcher **ret);
 Watcher *watcher_free(Watcher *w);             /* NULL-safe; returns NULL; must be joined */
 
@@ -28,7 +35,7 @@ bool watcher_running(Watcher *w);
 /* Has every root been tried once (watched, or logged as unavailable)? */
 bool watcher_ready(Watcher *w);
 
-/* Folders watched now. */
+/* Folders watched now; with watcher = fanotify, file systems marked. */
 unsigned watcher_watches(Watcher *w);
 
 /* CLOCK_MONOTONIC microseconds of the thread's last pass through its loop,

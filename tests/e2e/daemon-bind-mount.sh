@@ -14,8 +14,8 @@ trap 'umount "$T/in/alias" 2>/dev/null; cleanup' EXIT
 start_daemon --log-level debug "$T/in" "$T/out"
 check "ready" wait_ready
 # in, in/real, in/real/sub: the alias and its sub-folder are the same two folders.
-is "$(kernel_watches)" 3 "three folders, three watches: none twice"
-check "the second name is recognised" wait_for log_has "under another name: watched once"
+inotify_only "three folders, three watches: none twice" && is "$(kernel_watches)" 3 "three folders, three watches: none twice"
+inotify_only "the second name is recognised" && check "the second name is recognised" wait_for log_has "under another name: watched once"
 cp "$T/sample.jpg" "$T/in/real/sub/.n.tmp" && mv "$T/in/real/sub/.n.tmp" "$T/in/real/sub/new.jpg"
 made() { [ -s "$T/out/real/sub/new_thumbnail.jpg" ] || [ -s "$T/out/alias/sub/new_thumbnail.jpg" ]; }
 check "a file dropped through one name gets its thumbnail" wait_for made

@@ -24,7 +24,7 @@ count() { grep -c "$1" "$LOG"; }
 
 conf 1
 start_daemon --config "$T/tw.conf"
-check "ready" wait_for log_has "ready: drops 1, folders watched $folders"
+check "ready" wait_for log_has "ready: drops 1, $(watched_count $folders)"
 
 # A second SIGHUP while the first reload re-watches the tree.
 conf 2
@@ -32,11 +32,11 @@ kill -HUP "$PID"
 wait_for log_has "reloading the config"
 conf 3
 kill -HUP "$PID"
-reloaded_with_three() { log_has "reloaded: drops 3, folders watched $((folders + 2))"; }
+reloaded_with_three() { log_has "reloaded: drops 3, $(watched_count $((folders + 2)))"; }
 check "a SIGHUP during a reload is applied after it: three drops, every folder watched" wait_for reloaded_with_three
 cp "$T/sample.jpg" "$T/in3/third.jpg"
 check "... and the third drop works" wait_for is_file "$T/out3/third_thumbnail.jpg"
-check "no reload reports fewer folders than there are" test -z "$(grep 'reloaded:' "$LOG" | grep -v "folders watched $((folders + 1))\$" | grep -v "folders watched $((folders + 2))\$")"
+check "no reload reports fewer folders than there are" test -z "$(grep 'reloaded:' "$LOG" | grep -v "$(watched_count $((folders + 1)))\$" | grep -v "$(watched_count $((folders + 2)))\$")"
 
 # A SIGTERM while a reload re-watches the tree.
 before=$(count "reloading the config")

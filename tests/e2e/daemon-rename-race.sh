@@ -52,8 +52,10 @@ later() {
 check "the moved folders are watched under their new names" wait_for later
 folders=$(find "$T/in" -type d | wc -l)
 watched() { [ "$(kernel_watches)" -eq "$folders" ]; }
-check "one watch per folder ($folders folders)" wait_for watched
-[ "$(kernel_watches)" -eq "$folders" ] || echo "#   the kernel counts $(kernel_watches) watches"
+if inotify_only "one watch per folder ($folders folders)"; then
+	check "one watch per folder ($folders folders)" wait_for watched
+	[ "$(kernel_watches)" -eq "$folders" ] || echo "#   the kernel counts $(kernel_watches) watches"
+fi
 stop_daemon
 is "$STATUS" 0 "SIGTERM: exit 0 (with AddressSanitizer: nothing leaked)"
 done_testing

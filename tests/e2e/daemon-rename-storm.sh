@@ -45,7 +45,7 @@ watched() { [ "$(kernel_watches)" -eq "$folders" ]; }
 start_daemon "$T/in" "$T/out"
 check "ready" wait_ready
 check "caught up: $images thumbnails" wait_for in_place
-check "one watch per folder before the storm ($folders folders)" wait_for watched
+inotify_only "one watch per folder before the storm" && check "one watch per folder before the storm ($folders folders)" wait_for watched
 
 python3 - "$T/in" <<'PY'
 import os, random, sys
@@ -103,8 +103,10 @@ else
 fi
 WAIT_SECONDS=$storm_wait
 is "$(find "$T/in" -type d | wc -l)" "$folders" "the storm kept every folder"
-check "one watch per folder after the storm" wait_for watched
-[ "$(kernel_watches)" -eq "$folders" ] || echo "#   the kernel counts $(kernel_watches) watches for $folders folders"
+if inotify_only "one watch per folder after the storm"; then
+	check "one watch per folder after the storm" wait_for watched
+	[ "$(kernel_watches)" -eq "$folders" ] || echo "#   the kernel counts $(kernel_watches) watches for $folders folders"
+fi
 
 # Folders renamed over and over are watched under their last names.
 later=$(cd "$T/in" && find . -mindepth 3 -type d -name 'r*' | head -n 5)

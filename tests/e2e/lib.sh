@@ -62,6 +62,22 @@ fits() {
 	[ $d -le "$m" ]
 }
 
+# The daemon's watcher: inotify, or fanotify when the scenario is run by
+# tests/e2e/fanotify-run (the same scenario, the other mode).
+WATCHER=${THUMBWATCH_TEST_WATCHER:-inotify}
+# inotify_only DESC: true with watcher = inotify; with fanotify, which keeps
+# no watch per folder, DESC is a point skipped, saying so.
+inotify_only() {
+	[ "$WATCHER" = inotify ] && return 0
+	n=$((n + 1))
+	echo "ok $n - $1 # SKIP watcher = fanotify keeps no watch per folder"
+	return 1
+}
+# watched_count N: how the "ready:" and "reloaded:" lines count N folders watched.
+watched_count() {
+	if [ "$WATCHER" = inotify ]; then echo "folders watched $1"; else echo "file systems marked (fanotify) 1"; fi
+}
+
 # start_daemon [ARGS...]: runs the daemon in the background; its stderr goes
 # to a log of its own, $LOG (every log is also appended to $T/log at the end).
 starts=0
@@ -69,7 +85,7 @@ LOG=$T/log
 start_daemon() {
 	starts=$((starts + 1))
 	LOG=$T/log.$starts
-	"$THUMBWATCH" "$@" 2>"$LOG" &
+	"$THUMBWATCH" --watcher "$WATCHER" "$@" 2>"$LOG" &
 	PID=$!
 }
 # running PID: the process exists and has not exited (a zombie has).

@@ -1,0 +1,430 @@
+/* fanotify-source.c - watcher = fanotify: file system marks, and events
+ * resolved to paths through their folders' file handles.
+ *
+ * Every event of a FAN_REPORT_DFID_NAME group names the folder of the entry
+ * it is about by file handle and the entry by name. The handle is opened
+ * (open_by_handle_at(), through a descriptor of the source's mount) and its
+ * path read back from /proc/self/fd: the folder's path now, not when the
+ * event happened, which is what the tree says and what inotify's own index
+ * tracks too. A handle whose folder is gone (deleted since) is passed over:
+ * the deletion of a tree is seen from the folder above it, which exists.
+ *
+ * The mark sees every writer on the file system: events outside the drops
+ * cost one open of a handle each, and this process's own writes (its
+ * thumbnails, its state) are passed over by their pid without one. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "fanotify-source.h"
+#include "macro.h"
+
+/* What a mark reports: entries made, gone, renamed (FAN_RENAME: both names
+ * in one event, no cookie to pair), files written and closed, attributes
+ * changed; of folders too. */
+#define FAN_EVENTS (FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_CLOSE_WRITE | FAN_ATTRIB | FAN_ONDIR)
+#define READ_BUFFER (64 * 1024)
+#define CAPS_HINT "; run as root, or with the drop-in thumbwatch-fanotify.conf (see thumbwatch.conf(5)), or use watcher = inotify"
+
+typedef struct Source {
+        char *path;             /* as configured */
+        char *real;             /* realpath(): how the kernel names it */
+        size_t real_len;
+        __kernel_fsid_t fsid;
+        int mount_fd;           /* during a read only: a mount is never kept busy */
+} Source;
+
+struct FanotifySource {
+        int fd;
+        pid_t pid;
+        uint32_t cookie;
+        Source *sources;
+        size_t n_sources;
+        __kernel_fsid_t *marks;
+        size_t n_marks;
+        /* The last handle resolved in this read, and its folder (NULL: not
+         * below a source, or gone). */
+        unsigned char last_handle[MAX_HANDLE_SZ + sizeof(struct file_handle)];
+        size_t last_size;
+        char *last_dir;
+        bool last_valid;
+        union {
+                struct fanotify_event_metadata first;
+                char bytes[READ_BUFFER];
+        } buf;
+};
+
+static int failure(int r, char **reterr_message, const char *fmt, ...) _printf_(3, 4);
+static int failure(int r, char **reterr_message, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(reterr_message, fmt, ap) < 0)
+                *reterr_message = NULL;
+        va_end(ap);
+        return r;
+}
+
+int fanotify_source_new(FanotifySource **ret, char **reterr_message) {
+        FanotifySource *f;
+        int fd;
+
+        fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
+                           O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+        if (fd < 0) {
+                int r = -errno;
+
+                if (r == -EPERM)
+                        return failure(r, reterr_message, "watcher = fanotify: fanotify_init() refused: it needs "
+                                       "CAP_SYS_ADMIN" CAPS_HINT);
+                if (r == -EINVAL || r == -ENOSYS)
+                        return failure(r, reterr_message, "watcher = fanotify: this kernel cannot report folders "
+                                       "and names (FAN_REPORT_DFID_NAME needs Linux 5.9, FAN_RENAME 5.17): use "
+                                       "watcher = inotify");
+                return failure(r, reterr_message, "watcher = fanotify: fanotify_init() failed: %s", strerror(-r));
+        }
+        f = calloc(1, sizeof *f);
+        if (!f) {
+                (void) close(fd);
+                return -ENOMEM;
+        }
+        f->fd = fd;
+        f->pid = getpid();
+        *ret = f;
+        return 0;
+}
+
+FanotifySource *fanotify_source_free(FanotifySource *f) {
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < f->n_sources; i++) {
+                free(f->sources[i].path);
+                free(f->sources[i].real);
+        }
+        free(f->sources);
+        free(f->marks);
+        free(f->last_dir);
+        (void) close(f->fd);
+        free(f);
+        return NULL;
+}
+
+unsigned fanotify_source_marks(const FanotifySource *f) {
+        return (unsigned) f->n_marks;
+}
+
+int fanotify_source_fd(const FanotifySource *f) {
+        return f->fd;
+}
+
+static bool same_fsid(const __kernel_fsid_t *a, const __kernel_fsid_t *b) {
+        return a->val[0] == b->val[0] && a->val[1] == b->val[1];
+}
+
+/* Can a folder of real be found again from its handle (CAP_DAC_READ_SEARCH),
+ * and its path read back (/proc)? */
+static int check_handles(const char *source, const char *real, char **reterr_message) {
+        union {
+                struct file_handle h;
+                unsigned char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+        } fh = { .h.handle_bytes = MAX_HANDLE_SZ };
+        _cleanup_close_ int mfd = -1, fd = -1;
+        char link[64], path[PATH_MAX];
+        int mount_id;
+        ssize_t n;
+
+        if (name_to_handle_at(AT_FDCWD, real, &fh.h, &mount_id, 0) < 0)
+                return failure(-errno, reterr_message, "watcher = fanotify: the file system of '%s' cannot give "
+                               "file handles (%m): use watcher = inotify for this drop", source);
+        mfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (mfd < 0)
+                return failure(-errno, reterr_message, "watcher = fanotify: cannot open '%s': %m", source);
+        fd = open_by_handle_at(mfd, &fh.h, O_PATH | O_CLOEXEC);
+        if (fd < 0 && errno == EPERM)
+                return failure(-EPERM, reterr_message, "watcher = fanotify: open_by_handle_at() refused: it "
+                               "needs CAP_DAC_READ_SEARCH" CAPS_HINT);
+        if (fd < 0)
+                return failure(-errno, reterr_message, "watcher = fanotify: cannot open '%s' by its handle: %m",
+                               source);
+        (void) snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        n = readlink(link, path, sizeof path - 1);
+        if (n < 0)
+                return failure(-errno, reterr_message, "watcher = fanotify: cannot read %s (%m): it needs /proc",
+                               link);
+        path[n] = '\0';
+        if (strcmp(path, real) != 0)
+                return failure(-EXDEV, reterr_message, "watcher = fanotify: '%s' reads back from its handle as "
+                               "'%s', not '%s': use watcher = inotify for this drop", source, path, real);
+        return 0;
+}
+
+int fanotify_source_add(FanotifySource *f, const char *source, char **reterr_message) {
+        _cleanup_free_ char *real = NULL, *copy = NULL;
+        __kernel_fsid_t *marks;
+        struct statfs sfs;
+        Source *s = NULL;
+        bool marked = false;
+        int r;
+
+        real = realpath(source, NULL);
+        if (!real)
+                return failure(-errno, reterr_message, "watcher = fanotify: cannot resolve '%s': %m", source);
+        if (statfs(real, &sfs) < 0)
+                return failure(-errno, reterr_message, "watcher = fanotify: cannot statfs '%s': %m", source);
+        if (fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_EVENTS, AT_FDCWD, real) < 0) {
+                r = -errno;
+                if (r == -EPERM)
+                        return failure(r, reterr_message, "watcher = fanotify: marking the file system of '%s' "
+                                       "needs CAP_SYS_ADMIN" CAPS_HINT, source);
+                if (r == -ENODEV || r == -EOPNOTSUPP)
+                        return failure(r, reterr_message, "watcher = fanotify: the file system of '%s' cannot "
+                                       "report file handles (%s): use watcher = inotify", source, strerror(-r));
+                if (r == -EXDEV)
+                        return failure(r, reterr_message, "watcher = fanotify: '%s' is on a subvolume or a "
+                                       "file system whose folders report another id than its own: use "
+                                       "watcher = inotify", source);
+                if (r == -EINVAL)
+                        return failure(r, reterr_message, "watcher = fanotify: this kernel cannot report "
+                                       "renames (FAN_RENAME needs Linux 5.17): use watcher = inotify");
+                return failure(r, reterr_message, "watcher = fanotify: cannot mark the file system of '%s': %s",
+                               source, strerror(-r));
+        }
+        r = check_handles(source, real, reterr_message);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < f->n_marks; i++)
+                marked = marked || same_fsid(&f->marks[i], (const __kernel_fsid_t *) &sfs.f_fsid);
+        if (!marked) {
+                marks = reallocarray(f->marks, f->n_marks + 1, sizeof *marks);
+                if (!marks)
+                        return -ENOMEM;
+                f->marks = marks;
+                memcpy(&f->marks[f->n_marks++], &sfs.f_fsid, sizeof *marks);
+        }
+        for (size_t i = 0; i < f->n_sources; i++)
+                if (strcmp(f->sources[i].path, source) == 0)
+                        s = &f->sources[i];
+        if (!s) {
+                copy = strdup(source);
+                s = copy ? reallocarray(f->sources, f->n_sources + 1, sizeof *s) : NULL;
+                if (!s)
+                        return -ENOMEM;
+                f->sources = s;
+                s = &f->sources[f->n_sources++];
+                *s = (Source) { .path = TAKE_PTR(copy) };
+        }
+        free(s->real);
+        s->real_len = strlen(real);
+        s->real = TAKE_PTR(real);
+        memcpy(&s->fsid, &sfs.f_fsid, sizeof s->fsid);
+        s->mount_fd = -1;
+        return 0;
+}
+
+int fanotify_source_check(const char *const *folders, size_t n, char **reterr_message) {
+        FanotifySource *f = NULL;
+        int r;
+
+        r = fanotify_source_new(&f, reterr_message);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = fanotify_source_add(f, folders[i], reterr_message);
+        fanotify_source_free(f);
+        return r;
+}
+
+/* The path the kernel has now for the folder of handle h, or NULL. */
+static char *handle_path(int mount_fd, struct file_handle *h) {
+        _cleanup_close_ int fd = open_by_handle_at(mount_fd, h, O_PATH | O_CLOEXEC);
+        char link[64], path[PATH_MAX];
+        struct stat st;
+        ssize_t n;
+
+        /* ESTALE: gone. A folder deleted while still open somewhere resolves,
+         * with no link left. */
+        if (fd < 0 || fstat(fd, &st) < 0 || st.st_nlink == 0)
+                return NULL;
+        (void) snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        n = readlink(link, path, sizeof path - 1);
+        if (n <= 0 || path[0] != '/')
+                return NULL;
+        path[n] = '\0';
+        return strdup(path);
+}
+
+/* The folder of an event's handle, as a path that starts with a source's
+ * configured path, or NULL: gone, or not below any source. */
+static char *resolve(FanotifySource *f, const __kernel_fsid_t *fsid, struct file_handle *h) {
+        size_t size = sizeof *h + h->handle_bytes;
+        char *dir = NULL;
+
+        if (size > sizeof f->last_handle)
+                return NULL;
+        if (f->last_valid && f->last_size == size && memcmp(f->last_handle, h, size) == 0)
+                return f->last_dir ? strdup(f->last_dir) : NULL;
+        for (size_t i = 0; i < f->n_sources && !dir; i++) {
+                Source *s = &f->sources[i];
+                _cleanup_free_ char *p = NULL;
+
+                if (!same_fsid(&s->fsid, fsid))
+                        continue;
+                if (s->mount_fd < 0)
+                        s->mount_fd = open(s->real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                p = s->mount_fd >= 0 ? handle_path(s->mount_fd, h) : NULL;
+                if (!p || strncmp(p, s->real, s->real_len) != 0 ||
+                    (p[s->real_len] != '\0' && p[s->real_len] != '/' && strcmp(s->real, "/") != 0))
+                        continue;
+                if (asprintf(&dir, "%s%s", s->path, p + (strcmp(s->real, "/") == 0 ? 0 : s->real_len)) < 0)
+                        dir = NULL;
+        }
+        free(f->last_dir);
+        f->last_dir = dir ? strdup(dir) : NULL;
+        memcpy(f->last_handle, h, size);
+        f->last_size = size;
+        f->last_valid = !dir || f->last_dir;
+        return dir;
+}
+
+static uint32_t inotify_mask(uint64_t m) {
+        uint32_t in = 0;
+
+        if (m & FAN_CREATE)
+                in |= IN_CREATE;
+        if (m & FAN_DELETE)
+                in |= IN_DELETE;
+        if (m & FAN_CLOSE_WRITE)
+                in |= IN_CLOSE_WRITE;
+        if (m & FAN_ATTRIB)
+                in |= IN_ATTRIB;
+        if (m & FAN_ONDIR)
+                in |= IN_ISDIR;
+        return in;
+}
+
+/* Events on one entry may be merged: made and deleted, or deleted and made
+ * again, look the same. What the entry is now says which came last. */
+static uint32_t settle_mask(uint32_t in, const char *dir, const char *name) {
+        _cleanup_free_ char *path = NULL;
+        struct stat st;
+
+        if (!(in & IN_DELETE) || !(in & (IN_CREATE | IN_CLOSE_WRITE | IN_ATTRIB)))
+                return in;
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return in;
+        if (lstat(path, &st) == 0)
+                return in & ~IN_DELETE;
+        return in & ~(IN_CREATE | IN_CLOSE_WRITE | IN_ATTRIB);
+}
+
+typedef struct Named {
+        char *dir;
+        const char *name;
+} Named;
+
+/* The info record of type type in event m, resolved. */
+static void named(FanotifySource *f, const struct fanotify_event_metadata *m, uint8_t type, Named *ret) {
+        const char *end = (const char *) m + m->event_len;
+
+        *ret = (Named) {};
+        for (const char *p = (const char *) (m + 1); p + sizeof(struct fanotify_event_info_header) <= end;) {
+                const struct fanotify_event_info_fid *info = (const void *) p;
+                union {
+                        struct file_handle h;
+                        unsigned char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+                } fh;
+
+                if (info->hdr.len == 0 || p + info->hdr.len > end)
+                        return;
+                if (info->hdr.info_type == type && info->hdr.len > sizeof *info + sizeof fh.h) {
+                        /* Copied: the record's handle is not aligned for a struct file_handle. */
+                        memcpy(&fh.h, info->handle, sizeof fh.h);
+                        if (fh.h.handle_bytes > MAX_HANDLE_SZ ||
+                            sizeof *info + sizeof fh.h + fh.h.handle_bytes >= info->hdr.len)
+                                return;
+                        memcpy(fh.h.f_handle, info->handle + sizeof fh.h, fh.h.handle_bytes);
+                        ret->name = (const char *) info->handle + sizeof fh.h + fh.h.handle_bytes;
+                        if (memchr(ret->name, '\0', (size_t) (p + info->hdr.len - ret->name)) == NULL ||
+                            ret->name[0] == '\0' || strcmp(ret->name, ".") == 0) {
+                                ret->name = NULL;
+                                return;
+                        }
+                        ret->dir = resolve(f, &info->fsid, &fh.h);
+                        if (!ret->dir)
+                                ret->name = NULL;
+                        return;
+                }
+                p += info->hdr.len;
+        }
+}
+
+static int dispatch(FanotifySource *f, const struct fanotify_event_metadata *m, FanotifyEventFn fn, void *userdata) {
+        uint32_t isdir = (m->mask & FAN_ONDIR) ? IN_ISDIR : 0, in;
+        Named a, b;
+        int r = 0;
+
+        if (m->mask & FAN_Q_OVERFLOW)
+                return fn(IN_Q_OVERFLOW, 0, NULL, NULL, userdata);
+        /* This process's own writes: thumbnails and state, never sources. */
+        if (m->pid == f->pid)
+                return 0;
+        if (m->mask & FAN_RENAME) {
+                uint32_t cookie = ++f->cookie ? f->cookie : ++f->cookie;
+
+                named(f, m, FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, &a);
+                named(f, m, FAN_EVENT_INFO_TYPE_NEW_DFID_NAME, &b);
+                if (a.dir)
+                        r = fn(IN_MOVED_FROM | isdir, cookie, a.dir, a.name, userdata);
+                if (b.dir && r >= 0)
+                        r = fn(IN_MOVED_TO | isdir, cookie, b.dir, b.name, userdata);
+                free(a.dir);
+                free(b.dir);
+                return r;
+        }
+        in = inotify_mask(m->mask);
+        /* A folder's own attributes change nothing. */
+        if (isdir && !(in & (IN_CREATE | IN_DELETE)))
+                return 0;
+        named(f, m, FAN_EVENT_INFO_TYPE_DFID_NAME, &a);
+        if (a.dir) {
+                in = settle_mask(in, a.dir, a.name);
+                r = fn(in, 0, a.dir, a.name, userdata);
+        }
+        free(a.dir);
+        return r;
+}
+
+long fanotify_source_read(FanotifySource *f, FanotifyEventFn fn, void *userdata) {
+        const struct fanotify_event_metadata *m = &f->buf.first;
+        ssize_t n = read(f->fd, f->buf.bytes, sizeof f->buf.bytes);
+        long count = 0;
+        int r = 0;
+
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+        for (; r >= 0 && FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n), count++) {
+                if (m->vers != FANOTIFY_METADATA_VERSION) {
+                        r = -EPROTO;
+                        break;
+                }
+                r = dispatch(f, m, fn, userdata);
+        }
+        /* Handles are resolved afresh in the next read; mounts are let go. */
+        f->last_valid = false;
+        for (size_t i = 0; i < f->n_sources; i++)
+                if (f->sources[i].mount_fd >= 0) {
+                        (void) close(f->sources[i].mount_fd);
+                        f->sources[i].mount_fd = -1;
+                }
+        return r < 0 ? r : count;
+}
