@@ -959,6 +959,13 @@ static bool fanotify_dir_watched(Watcher *w, const DropConfig *d, const char *di
         return true;
 }
 
+static bool root_armed(const Watcher *w, const DropConfig *d) {
+        for (size_t i = 0; i < w->n_roots; i++)
+                if (w->roots[i].drop == d)
+                        return w->roots[i].armed;
+        return false;
+}
+
 /* watcher = fanotify: an event from fanotify-source.h, handled as inotify's. */
 static int fanotify_event(uint32_t mask, uint32_t cookie, const char *dir, const char *name, void *userdata) {
         Watcher *w = userdata;
@@ -973,8 +980,9 @@ static int fanotify_event(uint32_t mask, uint32_t cookie, const char *dir, const
                 handle_overflow(w);
                 return 0;
         }
+        /* A drop whose root is away is caught up when it is marked again. */
         d = config_find_drop(w->config, dir);
-        if (!d || !fanotify_dir_watched(w, d, dir))
+        if (!d || !root_armed(w, d) || !fanotify_dir_watched(w, d, dir))
                 return 0;
         log_debug("event %s on '%s/%s'", inotifytools_event_to_str(mask), dir, name);
         len = strlen(name) + 1;

@@ -36,14 +36,15 @@ is "$(temporaries "$T/out")" 0 "no temporaries left"
 stop_daemon
 is "$STATUS" 0 "exit 0"
 
-# Overflow: needs root to lower fs.inotify.max_queued_events for a moment.
-q=/proc/sys/fs/inotify/max_queued_events
+# Overflow: needs root to lower fs.inotify.max_queued_events (or
+# fs.fanotify's) for a moment.
+q=/proc/sys/fs/$WATCHER/max_queued_events
 if [ -w "$q" ] && old=$(cat "$q") && echo 64 >"$q" 2>/dev/null; then
 	trap 'echo "$old" >"$q"; cleanup' EXIT
 	rm -rf "$T/in/burst" "$T/out"
 	start_daemon --config "$T/tw.conf"
 	check "ready with max_queued_events = 64" wait_ready
-	# The new inotify instance has its tiny queue; the rest of the machine gets the old value back.
+	# The new inotify instance (or fanotify group) has its tiny queue; the rest of the machine gets the old value back.
 	echo "$old" >"$q"
 	# Files into folders already watched, while the daemon is frozen: two events
 	# each against a queue of 64, so the queue must overflow.
@@ -52,13 +53,13 @@ if [ -w "$q" ] && old=$(cat "$q") && echo 64 >"$q" 2>/dev/null; then
 	kill -STOP "$PID"
 	burst "$T/in/burst" $N
 	kill -CONT "$PID"
-	check "the kernel queue overflowed (logged)" wait_for log_has "inotify queue overflowed"
+	check "the kernel queue overflowed (logged)" wait_for log_has "$WATCHER queue overflowed"
 	check "after the overflow, the rescan recovers all $N files" wait_for has_count "$T/out" $N
 	is "$(find "$T/out" -type f | wc -l)" $N "... each with exactly one thumbnail"
 	stop_daemon
 	is "$STATUS" 0 "exit 0"
 else
-	ok "# SKIP cannot lower fs.inotify.max_queued_events (needs root): overflow not forced"
+	ok "# SKIP cannot lower fs.$WATCHER.max_queued_events (needs root): overflow not forced"
 fi
 grep -v ' -> ' "$T/log" | diag | tail -n 12
 done_testing

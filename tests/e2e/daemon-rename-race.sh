@@ -44,7 +44,8 @@ moved() {
 }
 check "each moved folder's thumbnails are under its new name, none under the old" wait_for moved
 races=$(grep -c "before its event was read" "$LOG")
-check "the race happened ($races of $ROUNDS rounds)" test "$races" -ge $((ROUNDS / 2))
+# (fanotify names a folder by its path now: no watch, so no such race to log)
+inotify_only "the race happened" && check "the race happened ($races of $ROUNDS rounds)" test "$races" -ge $((ROUNDS / 2))
 for i in $(seq $ROUNDS); do cp "$T/sample.jpg" "$T/in/box$((i - 1))/held/sub/later.jpg"; done
 later() {
 	for i in $(seq $ROUNDS); do [ -s "$T/out/box$((i - 1))/held/sub/later_thumbnail.jpg" ] || return 1; done

@@ -38,7 +38,8 @@ before=$(kernel_watches)
 mv "$T/in/renamed" "$T/staging/gone"
 check "a folder moved out takes its thumbnails along" wait_for is_gone "$T/out/renamed"
 watches_freed() { [ "$(kernel_watches)" -eq $((before - 4)) ]; }
-check "a folder moved out frees its watches ($before before, 4 fewer expected)" wait_for watches_freed
+inotify_only "a folder moved out frees its watches" &&
+	check "a folder moved out frees its watches ($before before, 4 fewer expected)" wait_for watches_freed
 cp "$T/sample.jpg" "$T/staging/gone/one/outside.jpg"
 cp "$T/sample.jpg" "$T/in/barrier.jpg"
 check "barrier" wait_for is_file "$T/out/barrier_thumbnail.jpg"
