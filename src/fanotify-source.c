@@ -35,6 +35,10 @@
  * changed; of folders too. */
 #define FAN_EVENTS (FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_CLOSE_WRITE | FAN_ATTRIB | FAN_ONDIR)
 #define READ_BUFFER (64 * 1024)
+/* Folders resolved, by handle: a direct-mapped cache. Handles longer than
+ * CACHE_HANDLE_MAX bytes (ext4's and xfs's are 8 to 20) are not kept. */
+#define CACHE_SLOTS 4096
+#define CACHE_HANDLE_MAX 40
 #define CAPS_HINT "; run as root, or with the drop-in thumbwatch-fanotify.conf (see thumbwatch.conf(5)), or use watcher = inotify"
 
 typedef struct Source {
@@ -45,6 +49,14 @@ typedef struct Source {
         int mount_fd;           /* during a read only: a mount is never kept busy */
 } Source;
 
+typedef struct CacheSlot {
+        uint64_t generation;    /* valid while equal to the source's */
+        __kernel_fsid_t fsid;
+        unsigned char handle[CACHE_HANDLE_MAX];
+        unsigned size;          /* of handle; 0: empty */
+        char *dir;              /* NULL: gone, or not below a source */
+} CacheSlot;
+
 struct FanotifySource {
         int fd;
         pid_t pid;
@@ -53,12 +65,15 @@ struct FanotifySource {
         size_t n_sources;
         __kernel_fsid_t *marks;
         size_t n_marks;
-        /* The last handle resolved in this read, and its folder (NULL: not
-         * below a source, or gone). */
-        unsigned char last_handle[MAX_HANDLE_SZ + sizeof(struct file_handle)];
-        size_t last_size;
-        char *last_dir;
-        bool last_valid;
+        /* A folder's path changes only when it or a folder above it is
+         * renamed (every folder rename on a marked file system is an event:
+         * the cache's generation moves on) or when a mount comes or goes
+         * below a source (the cache is emptied when a source is marked). A
+         * folder's handle is never another folder's: handles carry the
+         * inode's generation. So a writer's events, in or out of the drops,
+         * cost one resolution a folder, not one each. */
+        CacheSlot *cache;
+        uint64_t generation;
         union {
                 struct fanotify_event_metadata first;
                 char bytes[READ_BUFFER];
@@ -95,7 +110,10 @@ int fanotify_source_new(FanotifySource **ret, char **reterr_message) {
                 return failure(r, reterr_message, "watcher = fanotify: fanotify_init() failed: %s", strerror(-r));
         }
         f = calloc(1, sizeof *f);
-        if (!f) {
+        if (f)
+                f->cache = calloc(CACHE_SLOTS, sizeof *f->cache);
+        if (!f || !f->cache) {
+                free(f);
                 (void) close(fd);
                 return -ENOMEM;
         }
@@ -114,7 +132,9 @@ FanotifySource *fanotify_source_free(FanotifySource *f) {
         }
         free(f->sources);
         free(f->marks);
-        free(f->last_dir);
+        for (size_t i = 0; f->cache && i < CACHE_SLOTS; i++)
+                free(f->cache[i].dir);
+        free(f->cache);
         (void) close(f->fd);
         free(f);
         return NULL;
@@ -230,6 +250,7 @@ int fanotify_source_add(FanotifySource *f, const char *source, char **reterr_mes
         s->real = TAKE_PTR(real);
         memcpy(&s->fsid, &sfs.f_fsid, sizeof s->fsid);
         s->mount_fd = -1;
+        f->generation++;
         return 0;
 }
 
@@ -263,16 +284,27 @@ static char *handle_path(int mount_fd, struct file_handle *h) {
         return strdup(path);
 }
 
+static CacheSlot *cache_slot(FanotifySource *f, const __kernel_fsid_t *fsid, const struct file_handle *h,
+                             size_t size) {
+        uint64_t hash = 14695981039346656037ULL;        /* FNV-1a */
+
+        for (size_t i = 0; i < sizeof *fsid; i++)
+                hash = (hash ^ ((const unsigned char *) fsid)[i]) * 1099511628211ULL;
+        for (size_t i = 0; i < size; i++)
+                hash = (hash ^ ((const unsigned char *) h)[i]) * 1099511628211ULL;
+        return &f->cache[hash % CACHE_SLOTS];
+}
+
 /* The folder of an event's handle, as a path that starts with a source's
  * configured path, or NULL: gone, or not below any source. */
 static char *resolve(FanotifySource *f, const __kernel_fsid_t *fsid, struct file_handle *h) {
         size_t size = sizeof *h + h->handle_bytes;
+        CacheSlot *slot = size <= CACHE_HANDLE_MAX ? cache_slot(f, fsid, h, size) : NULL;
         char *dir = NULL;
 
-        if (size > sizeof f->last_handle)
-                return NULL;
-        if (f->last_valid && f->last_size == size && memcmp(f->last_handle, h, size) == 0)
-                return f->last_dir ? strdup(f->last_dir) : NULL;
+        if (slot && slot->size == size && slot->generation == f->generation && same_fsid(&slot->fsid, fsid) &&
+            memcmp(slot->handle, h, size) == 0)
+                return slot->dir ? strdup(slot->dir) : NULL;
         for (size_t i = 0; i < f->n_sources && !dir; i++) {
                 Source *s = &f->sources[i];
                 _cleanup_free_ char *p = NULL;
@@ -288,11 +320,14 @@ static char *resolve(FanotifySource *f, const __kernel_fsid_t *fsid, struct file
                 if (asprintf(&dir, "%s%s", s->path, p + (strcmp(s->real, "/") == 0 ? 0 : s->real_len)) < 0)
                         dir = NULL;
         }
-        free(f->last_dir);
-        f->last_dir = dir ? strdup(dir) : NULL;
-        memcpy(f->last_handle, h, size);
-        f->last_size = size;
-        f->last_valid = !dir || f->last_dir;
+        if (slot) {
+                free(slot->dir);
+                *slot = (CacheSlot) { .generation = f->generation, .fsid = *fsid, .size = (unsigned) size,
+                                      .dir = dir ? strdup(dir) : NULL };
+                memcpy(slot->handle, h, size);
+                if (dir && !slot->dir)
+                        slot->size = 0;
+        }
         return dir;
 }
 
@@ -373,8 +408,14 @@ static int dispatch(FanotifySource *f, const struct fanotify_event_metadata *m, 
         Named a, b;
         int r = 0;
 
-        if (m->mask & FAN_Q_OVERFLOW)
+        if (m->mask & FAN_Q_OVERFLOW) {
+                f->generation++;
                 return fn(IN_Q_OVERFLOW, 0, NULL, NULL, userdata);
+        }
+        /* Any folder renamed, this process's too (an output's mirror): the
+         * paths of the folders below it changed. */
+        if ((m->mask & FAN_RENAME) && (m->mask & FAN_ONDIR))
+                f->generation++;
         /* This process's own writes: thumbnails and state, never sources. */
         if (m->pid == f->pid)
                 return 0;
@@ -419,8 +460,7 @@ long fanotify_source_read(FanotifySource *f, FanotifyEventFn fn, void *userdata)
                 }
                 r = dispatch(f, m, fn, userdata);
         }
-        /* Handles are resolved afresh in the next read; mounts are let go. */
-        f->last_valid = false;
+        /* Mounts are let go: a source's disk is never kept busy. */
         for (size_t i = 0; i < f->n_sources; i++)
                 if (f->sources[i].mount_fd >= 0) {
                         (void) close(f->sources[i].mount_fd);

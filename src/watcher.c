@@ -65,6 +65,7 @@
 #define PENDING_QUIET_USEC (2 * 1000000ULL)
 #define PENDING_MAX 1024
 #define PRUNE_INTERVAL_USEC (3600 * 1000000ULL)
+#define FANOTIFY_GATHER_NSEC (2 * 1000000L)
 
 typedef struct Root {
         const DropConfig *drop;
@@ -1026,6 +1027,9 @@ static bool fanotify_next_events(Watcher *w) {
 
         if (poll(&p, 1, 1000) <= 0)
                 return false;
+        /* A moment for more to come: a busy writer's events are read a
+         * thousand at a time, not woken for one by one. */
+        (void) nanosleep(&(struct timespec) { 0, FANOTIFY_GATHER_NSEC }, NULL);
         r = fanotify_source_read(w->fan, fanotify_event, w);
         if (r < 0 && r != -ECANCELED) {
                 log_warning_errno((int) r, "cannot read fanotify events (rescanning every drop folder): %m");

@@ -38,8 +38,13 @@ for drop in in links; do
 	cp "$T/sample.jpg" "$T/$drop/a/x.jpg"
 	mv "$T/$drop/a" "$T/$drop/a-old"
 	ln -s "$T/secret" "$T/$drop/a"
-	check "$drop: a folder swapped for a symlink while its file waited: the file is not read" \
-		wait_for log_has "'$T/$drop/a/x.jpg' is reached through a symlink: not read"
+	# fanotify names a file's folder when its event is read, which may be
+	# after the swap: the file is then queued under its folder's new name.
+	not_read() {
+		log_has "'$T/$drop/a/x.jpg' is reached through a symlink: not read" ||
+			{ [ "$WATCHER" = fanotify ] && is_file "$T/$out/a-old/x_thumbnail.jpg"; }
+	}
+	check "$drop: a folder swapped for a symlink while its file waited: the file is not read" wait_for not_read
 	check "$drop: ... no thumbnail of the file outside the drop" test "$(dims "$T/$out/a/x_thumbnail.jpg")" != "77 33 JPEG"
 	check "$drop: ... and none under the symlink's name at all" is_gone "$T/$out/a/x_thumbnail.jpg"
 done
