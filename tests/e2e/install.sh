@@ -50,8 +50,13 @@ if command -v man >/dev/null; then
 		check "... with the configured paths" sh -c "echo \"\$0\" | grep -q '$SYSCONFDIR/thumbwatch/thumbwatch.conf'" "$out"
 	done
 	for word in --once --check-config --workers --queue-size --log-level --log-target SIGTERM SIGHUP \
-		THUMBWATCH_SOURCE THUMBWATCH_OUTPUT THUMBWATCH_ERROR THUMBWATCH_DURATION_US MESSAGE_ID 'STATUS=' 130; do
+		--watcher THUMBWATCH_SOURCE THUMBWATCH_OUTPUT THUMBWATCH_ERROR THUMBWATCH_DURATION_US MESSAGE_ID 'STATUS=' 130; do
 		check "thumbwatch(8) covers $word" sh -c "MANWIDTH=200 man -l '$R$MANDIR/man8/thumbwatch.8' 2>/dev/null | grep -q -- '$word'"
+	done
+	# Where thumbwatch's own messages send an admin who lacks a capability.
+	for page in man8/thumbwatch.8 man5/thumbwatch.conf.5; do
+		check "$page names the drop-in for watcher = fanotify as installed" \
+			sh -c "MANWIDTH=200 man -l '$R$MANDIR/$page' 2>/dev/null | grep -qF '$PKGDATADIR/thumbwatch-fanotify.conf'"
 	done
 	# Every key --check-config prints (the config's own table) is documented.
 	printf '[drop:d]\nsource = /s\noutput = /o\n' >"$T/keys.conf"
