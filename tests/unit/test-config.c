@@ -158,6 +158,7 @@ static const char every_key[] = "[thumbwatch]\n"
                                 "max_memory = 512M\n"
                                 "retry_io = 2s\n"
                                 "rescan_unwatched = 90s\n"
+                                "watcher = fanotify\n"
                                 "color = keep\n"
 #if HAVE_REDIS
                                 "queue = unix:///run/redis/redis.sock\n"
@@ -489,6 +490,63 @@ static void test_rescan_unwatched_and_max_memory(void) {
         fails_at("[thumbwatch]\nmax_memory = 1G\nmax_memory = 2G\n", 3, "set twice", "max_memory twice");
 }
 
+/* watcher: inotify by default; whether fanotify can be had is the
+ * watcher's to say (watcher_check()), not the config's. */
+static void test_watcher(void) {
+        ThumbwatchConfig *c = NULL;
+        char *msg = load("[drop:a]\nsource = /a\noutput = /b\n", &c), *printed, want[300];
+
+        ok(!msg && c, "a config without watcher loads");
+        free(msg);
+        if (c) {
+                is_int(c->watcher, WATCHER_INOTIFY, "watcher default: inotify");
+                printed = print_config(c);
+                ok(strstr(printed, "\nwatcher = inotify    ; default\n"), "watcher printed as inotify, the default");
+                free(printed);
+                is_int(config_set_global(c, "watcher", "fanotify", &msg), 0, "--watcher fanotify");
+                free(msg);
+                msg = NULL;
+                is_int(c->watcher, WATCHER_FANOTIFY, "... sets fanotify");
+                printed = print_config(c);
+                ok(strstr(printed, "\nwatcher = fanotify    ; command line\n"), "... printed as from the command line");
+                free(printed);
+                is_int(config_set_global(c, "watcher", "inotifywait", &msg), -EINVAL, "--watcher inotifywait: -EINVAL");
+                if (!ok(msg && strstr(msg, "watcher 'inotifywait': expected inotify (a watch per folder) or fanotify"),
+                        "... saying what is expected"))
+                        printf("#   got '%s'\n", msg ? msg : "(none)");
+                free(msg);
+                msg = NULL;
+                is_int(c->watcher, WATCHER_FANOTIFY, "... and keeping the value it had");
+                config_free(c);
+        }
+
+        msg = load("[thumbwatch]\nwatcher = fanotify\n[drop:a]\nsource = /a\noutput = /b\n", &c);
+        ok(!msg && c, "watcher = fanotify loads");
+        free(msg);
+        if (c) {
+                is_int(c->watcher, WATCHER_FANOTIFY, "watcher = fanotify");
+                printed = print_config(c);
+                (void) snprintf(want, sizeof want, "\nwatcher = fanotify    ; %s:2\n", path);
+                ok(strstr(printed, want), "... printed as fanotify, from FILE:2");
+                free(printed);
+                config_free(c);
+        }
+        msg = load("[thumbwatch]\nwatcher = inotify\n[drop:a]\nsource = /a\noutput = /b\n", &c);
+        ok(!msg && c && c->watcher == WATCHER_INOTIFY, "watcher = inotify loads");
+        free(msg);
+        config_free(c);
+
+        fails_at("[thumbwatch]\nworkers = 2\nwatcher = kqueue\n", 3,
+                 "watcher 'kqueue': expected inotify (a watch per folder) or fanotify (a mark per file system; "
+                 "needs CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH)",
+                 "watcher = kqueue: refused at its line, saying what is expected");
+        fails_at("[thumbwatch]\nwatcher = Fanotify\n", 2, "watcher 'Fanotify'", "watcher is case-sensitive");
+        fails_at("[thumbwatch]\nwatcher =\n", 2, "watcher '': expected inotify", "watcher empty");
+        fails_at("[thumbwatch]\nwatcher = inotify\nwatcher = fanotify\n", 3, "set twice", "watcher twice");
+        fails_at("[drop:a]\nsource = /a\noutput = /b\nwatcher = fanotify\n", 4, "unknown key",
+                 "watcher in a drop: [thumbwatch]'s only");
+}
+
 static void test_follow_symlinks(void) {
         static const struct {
                 const char *value;
@@ -782,6 +840,7 @@ int main(void) {
         test_limits_and_safety_keys();
         test_workers_auto();
         test_rescan_unwatched_and_max_memory();
+        test_watcher();
         test_follow_symlinks();
         test_errors();
         test_color_inherited();
