@@ -215,7 +215,7 @@ void metrics_format(FILE *f, const MetricsSample *s) {
         metric(f, "thumbwatch_retrying", "gauge", "Truncated or failing files waiting to be tried again.",
                s->retrying);
         metric(f, "thumbwatch_queued", "gauge", "Paths waiting in the local queue.", s->queued);
-        metric(f, "thumbwatch_watches", "gauge", "Folders watched with inotify.", s->watches);
+        metric(f, "thumbwatch_watches", "gauge", "Folders watched with inotify, or file systems marked with watcher = fanotify.", s->watches);
         metric(f, "thumbwatch_memory_budget_used_bytes", "gauge", "Bytes of max_memory reserved by decodes now.",
                s->memory_used);
         metric(f, "thumbwatch_memory_budget_bytes", "gauge", "The decodes' memory budget (max_memory).",

@@ -797,7 +797,8 @@ static void handle_overflow(Watcher *w) {
         log_full_errno_fields(LOG_WARNING, 0,
                               ((const LogField[]) { { "MESSAGE_ID", LOG_MESSAGE_OVERFLOW } }), 1,
                               w->fan ? "the kernel's fanotify queue overflowed: events were lost; rescanning "
-                                       "every drop folder"
+                                       "every drop folder (raise fs.fanotify.max_queued_events, or keep other "
+                                       "writers off the drops' file systems, to make this rarer)"
                                      : "the kernel's inotify queue overflowed: events were lost; rescanning "
                                        "every drop folder (raise fs.inotify.max_queued_events to make this rarer)");
         flush_moved_from(w);
