@@ -25,6 +25,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fanotify-source.h"
@@ -42,10 +43,12 @@
 #define CAPS_HINT "; run as root, or with the drop-in thumbwatch-fanotify.conf (see thumbwatch.conf(5)), or use watcher = inotify"
 
 typedef struct Source {
-        char *path;             /* as configured */
+        char *drop;             /* the drop's source, as configured */
+        char *path;             /* this folder's path below it: the source itself, or a mount below it */
         char *real;             /* realpath(): how the kernel names it */
         size_t real_len;
         __kernel_fsid_t fsid;
+        dev_t dev;
         int mount_fd;           /* during a read only: a mount is never kept busy */
 } Source;
 
@@ -127,6 +130,7 @@ FanotifySource *fanotify_source_free(FanotifySource *f) {
         if (!f)
                 return NULL;
         for (size_t i = 0; i < f->n_sources; i++) {
+                free(f->sources[i].drop);
                 free(f->sources[i].path);
                 free(f->sources[i].real);
         }
@@ -189,69 +193,227 @@ static int check_handles(const char *source, const char *real, char **reterr_mes
         return 0;
 }
 
-int fanotify_source_add(FanotifySource *f, const char *source, char **reterr_message) {
-        _cleanup_free_ char *real = NULL, *copy = NULL;
+/* Marks the file system of the folder real, named name in messages, and
+ * checks that its folders can be found by handle. */
+static int mark_folder(FanotifySource *f, const char *name, const char *real, __kernel_fsid_t *ret_fsid,
+                       dev_t *ret_dev, char **reterr_message) {
         __kernel_fsid_t *marks;
         struct statfs sfs;
-        Source *s = NULL;
+        struct stat st;
         bool marked = false;
+        int r;
+
+        if (statfs(real, &sfs) < 0 || stat(real, &st) < 0)
+                return failure(-errno, reterr_message, "watcher = fanotify: cannot look at '%s': %m", name);
+        if (fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_EVENTS, AT_FDCWD, real) < 0) {
+                r = -errno;
+                if (r == -EPERM)
+                        return failure(r, reterr_message, "watcher = fanotify: marking the file system of '%s' "
+                                       "needs CAP_SYS_ADMIN" CAPS_HINT, name);
+                if (r == -ENODEV || r == -EOPNOTSUPP)
+                        return failure(r, reterr_message, "watcher = fanotify: the file system of '%s' cannot "
+                                       "report file handles (%s): use watcher = inotify", name, strerror(-r));
+                if (r == -EXDEV)
+                        return failure(r, reterr_message, "watcher = fanotify: '%s' is on a subvolume or a "
+                                       "file system whose folders report another id than its own: use "
+                                       "watcher = inotify", name);
+                if (r == -EINVAL)
+                        return failure(r, reterr_message, "watcher = fanotify: this kernel cannot report "
+                                       "renames (FAN_RENAME needs Linux 5.17): use watcher = inotify");
+                return failure(r, reterr_message, "watcher = fanotify: cannot mark the file system of '%s': %s",
+                               name, strerror(-r));
+        }
+        r = check_handles(name, real, reterr_message);
+        if (r < 0)
+                return r;
+        memcpy(ret_fsid, &sfs.f_fsid, sizeof *ret_fsid);
+        *ret_dev = st.st_dev;
+        for (size_t i = 0; i < f->n_marks; i++)
+                marked = marked || same_fsid(&f->marks[i], ret_fsid);
+        if (marked)
+                return 0;
+        marks = reallocarray(f->marks, f->n_marks + 1, sizeof *marks);
+        if (!marks)
+                return -ENOMEM;
+        f->marks = marks;
+        f->marks[f->n_marks++] = *ret_fsid;
+        return 0;
+}
+
+/* A mount point of /proc/self/mountinfo (its fifth field), unescaped. */
+static char *mount_point(char *line) {
+        char *p = line, *out, *w;
+
+        for (int i = 0; i < 4 && p; i++) {
+                p = strchr(p, ' ');
+                p = p ? p + 1 : NULL;
+        }
+        if (!p)
+                return NULL;
+        out = w = strndup(p, strcspn(p, " "));
+        for (char *r = out; out && *r; w++)
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
+                    r[3] <= '7') {
+                        *w = (char) ((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 4;
+                } else
+                        *w = *r++;
+        if (out)
+                *w = '\0';
+        return out;
+}
+
+/* The mount points strictly below real, in the order of the table (a
+ * mount below another comes after it). */
+static int mounts_below(const char *real, char ***ret, size_t *ret_n) {
+        _cleanup_fclose_ FILE *m = fopen("/proc/self/mountinfo", "re");
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0, n = 0, len = strlen(real);
+        char **list = NULL;
+
+        if (!m)
+                return -errno;
+        while (getline(&line, &size, m) > 0) {
+                char *p = mount_point(line), **l;
+
+                if (!p || strncmp(p, real, len) != 0 || (p[len] != '/' && strcmp(real, "/") != 0) ||
+                    strcmp(p, real) == 0) {
+                        free(p);
+                        continue;
+                }
+                l = reallocarray(list, n + 1, sizeof *l);
+                if (!l) {
+                        free(p);
+                        break;
+                }
+                list = l;
+                list[n++] = p;
+        }
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+static void strv_free(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+static int source_append(FanotifySource *f, const char *drop, const char *path, const char *real,
+                         const __kernel_fsid_t *fsid, dev_t dev) {
+        Source *a = reallocarray(f->sources, f->n_sources + 1, sizeof *a);
+        Source s = { .drop = strdup(drop), .path = strdup(path), .real = strdup(real), .real_len = strlen(real),
+                     .fsid = *fsid, .dev = dev, .mount_fd = -1 };
+
+        if (a)
+                f->sources = a;
+        if (!a || !s.drop || !s.path || !s.real) {
+                free(s.drop);
+                free(s.path);
+                free(s.real);
+                return -ENOMEM;
+        }
+        f->sources[f->n_sources++] = s;
+        return 0;
+}
+
+/* Forgets what was known of drop source's mounts; the names of those
+ * below it (not the source itself) go to *ret_old. */
+static void sources_forget(FanotifySource *f, const char *source, char ***ret_old, size_t *ret_n) {
+        size_t j = 0;
+
+        *ret_old = NULL;
+        *ret_n = 0;
+        for (size_t i = 0; i < f->n_sources; i++) {
+                Source *s = &f->sources[i];
+                char **l;
+
+                if (strcmp(s->drop, source) != 0) {
+                        f->sources[j++] = *s;
+                        continue;
+                }
+                l = strcmp(s->path, source) != 0 ? reallocarray(*ret_old, *ret_n + 1, sizeof *l) : NULL;
+                if (l) {
+                        *ret_old = l;
+                        l[(*ret_n)++] = TAKE_PTR(s->path);
+                }
+                free(s->drop);
+                free(s->path);
+                free(s->real);
+        }
+        f->n_sources = j;
+}
+
+int fanotify_source_add(FanotifySource *f, const char *source, FanotifyMountFn added, void *userdata,
+                        char **reterr_message) {
+        _cleanup_free_ char *real = NULL;
+        char **mounts = NULL, **old = NULL;
+        size_t n_mounts = 0, n_old = 0;
+        __kernel_fsid_t fsid;
+        dev_t dev;
         int r;
 
         real = realpath(source, NULL);
         if (!real)
                 return failure(-errno, reterr_message, "watcher = fanotify: cannot resolve '%s': %m", source);
-        if (statfs(real, &sfs) < 0)
-                return failure(-errno, reterr_message, "watcher = fanotify: cannot statfs '%s': %m", source);
-        if (fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_EVENTS, AT_FDCWD, real) < 0) {
-                r = -errno;
-                if (r == -EPERM)
-                        return failure(r, reterr_message, "watcher = fanotify: marking the file system of '%s' "
-                                       "needs CAP_SYS_ADMIN" CAPS_HINT, source);
-                if (r == -ENODEV || r == -EOPNOTSUPP)
-                        return failure(r, reterr_message, "watcher = fanotify: the file system of '%s' cannot "
-                                       "report file handles (%s): use watcher = inotify", source, strerror(-r));
-                if (r == -EXDEV)
-                        return failure(r, reterr_message, "watcher = fanotify: '%s' is on a subvolume or a "
-                                       "file system whose folders report another id than its own: use "
-                                       "watcher = inotify", source);
-                if (r == -EINVAL)
-                        return failure(r, reterr_message, "watcher = fanotify: this kernel cannot report "
-                                       "renames (FAN_RENAME needs Linux 5.17): use watcher = inotify");
-                return failure(r, reterr_message, "watcher = fanotify: cannot mark the file system of '%s': %s",
-                               source, strerror(-r));
-        }
-        r = check_handles(source, real, reterr_message);
+        r = mark_folder(f, source, real, &fsid, &dev, reterr_message);
         if (r < 0)
                 return r;
-
-        for (size_t i = 0; i < f->n_marks; i++)
-                marked = marked || same_fsid(&f->marks[i], (const __kernel_fsid_t *) &sfs.f_fsid);
-        if (!marked) {
-                marks = reallocarray(f->marks, f->n_marks + 1, sizeof *marks);
-                if (!marks)
-                        return -ENOMEM;
-                f->marks = marks;
-                memcpy(&f->marks[f->n_marks++], &sfs.f_fsid, sizeof *marks);
-        }
-        for (size_t i = 0; i < f->n_sources; i++)
-                if (strcmp(f->sources[i].path, source) == 0)
-                        s = &f->sources[i];
-        if (!s) {
-                copy = strdup(source);
-                s = copy ? reallocarray(f->sources, f->n_sources + 1, sizeof *s) : NULL;
-                if (!s)
-                        return -ENOMEM;
-                f->sources = s;
-                s = &f->sources[f->n_sources++];
-                *s = (Source) { .path = TAKE_PTR(copy) };
-        }
-        free(s->real);
-        s->real_len = strlen(real);
-        s->real = TAKE_PTR(real);
-        memcpy(&s->fsid, &sfs.f_fsid, sizeof s->fsid);
-        s->mount_fd = -1;
+        /* File systems mounted below the source (a disk, a bind mount of a
+         * folder elsewhere) are marked too, and their folders named through
+         * their mounts. */
+        r = mounts_below(real, &mounts, &n_mounts);
+        if (r < 0)
+                return failure(r, reterr_message, "watcher = fanotify: cannot read /proc/self/mountinfo: %s",
+                               strerror(-r));
+        sources_forget(f, source, &old, &n_old);
         f->generation++;
-        return 0;
+        r = source_append(f, source, source, real, &fsid, dev);
+        for (size_t i = 0; r >= 0 && i < n_mounts; i++) {
+                _cleanup_free_ char *path = NULL, *msg = NULL;
+                bool known = false;
+
+                if (asprintf(&path, "%s%s", source, mounts[i] + (strcmp(real, "/") == 0 ? 0 : strlen(real))) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = mark_folder(f, path, mounts[i], &fsid, &dev, &msg);
+                if (r < 0) {
+                        r = failure(r, reterr_message, "%s (it is a mount below the source '%s')",
+                                    msg ? msg : "watcher = fanotify: cannot mark", source);
+                        break;
+                }
+                r = source_append(f, source, path, mounts[i], &fsid, dev);
+                for (size_t j = 0; j < n_old; j++)
+                        known = known || strcmp(old[j], path) == 0;
+                if (r >= 0 && !known && added)
+                        added(path, userdata);
+        }
+        strv_free(mounts, n_mounts);
+        strv_free(old, n_old);
+        return r;
+}
+
+bool fanotify_source_marked(const FanotifySource *f, dev_t dev) {
+        _cleanup_fclose_ FILE *info = NULL;
+        _cleanup_free_ char *line = NULL;
+        char name[64];
+        size_t size = 0;
+        unsigned kdev = (major(dev) << 20) | minor(dev);
+
+        (void) snprintf(name, sizeof name, "/proc/self/fdinfo/%d", f->fd);
+        info = fopen(name, "re");
+        if (!info)
+                return true;    /* cannot tell */
+        while (getline(&line, &size, info) > 0) {
+                const char *p = strstr(line, " sdev:");
+                unsigned d;
+
+                if (p && sscanf(p, " sdev:%x", &d) == 1 && d == kdev)
+                        return true;
+        }
+        return false;
 }
 
 int fanotify_source_check(const char *const *folders, size_t n, char **reterr_message) {
@@ -260,7 +422,7 @@ int fanotify_source_check(const char *const *folders, size_t n, char **reterr_me
 
         r = fanotify_source_new(&f, reterr_message);
         for (size_t i = 0; r >= 0 && i < n; i++)
-                r = fanotify_source_add(f, folders[i], reterr_message);
+                r = fanotify_source_add(f, folders[i], NULL, NULL, reterr_message);
         fanotify_source_free(f);
         return r;
 }

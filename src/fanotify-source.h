@@ -25,11 +25,23 @@ int fanotify_source_check(const char *const *folders, size_t n, char **reterr_me
 int fanotify_source_new(FanotifySource **ret, char **reterr_message);
 FanotifySource *fanotify_source_free(FanotifySource *f);      /* NULL-safe; returns NULL */
 
+/* Called with the path (below a source) of each mount below it that
+ * fanotify_source_add() found and had not marked before. */
+typedef void (*FanotifyMountFn)(const char *path, void *userdata);
+
 /* Marks the file system that holds the folder source (a drop's, as
- * configured: a symlink to its folder is followed), and resolves events on
- * it below source to paths that start with source. Marking a file system
- * twice is harmless. Returns 0, or -errno with *reterr_message. */
-int fanotify_source_add(FanotifySource *f, const char *source, char **reterr_message);
+ * configured: a symlink to its folder is followed), and those of the mounts
+ * below it (read from /proc/self/mountinfo: called again, it finds those
+ * mounted since), and resolves events on them below source to paths that
+ * start with source. Marking a file system twice is harmless. Returns 0, or
+ * -errno with *reterr_message (a mount below the source that cannot be
+ * marked fails the source). */
+int fanotify_source_add(FanotifySource *f, const char *source, FanotifyMountFn added, void *userdata,
+                        char **reterr_message);
+
+/* Does the mark on the file system of device dev still stand? It goes with
+ * the file system (unmounted, even if mounted again at once). */
+bool fanotify_source_marked(const FanotifySource *f, dev_t dev);
 
 /* File systems marked. */
 unsigned fanotify_source_marks(const FanotifySource *f);

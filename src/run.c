@@ -770,6 +770,10 @@ static int daemon_start(ThumbwatchConfig *c, run_reload_fn load_config, Daemon *
         Daemon *d;
         int r;
 
+        /* A watcher mode that cannot be had is said before anything is
+         * written: the outputs are not even made. */
+        if (c->role != FLEET_ROLE_WORKER && watcher_check(c) < 0)
+                return EXIT_SOME_FAILED;
         /* A watcher of a fleet writes no output: it recovers nothing there. */
         if (run_prepare_drops(c, false, !(fleet_queue_is_redis(c->queue) && c->role == FLEET_ROLE_WATCHER)) < 0)
                 return EXIT_USAGE;

@@ -32,6 +32,7 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -96,7 +97,7 @@ struct Watcher {
         WatchIndex *index;
         FanotifySource *fan;            /* watcher = fanotify; NULL with inotify */
         uint64_t roots_checked_at;      /* watcher = fanotify: the roots were last looked at */
-        uint32_t fan_cookie;            /* its events' renames pair by these */
+        int mounts_fd;                  /* watcher = fanotify: /proc/self/mountinfo, polled for changes */
         int last_wd;                    /* the newest wd the kernel gave us */
         unsigned failed_adds;           /* watches not added since (each may have taken a wd) */
         bool limit_reported;            /* the first ENOSPC has been reported */
@@ -137,7 +138,7 @@ static int fanotify_open(const ThumbwatchConfig *c, FanotifySource **ret) {
                 struct stat st;
 
                 if (stat(c->drops[i].source, &st) == 0 && S_ISDIR(st.st_mode))
-                        r = fanotify_source_add(f, c->drops[i].source, &msg);
+                        r = fanotify_source_add(f, c->drops[i].source, NULL, NULL, &msg);
         }
         if (r < 0) {
                 fanotify_source_free(f);
@@ -183,6 +184,7 @@ int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Wa
         for (size_t i = 0; i < c->n_drops; i++)
                 w->roots[i] = (Root) { .drop = &c->drops[i], .wd = -1, .retry_delay = RETRY_MIN_USEC };
         w->n_roots = c->n_drops;
+        w->mounts_fd = -1;
         w->config = c;
         w->work = work;
         w->scanner = scanner;
@@ -221,6 +223,8 @@ Watcher *watcher_free(Watcher *w) {
                 return NULL;
         w->index = watch_index_free(w->index);
         w->fan = fanotify_source_free(w->fan);
+        if (w->mounts_fd >= 0)
+                (void) close(w->mounts_fd);
         for (size_t i = 0; i < w->n_unwatched_now; i++)
                 free(w->unwatched[i]);
         free(w->unwatched);
@@ -566,7 +570,7 @@ static int watch_tree(Watcher *w, const DropConfig *d, const char *dir, bool sca
  * once. */
 static int mark_root(Watcher *w, Root *root, const struct stat *st) {
         _cleanup_free_ char *msg = NULL;
-        int r = fanotify_source_add(w->fan, root->drop->source, &msg);
+        int r = fanotify_source_add(w->fan, root->drop->source, NULL, NULL, &msg);
 
         if (r < 0) {
                 if (!root->reported)
@@ -777,6 +781,12 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                         }
                         free(w->moved_from);
                         w->moved_from = NULL;
+                        /* fanotify names an event's folder when the event is
+                         * read: a file deleted just before its folder was
+                         * renamed was looked for under the new name, before
+                         * the thumbnails had moved there. */
+                        if (w->fan && d->delete_with_source)
+                                scanner_request_prune(w->scanner, path);
                 }
                 if (skipped)
                         return;
@@ -1005,29 +1015,63 @@ static int fanotify_event(uint32_t mask, uint32_t cookie, const char *dir, const
  * looked at: gone, or another folder under its name, it is disarmed (and
  * marked again when back, with a catch-up scan). */
 static void fanotify_check_roots(Watcher *w, uint64_t now) {
-        if (now < w->roots_checked_at + RETRY_MIN_USEC)
+        if (now != UINT64_MAX && now < w->roots_checked_at + RETRY_MIN_USEC)
                 return;
-        w->roots_checked_at = now;
+        w->roots_checked_at = now_usec();
         for (size_t i = 0; i < w->n_roots; i++) {
                 Root *root = &w->roots[i];
                 struct stat st;
 
                 if (!root->armed)
                         continue;
+                /* Its file system unmounted (and mounted again, maybe: the
+                 * same device and inode, but the mark went with the old). */
                 if (stat(root->drop->source, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_dev != root->dev ||
-                    st.st_ino != root->ino)
+                    st.st_ino != root->ino || !fanotify_source_marked(w->fan, root->dev))
                         disarm_root(root);
+        }
+}
+
+static void mount_added(const char *path, void *userdata) {
+        Watcher *w = userdata;
+
+        log_info("'%s' was mounted below a source: marked, and scanned", path);
+        scanner_request(w->scanner, path, true);
+}
+
+/* watcher = fanotify: the mount table changed. A root whose mark went with
+ * its file system is disarmed (and armed again, caught up); the others are
+ * marked again, with what is mounted below them now. */
+static void fanotify_mounts_changed(Watcher *w) {
+        fanotify_check_roots(w, UINT64_MAX);
+        for (size_t i = 0; i < w->n_roots; i++) {
+                Root *root = &w->roots[i];
+                _cleanup_free_ char *msg = NULL;
+                int r;
+
+                if (!root->armed)
+                        continue;
+                r = fanotify_source_add(w->fan, root->drop->source, mount_added, w, &msg);
+                if (r < 0) {
+                        log_error_errno(r, "%s", msg ? msg : "watcher = fanotify: cannot mark the source again");
+                        disarm_root(root);
+                }
         }
 }
 
 /* watcher = fanotify: waits up to a second for events, and handles what
  * one read brings. Returns false after a quiet second. */
 static bool fanotify_next_events(Watcher *w) {
-        struct pollfd p = { .fd = fanotify_source_fd(w->fan), .events = POLLIN };
+        struct pollfd p[2] = { { .fd = fanotify_source_fd(w->fan), .events = POLLIN },
+                               { .fd = w->mounts_fd, .events = POLLPRI } };
         long r;
 
-        if (poll(&p, 1, 1000) <= 0)
+        if (poll(p, 2, 1000) <= 0)
                 return false;
+        if (p[1].revents & (POLLPRI | POLLERR))
+                fanotify_mounts_changed(w);
+        if (!(p[0].revents & POLLIN))
+                return true;
         /* A moment for more to come: a busy writer's events are read a
          * thousand at a time, not woken for one by one. */
         (void) nanosleep(&(struct timespec) { 0, FANOTIFY_GATHER_NSEC }, NULL);
@@ -1078,6 +1122,9 @@ static void *watcher_thread(void *arg) {
 
         /* Named, so that its CPU can be told from the workers' (top -H, bench/). */
         (void) pthread_setname_np(pthread_self(), "tw-watcher");
+        /* fanotify: a mount below a source is marked when it comes. */
+        if (w->fan)
+                w->mounts_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
         if (!w->fan && !inotifytools_initialize()) {
                 log_error_errno(errno, "cannot start inotify: %m");
                 atomic_store(&w->ready, true);

@@ -64,6 +64,27 @@ check "the queued work was drained ($made made before exiting)" test "$made" -ge
 start_daemon "$T/in" "$T/out"
 all_later() { [ "$(find "$T/out/later" -type f | wc -l)" -eq 60 ]; }
 check "the next start catches up on the rest" wait_for all_later
+
+# A file deleted, or renamed, then its folder renamed, all before the
+# watcher reads the events (the daemon frozen): fanotify names those events
+# by the folder's path when read, the new one, before the thumbnails have
+# moved there. None is left of the deleted file, the renamed one's is under
+# its new name.
+mkdir "$T/in/p"
+cp "$T/sample.jpg" "$T/in/p/a.jpg"
+cp "$T/sample.jpg" "$T/in/p/b.jpg"
+cp "$T/sample.jpg" "$T/in/p/c.jpg"
+check "three files in a folder p: made" wait_for is_file "$T/out/p/c_thumbnail.jpg"
+wait_for is_file "$T/out/p/a_thumbnail.jpg"
+kill -STOP "$PID"
+rm "$T/in/p/a.jpg"
+mv "$T/in/p/b.jpg" "$T/in/p/b2.jpg"
+mv "$T/in/p" "$T/in/q"
+kill -CONT "$PID"
+thumbs_of_q() { (cd "$T/out" && find q p -name '*.jpg' 2>/dev/null | sort | tr '\n' ' '); }
+settled() { [ "$(thumbs_of_q)" = "q/b2_thumbnail.jpg q/c_thumbnail.jpg " ]; }
+check "a.jpg deleted, b.jpg renamed, then p renamed to q: q's thumbnails are b2's and c's only" wait_for settled
+echo "#   the output holds: $(thumbs_of_q)"
 stop_daemon
 diag "$T/log" | grep -v ' -> ' | tail -n 15
 done_testing

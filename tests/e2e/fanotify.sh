@@ -9,6 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 chmod 755 "$T"
+trap 'for m in ramfs disk in-m/disk in-m/bind; do mountpoint -q "$T/$m" 2>/dev/null && umount "$T/$m"; done; cleanup' EXIT
 conf() { # FILE WATCHER SOURCE OUTPUT
 	printf '[thumbwatch]\nwatcher = %s\n[drop:a]\nsource = %s\noutput = %s\n' "$2" "$3" "$4" >"$1"
 }
@@ -30,11 +31,13 @@ if command -v setpriv >/dev/null && setpriv --bounding-set=-sys_admin true 2>/de
 	setpriv --bounding-set=-dac_read_search "$THUMBWATCH" --check-config "$T/fan.conf" >/dev/null 2>"$T/err"
 	is "$?" 2 "without CAP_DAC_READ_SEARCH: --check-config exits 2"
 	check "... naming CAP_DAC_READ_SEARCH" grep -q "open_by_handle_at() refused: it needs CAP_DAC_READ_SEARCH" "$T/err"
-	setpriv --bounding-set=-sys_admin "$THUMBWATCH" --config "$T/fan.conf" 2>"$T/err" &
+	conf "$T/noperm.conf" fanotify "$T/in" "$T/out-noperm"
+	setpriv --bounding-set=-sys_admin "$THUMBWATCH" --config "$T/noperm.conf" 2>"$T/err" &
 	wait_exit $!
 	is "$STATUS" 1 "without CAP_SYS_ADMIN: the daemon does not start (exit 1)"
 	check "... saying why" grep -q "needs CAP_SYS_ADMIN" "$T/err"
 	check "... and does not fall back to inotify" sh -c "! grep -q 'ready:' '$T/err'"
+	check "... having written nothing (its output is not even made)" is_gone "$T/out-noperm"
 	setpriv --bounding-set=-sys_admin "$THUMBWATCH" --config "$T/fan.conf" --watcher inotify >/dev/null 2>&1 --check-config
 	is "$?" 0 "--watcher inotify on the command line overrides the config"
 else
@@ -47,7 +50,6 @@ check "... saying what is expected" grep -q "watcher 'kqueue'.*expected inotify.
 # A file system without file handles (ramfs): refused by name.
 mkdir "$T/ramfs"
 if mount -t ramfs ramfs "$T/ramfs" 2>/dev/null; then
-	trap 'umount "$T/ramfs" 2>/dev/null; mountpoint -q "$T/disk" 2>/dev/null && umount "$T/disk"; cleanup' EXIT
 	mkdir "$T/ramfs/in"
 	conf "$T/ram.conf" fanotify "$T/ramfs/in" "$T/out-ram"
 	"$THUMBWATCH" --check-config "$T/ram.conf" >/dev/null 2>"$T/err"
@@ -118,9 +120,34 @@ if command -v mkfs.ext4 >/dev/null && mkfs.ext4 -q -F "$T/disk.img" 8M >/dev/nul
 	check "mounted again: marked again and caught up" wait_for is_file "$T/out-disk/two_thumbnail.jpg"
 	cp "$T/sample.jpg" "$T/disk/in/three.jpg"
 	check "... and new files on it are made" wait_for is_file "$T/out-disk/three_thumbnail.jpg"
+	# At once: the same device and inode come back, but the mark went
+	# with the file system that was unmounted.
+	umount "$T/disk" && mount -o loop "$T/disk.img" "$T/disk"
+	cp "$T/sample.jpg" "$T/disk/in/four.jpg"
+	check "unmounted and mounted again at once: its files are still made" wait_for is_file "$T/out-disk/four_thumbnail.jpg"
+	cp "$T/sample.jpg" "$T/disk/in/five.jpg"
+	check "... new ones too" wait_for is_file "$T/out-disk/five_thumbnail.jpg"
 	stop_daemon
 	is "$STATUS" 0 "exit 0"
 	umount "$T/disk"
+
+	# Mounts below a source: a bind mount of a folder elsewhere on the same
+	# file system there at start, a disk mounted later; both are marked and
+	# their folders named through their mounts.
+	mkdir -p "$T/origin" "$T/in-m/bind" "$T/in-m/disk"
+	mount --bind "$T/origin" "$T/in-m/bind"
+	start_daemon --watcher fanotify "$T/in-m" "$T/out-m"
+	check "ready with a bind mount below the source" wait_ready
+	cp "$T/sample.jpg" "$T/in-m/bind/x.jpg"
+	check "a file dropped into the bind mount below the source is made" wait_for is_file "$T/out-m/bind/x_thumbnail.jpg"
+	mount -o loop "$T/disk.img" "$T/in-m/disk"
+	check "a disk mounted below the source later is marked" wait_for log_has "'$T/in-m/disk' was mounted below a source"
+	check "... and scanned" wait_for is_file "$T/out-m/disk/in/five_thumbnail.jpg"
+	cp "$T/sample.jpg" "$T/in-m/disk/y.jpg"
+	check "... and a file dropped onto it is made" wait_for is_file "$T/out-m/disk/y_thumbnail.jpg"
+	stop_daemon
+	is "$STATUS" 0 "exit 0"
+	umount "$T/in-m/disk" "$T/in-m/bind"
 else
 	ok "# SKIP cannot mount a loop device here"
 fi
