@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,42 +531,47 @@ typedef struct Named {
 } Named;
 
 /* The info record of type type in event m, resolved. */
-static void named(FanotifySource *f, const struct fanotify_event_metadata *m, uint8_t type, Named *ret) {
-        const char *end = (const char *) m + m->event_len;
+/* The info record of type type in the event at event (m: its metadata),
+ * resolved. Records are not aligned in the buffer: they are copied out. */
+static void named(FanotifySource *f, const struct fanotify_event_metadata *m, const char *event, uint8_t type,
+                  Named *ret) {
+        const char *end = event + m->event_len;
 
         *ret = (Named) {};
-        for (const char *p = (const char *) (m + 1); p + sizeof(struct fanotify_event_info_header) <= end;) {
-                const struct fanotify_event_info_fid *info = (const void *) p;
+        for (const char *p = event + m->metadata_len; p + sizeof(struct fanotify_event_info_fid) <= end;) {
+                const char *handle = p + offsetof(struct fanotify_event_info_fid, handle);
+                struct fanotify_event_info_fid info;
                 union {
                         struct file_handle h;
                         unsigned char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
                 } fh;
 
-                if (info->hdr.len == 0 || p + info->hdr.len > end)
+                memcpy(&info, p, sizeof info);
+                if (info.hdr.len == 0 || p + info.hdr.len > end)
                         return;
-                if (info->hdr.info_type == type && info->hdr.len > sizeof *info + sizeof fh.h) {
-                        /* Copied: the record's handle is not aligned for a struct file_handle. */
-                        memcpy(&fh.h, info->handle, sizeof fh.h);
+                if (info.hdr.info_type == type && info.hdr.len > sizeof info + sizeof fh.h) {
+                        memcpy(&fh.h, handle, sizeof fh.h);
                         if (fh.h.handle_bytes > MAX_HANDLE_SZ ||
-                            sizeof *info + sizeof fh.h + fh.h.handle_bytes >= info->hdr.len)
+                            sizeof info + sizeof fh.h + fh.h.handle_bytes >= info.hdr.len)
                                 return;
-                        memcpy(fh.h.f_handle, info->handle + sizeof fh.h, fh.h.handle_bytes);
-                        ret->name = (const char *) info->handle + sizeof fh.h + fh.h.handle_bytes;
-                        if (memchr(ret->name, '\0', (size_t) (p + info->hdr.len - ret->name)) == NULL ||
+                        memcpy(fh.h.f_handle, handle + sizeof fh.h, fh.h.handle_bytes);
+                        ret->name = handle + sizeof fh.h + fh.h.handle_bytes;
+                        if (memchr(ret->name, '\0', (size_t) (p + info.hdr.len - ret->name)) == NULL ||
                             ret->name[0] == '\0' || strcmp(ret->name, ".") == 0) {
                                 ret->name = NULL;
                                 return;
                         }
-                        ret->dir = resolve(f, &info->fsid, &fh.h);
+                        ret->dir = resolve(f, &info.fsid, &fh.h);
                         if (!ret->dir)
                                 ret->name = NULL;
                         return;
                 }
-                p += info->hdr.len;
+                p += info.hdr.len;
         }
 }
 
-static int dispatch(FanotifySource *f, const struct fanotify_event_metadata *m, FanotifyEventFn fn, void *userdata) {
+static int dispatch(FanotifySource *f, const struct fanotify_event_metadata *m, const char *event, FanotifyEventFn fn,
+                    void *userdata) {
         uint32_t isdir = (m->mask & FAN_ONDIR) ? IN_ISDIR : 0, in;
         Named a, b;
         int r = 0;
@@ -584,8 +590,8 @@ static int dispatch(FanotifySource *f, const struct fanotify_event_metadata *m, 
         if (m->mask & FAN_RENAME) {
                 uint32_t cookie = ++f->cookie ? f->cookie : ++f->cookie;
 
-                named(f, m, FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, &a);
-                named(f, m, FAN_EVENT_INFO_TYPE_NEW_DFID_NAME, &b);
+                named(f, m, event, FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, &a);
+                named(f, m, event, FAN_EVENT_INFO_TYPE_NEW_DFID_NAME, &b);
                 if (a.dir)
                         r = fn(IN_MOVED_FROM | isdir, cookie, a.dir, a.name, userdata);
                 if (b.dir && r >= 0)
@@ -598,7 +604,7 @@ static int dispatch(FanotifySource *f, const struct fanotify_event_metadata *m, 
         /* A folder's own attributes change nothing. */
         if (isdir && !(in & (IN_CREATE | IN_DELETE)))
                 return 0;
-        named(f, m, FAN_EVENT_INFO_TYPE_DFID_NAME, &a);
+        named(f, m, event, FAN_EVENT_INFO_TYPE_DFID_NAME, &a);
         if (a.dir) {
                 in = settle_mask(in, a.dir, a.name);
                 r = fn(in, 0, a.dir, a.name, userdata);
@@ -608,19 +614,27 @@ static int dispatch(FanotifySource *f, const struct fanotify_event_metadata *m, 
 }
 
 long fanotify_source_read(FanotifySource *f, FanotifyEventFn fn, void *userdata) {
-        const struct fanotify_event_metadata *m = &f->buf.first;
         ssize_t n = read(f->fd, f->buf.bytes, sizeof f->buf.bytes);
         long count = 0;
         int r = 0;
 
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-        for (; r >= 0 && FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n), count++) {
-                if (m->vers != FANOTIFY_METADATA_VERSION) {
+        /* Events are not aligned in the buffer either (a record's length is
+         * a multiple of 4): each one's metadata is copied out. */
+        for (size_t off = 0; r >= 0 && off + FAN_EVENT_METADATA_LEN <= (size_t) n; count++) {
+                struct fanotify_event_metadata m;
+
+                memcpy(&m, f->buf.bytes + off, sizeof m);
+                if (m.event_len < FAN_EVENT_METADATA_LEN || m.metadata_len < FAN_EVENT_METADATA_LEN ||
+                    m.metadata_len > m.event_len || off + m.event_len > (size_t) n)
+                        break;
+                if (m.vers != FANOTIFY_METADATA_VERSION) {
                         r = -EPROTO;
                         break;
                 }
-                r = dispatch(f, m, fn, userdata);
+                r = dispatch(f, &m, f->buf.bytes + off, fn, userdata);
+                off += m.event_len;
         }
         /* Mounts are let go: a source's disk is never kept busy. */
         for (size_t i = 0; i < f->n_sources; i++)
