@@ -602,35 +602,47 @@ static JobOutcome stage_make(Job *j) {
         return JOB_NEXT;
 }
 
-/* The source at path, gone while its thumbnails were made (deleted,
- * renamed, its folder moved): its thumbnails have no source here. If its
- * folder moved, the mirror moved with it and the thumbnails just written are
- * where they should be; what may stand under the old name is a mirror made
- * anew by outputs_open() after the move, which goes. Otherwise the
- * thumbnails go, through the folders they were written to. Returns false
- * when the source is still there (its identity now to ret_id). */
+/* The source's path after the write: still the file decoded, or not. When
+ * it no longer names that file (deleted, renamed, its folder moved; or
+ * another file under the name now: replaced, names swapped), what was
+ * written for it may stand where no source explains it: the folder it went
+ * to was opened by name before the write, and the watcher may have moved
+ * it since, or moved another folder's mirror under that name before
+ * (output_folder_moved()), so the path no longer leads to it. It goes
+ * through the folders it was written to (only what still carries this
+ * job's stamp: a thumbnail of the file under the name now stays), unless
+ * its folder followed the file. The file, if still linked, is under a name
+ * not known here: the drops are scanned again (coalesced), which makes its
+ * thumbnail there and prunes what is left. Returns true when the path
+ * names nothing now (what outputs_open() made under it goes too); false
+ * otherwise, with the identity of what it names to ret_id. */
 static bool went_away(Job *j, SourceIdentity *ret_id) {
         const DropConfig *d = j->drop;
         SourceIdentity unused;
         struct stat now, decoded;
-        Outputs by_name;
+        bool linked;
+        long n;
+        int r;
 
-        if (output_stat_source(AT_FDCWD, j->path, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, &now, ret_id) !=
-            -ENOENT)
+        r = output_stat_source(AT_FDCWD, j->path, d->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, &now, ret_id);
+        if (r == 0 && now.st_dev == j->st.st_dev && now.st_ino == j->st.st_ino)
                 return false;
-        log_debug("'%s' went away while its thumbnail was made: removing it", j->path);
-        if (output_stat_source(j->fd, "", AT_EMPTY_PATH, &decoded, &unused) == 0 && decoded.st_nlink > 0 &&
-            outputs_init(&by_name, d, j->path) >= 0) {
-                (void) outputs_remove(&by_name);
-                outputs_done(&by_name);
-                /* Still linked: moved, maybe with its folder while the mirror
-                 * followed it, before or after this job wrote. Its new name is
-                 * not known here: the drops are scanned again (coalesced), which
-                 * makes what is missing under the new name and prunes what was
-                 * left under the old one. */
+        if (r < 0 && r != -ENOENT && r != -ENOTDIR) {
+                *ret_id = (SourceIdentity) {};  /* cannot tell: made again, and the next try says why */
+                return false;
+        }
+        linked = output_stat_source(j->fd, "", AT_EMPTY_PATH, &decoded, &unused) == 0 && decoded.st_nlink > 0;
+        n = outputs_remove_written(&j->o, &j->stamp, linked ? &decoded : NULL);
+        if (linked && (r < 0 || n > 0))
                 atomic_store(&j->ctx->rescan_wanted, true);
-        } else
-                (void) outputs_remove(&j->o);
+        if (r == 0) {
+                log_debug("'%s' is another file now%s", j->path, n > 0 ? ": the thumbnail made of the one before "
+                                                                         "is removed" : "");
+                return false;
+        }
+        log_debug("'%s' went away while its thumbnail was made%s", j->path, n > 0 ? ": removing it" : "");
+        outputs_remove_gone_dirs(&j->o);
+        outputs_unmark_failed(&j->o);
         return true;
 }
 

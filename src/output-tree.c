@@ -467,23 +467,32 @@ int outputs_open(Outputs *o, bool create, char **reterr_dir) {
         return r;
 }
 
+/* The stamp of name in dirfd (name NULL: of dirfd itself), NUL-terminated
+ * in buf (NAME_MAX + 128 bytes). Returns its length, or -1 with errno. */
+static ssize_t get_stamp(int dirfd, const char *name, char *buf, size_t size) {
+        char path[64 + NAME_MAX];
+        ssize_t n;
+
+        if (name) {
+                (void) snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dirfd, name);
+                n = lgetxattr(path, OUTPUT_XATTR, buf, size - 1);
+        } else
+                n = fgetxattr(dirfd, OUTPUT_XATTR, buf, size - 1);
+        if (n >= 0)
+                buf[n] = '\0';
+        return n;
+}
+
 int output_read_stamp(int dirfd, const char *name, char *ret_name) {
-        char path[64 + NAME_MAX], buf[NAME_MAX + 128];
+        char buf[NAME_MAX + 128];
         SourceIdentity id;
         const char *stamped;
         uint64_t recipe;
-        ssize_t n;
 
         if (ret_name)
                 ret_name[0] = '\0';
-        if (name) {
-                (void) snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dirfd, name);
-                n = lgetxattr(path, OUTPUT_XATTR, buf, sizeof buf - 1);
-        } else
-                n = fgetxattr(dirfd, OUTPUT_XATTR, buf, sizeof buf - 1);
-        if (n < 0)
+        if (get_stamp(dirfd, name, buf, sizeof buf) < 0)
                 return xattr_unsupported(errno) ? -ENOTSUP : errno == ENODATA || errno == ERANGE ? 0 : -errno;
-        buf[n] = '\0';
         if (!parse_stamp(buf, &id, &recipe, &stamped))
                 return 0;
         if (ret_name)
@@ -569,26 +578,113 @@ long outputs_remove(Outputs *o) {
                 if (r != -ENOENT && unlinkat(o->dirfd[i], o->file[i], 0) == 0)
                         n++;
         }
-        /* The source's folder went too: its mirror goes when it is empty. */
-        if (o->layout->mirrors_tree && o->n > 0 && o->dir[0][0]) {
-                _cleanup_free_ char *src_dir = join3(o->drop->source, o->dir[0], "");
-                struct stat st;
-
-                if (src_dir && lstat(src_dir, &st) < 0 && errno == ENOENT) {
-                        int root = open_root(o->drop), parent = -1;
-                        const char *base;
-
-                        if (root >= 0)
-                                parent = open_parent(root, o->dir[0], false, 0, &base);
-                        if (parent >= 0) {
-                                (void) unlinkat(parent, base, AT_REMOVEDIR);
-                                (void) close(parent);
-                        }
-                        if (root >= 0)
-                                (void) close(root);
-                }
-        }
+        outputs_remove_gone_dirs(o);
         outputs_unmark_failed(o);
+        return n;
+}
+
+void outputs_remove_gone_dirs(const Outputs *o) {
+        _cleanup_free_ char *dir = NULL;
+        int root;
+
+        if (!o->layout->mirrors_tree || o->n == 0 || !o->dir[0][0] || !(dir = strdup(o->dir[0])))
+                return;
+        root = open_root(o->drop);
+        if (root < 0)
+                return;
+        /* From the source's folder up: each mirror goes while it is empty
+         * and its source folder is gone (outputs_open() may have made the
+         * whole chain again under a name that had just been renamed). */
+        for (;;) {
+                _cleanup_free_ char *src_dir = join3(o->drop->source, dir, "");
+                const char *base;
+                struct stat st;
+                char *slash;
+                int parent;
+
+                if (!src_dir || lstat(src_dir, &st) == 0 || (errno != ENOENT && errno != ENOTDIR))
+                        break;
+                parent = open_parent(root, dir, false, 0, &base);
+                if (parent < 0)
+                        break;
+                if (unlinkat(parent, base, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+                        (void) close(parent);
+                        break;
+                }
+                (void) close(parent);
+                slash = strrchr(dir, '/');
+                if (!slash)
+                        break;
+                *slash = '\0';
+        }
+        (void) close(root);
+}
+
+/* Does the file name in dirfd carry stamp, exactly (where the file system
+ * keeps no stamps: the mtime output_stamp_fd() gave it)? */
+static bool stamped_as(int dirfd, const char *name, const OutputStamp *stamp) {
+        char buf[NAME_MAX + 128];
+        SourceIdentity id;
+        const char *stamped;
+        uint64_t recipe;
+        struct stat st;
+
+        if (get_stamp(dirfd, name, buf, sizeof buf) >= 0)
+                return parse_stamp(buf, &id, &recipe, &stamped) && output_identity_equal(&id, &stamp->id) &&
+                       recipe == stamp->recipe && strcmp(stamped, stamp->name) == 0;
+        return xattr_unsupported(errno) && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISREG(st.st_mode) && output_same_time(&st.st_mtim, &stamp->id.mtime);
+}
+
+/* Is the folder dirfd, wherever it is now, the mirror of the folder where
+ * the source decoded (its stat) is now under o's name? root_now: the
+ * output root's path as the kernel names it. */
+static bool follows_source(const Outputs *o, int dirfd, const char *root_now, const struct stat *decoded) {
+        _cleanup_free_ char *src = NULL;
+        char link[64], now[PATH_MAX];
+        SourceIdentity id;
+        const char *rel;
+        struct stat st;
+        ssize_t n;
+
+        (void) snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+        n = readlink(link, now, sizeof now - 1);
+        if (n <= 0 || (size_t) n >= sizeof now - 1)
+                return false;
+        now[n] = '\0';
+        if (!naming_path_is_under(now, root_now))
+                return false;   /* moved out of the output, or removed ("... (deleted)") */
+        rel = naming_path_below(now, root_now);
+        if (is_state_path(rel) || !(src = join3(o->drop->source, rel, o->name)))
+                return false;
+        return output_stat_source(AT_FDCWD, src, o->drop->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW, &st, &id) == 0 &&
+               st.st_dev == decoded->st_dev && st.st_ino == decoded->st_ino;
+}
+
+long outputs_remove_written(Outputs *o, const OutputStamp *stamp, const struct stat *decoded) {
+        char root_now[PATH_MAX] = "";
+        long n = 0;
+
+        if (decoded && o->layout->mirrors_tree) {
+                char link[64];
+                int root = open_root(o->drop);
+                ssize_t l = -1;
+
+                if (root >= 0) {
+                        (void) snprintf(link, sizeof link, "/proc/self/fd/%d", root);
+                        l = readlink(link, root_now, sizeof root_now - 1);
+                        (void) close(root);
+                }
+                root_now[l > 0 && (size_t) l < sizeof root_now - 1 ? l : 0] = '\0';
+        }
+        for (size_t i = 0; i < o->n; i++) {
+                if (o->dirfd[i] < 0 || !stamped_as(o->dirfd[i], o->file[i], stamp))
+                        continue;
+                if (root_now[0] && follows_source(o, o->dirfd[i], root_now, decoded))
+                        continue;
+                if (unlinkat(o->dirfd[i], o->file[i], 0) == 0)
+                        n++;
+        }
         return n;
 }
 

@@ -180,6 +180,24 @@ bool output_names_may_collide(const DropConfig *d);
  * name, or not stamped at all), never another source's. Returns how many. */
 long outputs_remove(Outputs *o);
 
+/* The mirror of the source's folder, and of each folder above it, goes
+ * while it is empty and its source folder is gone (mirror layout only). */
+void outputs_remove_gone_dirs(const Outputs *o);
+
+/* o's thumbnails were written from the source stamp describes, through
+ * the folders outputs_open() opened, and the source's path no longer names
+ * that file (gone, or another file there now): what was written goes,
+ * through those folders, wherever they are now (the watcher may have moved
+ * one with its source folder, output_folder_moved(), or moved another
+ * folder's mirror under the name since), but only files that still carry
+ * stamp exactly: a thumbnail written since (of the file now under that
+ * name, or another source's) stays. decoded: the stat of the source decoded,
+ * while still linked (NULL: unlinked); a thumbnail whose folder is now the
+ * mirror of the folder where that file is now, under the same name,
+ * stays (mirror layout): it is where the file's thumbnail belongs.
+ * Returns how many went. */
+long outputs_remove_written(Outputs *o, const OutputStamp *stamp, const struct stat *decoded);
+
 /* As outputs_remove(), for the source at path (of d). */
 long output_remove_source(const DropConfig *d, const char *path);
 

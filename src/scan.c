@@ -12,7 +12,7 @@
  * the scanner thread pops requests and walks. Requests travel through a
  * PathQueue of their own ("R/path" recursive, "F/path" this folder only,
  * "P/path" prune the thumbnails of gone sources below it), which coalesces
- * repeats. A root's recursive scan prunes too. Shutdown: scanner_stop() sets stopping, closes the
+ * repeats. A recursive scan prunes too. Shutdown: scanner_stop() sets stopping, closes the
  * request queue, the walk notices at its next file, the thread exits. */
 #include "build-config.h"
 
@@ -457,8 +457,10 @@ static int count_file(char *path, void *userdata) {
 static void prune(Scanner *s, const DropConfig *d, const char *dir, long found) {
         static const ScanCallbacks count = { .file = count_file };
         bool root = strcmp(dir, d->source) == 0;
-        /* Below a root, a prune request is for a folder no watch covers,
-         * where deletions go unseen: an emptied folder there is emptied. */
+        /* Below a root, a prune is for a folder no watch covers, where
+         * deletions go unseen, or one just made, moved in or renamed (a
+         * mount point cannot be renamed): an emptied folder there is
+         * emptied. */
         OutputPrune p = { .config = s->config, .source_path_ok = prune_source_ok, .empty_folder = prune_empty_folder,
                           .keep_empty_folders = root };
         int r;
@@ -484,8 +486,10 @@ static void prune(Scanner *s, const DropConfig *d, const char *dir, long found) 
                             "(a disk not mounted?); thumbwatch --gc removes them",
                             d->source, d->output, p.files);
         else if (p.files + p.folders > 0)
-                log_info("'%s': removed %ld thumbnails and %ld folders of sources that are gone", dir, p.files,
-                         p.folders);
+                /* A renamed folder's: what a rename storm leaves, not news. */
+                log_full_errno(root || found < 0 ? LOG_INFO : LOG_DEBUG, 0,
+                               "'%s': removed %ld thumbnails and %ld folders of sources that are gone", dir, p.files,
+                               p.folders);
         if (root && !p.dry_run)
                 (void) state_prune_failures(d);
 }
@@ -500,9 +504,14 @@ static void scan_one(Scanner *s, const DropConfig *d, const char *dir, char kind
                 log_debug("'%s' is gone before it could be scanned", dir);
         else if (r != -ECANCELED && r != -EPIPE && r < 0)
                 log_warning_errno((int) r, "cannot scan '%s', skipping: %m", dir);
-        /* A root's scan (start-up, a reload, an overflow) and a prune request
-         * look for what is gone, too: events are hints, the tree is the truth. */
-        if (r >= 0 && (kind == 'P' || (kind == 'R' && strcmp(dir, d->source) == 0)))
+        /* Every recursive scan (a root's: start-up, a reload, an overflow;
+         * a folder's: made, moved in, renamed) and a prune request look for
+         * what is gone, too: events are hints, the tree is the truth. A
+         * renamed folder's mirror followed it, with what a worker wrote
+         * into it while the watcher had not caught up with the source: the
+         * thumbnail of a file then under that name, which is not in this
+         * folder. */
+        if (r >= 0 && (kind == 'P' || kind == 'R'))
                 prune(s, d, dir, kind == 'P' ? -1 : r);
 }
 

@@ -3,10 +3,9 @@
 # a script can make them, of whole subtrees near the top, of folders in the
 # middle and of leaves, in place and under other parents, with name swaps
 # among them. Afterwards every image has its thumbnail under the folder's
-# last name (and nothing is left under old names: a TODO, see below), each
-# folder is watched once (the kernel's count of watches equals the number of
-# folders), and a file dropped into folders renamed many times over gets its
-# thumbnail.
+# last name and nothing is left under old names, each folder is watched once
+# (the kernel's count of watches equals the number of folders), and a file
+# dropped into folders renamed many times over gets its thumbnail.
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || { echo "1..0 # SKIP python3 makes the storm"; exit 0; }
 # A storm takes the watcher a while on a slow machine, or under a sanitizer.
@@ -86,22 +85,12 @@ for step in range(1500):
 PY
 check "after the storm: each image has its thumbnail under its folder's last name" wait_for none_missing
 missing | head -n 10 | diag
-# Known race: a thumbnail a worker writes under a folder's name while the
-# watcher moves that folder's thumbnails to its next name can be left under
-# the old one, when the machine is loaded (the next catch-up or --gc removes
-# it: its source is gone). Reported as a TODO (XFAIL) when it happens, not
-# hidden; when it does not, a comment says so and there is no point (a
-# TODO point that passes is an XPASS, which fails the suite).
-storm_wait=$WAIT_SECONDS
-WAIT_SECONDS=20
-if wait_for none_left_over; then
-	echo "# none is left under an old name this time"
-else
-	n=$((n + 1))
-	echo "not ok $n - ... and none is left under an old name # TODO a worker's write can race a folder's move"
-	left_over | head -n 10 | diag
-fi
-WAIT_SECONDS=$storm_wait
+# Nor is any left under an old name: a worker that wrote a thumbnail while
+# the watcher moved folders' mirrors (into a mirror that then moved where
+# its source is not) removes it, once it sees its source's path name
+# another file, or none.
+check "... and none is left under an old name" wait_for none_left_over
+left_over | head -n 10 | diag
 is "$(find "$T/in" -type d | wc -l)" "$folders" "the storm kept every folder"
 if inotify_only "one watch per folder after the storm"; then
 	check "one watch per folder after the storm" wait_for watched

@@ -323,6 +323,72 @@ static void test_removal(void) {
         ok(access(at("dst/renamed/sub/cover.png"), F_OK) == 0, "... its mirror follows, parents made");
 }
 
+/* A worker's thumbnail, its source's path changed once it was written: it
+ * goes through the folder it was written to, wherever that folder is now,
+ * while it carries the worker's stamp; unless the folder followed the file.
+ * And the mirror folders made under a name that is gone go, up the chain. */
+static void test_written(void) {
+        DropConfig d = drop(at("w-src"), at("w-out"));
+        char *failed = NULL;
+        OutputStamp stamp;
+        Outputs o, now, g;
+        struct stat st;
+
+        (void) mkdir(at("w-src"), 0755);
+        (void) mkdir(at("w-src/a"), 0755);
+        (void) mkdir(at("w-out"), 0755);
+        write_file(at("w-src/a/x.jpg"), "x");
+        if (outputs_init(&o, &d, at("w-src/a/x.jpg")) < 0)
+                abort();
+        is_int(outputs_open(&o, true, &failed), 0, "a worker opens (makes) its output folder");
+        free(failed);
+        stamp = (OutputStamp) { .name = o.name, .recipe = o.recipe };
+        if (output_stat_source(AT_FDCWD, at("w-src/a/x.jpg"), 0, &st, &stamp.id) < 0)
+                abort();
+        make_stamped(&o, at("w-src/a/x.jpg"));
+
+        /* The folder renamed with its file, and its mirror with it. */
+        if (rename(at("w-src/a"), at("w-src/b")) < 0 || rename(at("w-out/a"), at("w-out/b")) < 0)
+                abort();
+        is_int(outputs_remove_written(&o, &stamp, &st), 0,
+               "the folder renamed with its file, the mirror too: the thumbnail written stays");
+        ok(access(at("w-out/b/x_thumbnail.jpg"), F_OK) == 0, "... where it belongs");
+
+        /* The file moved out, then its folder renamed, and the mirror with it. */
+        if (rename(at("w-src/b/x.jpg"), at("w-src/x.jpg")) < 0 || rename(at("w-src/b"), at("w-src/c")) < 0 ||
+            rename(at("w-out/b"), at("w-out/c")) < 0)
+                abort();
+        is_int(outputs_remove_written(&o, &stamp, &st), 1,
+               "the file moved out, its folder renamed: the thumbnail written goes");
+        ok(access(at("w-out/c/x_thumbnail.jpg"), F_OK) < 0, "... from where its folder is now");
+
+        /* Another file under the name now, its thumbnail written since. */
+        write_file(at("w-src/c/x.jpg"), "another x");
+        if (outputs_init(&now, &d, at("w-src/c/x.jpg")) < 0)
+                abort();
+        make_stamped(&now, at("w-src/c/x.jpg"));
+        outputs_done(&now);
+        is_int(outputs_remove_written(&o, &stamp, NULL), 0, "a thumbnail written since, of another file, stays");
+        ok(access(at("w-out/c/x_thumbnail.jpg"), F_OK) == 0, "... there");
+        outputs_done(&o);
+
+        /* Mirror folders made under names that are gone. */
+        (void) mkdir(at("w-out/gone"), 0755);
+        (void) mkdir(at("w-out/gone/too"), 0755);
+        (void) mkdir(at("w-out/c/gone"), 0755);
+        if (outputs_init(&g, &d, at("w-src/gone/too/y.jpg")) < 0)
+                abort();
+        outputs_remove_gone_dirs(&g);
+        outputs_done(&g);
+        ok(access(at("w-out/gone"), F_OK) < 0, "empty mirror folders of gone source folders go, up the chain");
+        if (outputs_init(&g, &d, at("w-src/c/gone/y.jpg")) < 0)
+                abort();
+        outputs_remove_gone_dirs(&g);
+        outputs_done(&g);
+        ok(access(at("w-out/c/gone"), F_OK) < 0 && access(at("w-out/c/x_thumbnail.jpg"), F_OK) == 0,
+           "... up to the first whose source folder is there");
+}
+
 static void test_temporaries(void) {
         DropConfig d = drop(at("src"), at("tmp-out"));
         static const char *const theirs[] = { ".DS_Store", "._photo.jpg", ".x.tmp", ".x.part", ".x.crdownload",
@@ -370,6 +436,7 @@ int main(void) {
         test_precision();
         test_recipe_color();
         test_removal();
+        test_written();
         test_temporaries();
         {
                 char cmd[200];
