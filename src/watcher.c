@@ -781,12 +781,12 @@ static void handle_dir_event(Watcher *w, const DropConfig *d, const struct inoti
                         }
                         free(w->moved_from);
                         w->moved_from = NULL;
-                        /* fanotify names an event's folder when the event is
-                         * read: a file deleted just before its folder was
-                         * renamed was looked for under the new name, before
-                         * the thumbnails had moved there. */
-                        if (w->fan && d->delete_with_source)
-                                scanner_request_prune(w->scanner, path);
+                        /* The scan below prunes the mirror too: what a worker
+                         * wrote there meanwhile, and with fanotify, which names
+                         * an event's folder when the event is read, the
+                         * thumbnail of a file deleted just before its folder
+                         * was renamed (looked for under the new name, before
+                         * the thumbnails had moved there). */
                 }
                 if (skipped)
                         return;
