@@ -10,6 +10,7 @@
 # read before the start and once ready), and the watcher thread's CPU per
 # renamed and per deleted folder (BENCH_SCALE_OPS operations each, 200 by
 # default, on folders with two sub-folders each, in the middle of the tree).
+# The CPU is the scheduler's count of the thread's run time (schedstat).
 # BENCH_SCALE_RUNS (1) runs of each size, the modes taking turns.
 #
 # The trees are made once and reused, on an ext4 image of their own
@@ -121,19 +122,27 @@ EOF
 	touch "$top_dir/$1.done"
 }
 
-# watcher_ticks: utime + stime of the watcher thread (named tw-watcher; for
-# an older binary, whose threads are not named, the busiest thread since
-# the last call of thread_snapshot).
+# The watcher thread's CPU time in ns: the first field of its
+# /proc/PID/task/TID/schedstat (the scheduler's own count, where a clock
+# tick, 10 ms, would be 0.05 ms per operation at 200 operations), or its
+# utime + stime in ticks where there is no schedstat. The thread is named
+# tw-watcher; for an older binary, whose threads are not named, the busiest
+# thread since the last call of thread_snapshot.
+hz=$(getconf CLK_TCK)
 thread_snapshot() {
 	for t in /proc/"$DPID"/task/*; do
-		echo "${t##*/} $(awk '{ print $14 + $15 }' "$t/stat")"
+		if ns=$(cut -d' ' -f1 "$t/schedstat" 2>/dev/null) && [ -n "$ns" ]; then
+			echo "${t##*/} $ns"
+		else
+			echo "${t##*/} $(awk -v hz="$hz" '{ printf "%.0f", ($14 + $15) * 1e9 / hz }' "$t/stat")"
+		fi
 	done >"$B/threads.$1"
 }
-watcher_ticks() { # SNAPSHOT-BEFORE SNAPSHOT-AFTER: the watcher's ticks between them
+watcher_ns() { # SNAPSHOT-BEFORE SNAPSHOT-AFTER: the watcher's ns between them
 	named=$(grep -l '^tw-watcher$' /proc/"$DPID"/task/*/comm 2>/dev/null | head -n 1 | cut -d/ -f5)
 	awk -v named="${named:-}" 'NR == FNR { a[$1] = $2; next }
 		{ d = $2 - a[$1]; if (named != "" ? $1 == named : d > best) best = d }
-		END { print best + 0 }' "$B/threads.$1" "$B/threads.$2"
+		END { printf "%.0f\n", best + 0 }' "$B/threads.$1" "$B/threads.$2"
 }
 # Waits until the daemon's CPU stands still for a second: the events are handled.
 settle() {
@@ -145,8 +154,8 @@ settle() {
 		sleep 1
 	done
 }
-ms_per() { # TICKS COUNT
-	echo "scale=3; $1 * 1000 / $(getconf CLK_TCK) / $2" | bc -l | sed 's/^\./0./'
+ms_per() { # NS COUNT
+	echo "scale=4; $1 / 1000000 / $2" | bc -l | sed 's/^\./0./'
 }
 # kmem: Slab and SUnreclaim of /proc/meminfo (kB), and the objects in use in
 # the slab cache inotify's marks come from ("-" where /sys/kernel/slab is
@@ -268,11 +277,11 @@ for n in $sizes; do
 			for i in $(seq "$ops"); do mv "$mid/ops/f$i" "$mid/ops/g$i"; done
 			settle
 			thread_snapshot 1
-			ren=$(watcher_ticks 0 1)
+			ren=$(watcher_ns 0 1)
 			for i in $(seq "$ops"); do rm -r "$mid/ops/g$i"; done
 			settle
 			thread_snapshot 2
-			del=$(watcher_ticks 1 2)
+			del=$(watcher_ns 1 2)
 			daemon_stop
 			DPID=
 			rmdir "$mid/ops"
