@@ -21,8 +21,9 @@
 # warm). At the first size of the first run, each mode is also run once at
 # --log-level debug with BENCH_SCALE_CHECK_OPS (20) operations, and the events
 # the watcher logged are counted: the CPU figures are those of events that
-# were seen. The figures go to $R and to $B/results/scale.dat, plotted by
-# bench/scale-plot into $B/results/scale.svg (when gnuplot is there).
+# were seen. The figures go to $R and to $B/results/scale.dat (started
+# afresh; BENCH_SCALE_KEEP=1 appends to it), plotted by bench/scale-plot into
+# $B/results/scale.svg (when gnuplot is there).
 # fs.inotify.max_user_watches is raised for the run and restored. Needs
 # root. Run by bench/run; BENCH_THUMBWATCH runs another binary.
 set -eu
