@@ -84,15 +84,23 @@ if command -v systemd-analyze >/dev/null; then
 	else
 		ok "# SKIP systemd-analyze security --offline is not supported here"
 	fi
-	# The drop-in beside the unit, as in /etc/systemd/system/thumbwatch.service.d/.
+	# with_dropin FILE WHAT: FILE alone beside the unit, as in
+	# /etc/systemd/system/thumbwatch.service.d/; verified, and true when
+	# systemd-analyze can score it: its report in $T/security, its exposure
+	# in $exposure.
 	mkdir "$T/thumbwatch.service.d"
-	cp "$R$PKGDATADIR/fleet-redis-tcp.conf" "$T/thumbwatch.service.d/redis-tcp.conf"
-	systemd-analyze verify --man=no "$T/thumbwatch.service" >"$T/verify" 2>&1
-	is "$?" 0 "systemd-analyze verify passes with the Redis TCP drop-in"
-	diag "$T/verify"
-	if systemd-analyze security --offline=yes "$T/thumbwatch.service" >"$T/security" 2>&1; then
-		tcp=$(sed -n 's/.*Overall exposure level for thumbwatch.service: \([0-9.]*\).*/\1/p' "$T/security")
-		echo "#   with the Redis TCP drop-in: $tcp"
+	with_dropin() {
+		rm -f "$T/thumbwatch.service.d/"*
+		cp "$1" "$T/thumbwatch.service.d/"
+		systemd-analyze verify --man=no "$T/thumbwatch.service" >"$T/verify" 2>&1
+		is "$?" 0 "systemd-analyze verify passes with the $2 drop-in"
+		diag "$T/verify"
+		systemd-analyze security --offline=yes "$T/thumbwatch.service" >"$T/security" 2>&1 || return 1
+		exposure=$(sed -n 's/.*Overall exposure level for thumbwatch.service: \([0-9.]*\).*/\1/p' "$T/security")
+		echo "#   with the $2 drop-in: $exposure"
+	}
+	if with_dropin "$R$PKGDATADIR/fleet-redis-tcp.conf" "Redis TCP"; then
+		tcp=$exposure
 		check "... which is applied: the host's network" grep -q '✗ PrivateNetwork=' "$T/security"
 		check "... and IPv4 and IPv6 sockets" grep -q '✗ RestrictAddressFamilies=~AF_(INET|INET6)' "$T/security"
 		check "... and the address allowed is a named host, no wider" grep -q 'IP address allow list with non-localhost entries' "$T/security"
@@ -100,14 +108,7 @@ if command -v systemd-analyze >/dev/null; then
 			awk -v s="$score" -v t="$tcp" 'BEGIN { exit !(t != "" && t - s <= 0.95) }'
 	fi
 	# The drop-in for watcher = fanotify instead.
-	rm "$T/thumbwatch.service.d/redis-tcp.conf"
-	cp "$F" "$T/thumbwatch.service.d/fanotify.conf"
-	systemd-analyze verify --man=no "$T/thumbwatch.service" >"$T/verify" 2>&1
-	is "$?" 0 "systemd-analyze verify passes with the watcher = fanotify drop-in"
-	diag "$T/verify"
-	if systemd-analyze security --offline=yes "$T/thumbwatch.service" >"$T/security" 2>&1; then
-		fan=$(sed -n 's/.*Overall exposure level for thumbwatch.service: \([0-9.]*\).*/\1/p' "$T/security")
-		echo "#   with the watcher = fanotify drop-in: $fan"
+	if with_dropin "$F" "watcher = fanotify"; then
 		check "... which is applied: CAP_SYS_ADMIN" grep -q '✗ CapabilityBoundingSet=~CAP_SYS_ADMIN ' "$T/security"
 		check "... fanotify_init allowed by the system call filter" \
 			grep -q '✗ SystemCallFilter=~@privileged .*fanotify_init is allowed' "$T/security"
