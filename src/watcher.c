@@ -77,6 +77,7 @@ typedef struct Root {
         bool reported;          /* its absence has been logged */
         dev_t dev;              /* watcher = fanotify: the folder marked, while armed */
         ino_t ino;
+        bool mark_known;        /* its mark is listed by the device: its going can be seen */
 } Root;
 
 struct Watcher {
@@ -580,6 +581,10 @@ static int mark_root(Watcher *w, Root *root, const struct stat *st) {
         }
         root->dev = st->st_dev;
         root->ino = st->st_ino;
+        /* A file system whose folders report another device than its own
+         * (btrfs's subvolumes do) cannot be told by its mark: then only its
+         * folder is looked at. */
+        root->mark_known = fanotify_source_marked(w->fan, root->dev);
         count_watches(w);
         scanner_request(w->scanner, root->drop->source, true);
         return 0;
@@ -1027,7 +1032,7 @@ static void fanotify_check_roots(Watcher *w, uint64_t now) {
                 /* Its file system unmounted (and mounted again, maybe: the
                  * same device and inode, but the mark went with the old). */
                 if (stat(root->drop->source, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_dev != root->dev ||
-                    st.st_ino != root->ino || !fanotify_source_marked(w->fan, root->dev))
+                    st.st_ino != root->ino || (root->mark_known && !fanotify_source_marked(w->fan, root->dev)))
                         disarm_root(root);
         }
 }
