@@ -14,13 +14,14 @@
  *
  * Names: the watch index (watch-index.h) is their only truth; an event
  * costs what its folder's subtree costs, whatever the number of watches.
- * libinotifytools keeps a name per watch too, which goes stale: it is
- * never renamed here (inotifytools_replace_filename() walks every watch)
- * and never read, but for the wd of a watch just added (see added_wd()).
- * The library itself reads its names only to find a watch by name, which
- * nothing here asks for but that one lookup, and to remove an entry from
- * its name index: a stale name removes there whichever entry holds that
- * name, never one it then frees, so the index stays sound.
+ * libinotifytools is the inotify interface (its descriptor, its reads of
+ * events), but watches are added and removed on its descriptor directly:
+ * its own record of each watch (a name that goes stale, two tree nodes,
+ * about 290 bytes of heap a folder, 290 MB at a million) would be read by
+ * nothing here, and renaming it walks every watch
+ * (inotifytools_replace_filename()). The kernel's wd comes straight back
+ * from inotify_add_watch(). The library reads events without its records
+ * (no statistics, no filter is asked of it).
  *
  * watcher = fanotify (fanotify-source.h) has no watches: one mark per file
  * system, events named by the folder's path now. Its events are handed to
@@ -31,6 +32,7 @@
  * theirs can report their going. */
 #include "build-config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -99,8 +101,7 @@ struct Watcher {
         FanotifySource *fan;            /* watcher = fanotify; NULL with inotify */
         uint64_t roots_checked_at;      /* watcher = fanotify: the roots were last looked at */
         int mounts_fd;                  /* watcher = fanotify: /proc/self/mountinfo, polled for changes */
-        int last_wd;                    /* the newest wd the kernel gave us */
-        unsigned failed_adds;           /* watches not added since (each may have taken a wd) */
+        int inotify_fd;                 /* libinotifytools' descriptor (inotify_fd()) */
         bool limit_reported;            /* the first ENOSPC has been reported */
         Root *roots;
         size_t n_roots;
@@ -257,10 +258,7 @@ static void disarm_root(Root *root) {
         log_warning("source '%s' is gone; watching for it to come back", root->drop->source);
 }
 
-/* The kernel dropped a watch (its folder was deleted, or unmounted).
- * libinotifytools 3.22 keeps its entry (removing it fails, as the kernel's
- * watch is gone): a small entry per deleted folder, whose name may be that
- * of a folder watched later, which added_wd() copes with. */
+/* The kernel dropped a watch (its folder was deleted, or unmounted). */
 static void forget_wd(Watcher *w, int wd) {
         Watch *x = watch_index_by_wd(w->index, wd);
 
@@ -285,7 +283,7 @@ static void unwatch_tree(Watcher *w, const char *path) {
         for (size_t i = 0; i < n; i++) {
                 Watch *x = watch_index_by_wd(w->index, wds[i]);
 
-                (void) inotifytools_remove_watch_by_wd(wds[i]);
+                (void) inotify_rm_watch(w->inotify_fd, wds[i]);
                 if (x)
                         watch_index_remove(w->index, x);
         }
@@ -390,64 +388,22 @@ static void remember_unwatched(Watcher *w, const char *path) {
                 w->unwatched_at = now_usec() + w->config->rescan_unwatched_usec;
 }
 
-/* The wd of the watch inotifytools_watch_file() just added for the folder
- * st, which the library files under name (its path and a slash). Its name
- * index may hold name already, for a folder that was there before (renamed
- * or deleted since: names are never renamed or removed there, see the top
- * of the file); it then keeps the old entry there and files the new one by
- * wd only. So the name's wd is taken only when it is newer than every wd
- * before: the kernel hands wds out in increasing order (cyclically, from
- * the one after the last it handed out, a failed add having taken one
- * too), and a stale entry is older. Otherwise the new watch is the library's
- * entry for one of the next numbers, under the name. Failing that, the
- * kernel gave an existing watch's wd (the folder was watched already, added
- * without IN_MASK_CREATE): the name's wd, unless it is a watch of ours of
- * another folder. Returns the wd, or -ENOENT. */
-static int added_wd(Watcher *w, const char *name, const struct stat *st) {
-        int wd = inotifytools_wd_from_filename(name);
-        Watch *x;
-
-        if (wd > w->last_wd)
-                goto found;
-        for (unsigned n = 0, c = (unsigned) w->last_wd + 1; n <= w->failed_adds && n < 4096; n++, c++) {
-                const char *f = c <= INT_MAX ? inotifytools_filename_from_wd((int) c) : NULL;
-
-                if (f && strcmp(f, name) == 0) {
-                        wd = (int) c;
-                        goto found;
-                }
-        }
-        x = wd >= 0 ? watch_index_by_wd(w->index, wd) : NULL;
-        if (wd >= 0 && (!x || (watch_dev(x) == st->st_dev && watch_ino(x) == st->st_ino)))
-                return wd;
-        w->failed_adds++;
-        return -ENOENT;
-found:
-        w->last_wd = wd;
-        w->failed_adds = 0;
-        return wd;
-}
-
-/* Asks the kernel to watch the folder libinotifytools is to file under
- * name: with IN_MASK_CREATE if mask_create and the kernel has it, so that
- * a folder watched already fails with -EEXIST rather than being watched
- * again. Returns 0, or -errno. */
-static int add_watch(Watcher *w, const char *name, bool root, bool mask_create) {
-        int events = WATCH_EVENTS & ~(root ? IN_DONT_FOLLOW : 0);
-        int ok;
+/* Asks the kernel to watch the folder path: with IN_MASK_CREATE if
+ * mask_create and the kernel has it, so that a folder watched already fails
+ * with -EEXIST rather than being watched again (the kernel would give the
+ * watch's wd back). A root may be a symlink to its folder, which is
+ * followed. Returns the wd, or -errno. */
+static int add_watch(Watcher *w, const char *path, bool root, bool mask_create) {
+        uint32_t events = WATCH_EVENTS & ~(root ? IN_DONT_FOLLOW : 0);
+        int wd;
 
         mask_create = mask_create && !w->no_mask_create;
-        errno = 0;
-        ok = inotifytools_watch_file(name, events | (mask_create ? IN_MASK_CREATE : 0));
-        if (!ok && errno == EINVAL && mask_create) {
+        wd = inotify_add_watch(w->inotify_fd, path, events | (mask_create ? IN_MASK_CREATE : 0));
+        if (wd < 0 && errno == EINVAL && mask_create) {
                 w->no_mask_create = true;
-                errno = 0;
-                ok = inotifytools_watch_file(name, events);
+                wd = inotify_add_watch(w->inotify_fd, path, events);
         }
-        if (ok)
-                return 0;
-        w->failed_adds++;
-        return errno ? -errno : -EIO;
+        return wd < 0 ? -errno : wd;
 }
 
 /* The watch limit left path, and the folders below it, unwatched: it is
@@ -488,7 +444,6 @@ static void watch_limit_reached(Watcher *w, const char *path) {
 static int watch_dir(const char *path, const struct stat *stbuf, void *userdata) {
         WalkState *st = userdata;
         Watcher *w = st->watcher;
-        _cleanup_free_ char *slashed = NULL;
         Watch *x;
         int wd, r;
         bool root;
@@ -496,10 +451,7 @@ static int watch_dir(const char *path, const struct stat *stbuf, void *userdata)
         if (atomic_load(&w->stopping))
                 return -ECANCELED;
         atomic_store(&w->heartbeat, now_usec());
-        if (asprintf(&slashed, "%s/", path) < 0)
-                return -ENOMEM;
-        /* Watched already (a rescan after an overflow, a renamed folder):
-         * libinotifytools would leak a second entry for the same wd. */
+        /* Watched already (a rescan after an overflow, a renamed folder). */
         x = watch_index_by_path(w->index, path);
         if (x) {
                 log_debug("'%s' is watched already (wd %d)", path, watch_wd(x));
@@ -508,19 +460,16 @@ static int watch_dir(const char *path, const struct stat *stbuf, void *userdata)
                 return 0;
         }
         /* The source itself may be a symlink to its folder; nothing below it
-         * is followed. libinotifytools 3.22 adds the trailing '/' its names
-         * of folders have only when lstat() says folder, so a symlink to one
-         * would be filed under a name without it, which none of the lookups
-         * here finds: it is given the slashed name, which the kernel follows. */
+         * is followed. */
         root = strcmp(path, st->drop->source) == 0;
-        r = add_watch(w, root ? slashed : path, root, true);
+        r = add_watch(w, path, root, true);
         if (r == -EEXIST) {
                 r = watched_elsewhere(w, path, stbuf, &wd);
                 if (r >= 0 && st->root_wd < 0)
                         st->root_wd = wd;
                 if (r != -ENOENT)
                         return r;
-                r = add_watch(w, root ? slashed : path, root, false);
+                r = add_watch(w, path, root, false);
         }
         /* Not watched: passed over. -ENOENT and -ENOTDIR say it is gone
          * already, with nothing to watch. */
@@ -530,10 +479,8 @@ static int watch_dir(const char *path, const struct stat *stbuf, void *userdata)
                 log_warning_errno(r, "cannot watch '%s', skipping it and the folders below: %m", path);
         if (r < 0)
                 return 1;
-        wd = added_wd(w, slashed, stbuf);
+        wd = r;
         log_debug("watching '%s' (wd %d)", path, wd);
-        if (wd < 0)
-                return 0;
         if (st->root_wd < 0)
                 st->root_wd = wd;
         r = watch_add(w, wd, path, stbuf);
@@ -1121,6 +1068,66 @@ static void retry_unwatched(Watcher *w) {
                 w->unwatched_at = now_usec() + w->config->rescan_unwatched_usec;
 }
 
+/* The inotify descriptors of this process, by /proc/self/fd, in *ret (the
+ * caller frees it). Returns their number, or -errno. */
+static long inotify_fds(int **ret) {
+        DIR *d = opendir("/proc/self/fd");
+        _cleanup_free_ int *fds = NULL;
+        struct dirent *de;
+        long n = 0;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char target[32];
+                ssize_t len;
+                int *a;
+
+                len = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+                if (len < 0)
+                        continue;
+                target[len] = '\0';
+                if (strcmp(target, "anon_inode:inotify") != 0)
+                        continue;
+                a = reallocarray(fds, (size_t) n + 1, sizeof *a);
+                if (!a) {
+                        (void) closedir(d);
+                        return -ENOMEM;
+                }
+                fds = a;
+                fds[n++] = atoi(de->d_name);
+        }
+        (void) closedir(d);
+        *ret = TAKE_PTR(fds);
+        return n;
+}
+
+/* Starts libinotifytools and returns its descriptor, which it gives out to
+ * no one: the inotify descriptor inotifytools_initialize() opened, the one
+ * that was not there before (no other thread opens one). Returns -errno. */
+static int inotify_start(void) {
+        _cleanup_free_ int *before = NULL, *after = NULL;
+        long n_before, n_after;
+
+        n_before = inotify_fds(&before);
+        if (n_before < 0)
+                return (int) n_before;
+        errno = 0;
+        if (!inotifytools_initialize())
+                return errno > 0 ? -errno : -EIO;
+        n_after = inotify_fds(&after);
+        for (long i = 0; i < n_after; i++) {
+                bool old = false;
+
+                for (long j = 0; j < n_before; j++)
+                        old = old || before[j] == after[i];
+                if (!old)
+                        return after[i];
+        }
+        inotifytools_cleanup();
+        return n_after < 0 ? (int) n_after : -EBADF;
+}
+
 static void *watcher_thread(void *arg) {
         Watcher *w = arg;
         uint64_t now;
@@ -1130,8 +1137,10 @@ static void *watcher_thread(void *arg) {
         /* fanotify: a mount below a source is marked when it comes. */
         if (w->fan)
                 w->mounts_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-        if (!w->fan && !inotifytools_initialize()) {
-                log_error_errno(errno, "cannot start inotify: %m");
+        if (!w->fan)
+                w->inotify_fd = inotify_start();
+        if (!w->fan && w->inotify_fd < 0) {
+                log_error_errno(w->inotify_fd, "cannot start inotify (and find its descriptor in /proc/self/fd): %m");
                 atomic_store(&w->ready, true);
                 atomic_store(&w->running, false);
                 return NULL;
