@@ -92,7 +92,7 @@ static int failure(int r, char **reterr_message, const char *fmt, ...) {
         if (vasprintf(reterr_message, fmt, ap) < 0)
                 *reterr_message = NULL;
         va_end(ap);
-        return r;
+        return r < 0 ? r : -EIO;        /* a failure, whatever errno said */
 }
 
 int fanotify_source_new(FanotifySource **ret, char **reterr_message) {
@@ -351,8 +351,8 @@ int fanotify_source_add(FanotifySource *f, const char *source, FanotifyMountFn a
         _cleanup_free_ char *real = NULL;
         char **mounts = NULL, **old = NULL;
         size_t n_mounts = 0, n_old = 0;
-        __kernel_fsid_t fsid;
-        dev_t dev;
+        __kernel_fsid_t fsid = {};
+        dev_t dev = 0;
         int r;
 
         real = realpath(source, NULL);
@@ -415,17 +415,6 @@ bool fanotify_source_marked(const FanotifySource *f, dev_t dev) {
                         return true;
         }
         return false;
-}
-
-int fanotify_source_check(const char *const *folders, size_t n, char **reterr_message) {
-        FanotifySource *f = NULL;
-        int r;
-
-        r = fanotify_source_new(&f, reterr_message);
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                r = fanotify_source_add(f, folders[i], NULL, NULL, reterr_message);
-        fanotify_source_free(f);
-        return r;
 }
 
 /* The path the kernel has now for the folder of handle h, or NULL. */

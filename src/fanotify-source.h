@@ -1,8 +1,9 @@
 /* fanotify-source.h - watcher = fanotify: one mark per file system that
  * holds a drop, and its events turned into inotify's terms (a folder's path,
  * an entry's name, IN_* bits), so that the watcher handles both modes alike.
- * No per-folder state, in the kernel or here: a folder is named when one of
- * its events is read, from the file handle the event carries.
+ * No per-folder state in the kernel, and here only a bounded cache: a folder
+ * is named when one of its events is read, from the file handle the event
+ * carries.
  *
  * Needs CAP_SYS_ADMIN (a file system mark) and CAP_DAC_READ_SEARCH
  * (open_by_handle_at), Linux 5.17 (FAN_RENAME) and /proc (a descriptor's
@@ -15,13 +16,9 @@
 
 typedef struct FanotifySource FanotifySource;
 
-/* Can watcher = fanotify be had for these folders (the drops' sources that
- * exist)? Returns 0, or -errno with *reterr_message (caller frees) saying
- * what is missing and what to do: the capability, the kernel, /proc or a
- * file system that cannot report file handles. */
-int fanotify_source_check(const char *const *folders, size_t n, char **reterr_message);
-
-/* Returns 0, or -errno with *reterr_message as fanotify_source_check(). */
+/* Returns 0, or -errno with *reterr_message (caller frees) saying what is
+ * missing and what to do: the capability, the kernel, /proc or a file
+ * system that cannot report file handles. */
 int fanotify_source_new(FanotifySource **ret, char **reterr_message);
 FanotifySource *fanotify_source_free(FanotifySource *f);      /* NULL-safe; returns NULL */
 

@@ -644,7 +644,7 @@ static bool follows_source(const Outputs *o, int dirfd, const char *root_now, co
         char link[64], now[PATH_MAX];
         SourceIdentity id;
         const char *rel;
-        struct stat st;
+        struct stat st = {};
         ssize_t n;
 
         (void) snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);

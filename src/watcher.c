@@ -136,6 +136,8 @@ static int fanotify_open(const ThumbwatchConfig *c, FanotifySource **ret) {
         int r;
 
         r = fanotify_source_new(&f, &msg);
+        if (r >= 0 && !f)
+                r = -ENOMEM;
         for (size_t i = 0; r >= 0 && i < c->n_drops; i++) {
                 struct stat st;
 
@@ -1116,10 +1118,10 @@ static int inotify_start(void) {
         if (!inotifytools_initialize())
                 return errno > 0 ? -errno : -EIO;
         n_after = inotify_fds(&after);
-        for (long i = 0; i < n_after; i++) {
+        for (long i = 0; after && i < n_after; i++) {
                 bool old = false;
 
-                for (long j = 0; j < n_before; j++)
+                for (long j = 0; before && j < n_before; j++)
                         old = old || before[j] == after[i];
                 if (!old)
                         return after[i];
