@@ -158,8 +158,12 @@ int watcher_check(const ThumbwatchConfig *c) {
         FanotifySource *f = NULL;
         int r;
 
-        if (c->watcher != WATCHER_FANOTIFY)
+        if (c->watcher != WATCHER_FANOTIFY) {
+                /* Where libinotifytools' descriptor is found (inotify_start()). */
+                if (access("/proc/self/fd", R_OK) < 0)
+                        return log_error_errno(errno, "watcher = inotify needs /proc mounted (/proc/self/fd: %m)");
                 return 0;
+        }
         r = fanotify_open(c, &f);
         fanotify_source_free(f);
         return r;

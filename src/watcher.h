@@ -15,8 +15,8 @@
 typedef struct Watcher Watcher;
 
 /* Can c's watcher be had here (watcher = fanotify: the capabilities, the
- * kernel, each existing source's file system)? Logs why not, at err, and
- * returns -errno; 0 when it can, and always for watcher = inotify. */
+ * kernel, each existing source's file system; either: /proc)? Logs why not,
+ * at err, and returns -errno; 0 when it can. */
 int watcher_check(const ThumbwatchConfig *c);
 
 /* c, work and scanner are borrowed until watcher_join() returns. Fails, with
