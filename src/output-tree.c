@@ -202,6 +202,44 @@ ThumbState outputs_state(const Outputs *o, size_t i, const SourceIdentity *id, c
         return output_same_time(&st.st_mtim, &id->mtime) ? THUMB_CURRENT : THUMB_STALE;
 }
 
+long output_source_written(const DropConfig *d, const char *src) {
+        Outputs o;
+        long n = 0;
+
+        if (outputs_init(&o, d, src) < 0)
+                return 0;
+        for (size_t i = 0; i < o.n; i++) {
+                char buf[NAME_MAX + 128], out[NAME_MAX + 128];
+                SourceIdentity id;
+                const char *name;
+                uint64_t recipe;
+                ssize_t len = lgetxattr(o.path[i], OUTPUT_XATTR, buf, sizeof buf - 1);
+
+                if (len >= 0) {
+                        OutputStamp s;
+                        int m;
+
+                        buf[len] = '\0';
+                        if (!parse_stamp(buf, &id, &recipe, &name) || strcmp(name, o.name) != 0)
+                                continue;       /* not this source's */
+                        /* Still ours (--gc and pruning read the name), but with
+                         * the recipe no drop has: stale. */
+                        s = (OutputStamp) { .id = id, .recipe = 0, .name = name };
+                        m = format_stamp(&s, out, sizeof out);
+                        if (m >= 0 && lsetxattr(o.path[i], OUTPUT_XATTR, out, (size_t) m, XATTR_REPLACE) == 0)
+                                n++;
+                } else if (xattr_unsupported(errno)) {
+                        /* The mtime is the stamp: one no source has. */
+                        struct timespec times[2] = { { .tv_nsec = UTIME_OMIT }, { 0, 1 } };
+
+                        if (utimensat(AT_FDCWD, o.path[i], times, AT_SYMLINK_NOFOLLOW) == 0)
+                                n++;
+                }
+        }
+        outputs_done(&o);
+        return n;
+}
+
 bool outputs_current(const Outputs *o, const SourceIdentity *id) {
         for (size_t i = 0; i < o->n; i++)
                 if (outputs_state(o, i, id, NULL) != THUMB_CURRENT)

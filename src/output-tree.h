@@ -138,6 +138,13 @@ void outputs_done(Outputs *o);
  * holds NAME_MAX + 1 bytes. */
 ThumbState outputs_state(const Outputs *o, size_t i, const SourceIdentity *id, char *ret_other);
 
+/* The source src (below d's source) was written and closed: its content may
+ * have changed whatever its identity says (a write in place that keeps the
+ * size, the mtime then set back: cat, then touch -d). Its thumbnails'
+ * stamps are made stale (they stay, and stay thumbwatch's), so that the
+ * next look at it makes them again. Returns how many were. */
+long output_source_written(const DropConfig *d, const char *src);
+
 /* Is every thumbnail current? */
 bool outputs_current(const Outputs *o, const SourceIdentity *id);
 

@@ -822,8 +822,12 @@ static void handle_file_event(Watcher *w, const DropConfig *d, const struct inot
         if (!naming_is_image(ev->name) || scan_ignored_name(d, ev->name))
                 return;
         if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB)) {
-                if (ev->mask & IN_CLOSE_WRITE)
+                /* Written: what the thumbnails were made of may be gone even
+                 * where size and mtime say otherwise. */
+                if (ev->mask & IN_CLOSE_WRITE) {
                         pending_drop(w, path);
+                        (void) output_source_written(d, path);
+                }
                 queue_file(w, path, dir);
         } else if (ev->mask & IN_CREATE)
                 handle_file_created(w, d, dir, path);

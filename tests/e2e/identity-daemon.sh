@@ -134,6 +134,25 @@ is "$(grep -c "young.jpg' failed" "$LOG")" 1 "the truncated file with a future m
 waits=$(grep -c "young.jpg' looks truncated" "$LOG")
 check "... after at most one wait for the grace period ($waits), not retried for ever" test "$waits" -le 1
 check "... and its failure is remembered" test -s "$(record "$T/out" "$T/in/young.jpg")"
+# Written in place with the same size, its mtime then set back (cat, then
+# touch -d), all before the daemon reads the events: size, inode and mtime
+# are what the stamp says, but the file was written, so it is made again.
+# Uncompressed BMPs of one size have one length whatever their colour.
+gm convert -size 120x60 xc:red "BMP3:$T/red.bmp"
+gm convert -size 120x60 xc:blue "BMP3:$T/blue.bmp"
+is "$(stat -c %s "$T/red.bmp")" "$(stat -c %s "$T/blue.bmp")" "red and blue BMPs of one size have one length"
+cp "$T/red.bmp" "$T/in/inplace.bmp"
+touch -d '2020-02-02 02:02:02' "$T/in/inplace.bmp"
+colour() { gm convert "$T/out/inplace_thumbnail.bmp" -crop 1x1+5+5 +repage -depth 8 txt:- 2>/dev/null | sed -n 's/.*#\([0-9A-F]\{6\}\).*/\1/p'; }
+is_colour() { [ "$(colour)" = "$1" ]; }
+check "a red BMP: made red" wait_for is_colour FF0000
+kill -STOP "$PID"
+cat "$T/blue.bmp" >"$T/in/inplace.bmp"
+touch -d '2020-02-02 02:02:02' "$T/in/inplace.bmp"
+kill -CONT "$PID"
+check "written in place with blue, same size, mtime set back: made again, blue" wait_for is_colour 0000FF
+echo "#   the thumbnail's colour: $(colour)"
+
 stop_daemon
 is "$STATUS" 0 "SIGTERM: exit 0"
 
