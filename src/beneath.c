@@ -171,3 +171,17 @@ long beneath_remove_tree(int parent, const char *name, bool (*keep)(int dirfd, c
         (void) unlinkat(parent, name, AT_REMOVEDIR);    /* fails, as it should, where something stayed */
         return n;
 }
+
+ssize_t beneath_fd_path(int fd, char *buf, size_t size) {
+        char link[64];
+        ssize_t n;
+
+        (void) snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        n = readlink(link, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n >= size - 1)
+                return -ENAMETOOLONG;
+        buf[n] = '\0';
+        return n;
+}

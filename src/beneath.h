@@ -25,6 +25,12 @@ int beneath_open(int dirfd, const char *rel, int flags, BeneathFlags how, mode_t
  * to its folder). Returns an O_PATH descriptor or -errno. */
 int beneath_open_root(const char *path);
 
+/* The absolute path the kernel has now for the descriptor fd (read back from
+ * /proc/self/fd), in buf of size bytes. A removed file's ends in
+ * " (deleted)". Returns its length, or -errno (-ENAMETOOLONG when it does
+ * not fit). */
+ssize_t beneath_fd_path(int fd, char *buf, size_t size);
+
 /* Removes the entry name of dirfd and, if it is a folder, everything below
  * it, never following a symlink; an entry keep() refuses (a file that is not
  * ours) stays, and so do the folders above it. Returns how many files were

@@ -474,53 +474,26 @@ static void print_follow_symlinks(const ConfigKey *k, const void *base, FILE *f)
         fprintf(f, " %s", follow_names[*CONST_FIELD(FollowSymlinks, k, base)]);
 }
 
-static const char *const colour_names[] = { [THUMBNAIL_COLOUR_SRGB] = "srgb", [THUMBNAIL_COLOUR_KEEP] = "keep" };
+/* parse_KIND() and print_KIND() for a field of enum type spelt as
+ * names[] says, names[i] for the value i. */
+#define NAMED_ENUM(kind, type, ...)                                                                     \
+        static const char *const kind##_names[] = { __VA_ARGS__ };                                      \
+        static int parse_##kind(const ConfigKey *k, void *base, const char *value, bool first _unused_, \
+                                const char **reterr_reason _unused_) {                                \
+                for (size_t i = 0; i < ELEMENTSOF(kind##_names); i++)                                  \
+                        if (strcmp(value, kind##_names[i]) == 0) {                                     \
+                                *FIELD(type, k, base) = (type) i;                                      \
+                                return 0;                                                              \
+                        }                                                                              \
+                return -EINVAL;                                                                        \
+        }                                                                                              \
+        static void print_##kind(const ConfigKey *k, const void *base, FILE *f) {                       \
+                fprintf(f, " %s", kind##_names[*CONST_FIELD(type, k, base)]);                          \
+        }
 
-static int parse_color_mode(const ConfigKey *k, void *base, const char *value, bool first _unused_,
-                            const char **reterr_reason _unused_) {
-        for (size_t i = 0; i < ELEMENTSOF(colour_names); i++)
-                if (strcmp(value, colour_names[i]) == 0) {
-                        *FIELD(ThumbnailColour, k, base) = (ThumbnailColour) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-static void print_color_mode(const ConfigKey *k, const void *base, FILE *f) {
-        fprintf(f, " %s", colour_names[*CONST_FIELD(ThumbnailColour, k, base)]);
-}
-
-static const char *const watcher_names[] = { [WATCHER_INOTIFY] = "inotify", [WATCHER_FANOTIFY] = "fanotify" };
-
-static int parse_watcher(const ConfigKey *k, void *base, const char *value, bool first _unused_,
-                         const char **reterr_reason _unused_) {
-        for (size_t i = 0; i < ELEMENTSOF(watcher_names); i++)
-                if (strcmp(value, watcher_names[i]) == 0) {
-                        *FIELD(WatcherMode, k, base) = (WatcherMode) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-static void print_watcher(const ConfigKey *k, const void *base, FILE *f) {
-        fprintf(f, " %s", watcher_names[*CONST_FIELD(WatcherMode, k, base)]);
-}
-
-static const char *const layout_names[] = { [LAYOUT_MIRROR] = "mirror", [LAYOUT_FREEDESKTOP] = "freedesktop" };
-
-static int parse_layout(const ConfigKey *k, void *base, const char *value, bool first _unused_,
-                        const char **reterr_reason _unused_) {
-        for (size_t i = 0; i < ELEMENTSOF(layout_names); i++)
-                if (strcmp(value, layout_names[i]) == 0) {
-                        *FIELD(DropLayout, k, base) = (DropLayout) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-static void print_layout(const ConfigKey *k, const void *base, FILE *f) {
-        fprintf(f, " %s", layout_names[*CONST_FIELD(DropLayout, k, base)]);
-}
+NAMED_ENUM(color_mode, ThumbnailColour, [THUMBNAIL_COLOUR_SRGB] = "srgb", [THUMBNAIL_COLOUR_KEEP] = "keep")
+NAMED_ENUM(watcher, WatcherMode, [WATCHER_INOTIFY] = "inotify", [WATCHER_FANOTIFY] = "fanotify")
+NAMED_ENUM(layout, DropLayout, [LAYOUT_MIRROR] = "mirror", [LAYOUT_FREEDESKTOP] = "freedesktop")
 
 /* Sizes, whitespace- or comma-separated: the first line replaces the list
  * (and the default), continuation lines add to it. */

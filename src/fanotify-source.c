@@ -29,6 +29,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "fanotify-source.h"
 #include "macro.h"
 
@@ -165,7 +166,7 @@ static int check_handles(const char *source, const char *real, char **reterr_mes
                 unsigned char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
         } fh = { .h.handle_bytes = MAX_HANDLE_SZ };
         _cleanup_close_ int mfd = -1, fd = -1;
-        char link[64], path[PATH_MAX];
+        char path[PATH_MAX];
         int mount_id;
         ssize_t n;
 
@@ -182,12 +183,10 @@ static int check_handles(const char *source, const char *real, char **reterr_mes
         if (fd < 0)
                 return failure(-errno, reterr_message, "watcher = fanotify: cannot open '%s' by its handle: %m",
                                source);
-        (void) snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-        n = readlink(link, path, sizeof path - 1);
+        n = beneath_fd_path(fd, path, sizeof path);
         if (n < 0)
-                return failure(-errno, reterr_message, "watcher = fanotify: cannot read %s (%m): it needs /proc",
-                               link);
-        path[n] = '\0';
+                return failure((int) n, reterr_message, "watcher = fanotify: cannot read '%s' back from "
+                               "/proc/self/fd (%s): it needs /proc", source, strerror((int) -n));
         if (strcmp(path, real) != 0)
                 return failure(-EXDEV, reterr_message, "watcher = fanotify: '%s' reads back from its handle as "
                                "'%s', not '%s': use watcher = inotify for this drop", source, path, real);
@@ -420,19 +419,15 @@ bool fanotify_source_marked(const FanotifySource *f, dev_t dev) {
 /* The path the kernel has now for the folder of handle h, or NULL. */
 static char *handle_path(int mount_fd, struct file_handle *h) {
         _cleanup_close_ int fd = open_by_handle_at(mount_fd, h, O_PATH | O_CLOEXEC);
-        char link[64], path[PATH_MAX];
+        char path[PATH_MAX];
         struct stat st;
-        ssize_t n;
 
         /* ESTALE: gone. A folder deleted while still open somewhere resolves,
          * with no link left. */
         if (fd < 0 || fstat(fd, &st) < 0 || st.st_nlink == 0)
                 return NULL;
-        (void) snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-        n = readlink(link, path, sizeof path - 1);
-        if (n <= 0 || path[0] != '/')
+        if (beneath_fd_path(fd, path, sizeof path) <= 0 || path[0] != '/')
                 return NULL;
-        path[n] = '\0';
         return strdup(path);
 }
 

@@ -1207,21 +1207,15 @@ int fleet_print_status(const ThumbwatchConfig *c, FILE *out, char **reterr_messa
                 r = command(ctx, ELEMENTSOF(argv), argv);
         }
         for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+                static const char *const names[] = { "drop", "path", "class", "host", "when", "deliveries" };
                 redisReply *m = r->element[i];
                 const redisReply *fields = m->type == REDIS_REPLY_ARRAY && m->elements >= 2 ? m->element[1] : NULL;
 
-                fprintf(out, "dead: drop ");
-                print_value(out, field(fields, "drop"));
-                fprintf(out, " path ");
-                print_value(out, field(fields, "path"));
-                fprintf(out, " class ");
-                print_value(out, field(fields, "class"));
-                fprintf(out, " host ");
-                print_value(out, field(fields, "host"));
-                fprintf(out, " when ");
-                print_value(out, field(fields, "when"));
-                fprintf(out, " deliveries ");
-                print_value(out, field(fields, "deliveries"));
+                fprintf(out, "dead:");
+                for (size_t j = 0; j < ELEMENTSOF(names); j++) {
+                        fprintf(out, " %s ", names[j]);
+                        print_value(out, field(fields, names[j]));
+                }
                 fputc('\n', out);
         }
         if (r)

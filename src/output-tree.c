@@ -679,17 +679,13 @@ static bool stamped_as(int dirfd, const char *name, const OutputStamp *stamp) {
  * output root's path as the kernel names it. */
 static bool follows_source(const Outputs *o, int dirfd, const char *root_now, const struct stat *decoded) {
         _cleanup_free_ char *src = NULL;
-        char link[64], now[PATH_MAX];
+        char now[PATH_MAX];
         SourceIdentity id;
         const char *rel;
         struct stat st = {};
-        ssize_t n;
 
-        (void) snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
-        n = readlink(link, now, sizeof now - 1);
-        if (n <= 0 || (size_t) n >= sizeof now - 1)
+        if (beneath_fd_path(dirfd, now, sizeof now) <= 0)
                 return false;
-        now[n] = '\0';
         if (!naming_path_is_under(now, root_now))
                 return false;   /* moved out of the output, or removed ("... (deleted)") */
         rel = naming_path_below(now, root_now);
@@ -704,16 +700,12 @@ long outputs_remove_written(Outputs *o, const OutputStamp *stamp, const struct s
         long n = 0;
 
         if (decoded && o->layout->mirrors_tree) {
-                char link[64];
                 int root = open_root(o->drop);
-                ssize_t l = -1;
 
-                if (root >= 0) {
-                        (void) snprintf(link, sizeof link, "/proc/self/fd/%d", root);
-                        l = readlink(link, root_now, sizeof root_now - 1);
+                if (root >= 0 && beneath_fd_path(root, root_now, sizeof root_now) <= 0)
+                        root_now[0] = '\0';
+                if (root >= 0)
                         (void) close(root);
-                }
-                root_now[l > 0 && (size_t) l < sizeof root_now - 1 ? l : 0] = '\0';
         }
         for (size_t i = 0; i < o->n; i++) {
                 if (o->dirfd[i] < 0 || !stamped_as(o->dirfd[i], o->file[i], stamp))

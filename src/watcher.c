@@ -128,33 +128,8 @@ struct Watcher {
         size_t n_pending;
 };
 
-/* watcher = fanotify: a mark for each source there is now (one that is
- * missing is waited for, as with inotify). */
-static int fanotify_open(const ThumbwatchConfig *c, FanotifySource **ret) {
-        _cleanup_free_ char *msg = NULL;
-        FanotifySource *f = NULL;
-        int r;
-
-        r = fanotify_source_new(&f, &msg);
-        if (r >= 0 && !f)
-                r = -ENOMEM;
-        for (size_t i = 0; r >= 0 && i < c->n_drops; i++) {
-                struct stat st;
-
-                if (stat(c->drops[i].source, &st) == 0 && S_ISDIR(st.st_mode))
-                        r = fanotify_source_add(f, c->drops[i].source, NULL, NULL, &msg);
-        }
-        if (r < 0) {
-                fanotify_source_free(f);
-                if (msg)
-                        return log_error_errno(r, "%s", msg);
-                return log_error_errno(r, "watcher = fanotify: %m");
-        }
-        *ret = f;
-        return 0;
-}
-
 int watcher_check(const ThumbwatchConfig *c) {
+        _cleanup_free_ char *msg = NULL;
         FanotifySource *f = NULL;
         int r;
 
@@ -164,9 +139,21 @@ int watcher_check(const ThumbwatchConfig *c) {
                         return log_error_errno(errno, "watcher = inotify needs /proc mounted (/proc/self/fd: %m)");
                 return 0;
         }
-        r = fanotify_open(c, &f);
+        /* A mark for each source there is now (one that is missing is
+         * waited for, as with inotify), in a group of its own. */
+        r = fanotify_source_new(&f, &msg);
+        if (r >= 0 && !f)
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < c->n_drops; i++) {
+                struct stat st;
+
+                if (stat(c->drops[i].source, &st) == 0 && S_ISDIR(st.st_mode))
+                        r = fanotify_source_add(f, c->drops[i].source, NULL, NULL, &msg);
+        }
         fanotify_source_free(f);
-        return r;
+        if (r < 0)
+                return msg ? log_error_errno(r, "%s", msg) : log_error_errno(r, "watcher = fanotify: %m");
+        return 0;
 }
 
 int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Watcher **ret) {
@@ -175,11 +162,15 @@ int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Wa
 
         if (!w)
                 return -ENOMEM;
+        /* Its sources are marked as they are armed (watcher_check() has
+         * tried them already). */
         if (c->watcher == WATCHER_FANOTIFY) {
-                r = fanotify_open(c, &w->fan);
+                _cleanup_free_ char *msg = NULL;
+
+                r = fanotify_source_new(&w->fan, &msg);
                 if (r < 0) {
                         free(w);
-                        return r;
+                        return msg ? log_error_errno(r, "%s", msg) : r;
                 }
         }
         w->roots = calloc(c->n_drops, sizeof *w->roots);
@@ -585,13 +576,15 @@ static void queue_file(Watcher *w, const char *path, const char *dir) {
         scanner_request(w->scanner, dir, false);
 }
 
-static void pending_drop(Watcher *w, const char *path) {
+/* Forgets path as a file made and not closed yet. Returns whether it was. */
+static bool pending_drop(Watcher *w, const char *path) {
         for (size_t i = 0; i < w->n_pending; i++)
                 if (strcmp(w->pending[i].path, path) == 0) {
                         free(w->pending[i].path);
                         w->pending[i] = w->pending[--w->n_pending];
-                        return;
+                        return true;
                 }
+        return false;
 }
 
 static void pending_add(Watcher *w, const char *path, const char *dir) {
@@ -823,11 +816,10 @@ static void handle_file_event(Watcher *w, const DropConfig *d, const struct inot
                 return;
         if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB)) {
                 /* Written: what the thumbnails were made of may be gone even
-                 * where size and mtime say otherwise. */
-                if (ev->mask & IN_CLOSE_WRITE) {
-                        pending_drop(w, path);
+                 * where size and mtime say otherwise. Not a file made since it
+                 * was watched (most files): it has no thumbnail of its own yet. */
+                if ((ev->mask & IN_CLOSE_WRITE) && !pending_drop(w, path) && !(ev->mask & IN_CREATE))
                         (void) output_source_written(d, path);
-                }
                 queue_file(w, path, dir);
         } else if (ev->mask & IN_CREATE)
                 handle_file_created(w, d, dir, path);
@@ -847,15 +839,11 @@ static void handle_file_event(Watcher *w, const DropConfig *d, const struct inot
                 pending_drop(w, path);
 }
 
-/* An event on the entry ev->name of the folder dir. */
-static void handle_entry_event(Watcher *w, const struct inotify_event *ev, const char *dir) {
+/* An event on the entry ev->name of the folder dir, of drop d. */
+static void handle_entry_event(Watcher *w, const DropConfig *d, const struct inotify_event *ev, const char *dir) {
         _cleanup_free_ char *path = NULL;
-        const DropConfig *d;
 
         if (asprintf(&path, "%s/%s", dir, ev->name) < 0)
-                return;
-        d = config_find_drop(w->config, dir);
-        if (!d)
                 return;
         if (ev->mask & IN_ISDIR)
                 handle_dir_event(w, d, ev, dir, path);
@@ -872,6 +860,7 @@ static void pair_moved_from(Watcher *w, uint32_t mask, uint32_t cookie) {
 
 static void handle_event(Watcher *w, const struct inotify_event *ev) {
         _cleanup_free_ char *dir = NULL;
+        const DropConfig *d;
         Watch *x;
 
         if (log_get_max_level() >= LOG_DEBUG && (ev->mask & IN_ISDIR)) {
@@ -896,8 +885,9 @@ static void handle_event(Watcher *w, const struct inotify_event *ev) {
         if (!x || ev->len == 0 || ev->name[0] == '\0')
                 return;
         dir = watch_path(x);
-        if (dir)
-                handle_entry_event(w, ev, dir);
+        d = dir ? config_find_drop(w->config, dir) : NULL;
+        if (d)
+                handle_entry_event(w, d, ev, dir);
 }
 
 /* watcher = fanotify: would an inotify walk of d have watched the folder
@@ -966,7 +956,7 @@ static int fanotify_event(uint32_t mask, uint32_t cookie, const char *dir, const
         *ev = (struct inotify_event) { .mask = mask, .cookie = cookie, .len = (uint32_t) len };
         memcpy(ev->name, name, len);
         pair_moved_from(w, mask, cookie);
-        handle_entry_event(w, ev, dir);
+        handle_entry_event(w, d, ev, dir);
         /* A folder deleted or renamed may be a root, or above one. */
         if (mask & IN_ISDIR)
                 w->roots_checked_at = 0;

@@ -19,8 +19,9 @@ typedef struct Watcher Watcher;
  * at err, and returns -errno; 0 when it can. */
 int watcher_check(const ThumbwatchConfig *c);
 
-/* c, work and scanner are borrowed until watcher_join() returns. Fails, with
- * watcher_check()'s message, when c's watcher cannot be had. */
+/* c, work and scanner are borrowed until watcher_join() returns. Its roots
+ * are watched (marked) once it has started: watcher_check() first says
+ * whether they can be. */
 int watcher_new(const ThumbwatchConfig *c, PathQueue *work, Scanner *scanner, Watcher **ret);
 Watcher *watcher_free(Watcher *w);             /* NULL-safe; returns NULL; must be joined */
 
