@@ -3,7 +3,9 @@
  * orientation the RAW's own metadata gives, and the sensor's size. Never the
  * raw decode itself (libraw_unpack() is not called), and never GraphicsMagick's
  * RAW coders (they run dcraw). The only module that includes libraw. No
- * threads of its own, no logging.
+ * threads of its own, no logging. libraw runs in a child process, one per
+ * file (fork() without exec()): its crash, hang or runaway allocation on a
+ * hostile file ends that process, not the caller's.
  *
  * Threads: a DecodeRaw is used by one thread at a time; different DecodeRaw
  * objects may be used on different threads at once (libraw_r keeps no
@@ -24,7 +26,11 @@
  *   -ENOTSUP    a preview in a form this module does not return (16-bit,
  *               planar layers, or a JPEG libjpeg cannot read the header of)
  *   -E2BIG      libraw refused an allocation as too big
- *   -ENOMEM     out of memory
+ *   -ENOMEM     out of memory (libraw's process may allocate 256 MiB and
+ *               twice the file's size beyond what the caller had mapped)
+ *   -ETIMEDOUT  libraw ran past timeout_usec: its process was killed
+ *   -ENOTRECOVERABLE  libraw crashed on the file (its process died of a
+ *               signal, or ended without saying what it found)
  *   -EIO        the file could not be read
  */
 #pragma once
@@ -34,17 +40,20 @@
 
 typedef struct DecodeRaw DecodeRaw;
 
-/* Parses the RAW open on fd (duplicated: the caller may close fd): only its
- * headers are read, through /proc/self/fd, so the file read is the one the
- * caller opened; where /proc is not mounted, the whole file is read into
- * memory (at most max_file_size bytes). max_file_size 0: no limit.
- * decode_raw_preview() reads the file again (pread) to check that the whole
- * preview is in it. */
-int decode_raw_open_fd(int fd, uint64_t max_file_size, DecodeRaw **ret, char **reterr_reason);
+/* Parses the RAW open on fd (duplicated: the caller may close fd) and
+ * unpacks its preview, in a child process given timeout_usec (0: no limit):
+ * only its headers and preview are read, through /proc/self/fd, so the file
+ * read is the one the caller opened; where /proc is not mounted, the whole
+ * file is read into memory (at most max_file_size bytes). max_file_size 0:
+ * no limit. An error of the unpacking is decode_raw_preview()'s, which also
+ * reads the file again (pread) to check that the whole preview is in it. */
+int decode_raw_open_fd(int fd, uint64_t max_file_size, uint64_t timeout_usec, DecodeRaw **ret,
+                       char **reterr_reason);
 
 /* As decode_raw_open_fd(), over size bytes at data, borrowed until
  * decode_raw_free(). */
-int decode_raw_open_memory(const void *data, size_t size, DecodeRaw **ret, char **reterr_reason);
+int decode_raw_open_memory(const void *data, size_t size, uint64_t timeout_usec, DecodeRaw **ret,
+                           char **reterr_reason);
 
 /* NULL-safe; returns NULL. */
 DecodeRaw *decode_raw_free(DecodeRaw *r);
@@ -75,9 +84,9 @@ typedef struct RawPreview {
                                          * EXIF orientation, if any, is to be ignored */
 } RawPreview;
 
-/* Reads the preview libraw 0.20 chose: it keeps one, the largest by its own
- * measure (pixels over bits per sample squared), so a JPEG preview wins over a
- * small bitmap; 0.21 can list them all, 0.20 cannot. The caller decides
+/* The preview libraw 0.20 chose (once: a second call finds none): it keeps
+ * one, the largest by its own measure (pixels over bits per sample squared),
+ * so a JPEG preview wins over a small bitmap; 0.21 can list them all, 0.20 cannot. The caller decides
  * whether it is large enough (RawInfo.preview_width/height tell before this is
  * called, for most formats). On success the caller owns *ret and releases it
  * with raw_preview_done(); on failure *ret is untouched. */

@@ -188,6 +188,8 @@ const char *job_error_class(int r) {
                 return "too-large";
         case -ETIMEDOUT:
                 return "timeout";
+        case -ENOTRECOVERABLE:
+                return "crashed";       /* a decoder's process died on the file (decode-raw) */
         default:
                 return "io";
         }

@@ -926,9 +926,14 @@ static int raw_open(Source *s, const ThumbnailOptions *opts, char **reterr_reaso
 #ifdef HAVE_RAW
         DecodeRaw *raw = NULL;
         RawPreview preview = {};
+        uint64_t now = now_usec();
         int r;
 
-        r = decode_raw_open_fd(fileno(s->file), opts->max_file_size, &raw, reterr_reason);
+        /* libraw's process is given what is left of job_timeout, and killed after it. */
+        r = decode_raw_open_fd(fileno(s->file), opts->max_file_size,
+                               deadline == 0 ? 0 : deadline > now ? deadline - now : 1, &raw, reterr_reason);
+        if (r == -ETIMEDOUT)
+                timed_out = true;
         if (r >= 0) {
                 test_slow_decode();
                 r = decode_raw_preview(raw, &preview, reterr_reason);

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         RawInfo info;
         char *reason = NULL;
 
-        if (decode_raw_open_memory(data, size, &r, &reason) == 0) {
+        if (decode_raw_open_memory(data, size, 0, &r, &reason) == 0) {
                 decode_raw_info(r, &info);
                 if (info.orientation < 1 || info.orientation > 8)
                         abort();

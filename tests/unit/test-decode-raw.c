@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "decode-raw.h"
@@ -54,7 +56,7 @@ static int open_name(const char *name, uint64_t max_file_size, DecodeRaw **ret) 
 
         if (fd < 0)
                 return -errno;
-        r = decode_raw_open_fd(fd, max_file_size, ret, &reason);
+        r = decode_raw_open_fd(fd, max_file_size, 0, ret, &reason);
         if (r < 0)
                 printf("# %s: %s\n", name, reason ? reason : "(no reason)");
         free(reason);
@@ -91,7 +93,7 @@ static void test_preview(void) {
         raw_preview_done(&p);
         r = decode_raw_free(r);
 
-        is_int(decode_raw_open_memory(dng, dng_size, &r, &reason), 0, "open from memory");
+        is_int(decode_raw_open_memory(dng, dng_size, 0, &r, &reason), 0, "open from memory");
         is_int(r ? decode_raw_preview(r, &p, &reason) : -1, 0, "preview from memory");
         ok(p.size == jpeg_size, "from memory: the same JPEG");
         raw_preview_done(&p);
@@ -171,11 +173,11 @@ static void test_errors(void) {
         is_int(open_name("rot6.dng", 1000, &r), -EFBIG, "max_file_size: -EFBIG");
         ok(!r, "no object on failure");
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        is_int(decode_raw_open_fd(fd, 0, &r, &reason), -EBADMSG, "a directory: -EBADMSG");
+        is_int(decode_raw_open_fd(fd, 0, 0, &r, &reason), -EBADMSG, "a directory: -EBADMSG");
         free(reason);
         reason = NULL;
         close(fd);
-        is_int(decode_raw_open_memory(NULL, 0, &r, &reason), -EBADMSG, "no bytes: -EBADMSG");
+        is_int(decode_raw_open_memory(NULL, 0, 0, &r, &reason), -EBADMSG, "no bytes: -EBADMSG");
         free(reason);
         ok(decode_raw_free(NULL) == NULL, "decode_raw_free(NULL)");
 }
@@ -231,6 +233,106 @@ static void test_threads(void) {
         ok(want_sum[0] && want_sum[1] && bad == 0, "4 threads x 8 rounds unpack the same previews as one");
 }
 
+/* No libraw process of this one's is left (running or a zombie). */
+static bool no_child_left(void) {
+        return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
+
+/* A fuzzer's input from tests/fuzz/decode-raw, or NULL. */
+static uint8_t *fuzz_input(const char *top, const char *name, size_t *ret_size) {
+        char file[512];
+        uint8_t *data = NULL;
+        struct stat st;
+        FILE *f;
+
+        (void) snprintf(file, sizeof file, "%s/tests/fuzz/decode-raw/%s", top, name);
+        f = fopen(file, "rb");
+        if (f && fstat(fileno(f), &st) == 0 && st.st_size > 0 && (data = malloc((size_t) st.st_size)) &&
+            fread(data, 1, (size_t) st.st_size, f) == (size_t) st.st_size)
+                *ret_size = (size_t) st.st_size;
+        else {
+                free(data);
+                data = NULL;
+        }
+        if (f)
+                fclose(f);
+        return data;
+}
+
+/* libraw runs in a process of its own: what it does to that process on a
+ * hostile file (a crash, a hang, 3 GB asked for by a 16 KB file) costs that
+ * file an error, not the caller. */
+static void test_isolation(const char *top) {
+        DecodeRaw *r = NULL;
+        char *reason = NULL;
+        struct rusage ru;
+        uint8_t *data;
+        size_t size = 0;
+        int k;
+
+        /* Found by scripts/fuzz: a SIGSEGV in libraw 0.20's parse_tiff_ifd() under
+         * ASan (a wild read that an unsanitized build may survive). */
+        data = fuzz_input(top, "crash-cecb72ec423beb25df1775c3368e6103a81366d3", &size);
+        ok(data != NULL, "the input libraw crashed on is there");
+        k = data ? decode_raw_open_memory(data, size, 0, &r, &reason) : 0;
+        if (k == 0 && r)
+                k = decode_raw_preview(r, &(RawPreview) {}, &reason);
+        printf("# %s\n", reason ? reason : "no reason");
+        ok(k < 0, "the input libraw crashed on is an error, not a crash of this process");
+        r = decode_raw_free(r);
+        free(reason);
+        reason = NULL;
+        free(data);
+        ok(no_child_left(), "... and its process is gone");
+
+        /* Also found by scripts/fuzz: 16 KB that make libraw allocate 1.7 and
+         * 1.3 GB (4 s, 2.5 GB of RSS in the daemon before). */
+        data = fuzz_input(top, "oom-c969aef78154ea12523cfd627ccf4cc5caff0d66", &size);
+        ok(data != NULL, "the input libraw asks 3 GB for is there");
+        k = data ? decode_raw_open_memory(data, size, 0, &r, &reason) : 0;
+        if (k == 0 && r)
+                k = decode_raw_preview(r, &(RawPreview) {}, &reason);
+        printf("# %s\n", reason ? reason : "no reason");
+        ok(k == -ENOMEM || k == -ENOTRECOVERABLE, "3 GB asked for by 16 KB: -ENOMEM (or its process died of it)");
+        r = decode_raw_free(r);
+        free(reason);
+        reason = NULL;
+        free(data);
+        k = getrusage(RUSAGE_CHILDREN, &ru);
+        printf("# the largest libraw process so far: %ld MB\n", ru.ru_maxrss / 1024);
+        ok(k == 0 && ru.ru_maxrss < 1024 * 1024, "no libraw process grew past 1 GB");
+        ok(no_child_left(), "... and its process is gone");
+
+#ifdef THUMBWATCH_TEST_HOOKS
+        (void) setenv("THUMBWATCH_TEST_RAW_CHILD", "crash", 1);
+        is_int(open_name("rot6.dng", 0, &r), -ENOTRECOVERABLE, "libraw's process crashes: -ENOTRECOVERABLE");
+        ok(!r && no_child_left(), "... no object, no process left");
+        {
+                int fd = open(path("rot6.dng"), O_RDONLY | O_CLOEXEC);
+
+                is_int(decode_raw_open_fd(fd, 0, 0, &r, &reason), -ENOTRECOVERABLE, "again, for the reason");
+                printf("# %s\n", reason ? reason : "no reason");
+                ok(reason && strstr(reason, "crashed") && strstr(reason, "SIGSEGV"), "the reason names the crash");
+                free(reason);
+                reason = NULL;
+                (void) setenv("THUMBWATCH_TEST_RAW_CHILD", "hang", 1);
+                is_int(decode_raw_open_fd(fd, 0, 200000, &r, &reason), -ETIMEDOUT,
+                       "libraw's process hangs: -ETIMEDOUT after the timeout");
+                printf("# %s\n", reason ? reason : "no reason");
+                ok(reason && strstr(reason, "timeout"), "the reason says so");
+                ok(no_child_left(), "... the hung process was killed and reaped");
+                free(reason);
+                reason = NULL;
+                close(fd);
+        }
+        (void) unsetenv("THUMBWATCH_TEST_RAW_CHILD");
+        is_int(open_name("rot6.dng", 0, &r), 0, "without the hook, the same file opens");
+        r = decode_raw_free(r);
+#else
+        printf("# libraw's crash and hang: not tried in a build without --enable-test-hooks\n");
+#endif
+}
+
 static bool make_files(void) {
         return system("set -e; cd \"$D\"; "
                       "gm convert -size 320x240 gradient:red-blue preview.jpg; "
@@ -267,6 +369,7 @@ int main(void) {
         test_errors();
         test_flip();
         test_threads();
+        test_isolation(top ? top : ".");
         (void) system("rm -rf \"$D\"");
         return done_testing();
 }

@@ -1,0 +1,90 @@
+#!/bin/sh
+# Hostile RAWs. libraw runs in a process of its own for each file: a RAW it
+# crashes on, one it hangs on and one that makes it ask for gigabytes cost
+# those files a logged failure, not the daemon, which goes on making the
+# thumbnails of the files beside them. The inputs are the fuzzer's
+# (tests/fuzz/decode-raw); the crash and the hang are also forced through the
+# test hook THUMBWATCH_TEST_RAW_CHILD, since libraw's wild read may land on
+# mapped memory in a build without ASan.
+. "$(dirname "$0")/lib.sh"
+
+"$THUMBWATCH" --version | grep -q "+raw" || { echo "1..0 # SKIP a build without libraw"; exit 0; }
+command -v python3 >/dev/null || { echo "1..0 # SKIP python3 is missing"; exit 0; }
+fuzz=$TOP_SRCDIR/tests/fuzz/decode-raw
+gm convert -size 320x480 gradient:red-blue "$T/preview.jpg"
+python3 "$TOP_SRCDIR/tests/unit/make-dng.py" "$T/camera.dng" --preview "$T/preview.jpg"
+peak() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$PID/status"; }
+no_children() { [ -z "$(children_of "$PID")" ]; }
+
+# The fuzzer's inputs among good files, to a running daemon.
+printf '[thumbwatch]\nlog_level = debug\n[drop:d]\nsource = %s\noutput = %s\n' "$T/in" "$T/out" >"$T/tw.conf"
+start_daemon --config "$T/tw.conf"
+check "ready" wait_ready
+cp "$fuzz/crash-cecb72ec423beb25df1775c3368e6103a81366d3" "$T/in/crash.dng"
+cp "$fuzz/oom-c969aef78154ea12523cfd627ccf4cc5caff0d66" "$T/in/greedy.dng"
+cp "$T/camera.dng" "$T/in/good.dng"
+cp "$T/sample.jpg" "$T/in/good.jpg"
+check "the good RAW is made" wait_for is_file "$T/out/good_thumbnail.dng.jpg"
+check "the good JPEG is made" wait_for is_file "$T/out/good_thumbnail.jpg"
+# In the daemon libraw reads it through /proc/self/fd: a wild read there
+# crashes under a sanitizer (whose handler then ends the process with its
+# own exit status) and finds a JPEG without its end elsewhere.
+crash_logged() { log_has "crash.dng' failed (crashed): libraw" || log_has "crash.dng' looks truncated"; }
+check "the RAW libraw crashes on (under ASan) fails, logged" wait_for crash_logged
+# Its allocation fails under the process's limit; ASan's allocator ends the
+# process instead of failing it.
+greedy_logged() {
+	log_has "greedy.dng' failed (too-large): unpacking the preview: libraw wanted more memory" ||
+		{ ldd "$THUMBWATCH" | grep -q 'lib[at]san' && log_has "greedy.dng' failed (crashed): libraw's process ended"; }
+}
+check "the RAW that asks for 3 GB fails as too-large, logged" wait_for greedy_logged
+check "... remembered as failed" is_file "$(record "$T/out" "$T/in/greedy.dng")"
+hwm=$(peak)
+echo "# daemon peak RSS: ${hwm:-?} kB"
+check "the daemon did not grow by it (peak under 1 GB)" test "${hwm:-0}" -lt 1048576
+check "no libraw process is left" wait_for no_children
+check "the daemon is still running" running "$PID"
+stop_daemon
+is "$STATUS" 0 "exit 0"
+
+if "$THUMBWATCH" --version | grep -q "test hooks"; then
+	# libraw crashes: the file fails as crashed at once, is remembered, and is
+	# not tried again by the next start's catch-up scan; the daemon stays up.
+	rm -rf "$T/in" "$T/out"
+	mkdir "$T/in"
+	cp "$T/camera.dng" "$T/in/poison.dng"
+	THUMBWATCH_TEST_RAW_CHILD=crash start_daemon --config "$T/tw.conf"
+	check "crash: ready" wait_ready
+	cp "$T/sample.jpg" "$T/in/beside.jpg"
+	check "crash: the RAW fails as crashed, naming the signal" \
+		wait_for log_has "poison.dng' failed (crashed): libraw crashed on it (SIGSEGV)"
+	check "crash: remembered" grep -q crashed "$(record "$T/out" "$T/in/poison.dng")"
+	check "crash: the JPEG beside it is made" wait_for is_file "$T/out/beside_thumbnail.jpg"
+	check "crash: no libraw process left" wait_for no_children
+	check "crash: the daemon is still running" running "$PID"
+	stop_daemon
+	is "$STATUS" 0 "crash: exit 0"
+	THUMBWATCH_TEST_RAW_CHILD=crash start_daemon --config "$T/tw.conf"
+	check "crash: restarted, ready" wait_ready
+	check "crash: not tried again after a restart" wait_for log_has "poison.dng' failed before (crashed) and has not changed"
+	is "$(grep -c "poison.dng' failed (" "$LOG")" 0 "crash: ... and not logged as failing again"
+	stop_daemon
+
+	# libraw hangs: its process is killed at job_timeout, the file fails as a
+	# timeout, and the worker goes on.
+	rm -rf "$T/in" "$T/out"
+	mkdir "$T/in"
+	printf '[thumbwatch]\njob_timeout = 1s\nworkers = 1\n[drop:d]\nsource = %s\noutput = %s\n' "$T/in" "$T/out" >"$T/hang.conf"
+	THUMBWATCH_TEST_RAW_CHILD=hang start_daemon --config "$T/hang.conf"
+	check "hang: ready" wait_ready
+	cp "$T/camera.dng" "$T/in/stuck.dng"
+	check "hang: the RAW fails as a timeout" wait_for log_has "stuck.dng' failed (timeout): libraw ran past the job's timeout"
+	cp "$T/sample.jpg" "$T/in/next.jpg"
+	check "hang: the one worker goes on to the next file" wait_for is_file "$T/out/next_thumbnail.jpg"
+	check "hang: the hung process was killed and reaped" wait_for no_children
+	stop_daemon
+	is "$STATUS" 0 "hang: exit 0"
+else
+	for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do ok "# SKIP libraw's crash and hang: needs --enable-test-hooks"; done
+fi
+done_testing
