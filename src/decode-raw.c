@@ -3,15 +3,16 @@
  * hundreds of megabytes) is never called: libraw_unpack_thumb() takes 0.7 ms
  * on this machine.
  *
- * libraw runs in a child process, one per file: libraw 0.20 (Debian 12's)
- * crashes on some corrupt files (a fuzzer finds one in seconds: a wild read
- * in parse_tiff_ifd()), and a 16 KB file can make it allocate 3 GB. The
- * child opens the file, unpacks the preview and writes what it found to a
- * pipe; a crash, a hang past the caller's timeout or an allocation past
- * RAW_CHILD_MEMORY costs that file, not the daemon. Everything that checks
- * what libraw returned runs here, in the caller's process. fork() without
- * exec(): the child calls libraw and async-signal-unsafe malloc(), which
- * glibc makes safe after fork(); it starts no thread and leaves by _exit().
+ * libraw runs in a process of its own: libraw 0.20 (Debian 12's) crashes on
+ * some corrupt files (a fuzzer finds one in seconds: a wild read in
+ * parse_tiff_ifd()), and a 16 KB file can make it allocate 3 GB. Each thread
+ * that reads RAWs has one such process (RawHelper), forked at its first RAW
+ * and kept: it is handed the file's descriptor, opens it, unpacks the
+ * preview and sends back what it found; a crash, a hang past the caller's
+ * timeout or an allocation past RAW_CHILD_MEMORY costs that file, not the
+ * daemon. Everything that checks what libraw returned runs here, in the
+ * caller's process. fork() without exec(): the process calls libraw and
+ * malloc(), which glibc makes safe after fork(); it starts no thread.
  *
  * Why /proc/self/fd: libraw's C API opens a path or a buffer, not a
  * descriptor. The magic link reopens the very file the caller opened and
@@ -23,13 +24,16 @@
 #include <fcntl.h>
 #include <libraw.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,7 +71,6 @@ typedef struct RawReply {
 struct DecodeRaw {
         RawReply reply;
         uint8_t *thumb;                 /* owned: the preview's reply.tlength bytes, or NULL */
-        uint8_t *buffer;                /* owned: the file read into memory, when /proc was not there */
         /* What libraw read: a duplicate of the caller's descriptor (owned),
          * or memory (data, borrowed). */
         int fd;
@@ -117,7 +120,6 @@ DecodeRaw *decode_raw_free(DecodeRaw *r) {
         if (!r)
                 return NULL;
         free(r->thumb);
-        free(r->buffer);
         if (r->fd >= 0)
                 (void) close(r->fd);
         free(r);
@@ -138,7 +140,7 @@ static bool write_all(int fd, const void *p, size_t n) {
         const uint8_t *b = p;
 
         while (n > 0) {
-                ssize_t k = write(fd, b, n);
+                ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
 
                 if (k < 0 && errno == EINTR)
                         continue;
@@ -150,13 +152,20 @@ static bool write_all(int fd, const void *p, size_t n) {
         return true;
 }
 
-/* In the child: the data segment it may grow to, from /proc/self/status
- * (VmData: what the process had mapped when it forked). Without /proc, no
- * limit. */
-static void child_limit_memory(uint64_t extra) {
+/* What a thread asks its libraw process, with the file's descriptor. */
+typedef struct RawRequest {
+        uint64_t size;                  /* the file's, for the memory limit */
+        int hook;                       /* test builds: 1 crash, 2 hang (THUMBWATCH_TEST_RAW_CHILD) */
+} RawRequest;
+
+/* In the libraw process: the data segment it may grow to for this file:
+ * what it has now (VmData, from /proc/self/status) and extra. Without /proc,
+ * no limit. */
+static void helper_limit_memory(uint64_t extra) {
         char line[128];
         FILE *f = fopen("/proc/self/status", "re");
         unsigned long long kb = 0;
+        struct rlimit rl;
 
         if (!f)
                 return;
@@ -164,63 +173,54 @@ static void child_limit_memory(uint64_t extra) {
                 if (sscanf(line, "VmData: %llu kB", &kb) == 1)
                         break;
         (void) fclose(f);
-        if (kb > 0) {
-                struct rlimit rl = { .rlim_cur = kb * 1024 + extra, .rlim_max = kb * 1024 + extra };
-
+        if (kb > 0 && getrlimit(RLIMIT_DATA, &rl) == 0) {
+                rl.rlim_cur = kb * 1024 + extra;
+                if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
+                        rl.rlim_cur = rl.rlim_max;
                 (void) setrlimit(RLIMIT_DATA, &rl);
         }
 }
 
-#ifdef THUMBWATCH_TEST_HOOKS
-/* Test builds only (--enable-test-hooks): every libraw process of this
- * program crashes (SIGSEGV) or hangs, as libraw does on some files, when
- * $THUMBWATCH_TEST_RAW_CHILD is "crash" or "hang". */
-static void child_test_hooks(void) {
-        const char *h = getenv("THUMBWATCH_TEST_RAW_CHILD");
-
-        if (h && strcmp(h, "crash") == 0)
-                (void) raise(SIGSEGV);
-        if (h && strcmp(h, "hang") == 0)
-                for (;;)
-                        (void) pause();
-}
-#endif
-
-/* The child: libraw over the file (path) or memory (r->data or r->buffer),
- * the reply on out. Never returns. */
-_Noreturn static void child(const DecodeRaw *r, const char *path, int out) {
-        static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS };
-        struct rlimit no_core = {};
+/* In the libraw process: libraw over one file, and the reply. false: the
+ * caller's end is gone. */
+static bool helper_serve(int sock, int fd, const RawRequest *req) {
+        _cleanup_free_ uint8_t *buffer = NULL;
         RawReply reply = {};
         libraw_data_t *lr;
-        sigset_t none;
-        int null;
+        char proc[64];
+        struct stat st, pst;
+        bool sent;
 
-        /* Its own death, not the daemon's crash handler's: the parent tells. */
-        for (size_t i = 0; i < ELEMENTSOF(fatal); i++)
-                (void) signal(fatal[i], SIG_DFL);
-        (void) sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        (void) setrlimit(RLIMIT_CORE, &no_core);  /* a hostile file makes no core dumps */
-        /* libraw's and libjpeg's words on stderr name no file: the caller's
-         * message does, with the reason. */
-        null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (null >= 0)
-                (void) dup2(null, STDERR_FILENO);
-        child_limit_memory(RAW_CHILD_MEMORY + 2 * r->size);
-#ifdef THUMBWATCH_TEST_HOOKS
-        child_test_hooks();
-#endif
+        helper_limit_memory(RAW_CHILD_MEMORY + 2 * req->size);
+        if (req->hook == 1)
+                (void) raise(SIGSEGV);
+        while (req->hook == 2)
+                (void) pause();
         lr = libraw_init(0);
         if (!lr)
                 _exit(CHILD_NO_MEMORY);
-        if (path)
-                reply.open_code = libraw_open_file(lr, path);
-        else
-                /* libraw_open_buffer() takes a non-const pointer; it only reads through it. */
-                reply.open_code = libraw_open_buffer(lr, (void *) (uintptr_t) (r->data ? r->data : r->buffer),
-                                                     (size_t) r->size);
+        (void) snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        /* The same inode through the link, or /proc is not what it should be:
+         * then the whole file, read into memory. */
+        if (fstat(fd, &st) == 0 && stat(proc, &pst) == 0 && pst.st_dev == st.st_dev && pst.st_ino == st.st_ino)
+                reply.open_code = libraw_open_file(lr, proc);
+        else {
+                size_t done = 0;
+
+                buffer = malloc(req->size ? (size_t) req->size : 1);
+                while (buffer && done < req->size) {
+                        ssize_t n = pread(fd, buffer + done, (size_t) req->size - done, (off_t) done);
+
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                break;
+                        done += (size_t) n;
+                }
+                reply.open_code = !buffer ? LIBRAW_UNSUFFICIENT_MEMORY
+                                  : done < req->size ? LIBRAW_IO_ERROR
+                                                     : libraw_open_buffer(lr, buffer, done);
+        }
         if (reply.open_code == LIBRAW_SUCCESS) {
                 reply.width = lr->sizes.width;
                 reply.height = lr->sizes.height;
@@ -239,15 +239,170 @@ _Noreturn static void child(const DecodeRaw *r, const char *path, int out) {
                         reply.tlength = lr->thumbnail.thumb ? lr->thumbnail.tlength : 0;
                 }
         }
-        if (!write_all(out, &reply, sizeof reply) ||
-            (reply.thumb_code == LIBRAW_SUCCESS && reply.tlength > 0 &&
-             !write_all(out, lr->thumbnail.thumb, (size_t) reply.tlength)))
-                _exit(CHILD_WRITE_FAILED);
-        _exit(0);
+        sent = write_all(sock, &reply, sizeof reply) &&
+               (reply.thumb_code != LIBRAW_SUCCESS || reply.tlength == 0 ||
+                write_all(sock, lr->thumbnail.thumb, (size_t) reply.tlength));
+        libraw_close(lr);
+        return sent;
+}
+
+/* One request and its descriptor: 1, 0 at the end of the stream, or -errno. */
+static int receive_request(int sock, RawRequest *req, int *ret_fd) {
+        union {
+                struct cmsghdr h;
+                char space[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = req, .iov_len = sizeof *req };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                              .msg_controllen = sizeof control };
+        struct cmsghdr *c;
+        ssize_t n;
+
+        do
+                n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+                return n < 0 ? -errno : 0;
+        c = CMSG_FIRSTHDR(&msg);
+        if ((size_t) n != sizeof *req || !c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+                return -EBADMSG;
+        memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+        return 1;
+}
+
+/* The libraw process: serves files on sock (its fd 3) until the stream
+ * ends. Never returns. */
+_Noreturn static void helper_main(int sock) {
+        static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS };
+        struct rlimit no_core = {}, files;
+        sigset_t none;
+        int null;
+
+        /* Its own death, not the daemon's crash handler's: the parent tells. */
+        for (size_t i = 0; i < ELEMENTSOF(fatal); i++)
+                (void) signal(fatal[i], SIG_DFL);
+        (void) sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);        /* dies with the thread that made it */
+        (void) setrlimit(RLIMIT_CORE, &no_core);        /* a hostile file makes no core dumps */
+        /* Only its socket: no copy of the daemon's descriptors (outputs being
+         * written, the watcher's, another thread's libraw socket) stays open
+         * in it. libraw's and libjpeg's words on stderr name no file: the
+         * caller's message does, with the reason. */
+        if (sock != 3) {
+                (void) dup2(sock, 3);
+                sock = 3;
+        }
+        if (close_range(4, ~0u, 0) < 0 && getrlimit(RLIMIT_NOFILE, &files) == 0)
+                for (rlim_t fd = 4; fd < files.rlim_cur && fd < 65536; fd++)
+                        (void) close((int) fd);
+        null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null >= 0) {
+                (void) dup2(null, STDERR_FILENO);
+                (void) close(null);
+        }
+        for (;;) {
+                RawRequest req;
+                int fd = -1, k = receive_request(sock, &req, &fd);
+
+                if (k <= 0)
+                        _exit(k == 0 ? 0 : CHILD_WRITE_FAILED);
+                if (!helper_serve(sock, fd, &req))
+                        _exit(CHILD_WRITE_FAILED);
+                (void) close(fd);
+        }
+}
+
+/* A thread's libraw process: forked at the thread's first RAW, it serves
+ * that thread one file at a time. Replaced after a file libraw failed on
+ * (whatever a corrupt file left in its heap goes with it), after
+ * RAW_HELPER_FILES files, and when it died or was killed (one killed from
+ * outside between files is reaped at the thread's next RAW); ended (killed
+ * and reaped) when the thread exits. One fork for many files: a fork of the
+ * daemon write-protects its memory, and its threads' next writes fault. */
+typedef struct RawHelper {
+        pid_t pid;                      /* 0: none */
+        int sock;
+        unsigned files;
+} RawHelper;
+
+#define RAW_HELPER_FILES 1000u
+
+static __thread RawHelper helper = { .sock = -1 };
+static pthread_key_t helper_key;
+static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
+
+/* Kills and reaps h's process (a stuck one too); its exit status, or -1. */
+static int helper_end(RawHelper *h) {
+        int status = -1;
+
+        if (h->sock >= 0)
+                (void) close(h->sock);
+        if (h->pid > 0) {
+                (void) kill(h->pid, SIGKILL);
+                while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        *h = (RawHelper) { .sock = -1 };
+        return status;
+}
+
+static void helper_at_thread_exit(void *h) {
+        (void) helper_end(h);
+}
+
+static void helper_key_make(void) {
+        (void) pthread_key_create(&helper_key, helper_at_thread_exit);
+}
+
+static int helper_start(RawHelper *h) {
+        int sv[2];
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int k = -errno;
+
+                (void) close(sv[0]);
+                (void) close(sv[1]);
+                return k;
+        }
+        if (pid == 0) {
+                (void) close(sv[0]);
+                helper_main(sv[1]);
+        }
+        (void) close(sv[1]);
+        *h = (RawHelper) { .pid = pid, .sock = sv[0] };
+        (void) pthread_once(&helper_once, helper_key_make);
+        (void) pthread_setspecific(helper_key, h);
+        return 0;
+}
+
+static int send_request(int sock, RawRequest req, int fd) {
+        union {
+                struct cmsghdr h;
+                char space[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = &req, .iov_len = sizeof req };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                              .msg_controllen = sizeof control };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        ssize_t n;
+
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        do
+                n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        return n == (ssize_t) sizeof req ? 0 : n < 0 ? -errno : -EPIPE;
 }
 
 /* Reads n bytes from fd by the deadline (0: none). 0, -ETIMEDOUT, -EPIPE
- * (the child closed its end first), or -errno. */
+ * (the other end closed first), or -errno. */
 static int read_by(int fd, void *p, size_t n, uint64_t deadline) {
         uint8_t *b = p;
 
@@ -302,67 +457,113 @@ static const char *signal_name(int sig) {
         }
 }
 
-/* Runs libraw in a child over the file (path) or memory, and reads its reply
- * and preview into r. timeout_usec 0: none. */
-static int run_child(DecodeRaw *r, const char *path, uint64_t timeout_usec, char **reterr_reason) {
-        uint64_t deadline = timeout_usec > 0 ? now_usec() + timeout_usec : 0;
+/* The test hook's word for this request (test builds), else 0. */
+static int test_hook(void) {
+#ifdef THUMBWATCH_TEST_HOOKS
+        /* Test builds only (--enable-test-hooks): the libraw process crashes
+         * (SIGSEGV) or hangs on every file, as libraw does on some, while
+         * $THUMBWATCH_TEST_RAW_CHILD is "crash" or "hang". */
+        const char *h = getenv("THUMBWATCH_TEST_RAW_CHILD");
+
+        if (h && strcmp(h, "crash") == 0)
+                return 1;
+        if (h && strcmp(h, "hang") == 0)
+                return 2;
+#endif
+        return 0;
+}
+
+/* One exchange with this thread's libraw process: the request, the reply
+ * and the preview into r. 0; -EBADMSG (a preview larger than the file); or
+ * -ETIMEDOUT, -ENOMEM, -EPIPE and the like, after which the process has been
+ * ended and its exit status is in *ret_status (-1: none). */
+static int ask_helper(DecodeRaw *r, int fd, uint64_t deadline, int *ret_status) {
         /* A preview larger than this is libraw's error (see RAW_CHILD_MEMORY). */
         uint64_t most = 2 * r->size + (1u << 20);
-        int p[2], k, status;
-        pid_t pid;
+        RawRequest req = { .size = r->size, .hook = test_hook() };
+        int k;
 
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return message_set(reterr_reason, -errno, "cannot make a pipe for libraw: %m");
-        pid = fork();
-        if (pid < 0) {
-                k = -errno;
-                (void) close(p[0]);
-                (void) close(p[1]);
-                return message_set(reterr_reason, k, "cannot start libraw's process: %s", strerror(-k));
+        *ret_status = -1;
+        /* A process that died between files (killed from outside) shows as a
+         * request that cannot be sent: one new process then. */
+        for (int attempt = 0;; attempt++) {
+                if (helper.pid == 0) {
+                        k = helper_start(&helper);
+                        if (k < 0)
+                                return k;
+                }
+                k = send_request(helper.sock, req, fd);
+                if (k == 0)
+                        break;
+                (void) helper_end(&helper);
+                if (attempt > 0)
+                        return k;
         }
-        if (pid == 0) {
-                (void) close(p[0]);
-                child(r, path, p[1]);
-        }
-        (void) close(p[1]);
-        k = read_by(p[0], &r->reply, sizeof r->reply, deadline);
+        k = read_by(helper.sock, &r->reply, sizeof r->reply, deadline);
         if (k == 0 && r->reply.open_code == LIBRAW_SUCCESS && r->reply.thumb_code == LIBRAW_SUCCESS &&
             r->reply.tlength > 0) {
                 if (r->reply.tlength > most) {
-                        (void) close(p[0]);
-                        (void) kill(pid, SIGKILL);
-                        (void) waitpid(pid, NULL, 0);
-                        return message_set(reterr_reason, -EBADMSG,
-                                           "libraw says the preview has %llu bytes, more than the file",
-                                           (unsigned long long) r->reply.tlength);
+                        (void) helper_end(&helper);
+                        return -EBADMSG;
                 }
                 r->thumb = malloc((size_t) r->reply.tlength);
-                k = r->thumb ? read_by(p[0], r->thumb, (size_t) r->reply.tlength, deadline) : -ENOMEM;
+                k = r->thumb ? read_by(helper.sock, r->thumb, (size_t) r->reply.tlength, deadline) : -ENOMEM;
         }
-        (void) close(p[0]);
-        if (k == -ETIMEDOUT || k == -ENOMEM)
-                (void) kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return message_set(reterr_reason, -ECHILD, "lost libraw's process: %m");
+        if (k == 0) {
+                /* Kept for the next file, unless libraw failed on this one. */
+                if (r->reply.open_code != LIBRAW_SUCCESS || r->reply.thumb_code != LIBRAW_SUCCESS ||
+                    ++helper.files >= RAW_HELPER_FILES)
+                        (void) helper_end(&helper);
+                return 0;
+        }
+        /* Timed out, out of memory here, or the process ended (its socket
+         * closed): killed if it still runs, and reaped. */
+        *ret_status = helper_end(&helper);
+        return k;
+}
+
+/* Has this thread's libraw process read the file open on fd, and read its
+ * reply and preview into r. timeout_usec 0: none. */
+static int run_helper(DecodeRaw *r, int fd, uint64_t timeout_usec, char **reterr_reason) {
+        uint64_t deadline = timeout_usec > 0 ? now_usec() + timeout_usec : 0;
+        int k, status;
+
+        /* SIGKILL from outside (an administrator, the out-of-memory killer)
+         * blames no file at once: it is read again in a new process. */
+        for (int killed = 0;; killed++) {
+                k = ask_helper(r, fd, deadline, &status);
+                if (k != -EPIPE || status == -1 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL ||
+                    killed > 0)
+                        break;
+                free(r->thumb);
+                r->thumb = NULL;
+        }
+        if (k == 0)
+                return 0;
         if (k == -ETIMEDOUT)
                 return message_set(reterr_reason, -ETIMEDOUT, "libraw ran past the job's timeout (%.3f s): stopped",
                                    (double) timeout_usec / 1e6);
+        if (k == -EBADMSG)
+                return message_set(reterr_reason, -EBADMSG, "libraw says the preview has %llu bytes, more than the file",
+                                   (unsigned long long) r->reply.tlength);
         if (k == -ENOMEM)
                 return message_set(reterr_reason, -ENOMEM, "out of memory for a %llu-byte preview",
                                    (unsigned long long) r->reply.tlength);
+        if (status == -1)
+                return message_set(reterr_reason, k, "cannot run libraw's process: %s", strerror(-k));
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+                return message_set(reterr_reason, -ENOMEM,
+                                   "libraw's process was killed (SIGKILL) twice while it read the file: "
+                                   "by the out-of-memory killer, or by hand");
         if (WIFSIGNALED(status))
                 return message_set(reterr_reason, -ENOTRECOVERABLE,
                                    "libraw crashed on it (%s): a corrupt RAW; its process ended, thumbwatch goes on",
                                    signal_name(WTERMSIG(status)));
         if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_NO_MEMORY)
                 return message_set(reterr_reason, -ENOMEM, "out of memory for libraw");
-        if (k < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return message_set(reterr_reason, -ENOTRECOVERABLE,
-                                   "libraw's process ended (exit status %d) before it said what it found: "
-                                   "a corrupt RAW",
-                                   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return 0;
+        return message_set(reterr_reason, -ENOTRECOVERABLE,
+                           "libraw's process ended (exit status %d) before it said what it found: a corrupt RAW",
+                           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 /* After the child: libraw's code of the open as -errno, and a header that
@@ -375,37 +576,10 @@ static int opened(DecodeRaw *r, char **reterr_reason) {
         return 0;
 }
 
-/* The whole file into r->buffer, for libraw_open_buffer(). */
-static int read_all(DecodeRaw *r, int fd, uint64_t size, char **reterr_reason) {
-        size_t done = 0;
-
-        if (size == 0 || size > SIZE_MAX)
-                return message_set(reterr_reason, size ? -EFBIG : -EBADMSG, "a file of %llu bytes",
-                                   (unsigned long long) size);
-        if (!(r->buffer = malloc((size_t) size)))
-                return message_set(reterr_reason, -ENOMEM, "out of memory for %llu bytes of RAW",
-                                   (unsigned long long) size);
-        while (done < size) {
-                ssize_t n = pread(fd, r->buffer + done, (size_t) size - done, (off_t) done);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return message_set(reterr_reason, -errno, "reading the RAW failed: %m");
-                if (n == 0)
-                        return message_set(reterr_reason, -ENODATA, "the file became shorter while it was read");
-                done += (size_t) n;
-        }
-        r->size = done;
-        return 0;
-}
-
 int decode_raw_open_fd(int fd, uint64_t max_file_size, uint64_t timeout_usec, DecodeRaw **ret,
                        char **reterr_reason) {
         DecodeRaw *r = NULL;
-        char proc[64];
-        struct stat st, pst;
-        bool by_path;
+        struct stat st;
         int k;
 
         if (fstat(fd, &st) < 0)
@@ -427,12 +601,7 @@ int decode_raw_open_fd(int fd, uint64_t max_file_size, uint64_t timeout_usec, De
                 return message_set(reterr_reason, k, "cannot duplicate the descriptor: %s", strerror(-k));
         }
         r->size = (uint64_t) st.st_size;
-        (void) snprintf(proc, sizeof proc, "/proc/self/fd/%d", r->fd);
-        /* The same inode through the link, or /proc is not what it should be. */
-        by_path = stat(proc, &pst) == 0 && pst.st_dev == st.st_dev && pst.st_ino == st.st_ino;
-        k = by_path ? 0 : read_all(r, fd, (uint64_t) st.st_size, reterr_reason);
-        if (k >= 0)
-                k = run_child(r, by_path ? proc : NULL, timeout_usec, reterr_reason);
+        k = run_helper(r, r->fd, timeout_usec, reterr_reason);
         if (k >= 0)
                 k = opened(r, reterr_reason);
         if (k < 0) {
@@ -446,16 +615,30 @@ int decode_raw_open_fd(int fd, uint64_t max_file_size, uint64_t timeout_usec, De
 int decode_raw_open_memory(const void *data, size_t size, uint64_t timeout_usec, DecodeRaw **ret,
                            char **reterr_reason) {
         DecodeRaw *r = NULL;
+        _cleanup_close_ int fd = -1;
         int k;
 
         if (!data || size == 0)
                 return message_set(reterr_reason, -EBADMSG, "an empty file is not a RAW");
+        /* libraw's process is given a file: the bytes, in memory. */
+        fd = memfd_create("thumbwatch-raw", MFD_CLOEXEC);
+        if (fd < 0)
+                return message_set(reterr_reason, -errno, "cannot make a memory file: %m");
+        for (size_t done = 0; done < size;) {
+                ssize_t n = write(fd, (const uint8_t *) data + done, size - done);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return message_set(reterr_reason, n < 0 ? -errno : -EIO, "cannot fill a memory file: %m");
+                done += (size_t) n;
+        }
         k = new_raw(&r, reterr_reason);
         if (k < 0)
                 return k;
         r->data = data;
         r->size = size;
-        k = run_child(r, NULL, timeout_usec, reterr_reason);
+        k = run_helper(r, fd, timeout_usec, reterr_reason);
         if (k >= 0)
                 k = opened(r, reterr_reason);
         if (k < 0) {

@@ -15,9 +15,15 @@ gm convert -size 320x480 gradient:red-blue "$T/preview.jpg"
 python3 "$TOP_SRCDIR/tests/unit/make-dng.py" "$T/camera.dng" --preview "$T/preview.jpg"
 peak() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$PID/status"; }
 no_children() { [ -z "$(children_of "$PID")" ]; }
+# At most one libraw process per worker (kept between files), none a zombie.
+helpers_ok() {
+	set -- $(children_of "$PID")
+	[ $# -le 2 ] || return 1
+	for p in "$@"; do [ "$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$p/stat")" != Z ] || return 1; done
+}
 
 # The fuzzer's inputs among good files, to a running daemon.
-printf '[thumbwatch]\nlog_level = debug\n[drop:d]\nsource = %s\noutput = %s\n' "$T/in" "$T/out" >"$T/tw.conf"
+printf '[thumbwatch]\nlog_level = debug\nworkers = 2\n[drop:d]\nsource = %s\noutput = %s\n' "$T/in" "$T/out" >"$T/tw.conf"
 start_daemon --config "$T/tw.conf"
 check "ready" wait_ready
 cp "$fuzz/crash-cecb72ec423beb25df1775c3368e6103a81366d3" "$T/in/crash.dng"
@@ -42,8 +48,14 @@ check "... remembered as failed" is_file "$(record "$T/out" "$T/in/greedy.dng")"
 hwm=$(peak)
 echo "# daemon peak RSS: ${hwm:-?} kB"
 check "the daemon did not grow by it (peak under 1 GB)" test "${hwm:-0}" -lt 1048576
-check "no libraw process is left" wait_for no_children
+check "no libraw process is left but one per worker (2), none a zombie" wait_for helpers_ok
 check "the daemon is still running" running "$PID"
+# kill -9 of the libraw processes between files: the next RAW is made, and
+# not blamed. (A worker reaps its killed process at its next RAW or its end.)
+for p in $(children_of "$PID"); do kill -KILL "$p"; done
+cp "$T/camera.dng" "$T/in/after-kill.dng"
+check "libraw's processes killed: the next RAW is made" wait_for is_file "$T/out/after-kill_thumbnail.dng.jpg"
+is "$(grep -c "after-kill.dng' failed" "$LOG")" 0 "... and not logged as failed"
 stop_daemon
 is "$STATUS" 0 "exit 0"
 

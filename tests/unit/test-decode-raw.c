@@ -4,7 +4,9 @@
  * python3 or gm is missing. */
 #include "build-config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -47,6 +49,41 @@ static uint8_t *slurp(const char *name, size_t *ret_size) {
         if (f)
                 fclose(f);
         return data;
+}
+
+/* This process's children (its libraw processes), from every thread's
+ * /proc/self/task/TID/children: how many, the first in *ret_pid. */
+static int children(pid_t *ret_pid) {
+        DIR *d = opendir("/proc/self/task");
+        struct dirent *e;
+        int n = 0;
+
+        if (!d)
+                return -1;
+        while ((e = readdir(d))) {
+                char file[300];
+                FILE *f;
+                long pid;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                (void) snprintf(file, sizeof file, "/proc/self/task/%s/children", e->d_name);
+                f = fopen(file, "r");
+                while (f && fscanf(f, "%ld", &pid) == 1)
+                        if (n++ == 0 && ret_pid)
+                                *ret_pid = (pid_t) pid;
+                if (f)
+                        fclose(f);
+        }
+        closedir(d);
+        return n;
+}
+
+/* No child has ended without being reaped (no zombie). */
+static bool no_zombie(void) {
+        siginfo_t si = {};
+
+        return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ? errno == ECHILD : si.si_pid == 0;
 }
 
 /* Opens name: 0 and *ret, or -errno (the reason printed as a TAP comment). */
@@ -226,16 +263,14 @@ static void *preview_thread(void *arg) {
 /* The thread contract: separate DecodeRaw objects (libraw_r) work at once, alike. */
 static void test_threads(void) {
         uintptr_t bad;
+        int before;
 
         want_sum[0] = preview_sum("big.dng");
         want_sum[1] = preview_sum("bitmap.dng");
+        before = children(NULL);
         bad = tap_threads(4, preview_thread);
         ok(want_sum[0] && want_sum[1] && bad == 0, "4 threads x 8 rounds unpack the same previews as one");
-}
-
-/* No libraw process of this one's is left (running or a zombie). */
-static bool no_child_left(void) {
-        return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+        ok(children(NULL) == before && no_zombie(), "each thread's libraw process ended with it, reaped");
 }
 
 /* A fuzzer's input from tests/fuzz/decode-raw, or NULL. */
@@ -259,10 +294,35 @@ static uint8_t *fuzz_input(const char *top, const char *name, size_t *ret_size) 
         return data;
 }
 
+#ifdef THUMBWATCH_TEST_HOOKS
+/* Kills this process's libraw process (SIGKILL, from outside) (intptr_t) arg
+ * times, each once it has one (hanging on the hook); killing once, it unsets
+ * the hook first, so that the next one does not hang. */
+static void *kill_helper_later(void *arg) {
+        for (intptr_t i = 0; i < (intptr_t) arg; i++) {
+                pid_t pid = 0;
+
+                for (int tries = 0; tries < 2000 && children(&pid) < 1; tries++)
+                        (void) usleep(5000);
+                (void) usleep(50000);   /* it has the request: it hangs on it */
+                if ((intptr_t) arg == 1)
+                        (void) unsetenv("THUMBWATCH_TEST_RAW_CHILD");
+                if (pid > 0)
+                        (void) kill(pid, SIGKILL);
+                for (int tries = 0; tries < 2000 && children(NULL) > 0; tries++)
+                        (void) usleep(5000);
+        }
+        return NULL;
+}
+#endif
+
 /* libraw runs in a process of its own: what it does to that process on a
  * hostile file (a crash, a hang, 3 GB asked for by a 16 KB file) costs that
  * file an error, not the caller. */
 static void test_isolation(const char *top) {
+#ifdef THUMBWATCH_TEST_HOOKS
+        pthread_t killer;
+#endif
         DecodeRaw *r = NULL;
         char *reason = NULL;
         struct rusage ru;
@@ -283,7 +343,7 @@ static void test_isolation(const char *top) {
         free(reason);
         reason = NULL;
         free(data);
-        ok(no_child_left(), "... and its process is gone");
+        ok(no_zombie() && children(NULL) <= 1, "... no process of it left but the one libraw process kept");
 
         /* Also found by scripts/fuzz: 16 KB that make libraw allocate 1.7 and
          * 1.3 GB (4 s, 2.5 GB of RSS in the daemon before). */
@@ -301,12 +361,12 @@ static void test_isolation(const char *top) {
         k = getrusage(RUSAGE_CHILDREN, &ru);
         printf("# the largest libraw process so far: %ld MB\n", ru.ru_maxrss / 1024);
         ok(k == 0 && ru.ru_maxrss < 1024 * 1024, "no libraw process grew past 1 GB");
-        ok(no_child_left(), "... and its process is gone");
+        ok(no_zombie() && children(NULL) == 0, "... and a libraw process that failed is not kept");
 
 #ifdef THUMBWATCH_TEST_HOOKS
         (void) setenv("THUMBWATCH_TEST_RAW_CHILD", "crash", 1);
         is_int(open_name("rot6.dng", 0, &r), -ENOTRECOVERABLE, "libraw's process crashes: -ENOTRECOVERABLE");
-        ok(!r && no_child_left(), "... no object, no process left");
+        ok(!r && no_zombie() && children(NULL) == 0, "... no object, its process reaped");
         {
                 int fd = open(path("rot6.dng"), O_RDONLY | O_CLOEXEC);
 
@@ -320,17 +380,52 @@ static void test_isolation(const char *top) {
                        "libraw's process hangs: -ETIMEDOUT after the timeout");
                 printf("# %s\n", reason ? reason : "no reason");
                 ok(reason && strstr(reason, "timeout"), "the reason says so");
-                ok(no_child_left(), "... the hung process was killed and reaped");
+                ok(no_zombie() && children(NULL) == 0, "... the hung process was killed and reaped");
                 free(reason);
                 reason = NULL;
                 close(fd);
         }
-        (void) unsetenv("THUMBWATCH_TEST_RAW_CHILD");
-        is_int(open_name("rot6.dng", 0, &r), 0, "without the hook, the same file opens");
+        /* SIGKILL from outside while a file is read: read again in a new
+         * process; killed again, the file fails as too-large. */
+        (void) setenv("THUMBWATCH_TEST_RAW_CHILD", "hang", 1);
+        is_int(pthread_create(&killer, NULL, kill_helper_later, (void *) 1), 0, "a thread to kill it once");
+        is_int(open_name("rot6.dng", 0, &r), 0, "libraw's process killed once while it reads: read again, opens");
         r = decode_raw_free(r);
+        (void) pthread_join(killer, NULL);
+        (void) setenv("THUMBWATCH_TEST_RAW_CHILD", "hang", 1);
+        is_int(pthread_create(&killer, NULL, kill_helper_later, (void *) 2), 0, "a thread to kill it twice");
+        {
+                int fd = open(path("rot6.dng"), O_RDONLY | O_CLOEXEC);
+
+                is_int(decode_raw_open_fd(fd, 0, 20000000, &r, &reason), -ENOMEM, "killed twice: -ENOMEM");
+                printf("# %s\n", reason ? reason : "no reason");
+                ok(reason && strstr(reason, "killed (SIGKILL) twice"), "the reason says so");
+                free(reason);
+                reason = NULL;
+                close(fd);
+        }
+        (void) pthread_join(killer, NULL);
+        (void) unsetenv("THUMBWATCH_TEST_RAW_CHILD");
+        ok(no_zombie() && children(NULL) == 0, "... both reaped");
 #else
         printf("# libraw's crash and hang: not tried in a build without --enable-test-hooks\n");
 #endif
+        {
+                pid_t first = 0, second = 0;
+
+                is_int(open_name("rot6.dng", 0, &r), 0, "a good file opens");
+                r = decode_raw_free(r);
+                is_int(children(&first), 1, "... its libraw process is kept");
+                is_int(open_name("rot8.dng", 0, &r), 0, "the next file opens");
+                r = decode_raw_free(r);
+                ok(children(&second) == 1 && second == first, "... in the same process");
+                /* kill -9 from outside between two files: the next file is not blamed. */
+                (void) kill(first, SIGKILL);
+                (void) waitpid(first, NULL, 0);
+                is_int(open_name("rot6.dng", 0, &r), 0, "its process killed from outside: the next file opens");
+                r = decode_raw_free(r);
+                ok(children(&second) == 1 && second != first, "... in a new process");
+        }
 }
 
 static bool make_files(void) {
