@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,22 +402,29 @@ static int send_request(int sock, RawRequest req, int fd) {
         return n == (ssize_t) sizeof req ? 0 : n < 0 ? -errno : -EPIPE;
 }
 
-/* Reads n bytes from fd by the deadline (0: none). 0, -ETIMEDOUT, -EPIPE
- * (the other end closed first), or -errno. */
-static int read_by(int fd, void *p, size_t n, uint64_t deadline) {
+/* How often a wait for libraw's process looks at the caller's cancel flag. */
+#define CANCEL_CHECK_MS 100
+
+/* Reads n bytes from fd by the deadline (0: none), unless *cancel (NULL:
+ * none) becomes true. 0, -ETIMEDOUT, -ECANCELED, -EPIPE (the other end
+ * closed first), or -errno. */
+static int read_by(int fd, void *p, size_t n, uint64_t deadline, const atomic_bool *cancel) {
         uint8_t *b = p;
 
         while (n > 0) {
                 struct pollfd pfd = { .fd = fd, .events = POLLIN };
-                int timeout = -1;
+                int timeout = cancel ? CANCEL_CHECK_MS : -1;
                 ssize_t k;
 
+                if (cancel && atomic_load(cancel))
+                        return -ECANCELED;
                 if (deadline > 0) {
                         uint64_t now = now_usec();
 
                         if (now >= deadline)
                                 return -ETIMEDOUT;
-                        timeout = (int) ((deadline - now + 999) / 1000);
+                        if (timeout < 0 || deadline - now < (uint64_t) timeout * 1000)
+                                timeout = (int) ((deadline - now + 999) / 1000);
                 }
                 k = poll(&pfd, 1, timeout);
                 if (k < 0 && errno == EINTR)
@@ -424,7 +432,7 @@ static int read_by(int fd, void *p, size_t n, uint64_t deadline) {
                 if (k < 0)
                         return -errno;
                 if (k == 0)
-                        continue;       /* the deadline is checked above */
+                        continue;       /* the deadline and the flag are checked above */
                 k = read(fd, b, n);
                 if (k < 0 && errno == EINTR)
                         continue;
@@ -477,7 +485,7 @@ static int test_hook(void) {
  * and the preview into r. 0; -EBADMSG (a preview larger than the file); or
  * -ETIMEDOUT, -ENOMEM, -EPIPE and the like, after which the process has been
  * ended and its exit status is in *ret_status (-1: none). */
-static int ask_helper(DecodeRaw *r, int fd, uint64_t deadline, int *ret_status) {
+static int ask_helper(DecodeRaw *r, int fd, uint64_t deadline, const atomic_bool *cancel, int *ret_status) {
         /* A preview larger than this is libraw's error (see RAW_CHILD_MEMORY). */
         uint64_t most = 2 * r->size + (1u << 20);
         RawRequest req = { .size = r->size, .hook = test_hook() };
@@ -499,7 +507,7 @@ static int ask_helper(DecodeRaw *r, int fd, uint64_t deadline, int *ret_status) 
                 if (attempt > 0)
                         return k;
         }
-        k = read_by(helper.sock, &r->reply, sizeof r->reply, deadline);
+        k = read_by(helper.sock, &r->reply, sizeof r->reply, deadline, cancel);
         if (k == 0 && r->reply.open_code == LIBRAW_SUCCESS && r->reply.thumb_code == LIBRAW_SUCCESS &&
             r->reply.tlength > 0) {
                 if (r->reply.tlength > most) {
@@ -507,7 +515,8 @@ static int ask_helper(DecodeRaw *r, int fd, uint64_t deadline, int *ret_status) 
                         return -EBADMSG;
                 }
                 r->thumb = malloc((size_t) r->reply.tlength);
-                k = r->thumb ? read_by(helper.sock, r->thumb, (size_t) r->reply.tlength, deadline) : -ENOMEM;
+                k = r->thumb ? read_by(helper.sock, r->thumb, (size_t) r->reply.tlength, deadline, cancel)
+                             : -ENOMEM;
         }
         if (k == 0) {
                 /* Kept for the next file, unless libraw failed on this one. */
@@ -516,22 +525,23 @@ static int ask_helper(DecodeRaw *r, int fd, uint64_t deadline, int *ret_status) 
                         (void) helper_end(&helper);
                 return 0;
         }
-        /* Timed out, out of memory here, or the process ended (its socket
-         * closed): killed if it still runs, and reaped. */
+        /* Timed out, cancelled, out of memory here, or the process ended (its
+         * socket closed): killed if it still runs, and reaped. */
         *ret_status = helper_end(&helper);
         return k;
 }
 
 /* Has this thread's libraw process read the file open on fd, and read its
- * reply and preview into r. timeout_usec 0: none. */
-static int run_helper(DecodeRaw *r, int fd, uint64_t timeout_usec, char **reterr_reason) {
+ * reply and preview into r. timeout_usec 0: none; cancel NULL: none. */
+static int run_helper(DecodeRaw *r, int fd, uint64_t timeout_usec, const atomic_bool *cancel,
+                      char **reterr_reason) {
         uint64_t deadline = timeout_usec > 0 ? now_usec() + timeout_usec : 0;
         int k, status;
 
         /* SIGKILL from outside (an administrator, the out-of-memory killer)
          * blames no file at once: it is read again in a new process. */
         for (int killed = 0;; killed++) {
-                k = ask_helper(r, fd, deadline, &status);
+                k = ask_helper(r, fd, deadline, cancel, &status);
                 if (k != -EPIPE || status == -1 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL ||
                     killed > 0)
                         break;
@@ -543,6 +553,8 @@ static int run_helper(DecodeRaw *r, int fd, uint64_t timeout_usec, char **reterr
         if (k == -ETIMEDOUT)
                 return message_set(reterr_reason, -ETIMEDOUT, "libraw ran past the job's timeout (%.3f s): stopped",
                                    (double) timeout_usec / 1e6);
+        if (k == -ECANCELED)
+                return message_set(reterr_reason, -ECANCELED, "stopping: libraw's process was stopped");
         if (k == -EBADMSG)
                 return message_set(reterr_reason, -EBADMSG, "libraw says the preview has %llu bytes, more than the file",
                                    (unsigned long long) r->reply.tlength);
@@ -576,8 +588,8 @@ static int opened(DecodeRaw *r, char **reterr_reason) {
         return 0;
 }
 
-int decode_raw_open_fd(int fd, uint64_t max_file_size, uint64_t timeout_usec, DecodeRaw **ret,
-                       char **reterr_reason) {
+int decode_raw_open_fd(int fd, uint64_t max_file_size, uint64_t timeout_usec, const atomic_bool *cancel,
+                       DecodeRaw **ret, char **reterr_reason) {
         DecodeRaw *r = NULL;
         struct stat st;
         int k;
@@ -601,7 +613,7 @@ int decode_raw_open_fd(int fd, uint64_t max_file_size, uint64_t timeout_usec, De
                 return message_set(reterr_reason, k, "cannot duplicate the descriptor: %s", strerror(-k));
         }
         r->size = (uint64_t) st.st_size;
-        k = run_helper(r, r->fd, timeout_usec, reterr_reason);
+        k = run_helper(r, r->fd, timeout_usec, cancel, reterr_reason);
         if (k >= 0)
                 k = opened(r, reterr_reason);
         if (k < 0) {
@@ -638,7 +650,7 @@ int decode_raw_open_memory(const void *data, size_t size, uint64_t timeout_usec,
                 return k;
         r->data = data;
         r->size = size;
-        k = run_helper(r, fd, timeout_usec, reterr_reason);
+        k = run_helper(r, fd, timeout_usec, NULL, reterr_reason);
         if (k >= 0)
                 k = opened(r, reterr_reason);
         if (k < 0) {

@@ -29,26 +29,29 @@
  *   -ENOMEM     out of memory (libraw's process may allocate 256 MiB and
  *               twice the file's size beyond what the caller had mapped)
  *   -ETIMEDOUT  libraw ran past timeout_usec: its process was killed
+ *   -ECANCELED  the caller's cancel flag became true: likewise
  *   -ENOTRECOVERABLE  libraw crashed on the file (its process died of a
  *               signal, or ended without saying what it found)
  *   -EIO        the file could not be read
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct DecodeRaw DecodeRaw;
 
 /* Parses the RAW open on fd (duplicated: the caller may close fd) and
- * unpacks its preview, in a child process given timeout_usec (0: no limit):
+ * unpacks its preview, in a child process given timeout_usec (0: no limit)
+ * and stopped (-ECANCELED) once *cancel (NULL: none) becomes true:
  * only its headers and preview are read, through /proc/self/fd, so the file
  * read is the one the caller opened; where /proc is not mounted, the whole
  * file is read into memory (at most max_file_size bytes). max_file_size 0:
  * no limit. An error of the unpacking is decode_raw_preview()'s, which also
  * reads the file again (pread) to check that the whole preview is in it. */
-int decode_raw_open_fd(int fd, uint64_t max_file_size, uint64_t timeout_usec, DecodeRaw **ret,
-                       char **reterr_reason);
+int decode_raw_open_fd(int fd, uint64_t max_file_size, uint64_t timeout_usec, const atomic_bool *cancel,
+                       DecodeRaw **ret, char **reterr_reason);
 
 /* As decode_raw_open_fd(), over size bytes at data, borrowed until
  * decode_raw_free(). */

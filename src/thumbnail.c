@@ -929,9 +929,11 @@ static int raw_open(Source *s, const ThumbnailOptions *opts, char **reterr_reaso
         uint64_t now = now_usec();
         int r;
 
-        /* libraw's process is given what is left of job_timeout, and killed after it. */
+        /* libraw's process is given what is left of job_timeout, and killed
+         * after it, or when the daemon stops waiting for its workers. */
         r = decode_raw_open_fd(fileno(s->file), opts->max_file_size,
-                               deadline == 0 ? 0 : deadline > now ? deadline - now : 1, &raw, reterr_reason);
+                               deadline == 0 ? 0 : deadline > now ? deadline - now : 1, opts->cancel, &raw,
+                               reterr_reason);
         if (r == -ETIMEDOUT)
                 timed_out = true;
         if (r >= 0) {

@@ -38,7 +38,8 @@ typedef struct ThumbnailOptions {
         bool embedded_previews;         /* a JPEG's EXIF thumbnail stands in for the decode when it is
                                          * at least as large as every target and of the same shape */
         MemoryBudget *budget;           /* set: each decode reserves its estimate from it first */
-        const atomic_bool *cancel;      /* set: a wait for the budget gives up when it becomes true */
+        const atomic_bool *cancel;      /* set: a wait for the budget, or for libraw's process, gives up
+                                         * when it becomes true */
         int (*finish)(int fd, void *userdata); /* set: called on each thumbnail's temporary, written and
                                          * still open, before it is renamed into place; <0 fails it */
         void *finish_userdata;
@@ -109,7 +110,8 @@ int thumbnail_probe(int src, const ThumbnailOptions *opts, const char **ret_form
  *   -ENODATA               truncated: the file ends before the image does;
  *   -EBADMSG               otherwise corrupt;
  *   -ETIMEDOUT             the decode ran past opts->timeout_usec;
- *   -ECANCELED             *opts->cancel became true while it waited for the budget;
+ *   -ECANCELED             *opts->cancel became true while it waited for the budget or
+ *                          for libraw's process (which is then stopped);
  *   -EIO, -ENOSPC, ...     a thumbnail could not be written;
  *   -ENOMEM.
  * On failure *reterr_reason (caller owns it; NULL on -ENOMEM) says why; each

@@ -96,7 +96,21 @@ if "$THUMBWATCH" --version | grep -q "test hooks"; then
 	check "hang: the hung process was killed and reaped" wait_for no_children
 	stop_daemon
 	is "$STATUS" 0 "hang: exit 0"
+
+	# SIGTERM while libraw hangs: the daemon stops at stop_timeout (not at
+	# job_timeout), stopping libraw's process, and blames no file.
+	rm -rf "$T/in" "$T/out"
+	mkdir "$T/in"
+	printf '[thumbwatch]\njob_timeout = 600s\nstop_timeout = 1\n[drop:d]\nsource = %s\noutput = %s\n' \
+		"$T/in" "$T/out" >"$T/stop.conf"
+	THUMBWATCH_TEST_RAW_CHILD=hang start_daemon --config "$T/stop.conf"
+	check "stop: ready" wait_ready
+	cp "$T/camera.dng" "$T/in/stuck.dng"
+	check "stop: libraw's process is working on it" wait_for eval '[ -n "$(children_of "$PID")" ]'
+	stop_daemon
+	is "$STATUS" 0 "stop: SIGTERM while libraw hangs: exit 0, well before job_timeout (600 s)"
+	is "$(grep -c "stuck.dng' failed" "$LOG")" 0 "stop: the file is not blamed"
 else
-	for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do ok "# SKIP libraw's crash and hang: needs --enable-test-hooks"; done
+	for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19; do ok "# SKIP libraw's crash and hang: needs --enable-test-hooks"; done
 fi
 done_testing

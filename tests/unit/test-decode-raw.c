@@ -93,7 +93,7 @@ static int open_name(const char *name, uint64_t max_file_size, DecodeRaw **ret) 
 
         if (fd < 0)
                 return -errno;
-        r = decode_raw_open_fd(fd, max_file_size, 0, ret, &reason);
+        r = decode_raw_open_fd(fd, max_file_size, 0, NULL, ret, &reason);
         if (r < 0)
                 printf("# %s: %s\n", name, reason ? reason : "(no reason)");
         free(reason);
@@ -210,7 +210,7 @@ static void test_errors(void) {
         is_int(open_name("rot6.dng", 1000, &r), -EFBIG, "max_file_size: -EFBIG");
         ok(!r, "no object on failure");
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        is_int(decode_raw_open_fd(fd, 0, 0, &r, &reason), -EBADMSG, "a directory: -EBADMSG");
+        is_int(decode_raw_open_fd(fd, 0, 0, NULL, &r, &reason), -EBADMSG, "a directory: -EBADMSG");
         free(reason);
         reason = NULL;
         close(fd);
@@ -370,13 +370,13 @@ static void test_isolation(const char *top) {
         {
                 int fd = open(path("rot6.dng"), O_RDONLY | O_CLOEXEC);
 
-                is_int(decode_raw_open_fd(fd, 0, 0, &r, &reason), -ENOTRECOVERABLE, "again, for the reason");
+                is_int(decode_raw_open_fd(fd, 0, 0, NULL, &r, &reason), -ENOTRECOVERABLE, "again, for the reason");
                 printf("# %s\n", reason ? reason : "no reason");
                 ok(reason && strstr(reason, "crashed") && strstr(reason, "SIGSEGV"), "the reason names the crash");
                 free(reason);
                 reason = NULL;
                 (void) setenv("THUMBWATCH_TEST_RAW_CHILD", "hang", 1);
-                is_int(decode_raw_open_fd(fd, 0, 200000, &r, &reason), -ETIMEDOUT,
+                is_int(decode_raw_open_fd(fd, 0, 200000, NULL, &r, &reason), -ETIMEDOUT,
                        "libraw's process hangs: -ETIMEDOUT after the timeout");
                 printf("# %s\n", reason ? reason : "no reason");
                 ok(reason && strstr(reason, "timeout"), "the reason says so");
@@ -397,7 +397,7 @@ static void test_isolation(const char *top) {
         {
                 int fd = open(path("rot6.dng"), O_RDONLY | O_CLOEXEC);
 
-                is_int(decode_raw_open_fd(fd, 0, 20000000, &r, &reason), -ENOMEM, "killed twice: -ENOMEM");
+                is_int(decode_raw_open_fd(fd, 0, 20000000, NULL, &r, &reason), -ENOMEM, "killed twice: -ENOMEM");
                 printf("# %s\n", reason ? reason : "no reason");
                 ok(reason && strstr(reason, "killed (SIGKILL) twice"), "the reason says so");
                 free(reason);
