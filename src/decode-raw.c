@@ -274,7 +274,10 @@ static int receive_request(int sock, RawRequest *req, int *ret_fd) {
 /* The libraw process: serves files on sock (its fd 3) until the stream
  * ends. Never returns. */
 _Noreturn static void helper_main(int sock) {
-        static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS };
+        static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP };
+        /* The daemon's: systemctl stop sends SIGTERM to every process of the
+         * unit at once. It ends with its thread, or is killed. */
+        static const int ignored[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE };
         struct rlimit no_core = {}, files;
         sigset_t none;
         int null;
@@ -282,6 +285,8 @@ _Noreturn static void helper_main(int sock) {
         /* Its own death, not the daemon's crash handler's: the parent tells. */
         for (size_t i = 0; i < ELEMENTSOF(fatal); i++)
                 (void) signal(fatal[i], SIG_DFL);
+        for (size_t i = 0; i < ELEMENTSOF(ignored); i++)
+                (void) signal(ignored[i], SIG_IGN);
         (void) sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);        /* dies with the thread that made it */
@@ -357,22 +362,26 @@ static void helper_key_make(void) {
 }
 
 static int helper_start(RawHelper *h) {
-        int sv[2];
+        sigset_t all, old;
+        int sv[2], k;
         pid_t pid;
 
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
+        /* Signals wait until the process has set what it ignores. */
+        (void) sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
         pid = fork();
-        if (pid < 0) {
-                int k = -errno;
-
-                (void) close(sv[0]);
-                (void) close(sv[1]);
-                return k;
-        }
+        k = -errno;
         if (pid == 0) {
                 (void) close(sv[0]);
                 helper_main(sv[1]);
+        }
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (pid < 0) {
+                (void) close(sv[0]);
+                (void) close(sv[1]);
+                return k;
         }
         (void) close(sv[1]);
         *h = (RawHelper) { .pid = pid, .sock = sv[0] };
@@ -407,7 +416,7 @@ static int send_request(int sock, RawRequest req, int fd) {
 
 /* Reads n bytes from fd by the deadline (0: none), unless *cancel (NULL:
  * none) becomes true. 0, -ETIMEDOUT, -ECANCELED, -EPIPE (the other end
- * closed first), or -errno. */
+ * closed first, or died with a request unread), or -errno. */
 static int read_by(int fd, void *p, size_t n, uint64_t deadline, const atomic_bool *cancel) {
         uint8_t *b = p;
 
@@ -437,13 +446,20 @@ static int read_by(int fd, void *p, size_t n, uint64_t deadline, const atomic_bo
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
-                        return -errno;
+                        return errno == ECONNRESET ? -EPIPE : -errno;   /* it died with data unread */
                 if (k == 0)
                         return -EPIPE;
                 b += k;
                 n -= (size_t) k;
         }
         return 0;
+}
+
+/* Does a process's death by sig say it crashed (a fault, abort())? Any
+ * other signal came from outside. */
+static bool crash_signal(int sig) {
+        return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
+               sig == SIGTRAP;
 }
 
 static const char *signal_name(int sig) {
@@ -458,8 +474,14 @@ static const char *signal_name(int sig) {
                 return "SIGFPE";
         case SIGILL:
                 return "SIGILL";
+        case SIGSYS:
+                return "SIGSYS";
+        case SIGTRAP:
+                return "SIGTRAP";
         case SIGKILL:
                 return "SIGKILL";
+        case SIGTERM:
+                return "SIGTERM";
         default:
                 return "a signal";
         }
@@ -538,11 +560,12 @@ static int run_helper(DecodeRaw *r, int fd, uint64_t timeout_usec, const atomic_
         uint64_t deadline = timeout_usec > 0 ? now_usec() + timeout_usec : 0;
         int k, status;
 
-        /* SIGKILL from outside (an administrator, the out-of-memory killer)
-         * blames no file at once: it is read again in a new process. */
+        /* A signal from outside (SIGKILL from an administrator or the
+         * out-of-memory killer) blames no file at once: it is read again in a
+         * new process. */
         for (int killed = 0;; killed++) {
                 k = ask_helper(r, fd, deadline, cancel, &status);
-                if (k != -EPIPE || status == -1 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL ||
+                if (k != -EPIPE || status == -1 || !WIFSIGNALED(status) || crash_signal(WTERMSIG(status)) ||
                     killed > 0)
                         break;
                 free(r->thumb);
@@ -567,6 +590,9 @@ static int run_helper(DecodeRaw *r, int fd, uint64_t timeout_usec, const atomic_
                 return message_set(reterr_reason, -ENOMEM,
                                    "libraw's process was killed (SIGKILL) twice while it read the file: "
                                    "by the out-of-memory killer, or by hand");
+        if (WIFSIGNALED(status) && !crash_signal(WTERMSIG(status)))
+                return message_set(reterr_reason, -EIO, "libraw's process was killed (%s) twice while it read the file",
+                                   signal_name(WTERMSIG(status)));
         if (WIFSIGNALED(status))
                 return message_set(reterr_reason, -ENOTRECOVERABLE,
                                    "libraw crashed on it (%s): a corrupt RAW; its process ended, thumbwatch goes on",

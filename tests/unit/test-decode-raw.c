@@ -316,6 +316,20 @@ static void *kill_helper_later(void *arg) {
 }
 #endif
 
+#ifdef THUMBWATCH_TEST_HOOKS
+/* Sends SIGTERM to this process's libraw process once it has one. */
+static void *term_helper_later(void *arg) {
+        pid_t pid = 0;
+
+        (void) arg;
+        for (int tries = 0; tries < 2000 && children(&pid) < 1; tries++)
+                (void) usleep(5000);
+        if (pid > 0)
+                (void) kill(pid, SIGTERM);
+        return NULL;
+}
+#endif
+
 /* libraw runs in a process of its own: what it does to that process on a
  * hostile file (a crash, a hang, 3 GB asked for by a 16 KB file) costs that
  * file an error, not the caller. */
@@ -381,6 +395,15 @@ static void test_isolation(const char *top) {
                 printf("# %s\n", reason ? reason : "no reason");
                 ok(reason && strstr(reason, "timeout"), "the reason says so");
                 ok(no_zombie() && children(NULL) == 0, "... the hung process was killed and reaped");
+                free(reason);
+                reason = NULL;
+                /* SIGTERM is the daemon's (systemctl stop signals every process of
+                 * the unit): libraw's process ignores it, and no file is blamed. */
+                is_int(pthread_create(&killer, NULL, term_helper_later, NULL), 0, "a thread to SIGTERM it");
+                is_int(decode_raw_open_fd(fd, 0, 500000, NULL, &r, &reason), -ETIMEDOUT,
+                       "SIGTERM to libraw's process: ignored, still a timeout, not a crash");
+                printf("# %s\n", reason ? reason : "no reason");
+                (void) pthread_join(killer, NULL);
                 free(reason);
                 reason = NULL;
                 close(fd);
