@@ -9,7 +9,7 @@
  * that reads RAWs has one such process (RawHelper), forked at its first RAW
  * and kept: it is handed the file's descriptor, opens it, unpacks the
  * preview and sends back what it found; a crash, a hang past the caller's
- * timeout or an allocation past RAW_CHILD_MEMORY costs that file, not the
+ * timeout or an allocation past RAW_PROCESS_MEMORY costs that file, not the
  * daemon. Everything that checks what libraw returned runs here, in the
  * caller's process. fork() without exec(): the process calls libraw and
  * malloc(), which glibc makes safe after fork(); it starts no thread.
@@ -44,19 +44,19 @@
 #include "message.h"
 #include "time-util.h"
 
-/* What the child may allocate beyond what the process had mapped when it
- * forked, plus twice the file's size: a preview is at most the file (a
- * bitmap one reads 16 KiB past its end), and libraw's own state is a few
+/* What libraw's process may allocate for a file beyond what it has when it
+ * takes the file, plus twice the file's size: a preview is at most the file
+ * (a bitmap one reads 16 KiB past its end), and libraw's own state is a few
  * megabytes. Past it, libraw's allocation fails and it says so. */
-#define RAW_CHILD_MEMORY (256ull << 20)
+#define RAW_PROCESS_MEMORY (256ull << 20)
 
-/* The child's exit codes besides 0. */
+/* libraw's process's exit codes besides 0. */
 enum {
         CHILD_NO_MEMORY = 3,            /* libraw_init() failed */
-        CHILD_WRITE_FAILED = 4,         /* the pipe closed under it */
+        CHILD_WRITE_FAILED = 4,         /* its socket closed under it */
 };
 
-/* What the child sends back over its pipe: this, then tlength bytes of
+/* What libraw's process sends back for a file: this, then tlength bytes of
  * preview when thumb_code is LIBRAW_SUCCESS. */
 typedef struct RawReply {
         int open_code;                  /* libraw_open_*()'s code */
@@ -95,7 +95,7 @@ static int raw_errno(int code, const char *what, char **reterr_reason) {
                 return message_set(reterr_reason, -ENOMEM,
                                    "%s: libraw wanted more memory than its process may have (%llu MiB and "
                                    "twice the file): a corrupt RAW, or one that needs more",
-                                   what, RAW_CHILD_MEMORY >> 20);
+                                   what, RAW_PROCESS_MEMORY >> 20);
         case LIBRAW_TOO_BIG:
                 r = -E2BIG;
                 break;
@@ -192,7 +192,7 @@ static bool helper_serve(int sock, int fd, const RawRequest *req) {
         struct stat st, pst;
         bool sent;
 
-        helper_limit_memory(RAW_CHILD_MEMORY + 2 * req->size);
+        helper_limit_memory(RAW_PROCESS_MEMORY + 2 * req->size);
         if (req->hook == 1)
                 (void) raise(SIGSEGV);
         while (req->hook == 2)
@@ -358,7 +358,13 @@ static void helper_at_thread_exit(void *h) {
 }
 
 static void helper_key_make(void) {
+        struct sigaction sa;
+
         (void) pthread_key_create(&helper_key, helper_at_thread_exit);
+        /* SIGCHLD ignored (inherited so from a parent) reaps children at once,
+         * and a crash would leave no status to read. */
+        if (sigaction(SIGCHLD, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+                (void) signal(SIGCHLD, SIG_DFL);
 }
 
 static int helper_start(RawHelper *h) {
@@ -366,6 +372,7 @@ static int helper_start(RawHelper *h) {
         int sv[2], k;
         pid_t pid;
 
+        (void) pthread_once(&helper_once, helper_key_make);
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
         /* Signals wait until the process has set what it ignores. */
@@ -385,7 +392,6 @@ static int helper_start(RawHelper *h) {
         }
         (void) close(sv[1]);
         *h = (RawHelper) { .pid = pid, .sock = sv[0] };
-        (void) pthread_once(&helper_once, helper_key_make);
         (void) pthread_setspecific(helper_key, h);
         return 0;
 }
@@ -508,7 +514,7 @@ static int test_hook(void) {
  * -ETIMEDOUT, -ENOMEM, -EPIPE and the like, after which the process has been
  * ended and its exit status is in *ret_status (-1: none). */
 static int ask_helper(DecodeRaw *r, int fd, uint64_t deadline, const atomic_bool *cancel, int *ret_status) {
-        /* A preview larger than this is libraw's error (see RAW_CHILD_MEMORY). */
+        /* A preview larger than this is libraw's error (see RAW_PROCESS_MEMORY). */
         uint64_t most = 2 * r->size + (1u << 20);
         RawRequest req = { .size = r->size, .hook = test_hook() };
         int k;
@@ -604,8 +610,8 @@ static int run_helper(DecodeRaw *r, int fd, uint64_t timeout_usec, const atomic_
                            WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
-/* After the child: libraw's code of the open as -errno, and a header that
- * makes sense. */
+/* After libraw's process: its code of the open as -errno, and a header
+ * that makes sense. */
 static int opened(DecodeRaw *r, char **reterr_reason) {
         if (r->reply.open_code != LIBRAW_SUCCESS)
                 return raw_errno(r->reply.open_code, "reading the RAW header", reterr_reason);

@@ -3,13 +3,16 @@
  * orientation the RAW's own metadata gives, and the sensor's size. Never the
  * raw decode itself (libraw_unpack() is not called), and never GraphicsMagick's
  * RAW coders (they run dcraw). The only module that includes libraw. No
- * threads of its own, no logging. libraw runs in a child process, one per
- * file (fork() without exec()): its crash, hang or runaway allocation on a
- * hostile file ends that process, not the caller's.
+ * threads of its own, no logging. libraw runs in a process of its own, one
+ * per calling thread, forked (without exec()) at the thread's first RAW and
+ * kept between files: its crash, hang or runaway allocation on a hostile file
+ * ends that process, not the caller's. It is killed and reaped when its
+ * thread exits; a thread that calls this module must not reap children it
+ * did not start (waitpid(-1)).
  *
  * Threads: a DecodeRaw is used by one thread at a time; different DecodeRaw
- * objects may be used on different threads at once (libraw_r keeps no
- * global state).
+ * objects may be used on different threads at once (each thread has its own
+ * libraw process).
  *
  * Errors are -errno, with a reason for the log in *reterr_reason (the caller
  * owns it and frees it; NULL on -ENOMEM), which includes libraw's words:
@@ -43,9 +46,9 @@
 typedef struct DecodeRaw DecodeRaw;
 
 /* Parses the RAW open on fd (duplicated: the caller may close fd) and
- * unpacks its preview, in a child process given timeout_usec (0: no limit)
- * and stopped (-ECANCELED) once *cancel (NULL: none) becomes true:
- * only its headers and preview are read, through /proc/self/fd, so the file
+ * unpacks its preview, in the thread's libraw process, given timeout_usec
+ * (0: no limit) and stopped (-ECANCELED) once *cancel (NULL: none) becomes
+ * true: only its headers and preview are read, through /proc/self/fd, so the file
  * read is the one the caller opened; where /proc is not mounted, the whole
  * file is read into memory (at most max_file_size bytes). max_file_size 0:
  * no limit. An error of the unpacking is decode_raw_preview()'s, which also
