@@ -6,13 +6,12 @@
  * libraw runs in a process of its own: libraw 0.20 (Debian 12's) crashes on
  * some corrupt files (a fuzzer finds one in seconds: a wild read in
  * parse_tiff_ifd()), and a 16 KB file can make it allocate 3 GB. Each thread
- * that reads RAWs has one such process (RawHelper), forked at its first RAW
- * and kept: it is handed the file's descriptor, opens it, unpacks the
- * preview and sends back what it found; a crash, a hang past the caller's
- * timeout or an allocation past RAW_PROCESS_MEMORY costs that file, not the
- * daemon. Everything that checks what libraw returned runs here, in the
- * caller's process. fork() without exec(): the process calls libraw and
- * malloc(), which glibc makes safe after fork(); it starts no thread.
+ * that reads RAWs has one such process (RawHelper): this program, started
+ * again (posix_spawn()) at the thread's first RAW and kept. It is handed the
+ * file's descriptor, opens it, unpacks the preview and sends back what it
+ * found; a crash, a hang past the caller's timeout or an allocation past
+ * RAW_PROCESS_MEMORY costs that file, not the daemon. Everything that
+ * checks what libraw returned runs here, in the caller's process.
  *
  * Why /proc/self/fd: libraw's C API opens a path or a buffer, not a
  * descriptor. The magic link reopens the very file the caller opened and
@@ -26,6 +25,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -271,18 +271,21 @@ static int receive_request(int sock, RawRequest *req, int *ret_fd) {
         return 1;
 }
 
-/* The libraw process: serves files on sock (its fd 3) until the stream
- * ends. Never returns. */
+/* libraw's process's socket. */
+#define HELPER_FD 3
+
+/* libraw's process: serves files on sock until the stream ends. Never
+ * returns. */
 _Noreturn static void helper_main(int sock) {
         static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP };
         /* The daemon's: systemctl stop sends SIGTERM to every process of the
          * unit at once. It ends with its thread, or is killed. */
         static const int ignored[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE };
-        struct rlimit no_core = {}, files;
+        struct rlimit no_core = {};
         sigset_t none;
         int null;
 
-        /* Its own death, not the daemon's crash handler's: the parent tells. */
+        /* Its own death: the daemon tells. */
         for (size_t i = 0; i < ELEMENTSOF(fatal); i++)
                 (void) signal(fatal[i], SIG_DFL);
         for (size_t i = 0; i < ELEMENTSOF(ignored); i++)
@@ -291,19 +294,12 @@ _Noreturn static void helper_main(int sock) {
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);        /* dies with the thread that made it */
         (void) setrlimit(RLIMIT_CORE, &no_core);        /* a hostile file makes no core dumps */
-        /* Only its socket: no copy of the daemon's descriptors (outputs being
-         * written, the watcher's, another thread's libraw socket) stays open
-         * in it. libraw's and libjpeg's words on stderr name no file: the
-         * caller's message does, with the reason. */
-        if (sock != 3) {
-                (void) dup2(sock, 3);
-                sock = 3;
-        }
-        if (close_range(4, ~0u, 0) < 0 && getrlimit(RLIMIT_NOFILE, &files) == 0)
-                for (rlim_t fd = 4; fd < files.rlim_cur && fd < 65536; fd++)
-                        (void) close((int) fd);
-        null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        /* stdio is /dev/null: libraw's and libjpeg's words on stderr name no
+         * file; the daemon's message does, with the reason. */
+        null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null >= 0) {
+                (void) dup2(null, STDIN_FILENO);
+                (void) dup2(null, STDOUT_FILENO);
                 (void) dup2(null, STDERR_FILENO);
                 (void) close(null);
         }
@@ -319,13 +315,14 @@ _Noreturn static void helper_main(int sock) {
         }
 }
 
-/* A thread's libraw process: forked at the thread's first RAW, it serves
+/* A thread's libraw process: started at the thread's first RAW, it serves
  * that thread one file at a time. Replaced after a file libraw failed on
  * (whatever a corrupt file left in its heap goes with it), after
  * RAW_HELPER_FILES files, and when it died or was killed (one killed from
  * outside between files is reaped at the thread's next RAW); ended (killed
- * and reaped) when the thread exits. One fork for many files: a fork of the
- * daemon write-protects its memory, and its threads' next writes fault. */
+ * and reaped) when the thread exits. One process for many files: a fork of
+ * the daemon per file write-protected its memory and its threads' next
+ * writes faulted, and a start of the program costs about 8 ms. */
 typedef struct RawHelper {
         pid_t pid;                      /* 0: none */
         int sock;
@@ -357,43 +354,91 @@ static void helper_at_thread_exit(void *h) {
         (void) helper_end(h);
 }
 
+
+/* libraw's process is this program, started again: fork() alone would copy
+ * the daemon in whatever state its other threads left it, locks held
+ * included (ASan's allocator deadlocked in such a child, and libraw's C++
+ * exceptions walk the loader's list under its lock). Found once: the
+ * program's path, or /proc/self/exe when the file has been replaced since
+ * (the magic link runs the very file that runs; readlink() is what
+ * valgrind shows of it). */
+static char helper_exe[PATH_MAX];
+
 static void helper_key_make(void) {
         struct sigaction sa;
+        ssize_t n;
 
         (void) pthread_key_create(&helper_key, helper_at_thread_exit);
         /* SIGCHLD ignored (inherited so from a parent) reaps children at once,
          * and a crash would leave no status to read. */
         if (sigaction(SIGCHLD, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
                 (void) signal(SIGCHLD, SIG_DFL);
+        n = readlink("/proc/self/exe", helper_exe, sizeof helper_exe - 1);
+        if (n > 0 && (size_t) n < sizeof helper_exe - 1) {
+                helper_exe[n] = '\0';
+                if (n > 10 && strcmp(helper_exe + n - 10, " (deleted)") == 0)
+                        (void) snprintf(helper_exe, sizeof helper_exe, "/proc/self/exe");
+        } else
+                (void) snprintf(helper_exe, sizeof helper_exe, "/proc/self/exe");
 }
 
+/* What a program started as libraw's process is called with. */
+#define HELPER_ARGV0 "thumbwatch-libraw"
+#define HELPER_ARGV1 "--libraw-process"
+
 static int helper_start(RawHelper *h) {
-        sigset_t all, old;
+        char *argv[] = { (char *) (uintptr_t) HELPER_ARGV0, (char *) (uintptr_t) HELPER_ARGV1, NULL };
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t all, fatal;
         int sv[2], k;
         pid_t pid;
 
         (void) pthread_once(&helper_once, helper_key_make);
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
-        /* Signals wait until the process has set what it ignores. */
+        /* Its socket as fd 3 and nothing else open (no copy of an output
+         * being written, of the watcher's or of another thread's socket);
+         * signals blocked until it has set what it ignores. */
         (void) sigfillset(&all);
-        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
-        pid = fork();
-        k = -errno;
-        if (pid == 0) {
-                (void) close(sv[0]);
-                helper_main(sv[1]);
-        }
-        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (pid < 0) {
-                (void) close(sv[0]);
-                (void) close(sv[1]);
-                return k;
+        (void) sigemptyset(&fatal);
+        (void) sigaddset(&fatal, SIGSEGV);
+        (void) sigaddset(&fatal, SIGBUS);
+        (void) sigaddset(&fatal, SIGABRT);
+        k = -posix_spawn_file_actions_init(&fa);
+        if (k == 0) {
+                k = -posix_spawnattr_init(&attr);
+                if (k == 0) {
+                        k = -posix_spawn_file_actions_adddup2(&fa, sv[1], HELPER_FD);
+                        if (k == 0)
+                                k = -posix_spawn_file_actions_addclosefrom_np(&fa, HELPER_FD + 1);
+                        if (k == 0)
+                                k = -posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+                        if (k == 0)
+                                k = -posix_spawnattr_setsigmask(&attr, &all);
+                        if (k == 0)
+                                k = -posix_spawnattr_setsigdefault(&attr, &fatal);
+                        if (k == 0)
+                                k = -posix_spawn(&pid, helper_exe, &fa, &attr, argv, environ);
+                        (void) posix_spawnattr_destroy(&attr);
+                }
+                (void) posix_spawn_file_actions_destroy(&fa);
         }
         (void) close(sv[1]);
+        if (k < 0) {
+                (void) close(sv[0]);
+                return k;
+        }
         *h = (RawHelper) { .pid = pid, .sock = sv[0] };
         (void) pthread_setspecific(helper_key, h);
         return 0;
+}
+
+/* A program linked with this module, started as libraw's process, is that
+ * process from here on: before main(), and so before any thread. */
+__attribute__((constructor)) static void helper_entry(int argc, char **argv) {
+        if (argc == 2 && strcmp(argv[0], HELPER_ARGV0) == 0 && strcmp(argv[1], HELPER_ARGV1) == 0)
+                helper_main(HELPER_FD);
 }
 
 static int send_request(int sock, RawRequest req, int fd) {

@@ -4,11 +4,12 @@
  * raw decode itself (libraw_unpack() is not called), and never GraphicsMagick's
  * RAW coders (they run dcraw). The only module that includes libraw. No
  * threads of its own, no logging. libraw runs in a process of its own, one
- * per calling thread, forked (without exec()) at the thread's first RAW and
- * kept between files: its crash, hang or runaway allocation on a hostile file
- * ends that process, not the caller's. It is killed and reaped when its
- * thread exits; a thread that calls this module must not reap children it
- * did not start (waitpid(-1)).
+ * per calling thread: the program itself, started again at the thread's
+ * first RAW (a constructor in this module takes such a start over before
+ * main()) and kept between files: its crash, hang or runaway allocation on a
+ * hostile file ends that process, not the caller's. It is killed and reaped
+ * when its thread exits; a thread that calls this module must not reap
+ * children it did not start (waitpid(-1)).
  *
  * Threads: a DecodeRaw is used by one thread at a time; different DecodeRaw
  * objects may be used on different threads at once (each thread has its own
