@@ -33,9 +33,9 @@ static const char *path(const char *name) {
         return buf[i];
 }
 
-/* The file's bytes, or NULL; *ret_size its size. */
-static uint8_t *slurp(const char *name, size_t *ret_size) {
-        FILE *f = fopen(path(name), "rb");
+/* The bytes of the file at file, or NULL; *ret_size its size. */
+static uint8_t *slurp_file(const char *file, size_t *ret_size) {
+        FILE *f = fopen(file, "rb");
         uint8_t *data = NULL;
         struct stat st;
 
@@ -49,6 +49,11 @@ static uint8_t *slurp(const char *name, size_t *ret_size) {
         if (f)
                 fclose(f);
         return data;
+}
+
+/* The bytes of dir/name, or NULL. */
+static uint8_t *slurp(const char *name, size_t *ret_size) {
+        return slurp_file(path(name), ret_size);
 }
 
 /* This process's children (its libraw processes), from every thread's
@@ -276,22 +281,9 @@ static void test_threads(void) {
 /* A fuzzer's input from tests/fuzz/decode-raw, or NULL. */
 static uint8_t *fuzz_input(const char *top, const char *name, size_t *ret_size) {
         char file[512];
-        uint8_t *data = NULL;
-        struct stat st;
-        FILE *f;
 
         (void) snprintf(file, sizeof file, "%s/tests/fuzz/decode-raw/%s", top, name);
-        f = fopen(file, "rb");
-        if (f && fstat(fileno(f), &st) == 0 && st.st_size > 0 && (data = malloc((size_t) st.st_size)) &&
-            fread(data, 1, (size_t) st.st_size, f) == (size_t) st.st_size)
-                *ret_size = (size_t) st.st_size;
-        else {
-                free(data);
-                data = NULL;
-        }
-        if (f)
-                fclose(f);
-        return data;
+        return slurp_file(file, ret_size);
 }
 
 #ifdef THUMBWATCH_TEST_HOOKS
