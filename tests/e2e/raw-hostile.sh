@@ -32,10 +32,11 @@ cp "$T/camera.dng" "$T/in/good.dng"
 cp "$T/sample.jpg" "$T/in/good.jpg"
 check "the good RAW is made" wait_for is_file "$T/out/good_thumbnail.dng.jpg"
 check "the good JPEG is made" wait_for is_file "$T/out/good_thumbnail.jpg"
-# In the daemon libraw reads it through /proc/self/fd: a wild read there
-# crashes under a sanitizer (whose handler then ends the process with its
-# own exit status) and finds a JPEG without its end elsewhere.
-crash_logged() { log_has "crash.dng' failed (crashed): libraw" || log_has "crash.dng' looks truncated"; }
+# In the daemon libraw reads it through /proc/self/fd: a wild read there may
+# crash (under a sanitizer, whose handler ends the process with its own exit
+# status) or find a JPEG without its end (truncated, or still arriving):
+# whichever, a failure logged, and the daemon goes on (checked below).
+crash_logged() { log_has "crash.dng' failed (" || log_has "crash.dng' looks truncated"; }
 # (A sanitizer's report of the crash, symbolized, can take long: 60 s.)
 WAIT_SECONDS=60 check "the RAW libraw crashes on (under ASan) fails, logged" wait_for crash_logged
 # Its allocation fails under the process's limit; a sanitizer's allocator ends the

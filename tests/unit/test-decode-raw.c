@@ -56,9 +56,9 @@ static uint8_t *slurp(const char *name, size_t *ret_size) {
         return slurp_file(path(name), ret_size);
 }
 
-/* This process's children (its libraw processes), from every thread's
- * /proc/self/task/TID/children: how many, the first in *ret_pid. */
-static int children(pid_t *ret_pid) {
+/* This process's children (its libraw processes) but skip, from every
+ * thread's /proc/self/task/TID/children: how many, the first in *ret_pid. */
+static int children_but(pid_t skip, pid_t *ret_pid) {
         DIR *d = opendir("/proc/self/task");
         struct dirent *e;
         int n = 0;
@@ -75,13 +75,17 @@ static int children(pid_t *ret_pid) {
                 (void) snprintf(file, sizeof file, "/proc/self/task/%s/children", e->d_name);
                 f = fopen(file, "r");
                 while (f && fscanf(f, "%ld", &pid) == 1)
-                        if (n++ == 0 && ret_pid)
+                        if ((pid_t) pid != skip && n++ == 0 && ret_pid)
                                 *ret_pid = (pid_t) pid;
                 if (f)
                         fclose(f);
         }
         closedir(d);
         return n;
+}
+
+static int children(pid_t *ret_pid) {
+        return children_but(0, ret_pid);
 }
 
 /* No child has ended without being reaped (no zombie). */
@@ -291,18 +295,20 @@ static uint8_t *fuzz_input(const char *top, const char *name, size_t *ret_size) 
  * times, each once it has one (hanging on the hook); killing once, it unsets
  * the hook first, so that the next one does not hang. */
 static void *kill_helper_later(void *arg) {
+        pid_t last = 0;
+
         for (intptr_t i = 0; i < (intptr_t) arg; i++) {
                 pid_t pid = 0;
 
-                for (int tries = 0; tries < 2000 && children(&pid) < 1; tries++)
+                /* A process started since the last kill (that one may be a zombie). */
+                for (int tries = 0; tries < 2000 && children_but(last, &pid) < 1; tries++)
                         (void) usleep(5000);
                 (void) usleep(50000);   /* it has the request: it hangs on it */
                 if ((intptr_t) arg == 1)
                         (void) unsetenv("THUMBWATCH_TEST_RAW_CHILD");
                 if (pid > 0)
                         (void) kill(pid, SIGKILL);
-                for (int tries = 0; tries < 2000 && children(NULL) > 0; tries++)
-                        (void) usleep(5000);
+                last = pid;
         }
         return NULL;
 }
