@@ -159,32 +159,39 @@ typedef struct RawRequest {
         int hook;                       /* test builds: 1 crash, 2 hang (THUMBWATCH_TEST_RAW_CHILD) */
 } RawRequest;
 
-/* In the libraw process: the data segment it may grow to for this file:
- * what it has now (VmData, from /proc/self/status) and extra. Without /proc,
- * no limit. */
-static void helper_limit_memory(uint64_t extra) {
+/* In the libraw process, before its first file: its data segment (VmData,
+ * from /proc/self/status) in bytes; 0 without /proc. */
+static uint64_t helper_data_size(void) {
         char line[128];
         FILE *f = fopen("/proc/self/status", "re");
         unsigned long long kb = 0;
-        struct rlimit rl;
 
         if (!f)
-                return;
+                return 0;
         while (fgets(line, sizeof line, f))
                 if (sscanf(line, "VmData: %llu kB", &kb) == 1)
                         break;
         (void) fclose(f);
-        if (kb > 0 && getrlimit(RLIMIT_DATA, &rl) == 0) {
-                rl.rlim_cur = kb * 1024 + extra;
-                if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
-                        rl.rlim_cur = rl.rlim_max;
-                (void) setrlimit(RLIMIT_DATA, &rl);
-        }
+        return (uint64_t) kb * 1024;
 }
 
-/* In the libraw process: libraw over one file, and the reply. false: the
- * caller's end is gone. */
-static bool helper_serve(int sock, int fd, const RawRequest *req) {
+/* In the libraw process: the data segment it may grow to for a file, base
+ * (what it had before its first file: a file's allocations are freed
+ * before the next, and reused) and extra. base 0: no limit. */
+static void helper_limit_memory(uint64_t base, uint64_t extra) {
+        struct rlimit rl;
+
+        if (base == 0 || getrlimit(RLIMIT_DATA, &rl) < 0)
+                return;
+        rl.rlim_cur = base + extra;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
+                rl.rlim_cur = rl.rlim_max;
+        (void) setrlimit(RLIMIT_DATA, &rl);
+}
+
+/* In the libraw process: libraw over one file, within base_data (see
+ * helper_limit_memory()), and the reply. false: the caller's end is gone. */
+static bool helper_serve(int sock, int fd, const RawRequest *req, uint64_t base_data) {
         _cleanup_free_ uint8_t *buffer = NULL;
         RawReply reply = {};
         libraw_data_t *lr;
@@ -192,7 +199,7 @@ static bool helper_serve(int sock, int fd, const RawRequest *req) {
         struct stat st, pst;
         bool sent;
 
-        helper_limit_memory(RAW_PROCESS_MEMORY + 2 * req->size);
+        helper_limit_memory(base_data, RAW_PROCESS_MEMORY + 2 * req->size);
         if (req->hook == 1)
                 (void) raise(SIGSEGV);
         while (req->hook == 2)
@@ -226,8 +233,6 @@ static bool helper_serve(int sock, int fd, const RawRequest *req) {
                 reply.width = lr->sizes.width;
                 reply.height = lr->sizes.height;
                 reply.flip = lr->sizes.flip;
-                reply.twidth = lr->thumbnail.twidth;
-                reply.theight = lr->thumbnail.theight;
                 (void) snprintf(reply.make, sizeof reply.make, "%.*s", (int) sizeof lr->idata.make, lr->idata.make);
                 (void) snprintf(reply.model, sizeof reply.model, "%.*s", (int) sizeof lr->idata.model,
                                 lr->idata.model);
@@ -235,10 +240,11 @@ static bool helper_serve(int sock, int fd, const RawRequest *req) {
                         reply.thumb_code = libraw_unpack_thumb(lr);
                         reply.tformat = lr->thumbnail.tformat;
                         reply.tcolors = lr->thumbnail.tcolors;
-                        reply.twidth = lr->thumbnail.twidth;
-                        reply.theight = lr->thumbnail.theight;
                         reply.tlength = lr->thumbnail.thumb ? lr->thumbnail.tlength : 0;
                 }
+                /* The header's, or what the unpacking found. */
+                reply.twidth = lr->thumbnail.twidth;
+                reply.theight = lr->thumbnail.theight;
         }
         sent = write_all(sock, &reply, sizeof reply) &&
                (reply.thumb_code != LIBRAW_SUCCESS || reply.tlength == 0 ||
@@ -274,20 +280,31 @@ static int receive_request(int sock, RawRequest *req, int *ret_fd) {
 /* libraw's process's socket. */
 #define HELPER_FD 3
 
+/* What a process dies of when it crashed (a fault, abort()); any other
+ * signal came from outside. */
+static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP };
+
+static bool crash_signal(int sig) {
+        for (size_t i = 0; i < ELEMENTSOF(crash_signals); i++)
+                if (crash_signals[i] == sig)
+                        return true;
+        return false;
+}
+
 /* libraw's process: serves files on sock until the stream ends. Never
  * returns. */
 _Noreturn static void helper_main(int sock) {
-        static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP };
         /* The daemon's: systemctl stop sends SIGTERM to every process of the
          * unit at once. It ends with its thread, or is killed. */
         static const int ignored[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE };
         struct rlimit no_core = {};
+        uint64_t base_data;
         sigset_t none;
         int null;
 
         /* Its own death: the daemon tells. */
-        for (size_t i = 0; i < ELEMENTSOF(fatal); i++)
-                (void) signal(fatal[i], SIG_DFL);
+        for (size_t i = 0; i < ELEMENTSOF(crash_signals); i++)
+                (void) signal(crash_signals[i], SIG_DFL);
         for (size_t i = 0; i < ELEMENTSOF(ignored); i++)
                 (void) signal(ignored[i], SIG_IGN);
         (void) sigemptyset(&none);
@@ -303,13 +320,14 @@ _Noreturn static void helper_main(int sock) {
                 (void) dup2(null, STDERR_FILENO);
                 (void) close(null);
         }
+        base_data = helper_data_size();
         for (;;) {
                 RawRequest req;
                 int fd = -1, k = receive_request(sock, &req, &fd);
 
                 if (k <= 0)
                         _exit(k == 0 ? 0 : CHILD_WRITE_FAILED);
-                if (!helper_serve(sock, fd, &req))
+                if (!helper_serve(sock, fd, &req, base_data))
                         _exit(CHILD_WRITE_FAILED);
                 (void) close(fd);
         }
@@ -364,7 +382,7 @@ static void helper_at_thread_exit(void *h) {
  * valgrind shows of it). */
 static char helper_exe[PATH_MAX];
 
-static void helper_key_make(void) {
+static void helper_once_init(void) {
         struct sigaction sa;
         ssize_t n;
 
@@ -390,40 +408,30 @@ static int helper_start(RawHelper *h) {
         char *argv[] = { (char *) (uintptr_t) HELPER_ARGV0, (char *) (uintptr_t) HELPER_ARGV1, NULL };
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
-        sigset_t all, fatal;
+        sigset_t all;
         int sv[2], k;
         pid_t pid;
 
-        (void) pthread_once(&helper_once, helper_key_make);
+        (void) pthread_once(&helper_once, helper_once_init);
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
         /* Its socket as fd 3 and nothing else open (no copy of an output
          * being written, of the watcher's or of another thread's socket);
          * signals blocked until it has set what it ignores. */
         (void) sigfillset(&all);
-        (void) sigemptyset(&fatal);
-        (void) sigaddset(&fatal, SIGSEGV);
-        (void) sigaddset(&fatal, SIGBUS);
-        (void) sigaddset(&fatal, SIGABRT);
-        k = -posix_spawn_file_actions_init(&fa);
-        if (k == 0) {
-                k = -posix_spawnattr_init(&attr);
-                if (k == 0) {
-                        k = -posix_spawn_file_actions_adddup2(&fa, sv[1], HELPER_FD);
-                        if (k == 0)
-                                k = -posix_spawn_file_actions_addclosefrom_np(&fa, HELPER_FD + 1);
-                        if (k == 0)
-                                k = -posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-                        if (k == 0)
-                                k = -posix_spawnattr_setsigmask(&attr, &all);
-                        if (k == 0)
-                                k = -posix_spawnattr_setsigdefault(&attr, &fatal);
-                        if (k == 0)
-                                k = -posix_spawn(&pid, helper_exe, &fa, &attr, argv, environ);
-                        (void) posix_spawnattr_destroy(&attr);
-                }
-                (void) posix_spawn_file_actions_destroy(&fa);
-        }
+        (void) posix_spawn_file_actions_init(&fa);      /* glibc's: they only clear */
+        (void) posix_spawnattr_init(&attr);
+        k = -posix_spawn_file_actions_adddup2(&fa, sv[1], HELPER_FD);
+        if (k == 0)
+                k = -posix_spawn_file_actions_addclosefrom_np(&fa, HELPER_FD + 1);
+        if (k == 0)
+                k = -posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+        if (k == 0)
+                k = -posix_spawnattr_setsigmask(&attr, &all);
+        if (k == 0)
+                k = -posix_spawn(&pid, helper_exe, &fa, &attr, argv, environ);
+        (void) posix_spawnattr_destroy(&attr);
+        (void) posix_spawn_file_actions_destroy(&fa);
         (void) close(sv[1]);
         if (k < 0) {
                 (void) close(sv[0]);
@@ -506,36 +514,12 @@ static int read_by(int fd, void *p, size_t n, uint64_t deadline, const atomic_bo
         return 0;
 }
 
-/* Does a process's death by sig say it crashed (a fault, abort())? Any
- * other signal came from outside. */
-static bool crash_signal(int sig) {
-        return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
-               sig == SIGTRAP;
-}
+/* "SIGSEGV" and the like, in buf. */
+static const char *signal_name(int sig, char buf[static 16]) {
+        const char *abbrev = sigabbrev_np(sig);
 
-static const char *signal_name(int sig) {
-        switch (sig) {
-        case SIGSEGV:
-                return "SIGSEGV";
-        case SIGBUS:
-                return "SIGBUS";
-        case SIGABRT:
-                return "SIGABRT";
-        case SIGFPE:
-                return "SIGFPE";
-        case SIGILL:
-                return "SIGILL";
-        case SIGSYS:
-                return "SIGSYS";
-        case SIGTRAP:
-                return "SIGTRAP";
-        case SIGKILL:
-                return "SIGKILL";
-        case SIGTERM:
-                return "SIGTERM";
-        default:
-                return "a signal";
-        }
+        (void) snprintf(buf, 16, "SIG%s", abbrev ? abbrev : "?");
+        return buf;
 }
 
 /* The test hook's word for this request (test builds), else 0. */
@@ -609,6 +593,7 @@ static int ask_helper(DecodeRaw *r, int fd, uint64_t deadline, const atomic_bool
 static int run_helper(DecodeRaw *r, int fd, uint64_t timeout_usec, const atomic_bool *cancel,
                       char **reterr_reason) {
         uint64_t deadline = timeout_usec > 0 ? now_usec() + timeout_usec : 0;
+        char sig[16];
         int k, status;
 
         /* A signal from outside (SIGKILL from an administrator or the
@@ -643,11 +628,11 @@ static int run_helper(DecodeRaw *r, int fd, uint64_t timeout_usec, const atomic_
                                    "by the out-of-memory killer, or by hand");
         if (WIFSIGNALED(status) && !crash_signal(WTERMSIG(status)))
                 return message_set(reterr_reason, -EIO, "libraw's process was killed (%s) twice while it read the file",
-                                   signal_name(WTERMSIG(status)));
+                                   signal_name(WTERMSIG(status), sig));
         if (WIFSIGNALED(status))
                 return message_set(reterr_reason, -ENOTRECOVERABLE,
                                    "libraw crashed on it (%s): a corrupt RAW; its process ended, thumbwatch goes on",
-                                   signal_name(WTERMSIG(status)));
+                                   signal_name(WTERMSIG(status), sig));
         if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_NO_MEMORY)
                 return message_set(reterr_reason, -ENOMEM, "out of memory for libraw");
         return message_set(reterr_reason, -ENOTRECOVERABLE,

@@ -282,12 +282,30 @@ static void test_threads(void) {
         ok(children(NULL) == before && no_zombie(), "each thread's libraw process ended with it, reaped");
 }
 
-/* A fuzzer's input from tests/fuzz/decode-raw, or NULL. */
-static uint8_t *fuzz_input(const char *top, const char *name, size_t *ret_size) {
-        char file[512];
+/* decode-raw over a fuzzer's input from tests/fuzz/decode-raw, from
+ * memory: the open's result, or the preview's when the open succeeded (the
+ * reason printed); 1 when the input is missing. */
+static int decode_fuzz_input(const char *top, const char *name) {
+        DecodeRaw *r = NULL;
+        RawPreview p = {};
+        char file[512], *reason = NULL;
+        uint8_t *data;
+        size_t size = 0;
+        int k;
 
         (void) snprintf(file, sizeof file, "%s/tests/fuzz/decode-raw/%s", top, name);
-        return slurp_file(file, ret_size);
+        data = slurp_file(file, &size);
+        if (!data)
+                return 1;
+        k = decode_raw_open_memory(data, size, 0, &r, &reason);
+        if (k == 0)
+                k = decode_raw_preview(r, &p, &reason);
+        printf("# %s\n", reason ? reason : "no reason");
+        raw_preview_done(&p);
+        decode_raw_free(r);
+        free(reason);
+        free(data);
+        return k;
 }
 
 #ifdef THUMBWATCH_TEST_HOOKS
@@ -338,38 +356,20 @@ static void test_isolation(const char *top) {
         DecodeRaw *r = NULL;
         char *reason = NULL;
         struct rusage ru;
-        uint8_t *data;
-        size_t size = 0;
         int k;
 
         /* Found by scripts/fuzz: a SIGSEGV in libraw 0.20's parse_tiff_ifd() under
          * ASan (a wild read that an unsanitized build may survive). */
-        data = fuzz_input(top, "crash-cecb72ec423beb25df1775c3368e6103a81366d3", &size);
-        ok(data != NULL, "the input libraw crashed on is there");
-        k = data ? decode_raw_open_memory(data, size, 0, &r, &reason) : 0;
-        if (k == 0 && r)
-                k = decode_raw_preview(r, &(RawPreview) {}, &reason);
-        printf("# %s\n", reason ? reason : "no reason");
+        k = decode_fuzz_input(top, "crash-cecb72ec423beb25df1775c3368e6103a81366d3");
+        ok(k != 1, "the input libraw crashed on is there");
         ok(k < 0, "the input libraw crashed on is an error, not a crash of this process");
-        r = decode_raw_free(r);
-        free(reason);
-        reason = NULL;
-        free(data);
         ok(no_zombie() && children(NULL) <= 1, "... no process of it left but the one libraw process kept");
 
         /* Also found by scripts/fuzz: 16 KB that make libraw allocate 1.7 and
          * 1.3 GB (4 s, 2.5 GB of RSS in the daemon before). */
-        data = fuzz_input(top, "oom-c969aef78154ea12523cfd627ccf4cc5caff0d66", &size);
-        ok(data != NULL, "the input libraw asks 3 GB for is there");
-        k = data ? decode_raw_open_memory(data, size, 0, &r, &reason) : 0;
-        if (k == 0 && r)
-                k = decode_raw_preview(r, &(RawPreview) {}, &reason);
-        printf("# %s\n", reason ? reason : "no reason");
+        k = decode_fuzz_input(top, "oom-c969aef78154ea12523cfd627ccf4cc5caff0d66");
+        ok(k != 1, "the input libraw asks 3 GB for is there");
         ok(k == -ENOMEM || k == -ENOTRECOVERABLE, "3 GB asked for by 16 KB: -ENOMEM (or its process died of it)");
-        r = decode_raw_free(r);
-        free(reason);
-        reason = NULL;
-        free(data);
         k = getrusage(RUSAGE_CHILDREN, &ru);
         printf("# the largest libraw process so far: %ld MB\n", ru.ru_maxrss / 1024);
         ok(k == 0 && ru.ru_maxrss < 1024 * 1024, "no libraw process grew past 1 GB");
